@@ -1,0 +1,164 @@
+//! The one record type that flows through pipelines: OTLP resource logs or
+//! resource spans, exactly as `opentelemetry-proto` defines them. OISP events
+//! travel as log records whose body is the event (see `oispd-semconv`).
+
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use std::fmt;
+
+/// The telemetry signal a pipeline carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Signal {
+    /// Log records (OISP events are log records).
+    Logs,
+    /// Spans.
+    Traces,
+}
+
+impl Signal {
+    /// The collector's name for the signal (`logs`, `traces`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Logs => "logs",
+            Signal::Traces => "traces",
+        }
+    }
+
+    /// Parses the signal part of a pipeline id (`logs/siem` -> `Logs`).
+    pub fn from_pipeline_type(s: &str) -> Option<Signal> {
+        match s {
+            "logs" => Some(Signal::Logs),
+            "traces" => Some(Signal::Traces),
+            _ => None,
+        }
+    }
+
+    /// The noun used in collector metric names (`log_records`, `spans`).
+    pub fn item_noun(self) -> &'static str {
+        match self {
+            Signal::Logs => "log_records",
+            Signal::Traces => "spans",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A batch of records of one signal.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Batch {
+    /// Logs, grouped by resource and scope as in OTLP.
+    Logs(Vec<ResourceLogs>),
+    /// Spans, grouped by resource and scope as in OTLP.
+    Traces(Vec<ResourceSpans>),
+}
+
+impl Batch {
+    /// The signal of this batch.
+    pub fn signal(&self) -> Signal {
+        match self {
+            Batch::Logs(_) => Signal::Logs,
+            Batch::Traces(_) => Signal::Traces,
+        }
+    }
+
+    /// Number of log records or spans in the batch.
+    pub fn record_count(&self) -> usize {
+        match self {
+            Batch::Logs(rl) => rl
+                .iter()
+                .flat_map(|r| r.scope_logs.iter())
+                .map(|s| s.log_records.len())
+                .sum(),
+            Batch::Traces(rs) => rs
+                .iter()
+                .flat_map(|r| r.scope_spans.iter())
+                .map(|s| s.spans.len())
+                .sum(),
+        }
+    }
+
+    /// True when the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.record_count() == 0
+    }
+
+    /// An empty batch of `signal`.
+    pub fn empty(signal: Signal) -> Batch {
+        match signal {
+            Signal::Logs => Batch::Logs(Vec::new()),
+            Signal::Traces => Batch::Traces(Vec::new()),
+        }
+    }
+
+    /// Appends the records of `other` (same signal) to this batch. A batch of
+    /// the other signal is returned unchanged as the error.
+    pub fn append(&mut self, other: Batch) -> Result<(), Batch> {
+        match (self, other) {
+            (Batch::Logs(a), Batch::Logs(b)) => {
+                a.extend(b);
+                Ok(())
+            }
+            (Batch::Traces(a), Batch::Traces(b)) => {
+                a.extend(b);
+                Ok(())
+            }
+            (_, other) => Err(other),
+        }
+    }
+
+    /// Drops resource and scope groups left without records.
+    pub fn prune_empty(&mut self) {
+        match self {
+            Batch::Logs(rl) => {
+                for r in rl.iter_mut() {
+                    r.scope_logs.retain(|s| !s.log_records.is_empty());
+                }
+                rl.retain(|r| !r.scope_logs.is_empty());
+            }
+            Batch::Traces(rs) => {
+                for r in rs.iter_mut() {
+                    r.scope_spans.retain(|s| !s.spans.is_empty());
+                }
+                rs.retain(|r| !r.scope_spans.is_empty());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ScopeLogs};
+
+    fn logs(n: usize) -> Batch {
+        Batch::Logs(vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord::default(); n],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }])
+    }
+
+    #[test]
+    fn counts_and_appends_records() {
+        let mut b = logs(2);
+        assert_eq!(b.record_count(), 2);
+        assert!(b.append(logs(3)).is_ok());
+        assert_eq!(b.record_count(), 5);
+        assert!(b.append(Batch::Traces(vec![])).is_err());
+    }
+
+    #[test]
+    fn prune_removes_empty_groups() {
+        let mut b = logs(0);
+        assert!(b.is_empty());
+        b.prune_empty();
+        assert_eq!(b, Batch::Logs(vec![]));
+    }
+}

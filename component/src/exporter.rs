@@ -1,0 +1,174 @@
+//! The exporter contract and the settings of the shared exporter helper
+//! (queue, batching, retry) that every exporter's config embeds. The helper
+//! itself lives in `oispd-exporters`.
+
+use crate::batch::Batch;
+use crate::factory::ComponentError;
+use async_trait::async_trait;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Why an export attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Worth trying again (connection refused, HTTP 503, gRPC UNAVAILABLE).
+    #[error("{message}")]
+    Retryable {
+        /// What happened.
+        message: String,
+        /// The peer's requested delay (HTTP `Retry-After`, gRPC `RetryInfo`).
+        retry_after: Option<Duration>,
+    },
+    /// Will never succeed (HTTP 400, a record too large); the batch is dropped.
+    #[error("{message}")]
+    Permanent {
+        /// What happened.
+        message: String,
+    },
+    /// The peer accepted part of the batch and rejected `rejected` records for good.
+    #[error("partial success: {rejected} rejected: {message}")]
+    Partial {
+        /// Records rejected.
+        rejected: u64,
+        /// The peer's message.
+        message: String,
+    },
+}
+
+impl ExportError {
+    /// A retryable error without a requested delay.
+    pub fn retryable(message: impl Into<String>) -> ExportError {
+        ExportError::Retryable {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A permanent error.
+    pub fn permanent(message: impl Into<String>) -> ExportError {
+        ExportError::Permanent {
+            message: message.into(),
+        }
+    }
+}
+
+/// Sends batches somewhere. Driven by the exporter helper, which owns the
+/// queue, batching, retry and counters, so an implementation only encodes and
+/// sends.
+#[async_trait]
+pub trait Exporter: Send {
+    /// Opens connections or files. An error here stops start-up.
+    async fn start(&mut self) -> Result<(), ComponentError> {
+        Ok(())
+    }
+
+    /// Sends one batch.
+    async fn export(&mut self, batch: Batch) -> Result<(), ExportError>;
+
+    /// Flushes and closes; called once after the last export.
+    async fn shutdown(&mut self) -> Result<(), ComponentError> {
+        Ok(())
+    }
+}
+
+/// `sending_queue`: the bounded queue in front of an exporter.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// Whether records are queued at all; without a queue the pipeline waits
+    /// for each export.
+    pub enabled: bool,
+    /// Capacity in batches (default 1000, as in the collector).
+    pub queue_size: usize,
+    /// When full: wait for room (back-pressure to receivers) instead of
+    /// dropping the oldest batch and counting it (default: drop oldest).
+    pub block_on_overflow: bool,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            enabled: true,
+            queue_size: 1000,
+            block_on_overflow: false,
+        }
+    }
+}
+
+/// `retry_on_failure`: exponential backoff with the collector's keys and defaults.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    /// Retry retryable failures at all (default true).
+    pub enabled: bool,
+    /// First wait (default 5s).
+    #[serde(with = "humantime_serde")]
+    pub initial_interval: Duration,
+    /// Longest wait (default 30s).
+    #[serde(with = "humantime_serde")]
+    pub max_interval: Duration,
+    /// Give up after this long in total; 0 = never (default 300s).
+    #[serde(with = "humantime_serde")]
+    pub max_elapsed_time: Duration,
+    /// Growth factor per attempt (default 1.5).
+    pub multiplier: f64,
+    /// Jitter as a fraction of the interval (default 0.5).
+    pub randomization_factor: f64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            enabled: true,
+            initial_interval: Duration::from_secs(5),
+            max_interval: Duration::from_secs(30),
+            max_elapsed_time: Duration::from_secs(300),
+            multiplier: 1.5,
+            randomization_factor: 0.5,
+        }
+    }
+}
+
+impl RetrySettings {
+    /// Problems with the values, for `validate`.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.multiplier < 1.0 {
+            out.push("'retry_on_failure.multiplier' must be at least 1".to_string());
+        }
+        if !(0.0..=1.0).contains(&self.randomization_factor) {
+            out.push("'retry_on_failure.randomization_factor' must be between 0 and 1".to_string());
+        }
+        if self.initial_interval.is_zero() && self.enabled {
+            out.push("'retry_on_failure.initial_interval' must be above 0".to_string());
+        }
+        out
+    }
+}
+
+/// Everything the exporter helper needs to drive one exporter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExporterSettings {
+    /// The queue in front of the exporter.
+    pub queue: QueueSettings,
+    /// Retry policy.
+    pub retry: RetrySettings,
+    /// Records per export call at most; 0 = export batches as they come.
+    pub batch_size: usize,
+    /// Longest a record waits for a batch to fill; zero = never wait.
+    pub flush_interval: Duration,
+    /// Deadline of one export attempt.
+    pub timeout: Duration,
+}
+
+impl Default for ExporterSettings {
+    fn default() -> Self {
+        ExporterSettings {
+            queue: QueueSettings::default(),
+            retry: RetrySettings::default(),
+            batch_size: 0,
+            flush_interval: Duration::ZERO,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! oispd's own telemetry: Prometheus counters and gauges under the
+//! collector's metric names, and per-exporter health for `/api/health`.
+//!
+//! One [`Telemetry`] is created per run and handed to every component through
+//! its build context; components take labelled handles once at build time so
+//! the hot path only bumps atomics.
+
+use crate::batch::Signal;
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// Metric families and exporter health of one oispd run.
+pub struct Telemetry {
+    registry: Registry,
+    receiver_accepted: [IntCounterVec; 2],
+    receiver_refused: [IntCounterVec; 2],
+    exporter_sent: [IntCounterVec; 2],
+    exporter_send_failed: [IntCounterVec; 2],
+    exporter_enqueue_failed: [IntCounterVec; 2],
+    exporter_dropped: [IntCounterVec; 2],
+    exporter_queue_size: IntGaugeVec,
+    exporter_queue_capacity: IntGaugeVec,
+    processor_incoming: IntCounterVec,
+    processor_outgoing: IntCounterVec,
+    custom: RwLock<BTreeMap<String, IntCounterVec>>,
+    health: RwLock<BTreeMap<String, Arc<ExporterHealth>>>,
+}
+
+fn signal_index(signal: Signal) -> usize {
+    match signal {
+        Signal::Logs => 0,
+        Signal::Traces => 1,
+    }
+}
+
+impl Telemetry {
+    /// Registers every shared family. Fails only on a programming error
+    /// (duplicate names), which the tests catch.
+    pub fn new() -> Result<Telemetry, prometheus::Error> {
+        let registry = Registry::new();
+        let per_signal = |verb: &str,
+                          help: &str,
+                          label: &str|
+         -> Result<[IntCounterVec; 2], prometheus::Error> {
+            let make = |signal: Signal| -> Result<IntCounterVec, prometheus::Error> {
+                let name = format!("otelcol_{verb}_{}", signal.item_noun());
+                let c = IntCounterVec::new(Opts::new(name, help), &[label])?;
+                registry.register(Box::new(c.clone()))?;
+                Ok(c)
+            };
+            Ok([make(Signal::Logs)?, make(Signal::Traces)?])
+        };
+        let receiver_accepted = per_signal(
+            "receiver_accepted",
+            "Records successfully pushed into the pipeline.",
+            "receiver",
+        )?;
+        let receiver_refused = per_signal(
+            "receiver_refused",
+            "Records that could not be pushed into the pipeline.",
+            "receiver",
+        )?;
+        let exporter_sent = per_signal(
+            "exporter_sent",
+            "Records successfully sent to the destination.",
+            "exporter",
+        )?;
+        let exporter_send_failed = per_signal(
+            "exporter_send_failed",
+            "Records the exporter failed to send for good.",
+            "exporter",
+        )?;
+        let exporter_enqueue_failed = per_signal(
+            "exporter_enqueue_failed",
+            "Records that could not be added to the sending queue.",
+            "exporter",
+        )?;
+        let exporter_dropped = per_signal(
+            "exporter_queue_dropped",
+            "Records dropped from a full sending queue (oldest first).",
+            "exporter",
+        )?;
+        let exporter_queue_size = IntGaugeVec::new(
+            Opts::new(
+                "otelcol_exporter_queue_size",
+                "Current size of the sending queue, in batches.",
+            ),
+            &["exporter", "data_type"],
+        )?;
+        registry.register(Box::new(exporter_queue_size.clone()))?;
+        let exporter_queue_capacity = IntGaugeVec::new(
+            Opts::new(
+                "otelcol_exporter_queue_capacity",
+                "Capacity of the sending queue, in batches.",
+            ),
+            &["exporter", "data_type"],
+        )?;
+        registry.register(Box::new(exporter_queue_capacity.clone()))?;
+        let processor_incoming = IntCounterVec::new(
+            Opts::new(
+                "otelcol_processor_incoming_items",
+                "Items passed to the processor.",
+            ),
+            &["processor", "pipeline", "otel_signal"],
+        )?;
+        registry.register(Box::new(processor_incoming.clone()))?;
+        let processor_outgoing = IntCounterVec::new(
+            Opts::new(
+                "otelcol_processor_outgoing_items",
+                "Items emitted by the processor.",
+            ),
+            &["processor", "pipeline", "otel_signal"],
+        )?;
+        registry.register(Box::new(processor_outgoing.clone()))?;
+        Ok(Telemetry {
+            registry,
+            receiver_accepted,
+            receiver_refused,
+            exporter_sent,
+            exporter_send_failed,
+            exporter_enqueue_failed,
+            exporter_dropped,
+            exporter_queue_size,
+            exporter_queue_capacity,
+            processor_incoming,
+            processor_outgoing,
+            custom: RwLock::new(BTreeMap::new()),
+            health: RwLock::new(BTreeMap::new()),
+        })
+    }
+
+    /// The underlying registry, for component-specific metrics.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Registers (or finds) a component-specific counter family labelled by
+    /// component id (`oispd_receiver_malformed_records{receiver="jsonl"}`),
+    /// and returns the handle for `id`.
+    pub fn component_counter(
+        &self,
+        name: &str,
+        help: &str,
+        label: &str,
+        id: &str,
+    ) -> Result<IntCounter, prometheus::Error> {
+        let mut custom = self
+            .custom
+            .write()
+            .map_err(|_| prometheus::Error::Msg("metric cache poisoned".into()))?;
+        let family = match custom.get(name) {
+            Some(f) => f.clone(),
+            None => {
+                let f = IntCounterVec::new(Opts::new(name, help), &[label])?;
+                self.registry.register(Box::new(f.clone()))?;
+                custom.insert(name.to_string(), f.clone());
+                f
+            }
+        };
+        Ok(family.with_label_values(&[id]))
+    }
+
+    /// Handles for a receiver's accepted/refused counters.
+    pub fn receiver(&self, id: &str, signal: Signal) -> ReceiverMetrics {
+        let i = signal_index(signal);
+        ReceiverMetrics {
+            accepted: self.receiver_accepted[i].with_label_values(&[id]),
+            refused: self.receiver_refused[i].with_label_values(&[id]),
+        }
+    }
+
+    /// Handles for an exporter's counters and queue gauges.
+    pub fn exporter(&self, id: &str, signal: Signal) -> ExporterMetrics {
+        let i = signal_index(signal);
+        ExporterMetrics {
+            sent: self.exporter_sent[i].with_label_values(&[id]),
+            send_failed: self.exporter_send_failed[i].with_label_values(&[id]),
+            enqueue_failed: self.exporter_enqueue_failed[i].with_label_values(&[id]),
+            dropped: self.exporter_dropped[i].with_label_values(&[id]),
+            queue_size: self
+                .exporter_queue_size
+                .with_label_values(&[id, signal.as_str()]),
+            queue_capacity: self
+                .exporter_queue_capacity
+                .with_label_values(&[id, signal.as_str()]),
+        }
+    }
+
+    /// Handles for a processor's incoming/outgoing counters in one pipeline.
+    pub fn processor(&self, id: &str, pipeline: &str, signal: Signal) -> ProcessorMetrics {
+        ProcessorMetrics {
+            incoming: self
+                .processor_incoming
+                .with_label_values(&[id, pipeline, signal.as_str()]),
+            outgoing: self
+                .processor_outgoing
+                .with_label_values(&[id, pipeline, signal.as_str()]),
+        }
+    }
+
+    /// The health record of exporter `id`, created on first use.
+    pub fn exporter_health(&self, id: &str) -> Arc<ExporterHealth> {
+        if let Ok(map) = self.health.read() {
+            if let Some(h) = map.get(id) {
+                return h.clone();
+            }
+        }
+        match self.health.write() {
+            Ok(mut map) => map
+                .entry(id.to_string())
+                .or_insert_with(|| Arc::new(ExporterHealth::default()))
+                .clone(),
+            Err(_) => Arc::new(ExporterHealth::default()),
+        }
+    }
+
+    /// A snapshot of every exporter's health, by id.
+    pub fn health_snapshot(&self) -> BTreeMap<String, HealthSnapshot> {
+        match self.health.read() {
+            Ok(map) => map.iter().map(|(k, v)| (k.clone(), v.snapshot())).collect(),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        use prometheus::Encoder;
+        let mut buf = Vec::new();
+        let encoder = prometheus::TextEncoder::new();
+        let families = self.registry.gather();
+        if encoder.encode(&families, &mut buf).is_err() {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// A receiver's counters.
+#[derive(Clone)]
+pub struct ReceiverMetrics {
+    /// `otelcol_receiver_accepted_*`.
+    pub accepted: IntCounter,
+    /// `otelcol_receiver_refused_*`.
+    pub refused: IntCounter,
+}
+
+/// An exporter's counters and gauges.
+#[derive(Clone)]
+pub struct ExporterMetrics {
+    /// `otelcol_exporter_sent_*`.
+    pub sent: IntCounter,
+    /// `otelcol_exporter_send_failed_*`.
+    pub send_failed: IntCounter,
+    /// `otelcol_exporter_enqueue_failed_*`.
+    pub enqueue_failed: IntCounter,
+    /// `otelcol_exporter_queue_dropped_*`.
+    pub dropped: IntCounter,
+    /// `otelcol_exporter_queue_size`.
+    pub queue_size: IntGauge,
+    /// `otelcol_exporter_queue_capacity`.
+    pub queue_capacity: IntGauge,
+}
+
+/// A processor's counters in one pipeline.
+#[derive(Clone)]
+pub struct ProcessorMetrics {
+    /// `otelcol_processor_incoming_items`.
+    pub incoming: IntCounter,
+    /// `otelcol_processor_outgoing_items`.
+    pub outgoing: IntCounter,
+}
+
+/// Live health of one exporter, updated by the exporter helper.
+#[derive(Default)]
+pub struct ExporterHealth {
+    state: RwLock<HealthSnapshot>,
+}
+
+/// What `/api/health` reports for one exporter.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct HealthSnapshot {
+    /// `ok` or `degraded`.
+    pub status: HealthStatus,
+    /// Records exported successfully so far.
+    pub events_exported: u64,
+    /// The last failure's message, cleared by the next success.
+    pub last_error: Option<String>,
+}
+
+/// Exporter status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Last attempt succeeded (or none yet).
+    #[default]
+    Ok,
+    /// Last attempt failed.
+    Degraded,
+}
+
+impl ExporterHealth {
+    /// Records a successful export of `records`.
+    pub fn record_success(&self, records: u64) {
+        if let Ok(mut s) = self.state.write() {
+            s.status = HealthStatus::Ok;
+            s.events_exported += records;
+            s.last_error = None;
+        }
+    }
+
+    /// Records a failed attempt.
+    pub fn record_failure(&self, message: &str) {
+        if let Ok(mut s) = self.state.write() {
+            s.status = HealthStatus::Degraded;
+            s.last_error = Some(message.to_string());
+        }
+    }
+
+    /// Current state.
+    pub fn snapshot(&self) -> HealthSnapshot {
+        self.state.read().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_collector_metric_names() {
+        let t = Telemetry::new().unwrap_or_else(|e| panic!("{e}"));
+        t.exporter("file", Signal::Logs).sent.inc_by(3);
+        t.receiver("otlp", Signal::Logs).accepted.inc();
+        let c = t
+            .component_counter("oispd_receiver_malformed_records", "x", "receiver", "jsonl")
+            .unwrap_or_else(|e| panic!("{e}"));
+        c.inc();
+        // A second instance gets a handle on the same family.
+        let c2 = t
+            .component_counter(
+                "oispd_receiver_malformed_records",
+                "x",
+                "receiver",
+                "jsonl/b",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        c2.inc();
+        let text = t.render();
+        assert!(
+            text.contains("otelcol_exporter_sent_log_records{exporter=\"file\"} 3"),
+            "{text}"
+        );
+        assert!(text.contains("otelcol_receiver_accepted_log_records{receiver=\"otlp\"} 1"));
+        assert!(text.contains("oispd_receiver_malformed_records{receiver=\"jsonl/b\"} 1"));
+    }
+
+    #[test]
+    fn health_tracks_last_error_and_recovery() {
+        let t = Telemetry::new().unwrap_or_else(|e| panic!("{e}"));
+        let h = t.exporter_health("otlp_grpc");
+        h.record_failure("connection refused");
+        assert_eq!(
+            t.health_snapshot()["otlp_grpc"].status,
+            HealthStatus::Degraded
+        );
+        h.record_success(5);
+        let s = &t.health_snapshot()["otlp_grpc"];
+        assert_eq!(s.status, HealthStatus::Ok);
+        assert_eq!(s.events_exported, 5);
+        assert_eq!(s.last_error, None);
+    }
+}
