@@ -1,0 +1,41 @@
+//! Turning captured TLS plaintext into OISP events: per-connection stream
+//! reassembly, HTTP/1.1 and HTTP/2 decoding, server-sent events, provider
+//! detection and payload decoding.
+//!
+//! The input is a sequence of [`TlsChunk`]s, whatever produced them (the eBPF
+//! ring buffer in production, a fake source in tests).
+
+use std::net::SocketAddr;
+
+/// Which way plaintext went through the TLS library, from the probed process's view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// `SSL_write`: the process sent these bytes.
+    Write,
+    /// `SSL_read`: the process received these bytes.
+    Read,
+}
+
+/// One `SSL_read`/`SSL_write` worth of plaintext.
+#[derive(Clone, Debug)]
+pub struct TlsChunk {
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Thread id that made the call.
+    pub tid: u32,
+    /// The `SSL*` pointer: with `pid`, the key of one TLS connection.
+    pub conn: u64,
+    /// Monotonic capture time in nanoseconds (`bpf_ktime_get_ns`).
+    pub ts_mono_ns: u64,
+    /// Direction of the bytes.
+    pub direction: Direction,
+    /// The plaintext captured (at most `max_body_bytes` of the call).
+    pub data: Vec<u8>,
+    /// How many bytes the call really moved (>= `data.len()`); a difference
+    /// means the capture was truncated.
+    pub full_len: u64,
+    /// Local and remote socket address when known.
+    pub local: Option<SocketAddr>,
+    /// Remote peer address when known.
+    pub peer: Option<SocketAddr>,
+}
