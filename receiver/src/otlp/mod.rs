@@ -1,0 +1,257 @@
+//! The `otlp` receiver: OTLP/gRPC and OTLP/HTTP (protobuf and JSON, gzip)
+//! for logs and traces, with the collector's config and defaults
+//! (`protocols.grpc.endpoint: localhost:4317`, `protocols.http.endpoint:
+//! localhost:4318`, bound to localhost). A request is answered only once its
+//! records are in every pipeline's queue: that is the back-pressure a sender
+//! sees. Records that carry OISP events are OISP events from here on; other
+//! records pass through untouched.
+
+mod grpc;
+mod http;
+
+use async_trait::async_trait;
+use oispd_component::telemetry::ReceiverMetrics;
+use oispd_component::{
+    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo,
+    ConfigError, Output, Receiver, ReceiverFactory, Signal, Stability,
+};
+use serde::{Deserialize, Deserializer};
+use serde_yaml_ng::Value;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// `protocols.grpc`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcSettings {
+    /// `host:port` (default `localhost:4317`).
+    pub endpoint: String,
+    /// Largest request accepted, in MiB (default 4).
+    pub max_recv_msg_size_mib: usize,
+}
+
+impl Default for GrpcSettings {
+    fn default() -> Self {
+        GrpcSettings {
+            endpoint: "localhost:4317".to_string(),
+            max_recv_msg_size_mib: 4,
+        }
+    }
+}
+
+/// `protocols.http`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// `host:port` (default `localhost:4318`).
+    pub endpoint: String,
+    /// Path for logs (default `/v1/logs`).
+    pub logs_url_path: String,
+    /// Path for traces (default `/v1/traces`).
+    pub traces_url_path: String,
+    /// Largest request body accepted after decompression, in MiB (default 20).
+    pub max_request_body_size_mib: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            endpoint: "localhost:4318".to_string(),
+            logs_url_path: "/v1/logs".to_string(),
+            traces_url_path: "/v1/traces".to_string(),
+            max_request_body_size_mib: 20,
+        }
+    }
+}
+
+/// `protocols`: a protocol key present with an empty body is enabled with
+/// its defaults, as in the collector.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Protocols {
+    /// OTLP/gRPC.
+    #[serde(deserialize_with = "enabled_with_defaults")]
+    pub grpc: Option<GrpcSettings>,
+    /// OTLP/HTTP.
+    #[serde(deserialize_with = "enabled_with_defaults")]
+    pub http: Option<HttpSettings>,
+}
+
+fn enabled_with_defaults<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
+}
+
+/// `receivers: {otlp: ...}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpConfig {
+    /// Which protocols to serve.
+    pub protocols: Protocols,
+}
+
+fn endpoint_problem(field: &str, endpoint: &str) -> Option<String> {
+    match endpoint.rsplit_once(':') {
+        Some((_, port)) if port.parse::<u16>().is_ok() => None,
+        _ => Some(format!("'{field}' must be host:port, got {endpoint:?}")),
+    }
+}
+
+impl ComponentConfig for OtlpConfig {
+    fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
+            problems.push("must specify at least one protocol when using the OTLP receiver".to_string());
+        }
+        if let Some(g) = &self.protocols.grpc {
+            problems.extend(endpoint_problem("protocols.grpc.endpoint", &g.endpoint));
+        }
+        if let Some(h) = &self.protocols.http {
+            problems.extend(endpoint_problem("protocols.http.endpoint", &h.endpoint));
+        }
+        problems
+    }
+}
+
+/// Builds `otlp` receivers.
+pub struct OtlpFactory;
+
+impl ReceiverFactory for OtlpFactory {
+    fn info(&self) -> ComponentInfo {
+        ComponentInfo {
+            type_name: "otlp",
+            aliases: &[],
+            stability: Stability::Beta,
+            signals: &[Signal::Logs, Signal::Traces],
+            description: "OTLP/gRPC and OTLP/HTTP (protobuf, JSON, gzip) for logs and traces",
+        }
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), Vec<ConfigError>> {
+        parse_config::<OtlpConfig>(config).map(|_| ())
+    }
+
+    fn create(
+        &self,
+        ctx: &BuildContext,
+        config: &Value,
+    ) -> Result<Box<dyn Receiver>, ComponentError> {
+        let config = parse_config::<OtlpConfig>(config).map_err(crate::config_error)?;
+        let id = ctx.id.to_string();
+        Ok(Box::new(OtlpReceiver {
+            logs: ctx.telemetry.receiver(&id, Signal::Logs),
+            traces: ctx.telemetry.receiver(&id, Signal::Traces),
+            id,
+            config,
+        }))
+    }
+}
+
+struct OtlpReceiver {
+    id: String,
+    config: OtlpConfig,
+    logs: ReceiverMetrics,
+    traces: ReceiverMetrics,
+}
+
+/// What the protocol front ends share: the output and the counters.
+#[derive(Clone)]
+pub(crate) struct Intake {
+    output: Output,
+    logs: ReceiverMetrics,
+    traces: ReceiverMetrics,
+}
+
+/// Why the intake did not take a request.
+pub(crate) enum IntakeError {
+    /// Pipelines are shutting down.
+    Unavailable,
+}
+
+impl Intake {
+    /// Pushes a decoded request into the pipelines, waiting for room.
+    pub(crate) async fn accept(&self, batch: Batch) -> Result<(), IntakeError> {
+        let count = batch.record_count() as u64;
+        if count == 0 {
+            return Ok(());
+        }
+        let metrics = match batch.signal() {
+            Signal::Logs => &self.logs,
+            Signal::Traces => &self.traces,
+        };
+        match self.output.send(batch).await {
+            Ok(()) => {
+                metrics.accepted.inc_by(count);
+                Ok(())
+            }
+            Err(_) => {
+                metrics.refused.inc_by(count);
+                Err(IntakeError::Unavailable)
+            }
+        }
+    }
+}
+
+/// Binds `endpoint` (resolving `localhost`), with an error that says what to do.
+pub(crate) async fn bind(id: &str, field: &str, endpoint: &str) -> Result<TcpListener, ComponentError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(endpoint)
+        .await
+        .map_err(|e| {
+            ComponentError::Environment(format!(
+                "cannot resolve {endpoint}: {e}; check receivers::{id}::{field}"
+            ))
+        })?
+        .collect();
+    let addr = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| {
+            ComponentError::Environment(format!(
+                "{endpoint} resolves to no address; check receivers::{id}::{field}"
+            ))
+        })?;
+    TcpListener::bind(addr).await.map_err(|e| {
+        ComponentError::Environment(format!(
+            "cannot listen on {endpoint} ({addr}): {e}; stop whatever uses the port or change receivers::{id}::{field}"
+        ))
+    })
+}
+
+#[async_trait]
+impl Receiver for OtlpReceiver {
+    async fn start(
+        self: Box<Self>,
+        output: Output,
+        shutdown: CancellationToken,
+    ) -> Result<JoinHandle<()>, ComponentError> {
+        let intake = Intake {
+            output,
+            logs: self.logs.clone(),
+            traces: self.traces.clone(),
+        };
+        let mut servers = Vec::new();
+        if let Some(g) = &self.config.protocols.grpc {
+            let listener = bind(&self.id, "protocols::grpc::endpoint", &g.endpoint).await?;
+            tracing::info!(receiver = %self.id, endpoint = %g.endpoint, "OTLP/gRPC listening");
+            servers.push(grpc::serve(listener, g.clone(), intake.clone(), shutdown.clone()));
+        }
+        if let Some(h) = &self.config.protocols.http {
+            let listener = bind(&self.id, "protocols::http::endpoint", &h.endpoint).await?;
+            tracing::info!(receiver = %self.id, endpoint = %h.endpoint, "OTLP/HTTP listening");
+            servers.push(http::serve(listener, h.clone(), intake.clone(), shutdown.clone()));
+        }
+        drop(intake);
+        Ok(tokio::spawn(async move {
+            for s in servers {
+                let _ = s.await;
+            }
+        }))
+    }
+}
