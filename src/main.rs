@@ -1,1 +1,171 @@
-fn main() {}
+//! The `oispd` command: runs the pipelines of a collector-style config (or
+//! the embedded default), validates configs, lists components, and works
+//! with the sentinel audit store.
+
+mod admin;
+mod config;
+mod pipeline;
+mod registry;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use oispd_component::Telemetry;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Captures AI activity on this host and runs it through collector-style pipelines.
+#[derive(Parser, Debug)]
+#[command(name = "oispd", version, about)]
+struct Cli {
+    /// Config file(s); several are merged in order. Without any, the embedded
+    /// default config runs.
+    #[arg(long = "config", global = true)]
+    config: Vec<PathBuf>,
+
+    /// Longest time shutdown waits for exporters to flush.
+    #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration)]
+    shutdown_timeout: Duration,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Checks a config without starting anything; prints every error.
+    Validate,
+    /// Lists the receivers, processors, connectors, exporters and extensions compiled in.
+    Components,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Validate) => validate(&cli.config),
+        Some(Command::Components) => {
+            let text = registry::Registry::builtin().describe();
+            write_stdout(&text);
+            ExitCode::SUCCESS
+        }
+        None => run(&cli.config, cli.shutdown_timeout),
+    }
+}
+
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+}
+
+fn print_errors(errors: &[oispd_component::ConfigError]) {
+    for e in errors {
+        eprintln!("Error: {e}");
+    }
+}
+
+fn validate(paths: &[PathBuf]) -> ExitCode {
+    let registry = registry::Registry::builtin();
+    let config = match config::load(paths, &config::expand::ProcessEnv) {
+        Ok(c) => c,
+        Err(errors) => {
+            print_errors(&errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    let errors = config::validate::validate(&config, &registry);
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        print_errors(&errors);
+        ExitCode::FAILURE
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(paths: &[PathBuf], shutdown_timeout: Duration) -> ExitCode {
+    let registry = registry::Registry::builtin();
+    let config = match config::load(paths, &config::expand::ProcessEnv) {
+        Ok(c) => c,
+        Err(errors) => {
+            print_errors(&errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    let errors = config::validate::validate(&config, &registry);
+    if !errors.is_empty() {
+        eprintln!("Error: invalid configuration:");
+        print_errors(&errors);
+        return ExitCode::FAILURE;
+    }
+    init_logging(&config.service.telemetry.logs.level);
+    if paths.is_empty() {
+        tracing::info!("no --config given: running the embedded default config");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config, registry, shutdown_timeout)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    config: config::Config,
+    registry: registry::Registry,
+    shutdown_timeout: Duration,
+) -> anyhow::Result<()> {
+    let telemetry = Arc::new(Telemetry::new().context("internal telemetry")?);
+    let mut running = pipeline::start(&config, &registry, telemetry).await?;
+    tracing::info!(
+        pipelines = config.service.pipelines.len(),
+        "oispd is running"
+    );
+    tokio::select! {
+        _ = running.receivers_finished() => {
+            tracing::info!("every receiver finished its input; draining");
+        }
+        signal = shutdown_signal() => {
+            tracing::info!(signal, "shutting down; flushing what was accepted");
+        }
+    }
+    if !running.shutdown(shutdown_timeout).await {
+        tracing::warn!("some records were not flushed before the shutdown timeout");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

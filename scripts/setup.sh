@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything oispd's build and tests need on a fresh Debian machine
+# (run as root): system packages, the Python peers used by end-to-end tests,
+# and tracefs for the eBPF receiver. Safe to run again: it skips what is there.
+set -euo pipefail
+
+APT_PACKAGES=(clang llvm libbpf-dev bpftool openssl curl nodejs jq)
+PIP_PACKAGES=(
+  pytest
+  jsonschema
+  rotel
+  opentelemetry-sdk
+  opentelemetry-exporter-otlp-proto-grpc
+  opentelemetry-exporter-otlp-proto-http
+  openai
+  anthropic
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+need_pip=()
+for p in "${PIP_PACKAGES[@]}"; do
+  "$PY" -m pip show -q "$p" >/dev/null 2>&1 || need_pip+=("$p")
+done
+if [ ${#need_pip[@]} -gt 0 ]; then
+  echo "setup: pip installing ${need_pip[*]}"
+  "$PY" -m pip install -q --disable-pip-version-check "${need_pip[@]}"
+fi
+
+if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" = 0 ]; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+fi

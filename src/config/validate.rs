@@ -1,0 +1,282 @@
+//! `oispd validate`: every check the collector makes before starting,
+//! reported all at once, each error prefixed by its `::` path. Nothing is
+//! started and no port is bound.
+
+use super::{Config, PipelineConfig, KINDS};
+use crate::registry::Registry;
+use oispd_component::{ComponentId, ConfigError, Kind, Signal};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Checks `config` against the registry; an empty result means valid.
+pub fn validate(config: &Config, registry: &Registry) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    check_components(config, registry, &mut errors);
+    check_ambiguous_ids(config, &mut errors);
+    check_service(config, registry, &mut errors);
+    errors
+}
+
+fn check_components(config: &Config, registry: &Registry, errors: &mut Vec<ConfigError>) {
+    for kind in KINDS {
+        for (id, body) in config.section(kind) {
+            let path = [kind.section(), &id.to_string()];
+            match registry.validate_body(kind, id.type_name(), body) {
+                None => {
+                    let valid: Vec<&str> =
+                        registry.infos(kind).iter().map(|i| i.type_name).collect();
+                    let hint = if kind == Kind::Exporter && id.type_name() == "logging" {
+                        "the logging exporter has been deprecated, use the debug exporter instead"
+                            .to_string()
+                    } else {
+                        format!(
+                            "unknown type: {:?} for id: {:?} (valid values: [{}])",
+                            id.type_name(),
+                            id.to_string(),
+                            valid.join(", ")
+                        )
+                    };
+                    errors.push(ConfigError::new(&path, hint));
+                }
+                Some(Err(list)) => {
+                    errors.extend(list.into_iter().map(|e| e.prefixed(&path)));
+                }
+                Some(Ok(())) => {}
+            }
+        }
+    }
+}
+
+fn check_ambiguous_ids(config: &Config, errors: &mut Vec<ConfigError>) {
+    for id in config.section(Kind::Connector).keys() {
+        for other in [Kind::Exporter, Kind::Receiver] {
+            if config.section(other).contains_key(id) {
+                errors.push(ConfigError::new(
+                    &["connectors", &id.to_string()],
+                    format!(
+                        "ambiguous ID: Found both {id:?} {} and {id:?} connector. Change one of the components' IDs to eliminate ambiguity (e.g. rename {id:?} connector to \"{id}/connector\")",
+                        other.noun(),
+                        id = id.to_string()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Where a pipeline id's signal comes from.
+fn pipeline_signal(pid: &str) -> Result<Signal, String> {
+    let id = ComponentId::parse(pid)?;
+    match Signal::from_pipeline_type(id.type_name()) {
+        Some(s) => Ok(s),
+        None if id.type_name() == "metrics" || id.type_name() == "profiles" => Err(format!(
+            "pipeline {pid:?}: oispd carries logs and traces only; the {} signal is not supported",
+            id.type_name()
+        )),
+        None => Err(format!(
+            "pipeline {pid:?}: unknown signal {:?}: use logs or traces",
+            id.type_name()
+        )),
+    }
+}
+
+fn parse_ref(text: &str) -> Option<ComponentId> {
+    ComponentId::parse(text).ok()
+}
+
+fn check_service(config: &Config, registry: &Registry, errors: &mut Vec<ConfigError>) {
+    let service = &config.service;
+    for ext in &service.extensions {
+        let known = parse_ref(ext).is_some_and(|id| config.section(Kind::Extension).contains_key(&id));
+        if !known {
+            errors.push(ConfigError::new(
+                &["service", "extensions"],
+                format!("references extension {ext:?} which is not configured"),
+            ));
+        }
+    }
+    if service.pipelines.is_empty() {
+        errors.push(ConfigError::new(&["service"], "must have at least one pipeline"));
+        return;
+    }
+    // connector id -> (signals it is exported to, signals it receives into)
+    let mut connector_use: BTreeMap<ComponentId, (BTreeSet<Signal>, BTreeSet<String>)> =
+        BTreeMap::new();
+    for (pid, pipeline) in &service.pipelines {
+        let path = ["service", "pipelines", pid.as_str()];
+        let signal = match pipeline_signal(pid) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(ConfigError::new(&["service", "pipelines"], e));
+                continue;
+            }
+        };
+        check_pipeline(config, pipeline, &path, errors);
+        for r in &pipeline.receivers {
+            if let Some(id) = parse_ref(r).filter(|id| config.section(Kind::Connector).contains_key(id)) {
+                connector_use.entry(id).or_default().1.insert(pid.clone());
+            }
+        }
+        for e in &pipeline.exporters {
+            if let Some(id) = parse_ref(e).filter(|id| config.section(Kind::Connector).contains_key(id)) {
+                connector_use.entry(id).or_default().0.insert(signal);
+            }
+        }
+        let _ = registry;
+    }
+    check_connectors(config, registry, &connector_use, errors);
+    if let Some(cycle) = find_cycle(config) {
+        errors.push(ConfigError::new(
+            &[],
+            format!("failed to build pipelines: cycle detected: {cycle}"),
+        ));
+    }
+}
+
+fn check_pipeline(
+    config: &Config,
+    pipeline: &PipelineConfig,
+    path: &[&str],
+    errors: &mut Vec<ConfigError>,
+) {
+    if pipeline.receivers.is_empty() {
+        errors.push(ConfigError::new(path, "must have at least one receiver"));
+    }
+    if pipeline.exporters.is_empty() {
+        errors.push(ConfigError::new(path, "must have at least one exporter"));
+    }
+    let known = |kinds: &[Kind], text: &str| {
+        parse_ref(text).is_some_and(|id| kinds.iter().any(|k| config.section(*k).contains_key(&id)))
+    };
+    for r in &pipeline.receivers {
+        if !known(&[Kind::Receiver, Kind::Connector], r) {
+            errors.push(ConfigError::new(
+                path,
+                format!("references receiver {r:?} which is not configured"),
+            ));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for p in &pipeline.processors {
+        if !known(&[Kind::Processor], p) {
+            errors.push(ConfigError::new(
+                path,
+                format!("references processor {p:?} which is not configured"),
+            ));
+        }
+        if !seen.insert(p) {
+            errors.push(ConfigError::new(
+                path,
+                format!("references processor {p:?} multiple times"),
+            ));
+        }
+    }
+    for e in &pipeline.exporters {
+        if !known(&[Kind::Exporter, Kind::Connector], e) {
+            errors.push(ConfigError::new(
+                path,
+                format!("references exporter {e:?} which is not configured"),
+            ));
+        }
+    }
+}
+
+fn check_connectors(
+    config: &Config,
+    registry: &Registry,
+    usage: &BTreeMap<ComponentId, (BTreeSet<Signal>, BTreeSet<String>)>,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (id, body) in config.section(Kind::Connector) {
+        let (exported_from, receiving) = usage.get(id).cloned().unwrap_or_default();
+        let receiving_signals: BTreeSet<Signal> = receiving
+            .iter()
+            .filter_map(|p| pipeline_signal(p).ok())
+            .collect();
+        if exported_from.is_empty() && receiving.is_empty() {
+            continue; // unused components are allowed, as in the collector
+        }
+        for s in &exported_from {
+            if !receiving_signals.contains(s) {
+                errors.push(ConfigError::new(
+                    &[],
+                    format!("failed to build pipelines: connector \"{id}\" used as exporter in {s} pipeline but not used in any supported receiver pipeline"),
+                ));
+            }
+        }
+        for p in &receiving {
+            let used_as_exporter = pipeline_signal(p).is_ok_and(|s| exported_from.contains(&s));
+            if !used_as_exporter {
+                errors.push(ConfigError::new(
+                    &[],
+                    format!("failed to build pipelines: connector \"{id}\" used as receiver in [{p}] pipeline but not used in any supported exporter pipeline"),
+                ));
+            }
+        }
+        if let Some(factory) = registry.connector(id.type_name()) {
+            for target in factory.referenced_pipelines(body) {
+                if !config.service.pipelines.contains_key(&target) {
+                    errors.push(ConfigError::new(
+                        &["connectors", &id.to_string()],
+                        format!("routes to pipeline {target:?} which is not configured"),
+                    ));
+                } else if !receiving.contains(&target) {
+                    errors.push(ConfigError::new(
+                        &["connectors", &id.to_string()],
+                        format!("routes to pipeline {target:?}, which does not list \"{id}\" among its receivers"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// A cycle through connectors (pipeline -> connector -> pipeline ...), as text.
+fn find_cycle(config: &Config) -> Option<String> {
+    let connectors = config.section(Kind::Connector);
+    // edges: pipeline -> pipelines fed by connectors it exports to
+    let mut edges: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (pid, p) in &config.service.pipelines {
+        for e in p.exporters.iter().filter(|e| parse_ref(e).is_some_and(|id| connectors.contains_key(&id))) {
+            for (qid, q) in &config.service.pipelines {
+                if q.receivers.contains(e) {
+                    edges.entry(pid.as_str()).or_default().push((e.as_str(), qid.as_str()));
+                }
+            }
+        }
+    }
+    fn visit<'a>(
+        node: &'a str,
+        edges: &BTreeMap<&'a str, Vec<(&'a str, &'a str)>>,
+        stack: &mut Vec<(&'a str, &'a str)>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Option<String> {
+        if done.contains(node) {
+            return None;
+        }
+        for (conn, next) in edges.get(node).map(|v| v.as_slice()).unwrap_or_default() {
+            if let Some(pos) = stack.iter().position(|(_, p)| p == next) {
+                let mut parts: Vec<String> = stack[pos..]
+                    .iter()
+                    .map(|(c, p)| format!("connector \"{c}\" -> pipeline \"{p}\""))
+                    .collect();
+                parts.push(format!("connector \"{conn}\" -> pipeline \"{next}\""));
+                return Some(parts.join(" -> "));
+            }
+            stack.push((conn, next));
+            if let Some(c) = visit(next, edges, stack, done) {
+                return Some(c);
+            }
+            stack.pop();
+        }
+        done.insert(node);
+        None
+    }
+    let mut done = BTreeSet::new();
+    for start in config.service.pipelines.keys() {
+        let mut stack = vec![("", start.as_str())];
+        if let Some(c) = visit(start, &edges, &mut stack, &mut done) {
+            return Some(c);
+        }
+    }
+    None
+}
