@@ -1,1 +1,37 @@
-//! placeholder
+//! `oispd-semconv`: the data model of oispd.
+//!
+//! - [`event`]: the OISP v0.1 envelope [`OispEvent`] with typed
+//!   [`EventData`] for every event type, ULID ids and RFC 3339 timestamps.
+//! - [`common`]: host, actor, process, app, web context, source, confidence.
+//! - [`ai`], [`agent`], [`process`], [`file`], [`network`]: the `data` of
+//!   each event family; [`security`]: oispd's `security.finding`.
+//!
+//! Every type round-trips exactly through serde: unknown keys are kept in
+//! flattened `extra` maps and schema numbers keep their JSON form.
+
+pub mod agent;
+pub mod ai;
+pub mod common;
+pub mod event;
+pub mod file;
+pub mod network;
+pub mod process;
+pub mod security;
+
+#[cfg(test)]
+mod test_support;
+
+pub use common::{
+    CaptureMethod, Completeness, Confidence, ConfidenceLevel, RelatedEvent, Relationship, Source,
+};
+pub use event::{
+    event_type, format_ts, format_ts_nanos, new_event_id, now_ts, parse_ts_nanos, EventData,
+    OispEvent, OISP_VERSION,
+};
+pub use security::{SecurityFinding, Severity};
+
+/// The `source.collector` of events oispd creates, and the OTel scope name.
+pub const COLLECTOR_NAME: &str = "oispd";
+
+/// This crate's version (`source.collector_version`, OTel scope version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
