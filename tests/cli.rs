@@ -1,0 +1,126 @@
+//! The `oispd` command line: `validate` and `components`, run as a user
+//! would, checking exit codes and the exact collector-style messages.
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn oispd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oispd"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run oispd: {e}"))
+}
+
+fn config_file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile()
+        .unwrap_or_else(|e| panic!("{e}"));
+    f.write_all(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    f
+}
+
+fn validate(text: &str) -> (i32, String, String) {
+    let f = config_file(text);
+    let path = f.path().to_string_lossy().to_string();
+    let out = oispd(&["validate", "--config", &path]);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Scenario: a valid config. Guarantees: exit 0 and no output at all.
+#[test]
+fn valid_config_prints_nothing_and_exits_zero() {
+    let (code, out, err) = validate(
+        "receivers: {otlp: {protocols: {grpc: {endpoint: '127.0.0.1:1'}}}}\nexporters: {file: {path: /tmp/x.jsonl}}\nservice: {pipelines: {logs: {receivers: [otlp], exporters: [file]}}}\n",
+    );
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+}
+
+/// Scenario: several mistakes at once. Guarantees: exit 1 and every error,
+/// each prefixed by its path in the collector's style.
+#[test]
+fn every_error_is_reported_with_its_path() {
+    let (code, _, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {}}}
+exporters:
+  file: {path: /tmp/x.jsonl, rotation: {max_mb: 3}}
+  nosuch: {}
+service:
+  extensions: [admin]
+  pipelines:
+    logs:
+      receivers: [otlp]
+      exporters: [file, nope]
+"#,
+    );
+    assert_eq!(code, 1, "{err}");
+    for expected in [
+        "Error: exporters::file: 'rotation' has invalid keys: max_mb",
+        "Error: exporters::nosuch: unknown type: \"nosuch\" for id: \"nosuch\" (valid values: [",
+        "Error: service::extensions: references extension \"admin\" which is not configured",
+        "Error: service::pipelines::logs: references exporter \"nope\" which is not configured",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+/// Scenario: validation must not start anything. Guarantees: a config whose
+/// port is taken still validates (nothing is bound).
+#[test]
+fn validate_binds_no_port() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = busy.local_addr().map(|a| a.port()).unwrap_or_default();
+    let (code, _, err) = validate(&format!(
+        "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: '127.0.0.1:{port}'}}}}}}}}\nexporters: {{debug: {{}}}}\nservice: {{pipelines: {{logs: {{receivers: [otlp], exporters: [debug]}}}}}}\n"
+    ));
+    assert_eq!(code, 0, "{err}");
+}
+
+/// Scenario: env expansion with a default. Guarantees: `${env:VAR:-default}` resolves.
+#[test]
+fn env_defaults_are_expanded_before_validation() {
+    let f = config_file(
+        "receivers: {otlp: {protocols: {grpc: {endpoint: '${env:OISPD_TEST_UNSET_ENDPOINT:-127.0.0.1:4317}'}}}}\nexporters: {debug: {}}\nservice: {pipelines: {logs: {receivers: [otlp], exporters: [debug]}}}\n",
+    );
+    let path = f.path().to_string_lossy().to_string();
+    let out = oispd(&["validate", "--config", &path]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Scenario: a missing config file. Guarantees: one line naming the file.
+#[test]
+fn missing_config_file_is_named() {
+    let out = oispd(&["validate", "--config", "/nonexistent/oispd.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/oispd.yaml"), "{err}");
+}
+
+/// Scenario: `oispd components`. Guarantees: every kind and the core types are listed.
+#[test]
+fn components_lists_every_kind() {
+    let out = oispd(&["components"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "receivers:", "processors:", "exporters:", "connectors:", "extensions:",
+        "name: otlp", "name: jsonl", "name: file", "name: otlp_grpc", "name: otlp_http",
+        "name: debug", "name: admin",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+/// Scenario: the embedded default config. Guarantees: it validates.
+#[test]
+fn embedded_default_config_is_valid() {
+    let out = oispd(&["validate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
