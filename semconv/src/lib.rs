@@ -5,12 +5,15 @@
 //! - [`common`]: host, actor, process, app, web context, source, confidence.
 //! - [`ai`], [`agent`], [`process`], [`file`], [`network`]: the `data` of
 //!   each event family; [`security`]: oispd's `security.finding`.
+//! - [`attributes`]: attribute names of OISP (`ai.*`, `agent.*`), the OTel
+//!   GenAI conventions (`gen_ai.*`), the sentinel and OTel resources.
 //!
 //! Every type round-trips exactly through serde: unknown keys are kept in
 //! flattened `extra` maps and schema numbers keep their JSON form.
 
 pub mod agent;
 pub mod ai;
+pub mod attributes;
 pub mod common;
 pub mod event;
 pub mod file;
