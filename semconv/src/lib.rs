@@ -7,6 +7,8 @@
 //!   each event family; [`security`]: oispd's `security.finding`.
 //! - [`attributes`]: attribute names of OISP (`ai.*`, `agent.*`), the OTel
 //!   GenAI conventions (`gen_ai.*`), the sentinel and OTel resources.
+//! - [`otel`]: the lossless OISP <-> OpenTelemetry mapping (log records,
+//!   resources, GenAI client spans, JSON <-> `AnyValue`).
 //!
 //! Every type round-trips exactly through serde: unknown keys are kept in
 //! flattened `extra` maps and schema numbers keep their JSON form.
@@ -18,6 +20,7 @@ pub mod common;
 pub mod event;
 pub mod file;
 pub mod network;
+pub mod otel;
 pub mod process;
 pub mod security;
 
