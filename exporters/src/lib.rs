@@ -1,1 +1,13 @@
-//! placeholder
+//! oispd's exporters and the exporter helper they all run behind.
+//!
+//! Each exporter is a module with its typed config, its factory and its
+//! tests; [`exporter_factories`] is the list the binary registers.
+
+pub mod helper;
+
+use oispd_component::ExporterFactory;
+
+/// Every exporter type compiled into oispd.
+pub fn exporter_factories() -> Vec<Box<dyn ExporterFactory>> {
+    vec![]
+}

@@ -1,0 +1,364 @@
+//! Batching in front of the exporter: records of each signal accumulate
+//! until `batch_size` records are pending or the oldest has waited
+//! `flush_interval`, whichever comes first; batches larger than `batch_size`
+//! are split so that no export call carries more. `batch_size: 0` passes
+//! batches through as they come.
+//!
+//! Splitting keeps OTLP grouping: each part repeats the resource and scope
+//! of the records it carries.
+
+use super::completion::Completion;
+use super::queue::Item;
+use oispd_component::{Batch, Signal};
+use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A batch ready for export and the callers waiting on its records.
+pub(crate) struct Ready {
+    /// The records.
+    pub(crate) batch: Batch,
+    /// Notices settled by this export.
+    pub(crate) completions: Vec<Completion>,
+}
+
+#[derive(Default)]
+struct Pending {
+    batch: Option<Batch>,
+    records: usize,
+    completions: Vec<Completion>,
+    since: Option<Instant>,
+}
+
+/// Accumulates records per signal.
+pub(crate) struct Batcher {
+    batch_size: usize,
+    flush_interval: Duration,
+    logs: Pending,
+    traces: Pending,
+}
+
+impl Batcher {
+    /// A batcher cutting at `batch_size` records (0 = pass through) or after
+    /// `flush_interval`.
+    pub(crate) fn new(batch_size: usize, flush_interval: Duration) -> Batcher {
+        Batcher {
+            batch_size,
+            flush_interval,
+            logs: Pending::default(),
+            traces: Pending::default(),
+        }
+    }
+
+    fn pending(&mut self, signal: Signal) -> &mut Pending {
+        match signal {
+            Signal::Logs => &mut self.logs,
+            Signal::Traces => &mut self.traces,
+        }
+    }
+
+    /// Adds a queued item; returns the batches that became ready.
+    pub(crate) fn push(&mut self, item: Item, now: Instant) -> Vec<Ready> {
+        let completions: Vec<Completion> = item.completion.into_iter().collect();
+        if self.batch_size == 0 {
+            return vec![Ready {
+                batch: item.batch,
+                completions,
+            }];
+        }
+        let batch_size = self.batch_size;
+        let records = item.batch.record_count();
+        let pending = self.pending(item.batch.signal());
+        pending.records += records;
+        pending.completions.extend(completions);
+        pending.since.get_or_insert(now);
+        match &mut pending.batch {
+            Some(b) => {
+                // Same signal by construction; a mismatch cannot happen.
+                let _ = b.append(item.batch);
+            }
+            None => pending.batch = Some(item.batch),
+        }
+        if pending.records < batch_size {
+            return Vec::new();
+        }
+        let Some(batch) = pending.batch.take() else {
+            return Vec::new();
+        };
+        let mut parts = split(batch, batch_size);
+        let mut ready = Vec::new();
+        let remainder = match parts.last() {
+            Some(last) if last.record_count() < batch_size => parts.pop(),
+            _ => None,
+        };
+        for part in parts {
+            ready.push(Ready {
+                batch: part,
+                completions: pending.completions.clone(),
+            });
+        }
+        match remainder {
+            Some(rest) => {
+                pending.records = rest.record_count();
+                pending.batch = Some(rest);
+            }
+            None => {
+                pending.records = 0;
+                pending.completions.clear();
+                pending.since = None;
+            }
+        }
+        ready
+    }
+
+    /// The moment the oldest pending record must go out, if any is pending.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        [&self.logs, &self.traces]
+            .iter()
+            .filter_map(|p| p.since)
+            .map(|since| since + self.flush_interval)
+            .min()
+    }
+
+    /// Releases the signals whose deadline has passed.
+    pub(crate) fn flush_due(&mut self, now: Instant) -> Vec<Ready> {
+        let interval = self.flush_interval;
+        let mut out = Vec::new();
+        for pending in [&mut self.logs, &mut self.traces] {
+            if pending.since.is_some_and(|s| s + interval <= now) {
+                out.extend(take(pending));
+            }
+        }
+        out
+    }
+
+    /// Releases everything pending (queue momentarily empty with a zero
+    /// interval, or shutdown).
+    pub(crate) fn flush_all(&mut self) -> Vec<Ready> {
+        let mut out = Vec::new();
+        out.extend(take(&mut self.logs));
+        out.extend(take(&mut self.traces));
+        out
+    }
+
+    /// True when records are pending.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.logs.since.is_some() || self.traces.since.is_some()
+    }
+}
+
+fn take(pending: &mut Pending) -> Option<Ready> {
+    let batch = pending.batch.take();
+    let completions = std::mem::take(&mut pending.completions);
+    pending.records = 0;
+    pending.since = None;
+    batch.map(|batch| Ready { batch, completions })
+}
+
+/// Splits `batch` into parts of at most `max` records (`max` > 0), keeping
+/// resource and scope with every part.
+pub(crate) fn split(batch: Batch, max: usize) -> Vec<Batch> {
+    if max == 0 || batch.record_count() <= max {
+        return vec![batch];
+    }
+    match batch {
+        Batch::Logs(resources) => split_logs(resources, max)
+            .into_iter()
+            .map(Batch::Logs)
+            .collect(),
+        Batch::Traces(resources) => split_traces(resources, max)
+            .into_iter()
+            .map(Batch::Traces)
+            .collect(),
+    }
+}
+
+fn split_logs(resources: Vec<ResourceLogs>, max: usize) -> Vec<Vec<ResourceLogs>> {
+    let mut parts: Vec<Vec<ResourceLogs>> = Vec::new();
+    let mut current: Vec<ResourceLogs> = Vec::new();
+    let mut count = 0;
+    for mut rl in resources {
+        let scopes = std::mem::take(&mut rl.scope_logs);
+        for mut sl in scopes {
+            let mut records = std::mem::take(&mut sl.log_records).into_iter().peekable();
+            while records.peek().is_some() {
+                let room = max - count;
+                let chunk: Vec<_> = records.by_ref().take(room).collect();
+                count += chunk.len();
+                let scope = ScopeLogs {
+                    log_records: chunk,
+                    ..sl.clone()
+                };
+                push_scope_logs(&mut current, &rl, scope);
+                if count == max {
+                    parts.push(std::mem::take(&mut current));
+                    count = 0;
+                }
+            }
+        }
+    }
+    if count > 0 {
+        parts.push(current);
+    }
+    parts
+}
+
+/// Appends `scope` under a resource equal to `rl`, reusing the last group
+/// when it is that resource.
+fn push_scope_logs(current: &mut Vec<ResourceLogs>, rl: &ResourceLogs, scope: ScopeLogs) {
+    if let Some(last) = current.last_mut() {
+        if last.resource == rl.resource && last.schema_url == rl.schema_url {
+            last.scope_logs.push(scope);
+            return;
+        }
+    }
+    current.push(ResourceLogs {
+        resource: rl.resource.clone(),
+        scope_logs: vec![scope],
+        schema_url: rl.schema_url.clone(),
+    });
+}
+
+fn split_traces(resources: Vec<ResourceSpans>, max: usize) -> Vec<Vec<ResourceSpans>> {
+    let mut parts: Vec<Vec<ResourceSpans>> = Vec::new();
+    let mut current: Vec<ResourceSpans> = Vec::new();
+    let mut count = 0;
+    for mut rs in resources {
+        let scopes = std::mem::take(&mut rs.scope_spans);
+        for mut ss in scopes {
+            let mut spans = std::mem::take(&mut ss.spans).into_iter().peekable();
+            while spans.peek().is_some() {
+                let room = max - count;
+                let chunk: Vec<_> = spans.by_ref().take(room).collect();
+                count += chunk.len();
+                let scope = ScopeSpans {
+                    spans: chunk,
+                    ..ss.clone()
+                };
+                push_scope_spans(&mut current, &rs, scope);
+                if count == max {
+                    parts.push(std::mem::take(&mut current));
+                    count = 0;
+                }
+            }
+        }
+    }
+    if count > 0 {
+        parts.push(current);
+    }
+    parts
+}
+
+fn push_scope_spans(current: &mut Vec<ResourceSpans>, rs: &ResourceSpans, scope: ScopeSpans) {
+    if let Some(last) = current.last_mut() {
+        if last.resource == rs.resource && last.schema_url == rs.schema_url {
+            last.scope_spans.push(scope);
+            return;
+        }
+    }
+    current.push(ResourceSpans {
+        resource: rs.resource.clone(),
+        scope_spans: vec![scope],
+        schema_url: rs.schema_url.clone(),
+    });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::helper::testing::{logs, spans};
+
+    fn item(batch: Batch) -> Item {
+        Item {
+            batch,
+            completion: None,
+        }
+    }
+
+    /// Scenario: 7 log records in two resource groups split at 3.
+    /// Guarantees: parts of 3, 3, 1 records; every record kept in order with
+    /// its resource.
+    #[test]
+    fn split_keeps_every_record_and_its_resource() {
+        let mut b = logs(4);
+        let mut other = logs(3);
+        if let Batch::Logs(rl) = &mut other {
+            rl[0].resource = None;
+        }
+        b.append(other).unwrap();
+        let parts = split(b, 3);
+        let counts: Vec<usize> = parts.iter().map(|p| p.record_count()).collect();
+        assert_eq!(counts, vec![3, 3, 1]);
+        let Batch::Logs(second) = &parts[1] else {
+            panic!("logs")
+        };
+        // The second part straddles the two input resource groups.
+        assert_eq!(second.len(), 2);
+        let bodies: Vec<u64> = parts
+            .iter()
+            .flat_map(|p| match p {
+                Batch::Logs(rl) => rl
+                    .iter()
+                    .flat_map(|r| r.scope_logs.iter())
+                    .flat_map(|s| s.log_records.iter())
+                    .map(|r| r.time_unix_nano)
+                    .collect::<Vec<_>>(),
+                Batch::Traces(_) => vec![],
+            })
+            .collect();
+        assert_eq!(bodies, vec![0, 1, 2, 3, 0, 1, 2]);
+        let s = split(spans(5), 2);
+        assert_eq!(
+            s.iter().map(|p| p.record_count()).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+    }
+
+    /// Scenario: batch_size 5 receives 3 + 4 records.
+    /// Guarantees: one full batch of 5 goes out, 2 stay pending with the
+    /// original deadline, and flush_due releases them at the deadline.
+    #[test]
+    fn cuts_at_size_and_flushes_rest_at_deadline() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(5, Duration::from_secs(1));
+        assert!(b.push(item(logs(3)), t0).is_empty());
+        assert_eq!(b.deadline(), Some(t0 + Duration::from_secs(1)));
+        let ready = b.push(item(logs(4)), t0 + Duration::from_millis(10));
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].batch.record_count(), 5);
+        assert!(b.flush_due(t0 + Duration::from_millis(999)).is_empty());
+        let rest = b.flush_due(t0 + Duration::from_secs(1));
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].batch.record_count(), 2);
+        assert!(!b.has_pending());
+    }
+
+    /// Scenario: logs and traces interleave with batching on.
+    /// Guarantees: each signal accumulates separately.
+    #[test]
+    fn signals_accumulate_separately() {
+        let now = Instant::now();
+        let mut b = Batcher::new(4, Duration::from_secs(1));
+        assert!(b.push(item(logs(2)), now).is_empty());
+        assert!(b.push(item(spans(3)), now).is_empty());
+        let ready = b.push(item(logs(2)), now);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].batch.signal(), Signal::Logs);
+        let all = b.flush_all();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].batch.record_count(), 3);
+    }
+
+    /// Scenario: batch_size 0.
+    /// Guarantees: batches pass through unchanged, whatever their size.
+    #[test]
+    fn zero_size_passes_through() {
+        let mut b = Batcher::new(0, Duration::ZERO);
+        let ready = b.push(item(logs(10_000)), Instant::now());
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].batch.record_count(), 10_000);
+        assert!(!b.has_pending());
+    }
+}

@@ -1,0 +1,35 @@
+//! The exporter's metric handles for both signals, taken once at start so
+//! the hot path only bumps atomics. One exporter instance can be listed in a
+//! logs and a traces pipeline at once; each signal keeps its own counters,
+//! as the collector's `otelcol_exporter_*_log_records` / `*_spans` do.
+
+use oispd_component::telemetry::ExporterMetrics;
+use oispd_component::{Signal, Telemetry};
+
+/// Counters and gauges of one exporter, per signal.
+#[derive(Clone)]
+pub(crate) struct SignalMetrics {
+    logs: ExporterMetrics,
+    traces: ExporterMetrics,
+}
+
+impl SignalMetrics {
+    /// Takes the handles for exporter `id` and publishes the queue capacity
+    /// (in batches; the queue is shared by both signals).
+    pub(crate) fn new(telemetry: &Telemetry, id: &str, capacity: usize) -> SignalMetrics {
+        let logs = telemetry.exporter(id, Signal::Logs);
+        let traces = telemetry.exporter(id, Signal::Traces);
+        let capacity = i64::try_from(capacity).unwrap_or(i64::MAX);
+        logs.queue_capacity.set(capacity);
+        traces.queue_capacity.set(capacity);
+        SignalMetrics { logs, traces }
+    }
+
+    /// The handles of `signal`.
+    pub(crate) fn of(&self, signal: Signal) -> &ExporterMetrics {
+        match signal {
+            Signal::Logs => &self.logs,
+            Signal::Traces => &self.traces,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The bounded sending queue in front of an exporter, counted in batches.
+//!
+//! Written here rather than taken from a channel crate because the overflow
+//! policy is the product: when full, the default drops the *oldest* batch and
+//! counts its records (`otelcol_exporter_queue_dropped_*`), so a stalled
+//! destination keeps the newest data; `block_on_overflow` instead makes the
+//! producer wait (back-pressure to the pipeline). Channels offer neither
+//! drop-oldest nor a way to evict from the sender side.
+//!
+//! One consumer (the exporter's worker task) pops; any number of producers
+//! push. The producer side closes when [`Queue::close`] is called (the
+//! consumer handle is dropped), after which the worker drains what is left.
+
+use super::completion::Completion;
+use super::metrics::SignalMetrics;
+use oispd_component::Batch;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// One queued batch and, when the producer waits for the export, its notice.
+pub(crate) struct Item {
+    /// The records.
+    pub(crate) batch: Batch,
+    /// Settled when the records are exported or dropped.
+    pub(crate) completion: Option<Completion>,
+}
+
+/// Why a push failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// The worker is gone; nothing will be exported any more.
+    WorkerGone,
+}
+
+struct State {
+    items: VecDeque<Item>,
+    producers_closed: bool,
+    worker_gone: bool,
+}
+
+/// A bounded multi-producer, single-consumer queue of batches.
+pub(crate) struct Queue {
+    state: Mutex<State>,
+    capacity: usize,
+    not_empty: Notify,
+    not_full: Notify,
+    metrics: SignalMetrics,
+}
+
+impl Queue {
+    /// An empty queue holding at most `capacity` batches (at least one).
+    pub(crate) fn new(capacity: usize, metrics: SignalMetrics) -> Queue {
+        Queue {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                producers_closed: false,
+                worker_gone: false,
+            }),
+            capacity: capacity.max(1),
+            not_empty: Notify::new(),
+            not_full: Notify::new(),
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the deque invalid, so
+        // a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn gauge_add(&self, batch: &Batch, delta: i64) {
+        self.metrics.of(batch.signal()).queue_size.add(delta);
+    }
+
+    /// Adds `item`; when full, evicts the oldest batch first and counts its
+    /// records as dropped. Never waits.
+    pub(crate) fn push_drop_oldest(&self, item: Item) -> Result<(), PushError> {
+        let evicted = {
+            let mut state = self.lock();
+            if state.worker_gone {
+                return Err(PushError::WorkerGone);
+            }
+            let evicted = if state.items.len() >= self.capacity {
+                state.items.pop_front()
+            } else {
+                None
+            };
+            self.gauge_add(&item.batch, 1);
+            state.items.push_back(item);
+            evicted
+        };
+        if let Some(old) = evicted {
+            self.gauge_add(&old.batch, -1);
+            let records = old.batch.record_count() as u64;
+            self.metrics.of(old.batch.signal()).dropped.inc_by(records);
+            if let Some(c) = &old.completion {
+                c.fail("dropped from the full sending queue");
+            }
+        }
+        self.not_empty.notify_one();
+        Ok(())
+    }
+
+    /// Adds `item`, waiting for room while the queue is full.
+    pub(crate) async fn push_wait(&self, item: Item) -> Result<(), PushError> {
+        let mut item = Some(item);
+        loop {
+            let notified = self.not_full.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if state.worker_gone {
+                    return Err(PushError::WorkerGone);
+                }
+                if state.items.len() < self.capacity {
+                    if let Some(item) = item.take() {
+                        self.gauge_add(&item.batch, 1);
+                        state.items.push_back(item);
+                    }
+                    drop(state);
+                    self.not_empty.notify_one();
+                    return Ok(());
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Takes the oldest batch, waiting while the queue is empty. `None` once
+    /// the producers are closed and everything queued has been taken.
+    pub(crate) async fn pop(&self) -> Option<Item> {
+        loop {
+            let notified = self.not_empty.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(next) = self.try_pop() {
+                return next;
+            }
+            notified.await;
+        }
+    }
+
+    /// Takes the oldest batch without waiting: `Some(Some(item))`, or
+    /// `Some(None)` when closed and drained, or `None` when merely empty.
+    pub(crate) fn try_pop(&self) -> Option<Option<Item>> {
+        let mut state = self.lock();
+        match state.items.pop_front() {
+            Some(item) => {
+                drop(state);
+                self.gauge_add(&item.batch, -1);
+                self.not_full.notify_one();
+                Some(Some(item))
+            }
+            None if state.producers_closed => Some(None),
+            None => None,
+        }
+    }
+
+    /// True when no batch is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().items.is_empty()
+    }
+
+    /// No more pushes will come; the worker drains and ends.
+    pub(crate) fn close(&self) {
+        self.lock().producers_closed = true;
+        self.not_empty.notify_one();
+    }
+
+    /// The worker ended: waiting producers fail instead of hanging. Returns
+    /// what was still queued so the caller can count it.
+    pub(crate) fn worker_gone(&self) -> Vec<Item> {
+        let left: Vec<Item> = {
+            let mut state = self.lock();
+            state.worker_gone = true;
+            state.items.drain(..).collect()
+        };
+        for item in &left {
+            self.gauge_add(&item.batch, -1);
+        }
+        self.not_full.notify_waiters();
+        left
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::helper::testing::logs;
+    use oispd_component::{Signal, Telemetry};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn queue(cap: usize) -> (Arc<Queue>, Arc<Telemetry>) {
+        let t = Arc::new(Telemetry::new().unwrap());
+        let q = Queue::new(cap, SignalMetrics::new(&t, "q", cap));
+        (Arc::new(q), t)
+    }
+
+    fn item(n: usize) -> Item {
+        Item {
+            batch: logs(n),
+            completion: None,
+        }
+    }
+
+    /// Scenario: a queue of 2 batches receives 3 without a consumer.
+    /// Guarantees: the oldest is evicted, its records counted as dropped, the
+    /// newest two remain in order, and the size gauge says 2.
+    #[tokio::test]
+    async fn drop_oldest_evicts_and_counts() {
+        let (q, t) = queue(2);
+        q.push_drop_oldest(item(1)).unwrap();
+        q.push_drop_oldest(item(2)).unwrap();
+        q.push_drop_oldest(item(3)).unwrap();
+        let m = t.exporter("q", Signal::Logs);
+        assert_eq!(m.dropped.get(), 1);
+        assert_eq!(m.queue_size.get(), 2);
+        assert_eq!(m.queue_capacity.get(), 2);
+        assert_eq!(q.pop().await.unwrap().batch.record_count(), 2);
+        assert_eq!(q.pop().await.unwrap().batch.record_count(), 3);
+        assert_eq!(m.queue_size.get(), 0);
+    }
+
+    /// Scenario: a blocking producer pushes into a full queue.
+    /// Guarantees: it waits until the consumer takes a batch, then succeeds.
+    #[tokio::test(start_paused = true)]
+    async fn push_wait_blocks_until_room() {
+        let (q, _t) = queue(1);
+        q.push_wait(item(1)).await.unwrap();
+        let q2 = q.clone();
+        let pusher = tokio::spawn(async move { q2.push_wait(item(2)).await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!pusher.is_finished(), "producer must wait while full");
+        assert_eq!(q.pop().await.unwrap().batch.record_count(), 1);
+        pusher.await.unwrap().unwrap();
+        assert_eq!(q.pop().await.unwrap().batch.record_count(), 2);
+    }
+
+    /// Scenario: producers close with batches still queued.
+    /// Guarantees: the consumer still gets every batch, then `None`.
+    #[tokio::test]
+    async fn close_drains_then_ends() {
+        let (q, _t) = queue(4);
+        q.push_drop_oldest(item(1)).unwrap();
+        q.close();
+        assert!(q.pop().await.is_some());
+        assert!(q.pop().await.is_none());
+    }
+
+    /// Scenario: the worker is gone while a producer waits for room.
+    /// Guarantees: the producer fails instead of hanging, and later pushes fail.
+    #[tokio::test]
+    async fn worker_gone_releases_waiting_producers() {
+        let (q, _t) = queue(1);
+        q.push_wait(item(1)).await.unwrap();
+        let q2 = q.clone();
+        let pusher = tokio::spawn(async move { q2.push_wait(item(2)).await });
+        tokio::task::yield_now().await;
+        let left = q.worker_gone();
+        assert_eq!(left.len(), 1);
+        assert_eq!(pusher.await.unwrap(), Err(PushError::WorkerGone));
+        assert_eq!(q.push_drop_oldest(item(1)), Err(PushError::WorkerGone));
+    }
+}

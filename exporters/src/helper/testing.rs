@@ -1,0 +1,134 @@
+//! Test fixtures shared by the helper's tests: small batches and a scripted
+//! exporter that fails, hangs or succeeds on demand.
+
+use async_trait::async_trait;
+use oispd_component::{Batch, ComponentError, ExportError, Exporter};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// `n` log records under one resource; record `i` has `time_unix_nano = i`.
+pub(crate) fn logs(n: usize) -> Batch {
+    Batch::Logs(vec![ResourceLogs {
+        resource: Some(Resource {
+            attributes: vec![KeyValue {
+                key: "host.name".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue("h".into())),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        scope_logs: vec![ScopeLogs {
+            log_records: (0..n)
+                .map(|i| LogRecord {
+                    time_unix_nano: i as u64,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }])
+}
+
+/// `n` spans under one resource.
+pub(crate) fn spans(n: usize) -> Batch {
+    Batch::Traces(vec![ResourceSpans {
+        scope_spans: vec![ScopeSpans {
+            spans: vec![Span::default(); n],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }])
+}
+
+/// What the fake exporter saw.
+#[derive(Default)]
+pub(crate) struct FakeState {
+    /// Answers for the next export calls, in order; `Ok` once exhausted.
+    pub(crate) script: VecDeque<Result<(), ExportError>>,
+    /// Record counts of every export call, with its (virtual) time.
+    pub(crate) calls: Vec<(usize, Instant)>,
+    /// Record counts of the successful calls.
+    pub(crate) delivered: Vec<usize>,
+    /// Whether shutdown ran.
+    pub(crate) shut_down: bool,
+    /// Whether start should fail.
+    pub(crate) fail_start: bool,
+}
+
+/// A scripted exporter; `gate`, when set, makes each call wait for a permit.
+#[derive(Clone, Default)]
+pub(crate) struct Fake {
+    pub(crate) state: Arc<Mutex<FakeState>>,
+    pub(crate) gate: Option<Arc<Semaphore>>,
+}
+
+impl Fake {
+    /// A fake answering with `script`, then `Ok`.
+    pub(crate) fn scripted(script: Vec<Result<(), ExportError>>) -> Fake {
+        let fake = Fake::default();
+        fake.state.lock().unwrap_or_else(|p| p.into_inner()).script = script.into();
+        fake
+    }
+
+    /// A fake whose every call waits for a permit of `gate`.
+    pub(crate) fn gated(gate: Arc<Semaphore>) -> Fake {
+        Fake {
+            gate: Some(gate),
+            ..Fake::default()
+        }
+    }
+
+    /// Reads the state.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&FakeState) -> T) -> T {
+        f(&self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[async_trait]
+impl Exporter for Fake {
+    async fn start(&mut self) -> Result<(), ComponentError> {
+        if self.with(|s| s.fail_start) {
+            return Err(ComponentError::Environment(
+                "cannot open /nope/x.jsonl: permission denied".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+        let n = batch.record_count();
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .calls
+            .push((n, Instant::now()));
+        if let Some(gate) = &self.gate {
+            if let Ok(permit) = gate.acquire().await {
+                permit.forget();
+            }
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let answer = state.script.pop_front().unwrap_or(Ok(()));
+        if answer.is_ok() {
+            state.delivered.push(n);
+        }
+        answer
+    }
+
+    async fn shutdown(&mut self) -> Result<(), ComponentError> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .shut_down = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,393 @@
+//! Behaviour of the exporter helper end to end, with a scripted exporter and
+//! tokio's paused clock (virtual time; nothing here depends on wall time).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::testing::{logs, spans, Fake};
+use super::*;
+use oispd_component::exporter::{QueueSettings, RetrySettings};
+use oispd_component::telemetry::HealthStatus;
+use oispd_component::{ExportError, Signal};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+fn settings() -> ExporterSettings {
+    ExporterSettings {
+        queue: QueueSettings {
+            enabled: true,
+            queue_size: 10,
+            block_on_overflow: false,
+        },
+        retry: RetrySettings {
+            enabled: true,
+            initial_interval: Duration::from_secs(1),
+            max_interval: Duration::from_secs(4),
+            max_elapsed_time: Duration::from_secs(60),
+            multiplier: 2.0,
+            randomization_factor: 0.0,
+        },
+        batch_size: 0,
+        flush_interval: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+struct Harness {
+    consumer: Arc<dyn Consumer>,
+    handle: JoinHandle<()>,
+    telemetry: Arc<Telemetry>,
+    deadline: CancellationToken,
+}
+
+async fn start(fake: &Fake, settings: ExporterSettings) -> Harness {
+    let telemetry = Arc::new(Telemetry::new().unwrap());
+    let deadline = CancellationToken::new();
+    let (consumer, handle) = start_exporter(
+        "fake",
+        Box::new(fake.clone()),
+        settings,
+        telemetry.clone(),
+        deadline.clone(),
+    )
+    .await
+    .unwrap();
+    Harness {
+        consumer,
+        handle,
+        telemetry,
+        deadline,
+    }
+}
+
+impl Harness {
+    fn metric(&self, signal: Signal) -> oispd_component::telemetry::ExporterMetrics {
+        self.telemetry.exporter("fake", signal)
+    }
+
+    async fn finish(self) -> Arc<Telemetry> {
+        drop(self.consumer);
+        self.handle.await.unwrap();
+        self.telemetry
+    }
+}
+
+fn retryable(after: Option<Duration>) -> Result<(), ExportError> {
+    Err(ExportError::Retryable {
+        message: "unavailable".into(),
+        retry_after: after,
+    })
+}
+
+/// Scenario: the destination fails twice with a retryable error, then accepts.
+/// Guarantees: the batch is retried after ~1s then ~2s (backoff, virtual
+/// time), delivered once, counted as sent and never as failed; health
+/// recovers to ok.
+#[tokio::test(start_paused = true)]
+async fn retries_then_succeeds() {
+    let fake = Fake::scripted(vec![retryable(None), retryable(None)]);
+    let h = start(&fake, settings()).await;
+    h.consumer.consume(logs(3)).await.unwrap();
+    let t = h.finish().await;
+    let calls = fake.with(|s| s.calls.clone());
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[1].1 - calls[0].1, Duration::from_secs(1));
+    assert_eq!(calls[2].1 - calls[1].1, Duration::from_secs(2));
+    assert_eq!(fake.with(|s| s.delivered.clone()), vec![3]);
+    let m = t.exporter("fake", Signal::Logs);
+    assert_eq!(m.sent.get(), 3);
+    assert_eq!(m.send_failed.get(), 0);
+    let health = &t.health_snapshot()["fake"];
+    assert_eq!(health.status, HealthStatus::Ok);
+    assert_eq!(health.events_exported, 3);
+}
+
+/// Scenario: the peer asks for a 7s delay (Retry-After / RetryInfo).
+/// Guarantees: the next attempt waits at least that long.
+#[tokio::test(start_paused = true)]
+async fn honours_requested_retry_delay() {
+    let fake = Fake::scripted(vec![retryable(Some(Duration::from_secs(7)))]);
+    let h = start(&fake, settings()).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    h.finish().await;
+    let calls = fake.with(|s| s.calls.clone());
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].1 - calls[0].1, Duration::from_secs(7));
+}
+
+/// Scenario: a permanent error.
+/// Guarantees: no retry; records counted as send_failed; health degraded
+/// with the error message.
+#[tokio::test(start_paused = true)]
+async fn permanent_error_drops_without_retry() {
+    let fake = Fake::scripted(vec![Err(ExportError::permanent("HTTP 400: bad data"))]);
+    let h = start(&fake, settings()).await;
+    h.consumer.consume(spans(4)).await.unwrap();
+    let t = h.finish().await;
+    assert_eq!(fake.with(|s| s.calls.len()), 1);
+    let m = t.exporter("fake", Signal::Traces);
+    assert_eq!(m.send_failed.get(), 4);
+    assert_eq!(m.sent.get(), 0);
+    let health = &t.health_snapshot()["fake"];
+    assert_eq!(health.status, HealthStatus::Degraded);
+    assert_eq!(health.last_error.as_deref(), Some("HTTP 400: bad data"));
+}
+
+/// Scenario: retryable failures past max_elapsed_time.
+/// Guarantees: the helper gives up within the budget and counts the batch
+/// as failed.
+#[tokio::test(start_paused = true)]
+async fn gives_up_after_max_elapsed_time() {
+    let fake = Fake::scripted((0..100).map(|_| retryable(None)).collect());
+    let mut s = settings();
+    s.retry.max_elapsed_time = Duration::from_secs(10);
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(2)).await.unwrap();
+    let t = h.finish().await;
+    let calls = fake.with(|s| s.calls.clone());
+    // Waits of 1, 2, 4 fit in 10s; the next 4 would end at 11s.
+    assert_eq!(calls.len(), 4);
+    assert_eq!(t.exporter("fake", Signal::Logs).send_failed.get(), 2);
+}
+
+/// Scenario: retry_on_failure disabled and a retryable error.
+/// Guarantees: one attempt only, batch counted as failed.
+#[tokio::test(start_paused = true)]
+async fn retry_disabled_drops_on_first_failure() {
+    let fake = Fake::scripted(vec![retryable(None)]);
+    let mut s = settings();
+    s.retry.enabled = false;
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(2)).await.unwrap();
+    let t = h.finish().await;
+    assert_eq!(fake.with(|s| s.calls.len()), 1);
+    assert_eq!(t.exporter("fake", Signal::Logs).send_failed.get(), 2);
+}
+
+/// Scenario: the destination accepts 7 of 10 records (partial success).
+/// Guarantees: 7 counted as sent, 3 as failed, no retry.
+#[tokio::test(start_paused = true)]
+async fn partial_success_counts_rejected() {
+    let fake = Fake::scripted(vec![Err(ExportError::Partial {
+        rejected: 3,
+        message: "3 records too large".into(),
+    })]);
+    let h = start(&fake, settings()).await;
+    h.consumer.consume(logs(10)).await.unwrap();
+    let t = h.finish().await;
+    assert_eq!(fake.with(|s| s.calls.len()), 1);
+    let m = t.exporter("fake", Signal::Logs);
+    assert_eq!(m.sent.get(), 7);
+    assert_eq!(m.send_failed.get(), 3);
+}
+
+/// Scenario: an export hangs longer than `timeout` and retries are off.
+/// Guarantees: the attempt is abandoned at the timeout and counted failed.
+#[tokio::test(start_paused = true)]
+async fn attempt_times_out() {
+    let fake = Fake::gated(Arc::new(Semaphore::new(0)));
+    let mut s = settings();
+    s.retry.enabled = false;
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    let t = h.finish().await;
+    assert_eq!(t.exporter("fake", Signal::Logs).send_failed.get(), 1);
+    let health = &t.health_snapshot()["fake"];
+    assert_eq!(
+        health.last_error.as_deref(),
+        Some("export timed out after 5.0s")
+    );
+}
+
+/// Scenario: the exporter is stuck on the first batch while 14 more batches
+/// arrive at a queue of 10 (drop-oldest policy).
+/// Guarantees: consume never waits; the 4 oldest queued batches are dropped
+/// and counted; the newest 10 are exported after the destination recovers.
+#[tokio::test(start_paused = true)]
+async fn full_queue_drops_oldest_and_counts() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Fake::gated(gate.clone());
+    let h = start(&fake, settings()).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    // Let the worker take the first batch and block in export.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    for i in 0..14 {
+        h.consumer.consume(logs(10 + i)).await.unwrap();
+    }
+    let m = h.metric(Signal::Logs);
+    // Dropped: batches of 10, 11, 12, 13 records.
+    assert_eq!(m.dropped.get(), 10 + 11 + 12 + 13);
+    assert_eq!(m.queue_size.get(), 10);
+    gate.add_permits(100);
+    let t = h.finish().await;
+    let delivered = fake.with(|s| s.delivered.clone());
+    assert_eq!(delivered, vec![1, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]);
+    assert_eq!(t.exporter("fake", Signal::Logs).queue_size.get(), 0);
+}
+
+/// Scenario: block_on_overflow with a stuck exporter and a queue of 2.
+/// Guarantees: the producer waits (back-pressure) instead of dropping, and
+/// continues once the exporter drains; nothing is dropped.
+#[tokio::test(start_paused = true)]
+async fn blocking_mode_applies_back_pressure() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Fake::gated(gate.clone());
+    let mut s = settings();
+    s.queue.queue_size = 2;
+    s.queue.block_on_overflow = true;
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    h.consumer.consume(logs(1)).await.unwrap();
+    let consumer = h.consumer.clone();
+    let blocked = tokio::spawn(async move { consumer.consume(logs(1)).await });
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(
+        !blocked.is_finished(),
+        "producer must wait while the queue is full"
+    );
+    gate.add_permits(100);
+    blocked.await.unwrap().unwrap();
+    let t = h.finish().await;
+    assert_eq!(fake.with(|s| s.delivered.len()), 4);
+    assert_eq!(t.exporter("fake", Signal::Logs).dropped.get(), 0);
+}
+
+/// Scenario: sending_queue disabled and a permanent failure.
+/// Guarantees: consume returns only after the export, and reports the failure.
+#[tokio::test(start_paused = true)]
+async fn queue_disabled_waits_for_the_export() {
+    let fake = Fake::scripted(vec![Ok(()), Err(ExportError::permanent("rejected"))]);
+    let mut s = settings();
+    s.queue.enabled = false;
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(2)).await.unwrap();
+    assert_eq!(fake.with(|s| s.delivered.clone()), vec![2]);
+    let err = h.consumer.consume(logs(1)).await.unwrap_err();
+    assert!(matches!(err, ConsumeError::Refused(m) if m == "rejected"));
+    h.finish().await;
+}
+
+/// Scenario: batch_size 5 with a 1s flush interval; 3 + 4 records arrive
+/// together, then 2 more alone.
+/// Guarantees: a full batch of 5 goes out at once; the 2 left go out at
+/// the 1s deadline; the lone 2 go out 1s after they arrived.
+#[tokio::test(start_paused = true)]
+async fn batches_by_size_and_interval() {
+    let fake = Fake::default();
+    let mut s = settings();
+    s.batch_size = 5;
+    s.flush_interval = Duration::from_secs(1);
+    let h = start(&fake, s).await;
+    let t0 = tokio::time::Instant::now();
+    h.consumer.consume(logs(3)).await.unwrap();
+    h.consumer.consume(logs(4)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    h.consumer.consume(logs(2)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let calls = fake.with(|s| s.calls.clone());
+    let seen: Vec<(usize, Duration)> = calls.iter().map(|(n, at)| (*n, *at - t0)).collect();
+    assert_eq!(
+        seen,
+        vec![
+            (5, Duration::ZERO),
+            (2, Duration::from_secs(1)),
+            (2, Duration::from_secs(6)),
+        ]
+    );
+    h.finish().await;
+}
+
+/// Scenario: batch_size 4 with a zero flush interval.
+/// Guarantees: a large batch is split into exports of at most 4; records
+/// never wait for a timer.
+#[tokio::test(start_paused = true)]
+async fn zero_interval_splits_without_waiting() {
+    let fake = Fake::default();
+    let mut s = settings();
+    s.batch_size = 4;
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(10)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(fake.with(|s| s.delivered.clone()), vec![4, 4, 2]);
+    h.finish().await;
+}
+
+/// Scenario: logs and traces from two pipelines through one exporter.
+/// Guarantees: each signal is counted under its own metric.
+#[tokio::test(start_paused = true)]
+async fn counts_per_signal() {
+    let fake = Fake::default();
+    let h = start(&fake, settings()).await;
+    h.consumer.consume(logs(2)).await.unwrap();
+    h.consumer.consume(spans(5)).await.unwrap();
+    let t = h.finish().await;
+    assert_eq!(t.exporter("fake", Signal::Logs).sent.get(), 2);
+    assert_eq!(t.exporter("fake", Signal::Traces).sent.get(), 5);
+}
+
+/// Scenario: the consumer is dropped with batches queued behind a slow
+/// export and pending in the batcher.
+/// Guarantees: the task exports all of them, then calls shutdown, then ends.
+#[tokio::test(start_paused = true)]
+async fn drains_everything_on_shutdown() {
+    let fake = Fake::scripted(vec![retryable(None)]);
+    let mut s = settings();
+    s.batch_size = 100;
+    s.flush_interval = Duration::from_secs(3600);
+    let h = start(&fake, s).await;
+    for _ in 0..5 {
+        h.consumer.consume(logs(30)).await.unwrap();
+    }
+    let t = h.finish().await;
+    assert_eq!(fake.with(|s| s.delivered.iter().sum::<usize>()), 150);
+    assert!(fake.with(|s| s.shut_down));
+    assert_eq!(t.exporter("fake", Signal::Logs).sent.get(), 150);
+}
+
+/// Scenario: the destination is down for good during shutdown and the
+/// drain deadline passes.
+/// Guarantees: the task stops retrying, counts what is left as failed,
+/// still shuts the exporter down, and ends.
+#[tokio::test(start_paused = true)]
+async fn drain_deadline_stops_retrying() {
+    let fake = Fake::scripted((0..1000).map(|_| retryable(None)).collect());
+    let mut s = settings();
+    s.retry.max_elapsed_time = Duration::ZERO;
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(2)).await.unwrap();
+    h.consumer.consume(logs(3)).await.unwrap();
+    let deadline = h.deadline.clone();
+    let telemetry = h.telemetry.clone();
+    drop(h.consumer);
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert!(!h.handle.is_finished());
+    deadline.cancel();
+    h.handle.await.unwrap();
+    assert!(fake.with(|s| s.shut_down));
+    let m = telemetry.exporter("fake", Signal::Logs);
+    assert_eq!(m.send_failed.get(), 5);
+    assert_eq!(m.sent.get(), 0);
+}
+
+/// Scenario: the exporter cannot start (file not writable).
+/// Guarantees: start_exporter returns its error and spawns nothing.
+#[tokio::test]
+async fn start_error_surfaces() {
+    let fake = Fake::default();
+    fake.state.lock().unwrap().fail_start = true;
+    let err = start_exporter(
+        "file",
+        Box::new(fake.clone()),
+        settings(),
+        Arc::new(Telemetry::new().unwrap()),
+        CancellationToken::new(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "cannot open /nope/x.jsonl: permission denied"
+    );
+}

@@ -1,0 +1,305 @@
+//! The task that drives one exporter: takes batches off the queue, batches
+//! them, exports with a per-attempt timeout, retries retryable failures with
+//! backoff, counts every outcome, and keeps the exporter's health current.
+//! When the producers are gone it drains the queue, flushes what the batcher
+//! holds, shuts the exporter down and ends. The drain deadline token cuts
+//! retries (and the in-flight attempt) short; what is left is counted as
+//! failed.
+
+use super::backoff::Backoff;
+use super::batcher::{Batcher, Ready};
+use super::completion::Completion;
+use super::log_limit::{LogLimiter, WARN_INTERVAL};
+use super::metrics::SignalMetrics;
+use super::queue::Queue;
+use oispd_component::telemetry::ExporterHealth;
+use oispd_component::{Batch, ExportError, Exporter, ExporterSettings, Signal};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Everything the worker task owns.
+pub(crate) struct Worker {
+    pub(crate) id: String,
+    pub(crate) exporter: Box<dyn Exporter>,
+    pub(crate) settings: ExporterSettings,
+    pub(crate) metrics: SignalMetrics,
+    pub(crate) health: Arc<ExporterHealth>,
+    pub(crate) queue: Arc<Queue>,
+    pub(crate) drain_deadline: CancellationToken,
+}
+
+enum Event {
+    Item(Option<super::queue::Item>),
+    FlushDue,
+}
+
+/// Counts what is still queued if the worker ends early (a panic inside an
+/// exporter), and releases producers waiting for room.
+struct QueueGuard {
+    queue: Arc<Queue>,
+    metrics: SignalMetrics,
+}
+
+impl Drop for QueueGuard {
+    fn drop(&mut self) {
+        for item in self.queue.worker_gone() {
+            let records = item.batch.record_count() as u64;
+            self.metrics
+                .of(item.batch.signal())
+                .send_failed
+                .inc_by(records);
+            if let Some(c) = &item.completion {
+                c.fail("the exporter stopped");
+            }
+        }
+    }
+}
+
+struct Logs {
+    retry: LogLimiter,
+    drop: LogLimiter,
+    partial: LogLimiter,
+}
+
+impl Worker {
+    /// Runs until the queue is closed and drained.
+    pub(crate) async fn run(self) {
+        let Worker {
+            id,
+            mut exporter,
+            settings,
+            metrics,
+            health,
+            queue,
+            drain_deadline,
+        } = self;
+        let _guard = QueueGuard {
+            queue: queue.clone(),
+            metrics: metrics.clone(),
+        };
+        let mut sender = Sender {
+            id,
+            exporter: exporter.as_mut(),
+            settings: &settings,
+            metrics: &metrics,
+            health: &health,
+            drain_deadline: &drain_deadline,
+            logs: Logs {
+                retry: LogLimiter::new(WARN_INTERVAL),
+                drop: LogLimiter::new(WARN_INTERVAL),
+                partial: LogLimiter::new(WARN_INTERVAL),
+            },
+        };
+        let mut batcher = Batcher::new(settings.batch_size, settings.flush_interval);
+        let timed_flush = !settings.flush_interval.is_zero();
+        loop {
+            let event = match batcher.deadline() {
+                Some(at) if timed_flush => {
+                    tokio::select! {
+                        biased;
+                        _ = tokio::time::sleep_until(at) => Event::FlushDue,
+                        item = queue.pop() => Event::Item(item),
+                    }
+                }
+                _ => Event::Item(queue.pop().await),
+            };
+            match event {
+                Event::Item(Some(item)) => {
+                    for ready in batcher.push(item, Instant::now()) {
+                        sender.send(ready).await;
+                    }
+                    // A zero interval never waits: whatever is pending goes
+                    // out as soon as nothing more is queued right now.
+                    if !timed_flush && batcher.has_pending() && queue.is_empty() {
+                        for ready in batcher.flush_all() {
+                            sender.send(ready).await;
+                        }
+                    }
+                }
+                Event::Item(None) => break,
+                Event::FlushDue => {
+                    for ready in batcher.flush_due(Instant::now()) {
+                        sender.send(ready).await;
+                    }
+                }
+            }
+        }
+        for ready in batcher.flush_all() {
+            sender.send(ready).await;
+        }
+        let id = sender.id.clone();
+        if let Err(e) = exporter.shutdown().await {
+            tracing::warn!(exporter = %id, error = %e, "exporter shutdown failed");
+        }
+        tracing::debug!(exporter = %id, "exporter drained and stopped");
+    }
+}
+
+/// The export path with its counters; borrowed pieces of the worker.
+struct Sender<'a> {
+    id: String,
+    exporter: &'a mut dyn Exporter,
+    settings: &'a ExporterSettings,
+    metrics: &'a SignalMetrics,
+    health: &'a ExporterHealth,
+    drain_deadline: &'a CancellationToken,
+    logs: Logs,
+}
+
+impl Sender<'_> {
+    /// Exports one batch, retrying as configured, and counts the outcome.
+    async fn send(&mut self, ready: Ready) {
+        let Ready { batch, completions } = ready;
+        let signal = batch.signal();
+        let records = batch.record_count() as u64;
+        if records == 0 {
+            return;
+        }
+        let started = Instant::now();
+        let mut backoff = Backoff::new(&self.settings.retry);
+        // Without retries the batch is handed over as is; with retries a copy
+        // stays here for the next attempt.
+        let mut held = Some(batch);
+        loop {
+            if self.drain_deadline.is_cancelled() {
+                let msg = "shutdown deadline passed before the batch was exported";
+                self.give_up(signal, records, &completions, msg);
+                return;
+            }
+            let attempt = if self.settings.retry.enabled {
+                held.clone()
+            } else {
+                held.take()
+            };
+            let Some(attempt) = attempt else {
+                return;
+            };
+            let error = match self.attempt(attempt).await {
+                Ok(()) => {
+                    self.metrics.of(signal).sent.inc_by(records);
+                    self.health.record_success(records);
+                    return;
+                }
+                Err(e) => e,
+            };
+            match error {
+                ExportError::Partial { rejected, message } => {
+                    let rejected = rejected.min(records);
+                    let accepted = records - rejected;
+                    self.metrics.of(signal).sent.inc_by(accepted);
+                    self.metrics.of(signal).send_failed.inc_by(rejected);
+                    self.health.record_success(accepted);
+                    if let Some(suppressed) = self.logs.partial.allow() {
+                        tracing::warn!(
+                            exporter = %self.id,
+                            signal = %signal,
+                            rejected,
+                            accepted,
+                            suppressed,
+                            error = %message,
+                            "destination rejected part of a batch (partial success); rejected records are dropped"
+                        );
+                    }
+                    return;
+                }
+                ExportError::Permanent { message } => {
+                    self.health.record_failure(&message);
+                    self.give_up(signal, records, &completions, &message);
+                    return;
+                }
+                ExportError::Retryable {
+                    message,
+                    retry_after,
+                } => {
+                    self.health.record_failure(&message);
+                    if !self.settings.retry.enabled {
+                        self.give_up(signal, records, &completions, &message);
+                        return;
+                    }
+                    let Some(delay) = backoff.next_delay(started.elapsed(), retry_after) else {
+                        let msg = format!(
+                            "{message} (gave up after {})",
+                            humantime_short(started.elapsed())
+                        );
+                        self.give_up(signal, records, &completions, &msg);
+                        return;
+                    };
+                    if let Some(suppressed) = self.logs.retry.allow() {
+                        tracing::warn!(
+                            exporter = %self.id,
+                            signal = %signal,
+                            records,
+                            suppressed,
+                            retry_in = %humantime_short(delay),
+                            error = %message,
+                            "export failed; will retry"
+                        );
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.drain_deadline.cancelled() => {
+                            let msg = format!("{message} (shutdown deadline passed while retrying)");
+                            self.give_up(signal, records, &completions, &msg);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One export call under the per-attempt timeout, cut short by the
+    /// drain deadline.
+    async fn attempt(&mut self, batch: Batch) -> Result<(), ExportError> {
+        let timeout = self.settings.timeout;
+        let export = self.exporter.export(batch);
+        let timed = async {
+            if timeout.is_zero() {
+                return export.await;
+            }
+            match tokio::time::timeout(timeout, export).await {
+                Ok(result) => result,
+                Err(_) => Err(ExportError::retryable(format!(
+                    "export timed out after {}",
+                    humantime_short(timeout)
+                ))),
+            }
+        };
+        tokio::select! {
+            result = timed => result,
+            _ = self.drain_deadline.cancelled() => Err(ExportError::permanent(
+                "shutdown deadline passed during the export",
+            )),
+        }
+    }
+
+    /// Drops the batch for good: counts it, tells waiting callers, logs
+    /// (rate-limited).
+    fn give_up(&mut self, signal: Signal, records: u64, completions: &[Completion], message: &str) {
+        self.metrics.of(signal).send_failed.inc_by(records);
+        for c in completions {
+            c.fail(message);
+        }
+        if let Some(suppressed) = self.logs.drop.allow() {
+            tracing::error!(
+                exporter = %self.id,
+                signal = %signal,
+                records,
+                suppressed,
+                error = %message,
+                "export failed for good; batch dropped"
+            );
+        }
+    }
+}
+
+/// `1.5s`, `250ms`: a duration for log messages.
+fn humantime_short(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
