@@ -317,3 +317,357 @@ pub fn find_attribute<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyVal
         .find(|kv| kv.key == key)
         .and_then(|kv| kv.value.as_ref())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+    use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+    use prost::Message;
+    use serde_json::json;
+
+    fn example(name: &str) -> OispEvent {
+        let (_, v) = crate::test_support::examples()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap();
+        OispEvent::from_value(v).unwrap()
+    }
+
+    fn attr(attrs: &[KeyValue], key: &str) -> Value {
+        any_value_to_json(find_attribute(attrs, key).unwrap_or_else(|| panic!("no {key}")))
+    }
+
+    /// Scenario: every spec example goes OISP -> LogRecord -> OISP.
+    /// Guarantees: the JSON that comes back is identical, and parses to the same event.
+    #[test]
+    fn every_example_round_trips_through_a_log_record() {
+        for (name, v) in crate::test_support::examples() {
+            let ev = OispEvent::from_value(v.clone()).unwrap();
+            let rec = event_to_log_record(&ev);
+            assert_eq!(rec.event_name, ev.event_type, "{name}");
+            assert_eq!(rec.time_unix_nano, ev.ts_unix_nanos().unwrap(), "{name}");
+            assert_eq!(rec.observed_time_unix_nano, rec.time_unix_nano, "{name}");
+            assert_eq!(rec.severity_number, SEVERITY_INFO, "{name}");
+            assert_eq!(log_record_event_json(&rec).unwrap(), v, "{name}");
+            assert_eq!(log_record_to_event(&rec).unwrap(), ev, "{name}");
+        }
+    }
+
+    /// Scenario: all examples are grouped into resource logs, encoded as an
+    /// OTLP export request with protobuf, and decoded again.
+    /// Guarantees: every event comes back identical, in order.
+    #[test]
+    fn every_example_round_trips_through_protobuf() {
+        let examples = crate::test_support::examples();
+        let events: Vec<OispEvent> = examples
+            .iter()
+            .map(|(_, v)| OispEvent::from_value(v.clone()).unwrap())
+            .collect();
+        let req = ExportLogsServiceRequest {
+            resource_logs: events_to_resource_logs(events.clone()),
+        };
+        let bytes = req.encode_to_vec();
+        let back = ExportLogsServiceRequest::decode(bytes.as_slice()).unwrap();
+        assert_eq!(back, req);
+        let mut got: Vec<Value> = back
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records)
+            .map(|r| log_record_event_json(r).unwrap())
+            .collect();
+        let mut want: Vec<Value> = examples.into_iter().map(|(_, v)| v).collect();
+        let id = |v: &Value| v["event_id"].as_str().unwrap().to_string();
+        got.sort_by_key(id);
+        want.sort_by_key(id);
+        assert_eq!(got, want);
+    }
+
+    /// Scenario: the OpenAI request and response examples are flattened.
+    /// Guarantees: both conventions' attributes carry the example's values.
+    #[test]
+    fn openai_examples_flatten_to_both_conventions() {
+        let req = event_attributes(&example("ai-request-openai.json"));
+        assert_eq!(attr(&req, "ai.provider"), json!("openai"));
+        assert_eq!(attr(&req, "gen_ai.provider.name"), json!("openai"));
+        assert_eq!(attr(&req, "ai.model.id"), json!("gpt-4o"));
+        assert_eq!(attr(&req, "ai.model.family"), json!("gpt-4o"));
+        assert_eq!(attr(&req, "gen_ai.request.model"), json!("gpt-4o"));
+        assert_eq!(attr(&req, "ai.request_type"), json!("chat"));
+        assert_eq!(attr(&req, "gen_ai.operation.name"), json!("chat"));
+        assert_eq!(attr(&req, "ai.streaming"), json!(true));
+        assert_eq!(attr(&req, "gen_ai.request.stream"), json!(true));
+        assert_eq!(attr(&req, "gen_ai.request.temperature"), json!(0.7));
+        assert_eq!(attr(&req, "gen_ai.request.max_tokens"), json!(4096));
+        assert_eq!(attr(&req, "ai.tools_count"), json!(3));
+        assert_eq!(
+            attr(&req, "gen_ai.conversation.id"),
+            json!("conv_01JFWK8X4A1B2C3D")
+        );
+        assert_eq!(attr(&req, "oisp.capture_method"), json!("tls_boundary"));
+
+        let resp = event_attributes(&example("ai-response-openai.json"));
+        assert_eq!(attr(&resp, "ai.tokens.prompt"), json!(1823));
+        assert_eq!(attr(&resp, "ai.tokens.completion"), json!(156));
+        assert_eq!(attr(&resp, "ai.tokens.total"), json!(1979));
+        assert_eq!(attr(&resp, "gen_ai.usage.input_tokens"), json!(1823));
+        assert_eq!(attr(&resp, "gen_ai.usage.output_tokens"), json!(156));
+        assert_eq!(
+            attr(&resp, "gen_ai.response.id"),
+            json!("chatcmpl-abc123xyz789")
+        );
+        assert_eq!(
+            attr(&resp, "gen_ai.response.model"),
+            json!("gpt-4o-2024-11-20")
+        );
+        assert_eq!(
+            attr(&resp, "gen_ai.response.finish_reasons"),
+            json!(["tool_calls"])
+        );
+        assert_eq!(attr(&resp, "ai.latency_ms"), json!(2222));
+        assert_eq!(
+            attr(&resp, "gen_ai.response.time_to_first_chunk"),
+            json!(0.187)
+        );
+        assert!(find_attribute(&resp, "error.type").is_none());
+
+        let tool = event_attributes(&example("agent-tool-call.json"));
+        assert_eq!(attr(&tool, "agent.tool.name"), json!("read_file"));
+        assert_eq!(attr(&tool, "agent.tool.type"), json!("file_read"));
+        assert_eq!(attr(&tool, "gen_ai.tool.name"), json!("read_file"));
+        assert_eq!(attr(&tool, "gen_ai.tool.call.id"), json!("call_abc123"));
+        assert_eq!(attr(&tool, "gen_ai.operation.name"), json!("execute_tool"));
+
+        let net = event_attributes(&example("network-connect.json"));
+        assert_eq!(attr(&net, "server.address"), json!("api.openai.com"));
+        assert_eq!(attr(&net, "server.port"), json!(443));
+    }
+
+    /// Scenario: resources of a laptop event and a Kubernetes event.
+    /// Guarantees: host, process, container and pod attributes are set.
+    #[test]
+    fn resources_carry_host_process_and_k8s() {
+        let r = event_resource(&example("ai-request-openai.json")).attributes;
+        assert_eq!(attr(&r, "host.name"), json!("dev-laptop"));
+        assert_eq!(attr(&r, "host.arch"), json!("arm64"));
+        assert_eq!(attr(&r, "os.type"), json!("darwin"));
+        assert_eq!(attr(&r, "process.pid"), json!(12345));
+        assert_eq!(attr(&r, "process.parent_pid"), json!(1234));
+        assert_eq!(
+            attr(&r, "process.executable.path"),
+            json!("/usr/local/bin/python3")
+        );
+        assert_eq!(attr(&r, "process.executable.name"), json!("python3"));
+        assert_eq!(
+            attr(&r, "process.command_line"),
+            json!("python3 /Users/alice/projects/agent/main.py --mode=production")
+        );
+        assert_eq!(attr(&r, "process.owner"), json!("alice"));
+        let k = event_resource(&example("ai-request-redacted.json")).attributes;
+        assert_eq!(attr(&k, "k8s.pod.name"), json!("chatbot-7b8c9d0e-abc12"));
+        assert_eq!(attr(&k, "k8s.namespace.name"), json!("ai-services"));
+        assert_eq!(attr(&k, "container.id"), json!("abc123def456"));
+    }
+
+    /// Scenario: three events, two of them from the same process.
+    /// Guarantees: two resource groups in first-seen order, scope `oispd`, order kept.
+    #[test]
+    fn groups_events_by_identical_resource() {
+        let a = example("network-connect.json");
+        let mut b = a.clone();
+        b.event_id = "second".into();
+        let c = example("ai-request-redacted.json");
+        let rl = events_to_resource_logs(vec![a.clone(), c.clone(), b.clone()]);
+        assert_eq!(rl.len(), 2);
+        let scope = &rl[0].scope_logs[0];
+        assert_eq!(scope.scope.as_ref().unwrap().name, "oispd");
+        assert_eq!(scope.scope.as_ref().unwrap().version, crate::VERSION);
+        let ids: Vec<_> = scope
+            .log_records
+            .iter()
+            .map(|r| log_record_to_event(r).unwrap().event_id)
+            .collect();
+        assert_eq!(ids, [a.event_id, b.event_id]);
+        assert_eq!(rl[1].scope_logs[0].log_records.len(), 1);
+    }
+
+    /// Scenario: records that are not OISP events, and one whose body is OISP JSON text.
+    /// Guarantees: the first give None, the second its JSON.
+    #[test]
+    fn recognises_only_oisp_bodies() {
+        let plain = LogRecord {
+            body: Some(json_to_any_value(
+                &json!({"msg": "hello", "event_type": "x"}),
+            )),
+            ..Default::default()
+        };
+        assert_eq!(log_record_event_json(&plain), None);
+        assert_eq!(log_record_event_json(&LogRecord::default()), None);
+        let v = example("process-exec.json").to_value();
+        let text = LogRecord {
+            body: Some(json_to_any_value(&Value::String(v.to_string()))),
+            ..Default::default()
+        };
+        assert_eq!(log_record_event_json(&text), Some(v));
+    }
+
+    /// Scenario: a plain SDK log record with resource and scope.
+    /// Guarantees: a readable JSON view with times, severity, body, attributes, ids.
+    #[test]
+    fn generic_json_of_a_plain_record() {
+        let rec = LogRecord {
+            time_unix_nano: 1_000_000_000,
+            severity_number: 17,
+            severity_text: "ERROR".into(),
+            body: Some(json_to_any_value(&json!("disk full"))),
+            attributes: vec![KeyValue {
+                key: "k".into(),
+                value: Some(json_to_any_value(&json!(1))),
+                ..Default::default()
+            }],
+            trace_id: vec![0xab; 16],
+            span_id: vec![1; 8],
+            ..Default::default()
+        };
+        let resource = Resource {
+            attributes: vec![KeyValue {
+                key: "service.name".into(),
+                value: Some(json_to_any_value(&json!("svc"))),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let v = log_record_generic_json(Some(&resource), Some(&oispd_scope()), &rec);
+        assert_eq!(
+            v,
+            json!({
+                "time": "1970-01-01T00:00:01.000000Z",
+                "severity_number": 17,
+                "severity_text": "ERROR",
+                "body": "disk full",
+                "attributes": {"k": 1},
+                "resource": {"service.name": "svc"},
+                "scope": {"name": "oispd", "version": crate::VERSION},
+                "trace_id": "abababababababababababababababab",
+                "span_id": "0101010101010101"
+            })
+        );
+    }
+
+    /// Scenario: the OpenAI request/response examples become a span.
+    /// Guarantees: GenAI name, CLIENT kind, the call's duration, ids stable.
+    #[test]
+    fn span_of_the_openai_exchange() {
+        let req = example("ai-request-openai.json");
+        let resp = example("ai-response-openai.json");
+        let span = span_from_exchange(&req, &resp).unwrap();
+        assert_eq!(span.name, "chat gpt-4o");
+        assert_eq!(span.kind, SpanKind::Client as i32);
+        assert_eq!(span.start_time_unix_nano, req.ts_unix_nanos().unwrap());
+        assert_eq!(span.end_time_unix_nano, resp.ts_unix_nanos().unwrap());
+        assert_eq!(
+            span.end_time_unix_nano - span.start_time_unix_nano,
+            2_222_212_000
+        );
+        assert_eq!(span.trace_id.len(), 16);
+        assert_eq!(span.span_id.len(), 8);
+        assert!(span.parent_span_id.is_empty());
+        assert!(span.status.is_none());
+        assert_eq!(
+            attr(&span.attributes, "gen_ai.request.model"),
+            json!("gpt-4o")
+        );
+        assert_eq!(
+            attr(&span.attributes, "gen_ai.response.model"),
+            json!("gpt-4o-2024-11-20")
+        );
+        assert_eq!(
+            attr(&span.attributes, "gen_ai.usage.output_tokens"),
+            json!(156)
+        );
+        assert_eq!(
+            attr(&span.attributes, "server.address"),
+            json!("api.openai.com")
+        );
+        assert_eq!(attr(&span.attributes, "server.port"), json!(443));
+        assert_eq!(span_from_exchange(&req, &resp).unwrap(), span);
+        assert!(span_from_exchange(&resp, &req).is_none());
+    }
+
+    /// Scenario: a failed call whose response time is unusable, in a caller's trace.
+    /// Guarantees: error status, end = start + latency, the caller's trace id and parent.
+    #[test]
+    fn span_of_a_failed_call_in_a_callers_trace() {
+        let mut req = example("ai-request-openai.json");
+        req.trace_context = Some(crate::common::TraceContext {
+            trace_id: Some("0af7651916cd43dd8448eb211c80319c".into()),
+            span_id: Some("b7ad6b7169203331".into()),
+            ..Default::default()
+        });
+        let mut resp = example("ai-response-openai.json");
+        resp.ts = "not a time".into();
+        if let Some(EventData::AiResponse(r)) = &mut resp.data {
+            r.status_code = Some(429);
+            r.success = Some(false);
+            r.latency_ms = Some(150);
+        }
+        let span = span_from_exchange(&req, &resp).unwrap();
+        assert_eq!(
+            span.end_time_unix_nano - span.start_time_unix_nano,
+            150_000_000
+        );
+        let status = span.status.unwrap();
+        assert_eq!(status.code, StatusCode::Error as i32);
+        assert_eq!(status.message, "HTTP 429");
+        assert_eq!(attr(&span.attributes, "error.type"), json!("429"));
+        assert_eq!(
+            span.trace_id,
+            decode_hex_id("0af7651916cd43dd8448eb211c80319c", 16).unwrap()
+        );
+        assert_eq!(
+            span.parent_span_id,
+            decode_hex_id("b7ad6b7169203331", 8).unwrap()
+        );
+        let rec = event_to_log_record(&resp);
+        assert_eq!(rec.severity_number, SEVERITY_WARN);
+        let rec = event_to_log_record(&req);
+        assert_eq!(rec.trace_id, span.trace_id);
+    }
+
+    /// Scenario: a security finding becomes a log record.
+    /// Guarantees: severity from the finding, sentinel attributes set.
+    #[test]
+    fn security_finding_record() {
+        let mut f = crate::SecurityFinding::new("SEC-02", crate::Severity::Critical, "key leak");
+        f.audit = Some(crate::security::AuditLink {
+            id: "1".into(),
+            hash: "h1".into(),
+            previous_hash: Some("h0".into()),
+            ..Default::default()
+        });
+        let ev = OispEvent::new(
+            EventData::SecurityFinding(f),
+            crate::Source::oispd(crate::CaptureMethod::Other, "sentinel"),
+            crate::Confidence::new(crate::ConfidenceLevel::High, crate::Completeness::Full),
+        );
+        let rec = event_to_log_record(&ev);
+        assert_eq!(rec.severity_number, 21);
+        assert_eq!(rec.severity_text, "FATAL");
+        assert_eq!(
+            attr(&rec.attributes, "ai.sentinel.detector.id"),
+            json!("SEC-02")
+        );
+        assert_eq!(
+            attr(&rec.attributes, "ai.sentinel.severity"),
+            json!("critical")
+        );
+        assert_eq!(
+            attr(&rec.attributes, "ai.sentinel.audit.previous_hash"),
+            json!("h0")
+        );
+        assert_eq!(log_record_to_event(&rec).unwrap(), ev);
+    }
+}
