@@ -7,6 +7,17 @@
 
 use std::net::SocketAddr;
 
+mod body;
+mod http1;
+mod http2;
+mod message;
+mod sse;
+mod stats;
+mod stream;
+
+pub use stats::DecoderStats;
+pub use stream::Side;
+
 /// Which way plaintext went through the TLS library, from the probed process's view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
