@@ -17,6 +17,7 @@ use oispd_component::{
     Batch, BuildContext, ComponentId, Consumer, Kind, Output, PipelineSender, Processor, Signal,
     Telemetry,
 };
+use oispd_processors::redaction::Redactor;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,7 +149,10 @@ pub async fn start(
     }
 
     // Pipelines.
-    let redactor_template = oispd_processors::redaction::always_on_redactor();
+    let redactor = Arc::new(
+        oispd_processors::redaction::always_on_redactor()
+            .map_err(|e| anyhow!("always-on redaction: {e}"))?,
+    );
     let mut pipelines = Vec::new();
     let mut receiver_inputs: BTreeMap<ComponentId, Vec<(Signal, PipelineSender)>> = BTreeMap::new();
     for plan in plans {
@@ -190,7 +194,7 @@ pub async fn start(
             }
         }
         drop(plan.tx);
-        let redactor = redactor_template.clone();
+        let redactor = redactor.clone();
         pipelines.push(tokio::spawn(run_pipeline(
             plan.id,
             plan.rx,
@@ -315,7 +319,7 @@ fn run_stages(stages: &mut [Stage], from: usize, batch: Batch) -> Option<Batch> 
 
 async fn deliver(
     outputs: &[Arc<dyn Consumer>],
-    redactor: &mut oispd_processors::redaction::Redactor,
+    redactor: &Redactor,
     mut batch: Batch,
 ) {
     redactor.redact_batch(&mut batch);
@@ -336,7 +340,7 @@ async fn run_pipeline(
     mut rx: mpsc::Receiver<Batch>,
     mut stages: Vec<Stage>,
     outputs: Vec<Arc<dyn Consumer>>,
-    mut redactor: oispd_processors::redaction::Redactor,
+    redactor: Arc<Redactor>,
 ) {
     loop {
         let deadline = stages
@@ -356,13 +360,13 @@ async fn run_pipeline(
         match received {
             Some(Ok(batch)) => {
                 if let Some(out) = run_stages(&mut stages, 0, batch) {
-                    deliver(&outputs, &mut redactor, out).await;
+                    deliver(&outputs, &redactor, out).await;
                 }
             }
             Some(Err(index)) => {
                 if let Some(flushed) = stages[index].processor.flush() {
                     if let Some(out) = run_stages(&mut stages, index + 1, flushed) {
-                        deliver(&outputs, &mut redactor, out).await;
+                        deliver(&outputs, &redactor, out).await;
                     }
                 }
             }
@@ -373,7 +377,7 @@ async fn run_pipeline(
     for index in 0..stages.len() {
         if let Some(flushed) = stages[index].processor.flush() {
             if let Some(out) = run_stages(&mut stages, index + 1, flushed) {
-                deliver(&outputs, &mut redactor, out).await;
+                deliver(&outputs, &redactor, out).await;
             }
         }
     }
