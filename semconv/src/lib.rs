@@ -9,6 +9,8 @@
 //!   GenAI conventions (`gen_ai.*`), the sentinel and OTel resources.
 //! - [`otel`]: the lossless OISP <-> OpenTelemetry mapping (log records,
 //!   resources, GenAI client spans, JSON <-> `AnyValue`).
+//! - [`schema`] (feature `schema`): validation against the official OISP
+//!   JSON Schemas.
 //!
 //! Every type round-trips exactly through serde: unknown keys are kept in
 //! flattened `extra` maps and schema numbers keep their JSON form.
@@ -22,6 +24,8 @@ pub mod file;
 pub mod network;
 pub mod otel;
 pub mod process;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod security;
 
 #[cfg(test)]
