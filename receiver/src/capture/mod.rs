@@ -11,6 +11,7 @@ mod body;
 mod http1;
 mod http2;
 mod message;
+mod providers;
 mod sse;
 mod stats;
 mod stream;
