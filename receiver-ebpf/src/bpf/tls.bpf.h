@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0 */
+/*
+ * tls.bpf.h: plaintext capture at the OpenSSL API.
+ *
+ * Probes (attached by user space to every libssl and every executable that
+ * exports SSL_write):
+ *   SSL_write, SSL_read         entry + return
+ *   SSL_write_ex, SSL_read_ex   entry + return
+ *   SSL_free                    entry
+ *
+ * Why both entry and return on the data calls: the buffer is known at entry,
+ * but how many bytes the call moved is known only at return (SSL_write may
+ * fail with WANT_READ/WANT_WRITE and be retried with the same buffer, or
+ * write partially; SSL_read fills the buffer during the call). The entry
+ * probe only saves (SSL*, buf, out-length pointer) per thread; the return
+ * probe copies exactly the bytes moved, capped at max_body_bytes, straight
+ * into a ring-buffer record of a size class that fits them (reserve needs a
+ * constant size, so sizes go in steps of 1x and 1.5x powers of two: at most
+ * a third of a record is slack). Nested calls (an SSL_write implemented on
+ * SSL_write_ex) capture once: the inner call overwrites the thread's entry
+ * and consumes it, the outer return finds nothing.
+ *
+ * Tying SSL* to its socket without kprobes: while a call is in flight, the
+ * first socket syscall the thread makes (write/writev/sendto/sendmsg,
+ * read/readv/recvfrom/recvmsg; see net.bpf.h) is the call's socket: this is
+ * exact for libssl on a socket BIO (curl, Python, ...). Memory-BIO users
+ * (node) do their socket I/O outside the SSL_* call: after a successful
+ * SSL_write on a still unbound SSL*, the thread's next socket write (before
+ * an SSL_* call on another SSL*) is taken as the connection's socket, and the
+ * TLS_BIND record is flagged OISP_F_INFERRED. Each SSL* is bound once.
+ */
+#ifndef OISPD_TLS_BPF_H
+#define OISPD_TLS_BPF_H
+
+#include "common.bpf.h"
+
+/* Per thread: the SSL_* call in progress and/or the SSL* awaiting its socket. */
+struct ssl_call {
+	u64 ssl;         /* SSL* of the call in progress (in_call) */
+	u64 buf;         /* plaintext buffer */
+	u64 len_ptr;     /* SSL_*_ex: size_t *written / *readbytes */
+	u64 pending_ssl; /* SSL* whose socket is expected on the next socket write */
+	u8 in_call;
+	u8 write;
+	u8 ex;
+	u8 need_bind;    /* the SSL* has no socket yet */
+	u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64); /* pid_tgid */
+	__type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+struct conn_key {
+	u32 tgid;
+	u32 _pad;
+	u64 ssl;
+};
+
+/* Per connection (tgid, SSL*): its socket and the bytes lost per direction. */
+struct conn_state {
+	s32 fd;
+	u32 _pad;
+	u64 gap_read;
+	u64 gap_write;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+static __always_inline int ssl_enter(void *ssl, const void *buf, void *len_ptr, u8 write, u8 ex)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	u32 tgid = pid_tgid >> 32;
+	if (ignored_tgid(tgid) || (pid_flags_of(tgid) & OISP_PID_SKIP))
+		return 0;
+
+	struct conn_key key = { .tgid = tgid, .ssl = (u64)ssl };
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	struct ssl_call *old = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+	struct ssl_call call = {
+		.ssl = (u64)ssl,
+		.buf = (u64)buf,
+		.len_ptr = (u64)len_ptr,
+		.pending_ssl = (old && old->pending_ssl == (u64)ssl) ? (u64)ssl : 0,
+		.in_call = 1,
+		.write = write,
+		.ex = ex,
+		.need_bind = !(st && st->fd >= 0),
+	};
+	if (old) {
+		*old = call;
+		return 0;
+	}
+	if (bpf_map_update_elem(&ssl_calls, &pid_tgid, &call, BPF_ANY))
+		count_drop(OISP_DROP_CALL_MAP_FULL, 1);
+	return 0;
+}
+
+/* Reserves a record with room for `cap` bytes of plaintext, fills it with
+ * `n` (<= cap) bytes from `buf` and submits it. `cap` is a constant at every
+ * call site, as bpf_ringbuf_reserve requires. */
+static __always_inline bool tls_emit_cap(const u32 cap, u64 pid_tgid, u32 n, const void *buf,
+					 u16 flags, u64 conn, u64 full_len, u64 gap, s32 fd)
+{
+	struct oisp_tls_data *r = bpf_ringbuf_reserve(&events, sizeof(*r) + cap, 0);
+	if (!r)
+		return false;
+	u64 len = bounded(n, cap);
+	if (bpf_probe_read_user((u8 *)(r + 1), len, buf)) {
+		flags |= OISP_F_READ_FAULT;
+		len = 0;
+		count_drop(OISP_DROP_READ_FAULTS, 1);
+	}
+	fill_hdr(&r->hdr, pid_tgid, OISP_REC_TLS_DATA, flags, len);
+	r->conn = conn;
+	r->full_len = full_len;
+	r->gap_bytes = gap;
+	r->fd = fd;
+	r->_pad = 0;
+	bpf_ringbuf_submit(r, 0);
+	return true;
+}
+
+/* Plaintext size classes: 2^k and 1.5 * 2^k from 32 bytes to 4 MiB. */
+#define TLS_SIZE_CLASSES(X)                                                                        \
+	X(32) X(48) X(64) X(96) X(128) X(192) X(256) X(384) X(512) X(768) X(1024) X(1536)          \
+	X(2048) X(3072) X(4096) X(6144) X(8192) X(12288) X(16384) X(24576) X(32768) X(49152)       \
+	X(65536) X(98304) X(131072) X(196608) X(262144) X(393216) X(524288) X(786432)              \
+	X(1048576) X(1572864) X(2097152) X(3145728) X(4194304)
+
+/* Emits one TLS_DATA record for a call that moved `full_len` bytes; keeps
+ * the connection's gap counters. A subprogram: verified once, shared by the
+ * two return probes. */
+static __noinline void tls_emit(u64 pid_tgid, struct ssl_call *c, struct conn_state *st,
+				u64 full_len)
+{
+	u64 cap_body = max_body_bytes;
+	if (cap_body > OISP_MAX_BODY_LIMIT)
+		cap_body = OISP_MAX_BODY_LIMIT;
+	u32 n = full_len > cap_body ? (u32)cap_body : (u32)full_len;
+	u16 flags = (c->write ? OISP_F_WRITE : 0) | (c->ex ? OISP_F_EX : 0);
+	u64 gap = c->write ? st->gap_write : st->gap_read;
+	const void *buf = (const void *)c->buf;
+	bool ok = false;
+
+#define TLS_TRY_CLASS(cap)                                                                         \
+	if (n <= (cap)) {                                                                          \
+		ok = tls_emit_cap((cap), pid_tgid, n, buf, flags, c->ssl, full_len, gap, st->fd);  \
+		goto done;                                                                         \
+	}
+	TLS_SIZE_CLASSES(TLS_TRY_CLASS)
+#undef TLS_TRY_CLASS
+
+done:
+	if (ok) {
+		if (c->write)
+			st->gap_write = 0;
+		else
+			st->gap_read = 0;
+		return;
+	}
+	if (c->write)
+		st->gap_write += full_len;
+	else
+		st->gap_read += full_len;
+	count_drop(OISP_DROP_TLS_RECORDS, 1);
+	count_drop(OISP_DROP_TLS_BYTES, full_len);
+}
+
+/* Common return path: emit the plaintext, then keep the thread's entry only
+ * when an SSL* still waits for its socket. */
+static __always_inline void ssl_finish(u64 pid_tgid, struct ssl_call *c, u64 len)
+{
+	if (len > 0) {
+		struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = c->ssl };
+		struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+		if (!st) {
+			struct conn_state fresh = { .fd = -1 };
+			bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
+			st = bpf_map_lookup_elem(&conns, &key);
+		}
+		if (st)
+			tls_emit(pid_tgid, c, st, len);
+		if (c->write && c->need_bind)
+			c->pending_ssl = c->ssl;
+	}
+	if (c->pending_ssl)
+		c->in_call = 0;
+	else
+		bpf_map_delete_elem(&ssl_calls, &pid_tgid);
+}
+
+/* int SSL_write(SSL *ssl, const void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf)
+{
+	return ssl_enter(ssl, buf, NULL, 1, 0);
+}
+
+/* int SSL_read(SSL *ssl, void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf)
+{
+	return ssl_enter(ssl, buf, NULL, 0, 0);
+}
+
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, u64 num, void *written)
+{
+	return ssl_enter(ssl, buf, written, 1, 1);
+}
+
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, u64 num, void *readbytes)
+{
+	return ssl_enter(ssl, buf, readbytes, 0, 1);
+}
+
+/* Return of SSL_write / SSL_read: the result is the byte count. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_ret, int ret)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+	if (!c || !c->in_call || c->ex)
+		return 0;
+	ssl_finish(pid_tgid, c, ret > 0 ? (u64)ret : 0);
+	return 0;
+}
+
+/* Return of SSL_write_ex / SSL_read_ex: 1 on success, count in *len_ptr. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_ex_ret, int ret)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+	if (!c || !c->in_call || !c->ex)
+		return 0;
+	u64 len = 0;
+	if (ret == 1 && c->len_ptr)
+		bpf_probe_read_user(&len, sizeof(len), (const void *)c->len_ptr);
+	ssl_finish(pid_tgid, c, len);
+	return 0;
+}
+
+/* void SSL_free(SSL *ssl): forget the connection, tell user space. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = (u64)ssl };
+	if (!bpf_map_lookup_elem(&conns, &key))
+		return 0;
+	bpf_map_delete_elem(&conns, &key);
+
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+	if (c && c->pending_ssl == (u64)ssl) {
+		c->pending_ssl = 0;
+		if (!c->in_call)
+			bpf_map_delete_elem(&ssl_calls, &pid_tgid);
+	}
+
+	struct oisp_tls_free r = { .conn = (u64)ssl };
+	fill_hdr(&r.hdr, pid_tgid, OISP_REC_TLS_FREE, 0, 0);
+	emit_fixed(&r, sizeof(r));
+	return 0;
+}
+
+/* Called from the socket syscall tracepoints: binds the thread's in-flight
+ * (or pending) SSL* to `fd` when `fd` is an inet socket. */
+static __always_inline void tls_bind_from_syscall(long fd, bool is_write)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+	if (!c)
+		return;
+	u64 ssl;
+	u16 flags = 0;
+	if (c->in_call) {
+		if (!c->need_bind)
+			return;
+		ssl = c->ssl;
+	} else if (c->pending_ssl && is_write) {
+		ssl = c->pending_ssl;
+		flags = OISP_F_INFERRED;
+	} else {
+		return;
+	}
+
+	struct sock *sk = sock_of_fd(fd);
+	if (!sk)
+		return;
+	struct oisp_tls_bind r = {};
+	if (!sock_addrs(sk, &r.local, &r.peer, &r.protocol))
+		return;
+
+	struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = ssl };
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	if (st) {
+		st->fd = fd;
+	} else {
+		struct conn_state fresh = { .fd = fd };
+		bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
+	}
+
+	fill_hdr(&r.hdr, pid_tgid, OISP_REC_TLS_BIND, flags, 0);
+	r.conn = ssl;
+	r.fd = fd;
+	emit_fixed(&r, sizeof(r));
+
+	if (c->pending_ssl == ssl)
+		c->pending_ssl = 0;
+	if (c->in_call)
+		c->need_bind = 0;
+	else
+		bpf_map_delete_elem(&ssl_calls, &pid_tgid);
+}
+
+#endif /* OISPD_TLS_BPF_H */
