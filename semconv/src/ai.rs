@@ -20,6 +20,10 @@ pub struct ProviderInfo {
     /// [`crate::providers::ProviderMatch::oisp_name`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// oispd's extension: the provider catalogue id when `name` cannot say
+    /// it (`deepseek` behind `name: other`). The schema allows extra keys here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Endpoint URL (`https://api.openai.com/v1/chat/completions`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
@@ -35,6 +39,13 @@ pub struct ProviderInfo {
     /// Unknown keys.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl ProviderInfo {
+    /// The most precise provider id: `id` when set, else `name`.
+    pub fn provider_id(&self) -> Option<&str> {
+        self.id.as_deref().or(self.name.as_deref())
+    }
 }
 
 /// Model identification (`$defs/model_info`).

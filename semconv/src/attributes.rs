@@ -361,7 +361,7 @@ pub mod resource {
 
 /// The GenAI conventions' `gen_ai.provider.name` for an OISP provider id
 /// (either the schema's enum value such as `azure_openai` or a catalogue
-/// id such as `google-vertex`). Unknown ids are returned unchanged, as the
+/// id such as `google_vertex`). Unknown ids are returned unchanged, as the
 /// conventions allow custom values.
 pub fn gen_ai_provider_name(oisp_provider: &str) -> &str {
     use gen_ai::provider as p;
@@ -369,8 +369,12 @@ pub fn gen_ai_provider_name(oisp_provider: &str) -> &str {
         "openai" => p::OPENAI,
         "anthropic" => p::ANTHROPIC,
         "google" | "gemini" | "google-gemini" => p::GCP_GEMINI,
-        "google-vertex" | "vertex" | "vertex_ai" | "google-vertex-anthropic" => p::GCP_VERTEX_AI,
-        "azure_openai" | "azure" | "azure-openai" => p::AZURE_AI_OPENAI,
+        "google_vertex" | "google_vertex_anthropic" | "google-vertex" | "vertex" | "vertex_ai" => {
+            p::GCP_VERTEX_AI
+        }
+        "azure_openai" | "azure" | "azure-openai" | "azure_cognitive_services" => {
+            p::AZURE_AI_OPENAI
+        }
         "azure-ai-inference" | "azure_ai_inference" => p::AZURE_AI_INFERENCE,
         "aws_bedrock" | "amazon-bedrock" | "bedrock" => p::AWS_BEDROCK,
         "cohere" => p::COHERE,
@@ -379,7 +383,7 @@ pub fn gen_ai_provider_name(oisp_provider: &str) -> &str {
         "deepseek" => p::DEEPSEEK,
         "xai" | "x_ai" => p::X_AI,
         "perplexity" => p::PERPLEXITY,
-        "moonshotai" | "moonshot" => p::MOONSHOT_AI,
+        "moonshotai" | "moonshotai_cn" | "moonshot" => p::MOONSHOT_AI,
         other => other,
     }
 }
@@ -419,7 +423,7 @@ mod tests {
         assert_eq!(gen_ai_provider_name("azure_openai"), "azure.ai.openai");
         assert_eq!(gen_ai_provider_name("aws_bedrock"), "aws.bedrock");
         assert_eq!(gen_ai_provider_name("google"), "gcp.gemini");
-        assert_eq!(gen_ai_provider_name("google-vertex"), "gcp.vertex_ai");
+        assert_eq!(gen_ai_provider_name("google_vertex"), "gcp.vertex_ai");
         assert_eq!(gen_ai_provider_name("mistral"), "mistral_ai");
         assert_eq!(gen_ai_provider_name("xai"), "x_ai");
         assert_eq!(gen_ai_provider_name("ollama"), "ollama");

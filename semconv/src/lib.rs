@@ -9,6 +9,8 @@
 //!   GenAI conventions (`gen_ai.*`), the sentinel and OTel resources.
 //! - [`otel`]: the lossless OISP <-> OpenTelemetry mapping (log records,
 //!   resources, GenAI client spans, JSON <-> `AnyValue`).
+//! - [`providers`]: the provider catalogue (host/port -> provider, the
+//!   official models.json merged over a built-in table) and model families.
 //! - [`schema`] (feature `schema`): validation against the official OISP
 //!   JSON Schemas.
 //!
@@ -24,6 +26,7 @@ pub mod file;
 pub mod network;
 pub mod otel;
 pub mod process;
+pub mod providers;
 #[cfg(feature = "schema")]
 pub mod schema;
 pub mod security;

@@ -170,12 +170,12 @@ fn serde_name<T: serde::Serialize>(v: &T) -> Option<String> {
 
 fn provider(a: &mut Attrs, p: Option<&ProviderInfo>) {
     let Some(p) = p else { return };
-    a.str(oisp::AI_PROVIDER, p.name.as_deref());
+    a.str(oisp::AI_PROVIDER, p.provider_id());
     a.str(oisp::AI_PROVIDER_ENDPOINT, p.endpoint.as_deref());
     a.str(oisp::AI_PROVIDER_REGION, p.region.as_deref());
     a.str(
         gen_ai::PROVIDER_NAME,
-        p.name.as_deref().map(gen_ai_provider_name),
+        p.provider_id().map(gen_ai_provider_name),
     );
 }
 
