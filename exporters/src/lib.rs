@@ -4,10 +4,14 @@
 //! tests; [`exporter_factories`] is the list the binary registers.
 
 pub mod helper;
+pub mod kafka;
+mod oisp_view;
 
 use oispd_component::ExporterFactory;
 
 /// Every exporter type compiled into oispd.
 pub fn exporter_factories() -> Vec<Box<dyn ExporterFactory>> {
-    vec![]
+    vec![
+        Box::new(kafka::KafkaFactory),
+    ]
 }

@@ -1,0 +1,276 @@
+//! Turns a batch into Kafka messages: one per OISP event (`oisp_json`) or
+//! one OTLP export request per resource (`otlp_proto`, `otlp_json`), each
+//! keyed by host and process so that one agent's records keep their order
+//! inside one partition. Messages above the size limit are set aside here,
+//! before anything is sent.
+
+use super::config::Encoding;
+use crate::oisp_view::{json_records, producer_key, record_json};
+use oispd_component::Batch;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use prost::Message as _;
+
+/// One message ready to send.
+#[derive(Debug)]
+pub(crate) struct OutMessage {
+    /// Partition key (`host/pid`), if known.
+    pub(crate) key: Option<String>,
+    /// Encoded value.
+    pub(crate) payload: Vec<u8>,
+    /// Records the message holds.
+    pub(crate) records: u64,
+}
+
+/// A message that exceeds the size limit and is not sent.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Oversized {
+    /// Its size in bytes (key plus value).
+    pub(crate) bytes: usize,
+    /// Records it held.
+    pub(crate) records: u64,
+    /// OISP event ids of those records (empty for non-OISP records).
+    pub(crate) event_ids: Vec<String>,
+}
+
+/// A batch as messages, with what was set aside.
+#[derive(Debug, Default)]
+pub(crate) struct Encoded {
+    /// Messages to send, in batch order.
+    pub(crate) messages: Vec<OutMessage>,
+    /// Messages over the limit.
+    pub(crate) oversized: Vec<Oversized>,
+}
+
+impl Encoded {
+    fn push(&mut self, msg: OutMessage, max_bytes: usize, event_ids: impl FnOnce() -> Vec<String>) {
+        let bytes = msg.payload.len() + msg.key.as_ref().map_or(0, String::len);
+        if bytes > max_bytes {
+            self.oversized.push(Oversized {
+                bytes,
+                records: msg.records,
+                event_ids: event_ids(),
+            });
+        } else {
+            self.messages.push(msg);
+        }
+    }
+}
+
+/// Encodes `batch` with `encoding`; messages above `max_bytes` go to
+/// [`Encoded::oversized`].
+pub(crate) fn encode(batch: &Batch, encoding: Encoding, max_bytes: usize) -> Encoded {
+    let mut out = Encoded::default();
+    match batch {
+        Batch::Logs(logs) => match encoding {
+            Encoding::OispJson => {
+                for rec in json_records(logs) {
+                    let key = producer_key(rec.resource, Some(&rec.json));
+                    let event_id = rec.event_id().map(String::from);
+                    let payload = match serde_json::to_vec(&rec.json) {
+                        Ok(p) => p,
+                        Err(_) => continue,
+                    };
+                    let msg = OutMessage {
+                        key,
+                        payload,
+                        records: 1,
+                    };
+                    out.push(msg, max_bytes, || event_id.into_iter().collect());
+                }
+            }
+            Encoding::OtlpProto | Encoding::OtlpJson => {
+                for rl in logs {
+                    let key = producer_key(rl.resource.as_ref(), None);
+                    let req = ExportLogsServiceRequest {
+                        resource_logs: vec![rl.clone()],
+                    };
+                    let payload = if encoding == Encoding::OtlpProto {
+                        req.encode_to_vec()
+                    } else {
+                        match serde_json::to_vec(&req) {
+                            Ok(p) => p,
+                            Err(_) => continue,
+                        }
+                    };
+                    let msg = OutMessage {
+                        key,
+                        payload,
+                        records: log_count(rl),
+                    };
+                    out.push(msg, max_bytes, || log_event_ids(rl));
+                }
+            }
+        },
+        Batch::Traces(spans) => {
+            for rs in spans {
+                let key = producer_key(rs.resource.as_ref(), None);
+                let req = ExportTraceServiceRequest {
+                    resource_spans: vec![rs.clone()],
+                };
+                // oisp_json is rejected for traces by validation; protobuf is
+                // the traces default.
+                let payload = if encoding == Encoding::OtlpJson {
+                    match serde_json::to_vec(&req) {
+                        Ok(p) => p,
+                        Err(_) => continue,
+                    }
+                } else {
+                    req.encode_to_vec()
+                };
+                let msg = OutMessage {
+                    key,
+                    payload,
+                    records: span_count(rs),
+                };
+                out.push(msg, max_bytes, Vec::new);
+            }
+        }
+    }
+    out
+}
+
+fn log_count(rl: &ResourceLogs) -> u64 {
+    rl.scope_logs.iter().map(|s| s.log_records.len() as u64).sum()
+}
+
+fn span_count(rs: &ResourceSpans) -> u64 {
+    rs.scope_spans.iter().map(|s| s.spans.len() as u64).sum()
+}
+
+/// The OISP event ids inside one resource's records.
+fn log_event_ids(rl: &ResourceLogs) -> Vec<String> {
+    let resource = rl.resource.as_ref();
+    rl.scope_logs
+        .iter()
+        .flat_map(|sl| {
+            sl.log_records
+                .iter()
+                .map(move |r| record_json(resource, sl.scope.as_ref(), r))
+        })
+        .filter_map(|j| j.get("event_id").and_then(|v| v.as_str()).map(String::from))
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) mod tests {
+    use super::*;
+    use oispd_semconv::otel::events_to_resource_logs;
+    use oispd_semconv::OispEvent;
+    use serde_json::{json, Value};
+
+    /// An OISP event of `event_type` from host `host`, pid `pid`.
+    pub(crate) fn event(id: &str, event_type: &str, host: &str, pid: i64, extra: Value) -> OispEvent {
+        let mut v = json!({
+            "oisp_version": "0.1",
+            "event_id": id,
+            "event_type": event_type,
+            "ts": "2025-12-22T14:30:16.345678Z",
+            "host": {"hostname": host},
+            "process": {"pid": pid, "name": "python3"},
+            "source": {"collector": "test"},
+            "confidence": {"level": "high", "completeness": "full"},
+            "data": {}
+        });
+        if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        OispEvent::from_value(v).unwrap()
+    }
+
+    fn batch(events: Vec<OispEvent>) -> Batch {
+        Batch::Logs(events_to_resource_logs(events))
+    }
+
+    /// Scenario: three events from two processes, oisp_json.
+    /// Guarantees: one message per event, exact OISP JSON, keyed host/pid,
+    /// in batch order per key.
+    #[test]
+    fn oisp_json_is_one_event_per_message_keyed_by_host_and_pid() {
+        let b = batch(vec![
+            event("01A", "ai.request", "h1", 10, json!({})),
+            event("01B", "ai.request", "h1", 11, json!({})),
+            event("01C", "ai.response", "h1", 10, json!({})),
+        ]);
+        let enc = encode(&b, Encoding::OispJson, 1_000_000);
+        assert!(enc.oversized.is_empty());
+        let got: Vec<(Option<&str>, Value)> = enc
+            .messages
+            .iter()
+            .map(|m| (m.key.as_deref(), serde_json::from_slice(&m.payload).unwrap()))
+            .collect();
+        assert_eq!(got.len(), 3);
+        let ids_of = |key: &str| -> Vec<String> {
+            got.iter()
+                .filter(|(k, _)| *k == Some(key))
+                .map(|(_, v)| v["event_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(ids_of("h1/10"), vec!["01A", "01C"]);
+        assert_eq!(ids_of("h1/11"), vec!["01B"]);
+        assert!(got.iter().all(|(_, v)| v["oisp_version"] == "0.1"));
+    }
+
+    /// Scenario: otlp_proto and otlp_json encodings of two resources.
+    /// Guarantees: one decodable export request per resource, with its key.
+    #[test]
+    fn otlp_encodings_are_one_request_per_resource() {
+        let b = batch(vec![
+            event("01A", "ai.request", "h1", 10, json!({})),
+            event("01B", "ai.request", "h2", 20, json!({})),
+            event("01C", "ai.response", "h1", 10, json!({})),
+        ]);
+        let proto = encode(&b, Encoding::OtlpProto, 1_000_000);
+        assert_eq!(proto.messages.len(), 2);
+        let first = ExportLogsServiceRequest::decode(proto.messages[0].payload.as_slice()).unwrap();
+        assert_eq!(first.resource_logs[0].scope_logs[0].log_records.len(), 2);
+        assert_eq!(proto.messages[0].key.as_deref(), Some("h1/10"));
+        assert_eq!(proto.messages[0].records, 2);
+        let js = encode(&b, Encoding::OtlpJson, 1_000_000);
+        let back: ExportLogsServiceRequest = serde_json::from_slice(&js.messages[1].payload).unwrap();
+        assert_eq!(back.resource_logs[0].scope_logs[0].log_records.len(), 1);
+        assert_eq!(js.messages[1].key.as_deref(), Some("h2/20"));
+    }
+
+    /// Scenario: one event carries a huge payload.
+    /// Guarantees: it is set aside with its event id; the others still go.
+    #[test]
+    fn oversized_message_is_set_aside_with_its_event_id() {
+        let big = "x".repeat(5000);
+        let b = batch(vec![
+            event("01A", "ai.request", "h1", 10, json!({})),
+            event("01BIG", "ai.request", "h1", 10, json!({"data": {"blob": big}})),
+            event("01C", "ai.request", "h1", 10, json!({})),
+        ]);
+        let enc = encode(&b, Encoding::OispJson, 2000);
+        assert_eq!(enc.messages.len(), 2);
+        assert_eq!(enc.oversized.len(), 1);
+        assert_eq!(enc.oversized[0].event_ids, vec!["01BIG"]);
+        assert!(enc.oversized[0].bytes > 5000);
+        let proto = encode(&b, Encoding::OtlpProto, 2000);
+        assert!(proto.messages.is_empty());
+        assert_eq!(proto.oversized[0].event_ids, vec!["01A", "01BIG", "01C"]);
+        assert_eq!(proto.oversized[0].records, 3);
+    }
+
+    /// Scenario: spans. Guarantees: protobuf by default, one per resource.
+    #[test]
+    fn traces_are_otlp_requests() {
+        let b = Batch::Traces(vec![ResourceSpans {
+            scope_spans: vec![opentelemetry_proto::tonic::trace::v1::ScopeSpans {
+                spans: vec![Default::default(); 3],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }]);
+        let enc = encode(&b, Encoding::OtlpProto, 1_000_000);
+        assert_eq!(enc.messages.len(), 1);
+        assert_eq!(enc.messages[0].records, 3);
+        assert_eq!(enc.messages[0].key, None);
+        let req = ExportTraceServiceRequest::decode(enc.messages[0].payload.as_slice()).unwrap();
+        assert_eq!(req.resource_spans[0].scope_spans[0].spans.len(), 3);
+    }
+}

@@ -1,0 +1,385 @@
+//! The `kafka` exporter: publishes records to Kafka with librdkafka
+//! (`rdkafka`), in the OTel Collector's config shape ([`config`]).
+//!
+//! Each export encodes the batch ([`encode`]), drops and counts messages
+//! above `producer.max_message_bytes` (`oispd_exporter_kafka_oversized_messages`,
+//! logged with their event ids; never retried), hands the rest to
+//! librdkafka in batch order and awaits every delivery report. A message
+//! the broker rejects for its size is dropped the same way; any other
+//! failure makes the export retryable, and the helper sends the batch again
+//! (at least once: messages of a failed attempt that did arrive are sent
+//! twice). Messages are keyed by `host.name`/`process.pid`, so one agent's
+//! events keep their order inside one partition; with `required_acks: all`
+//! the producer is idempotent, otherwise one request is in flight per
+//! broker, so librdkafka's own retries never reorder them.
+
+pub mod config;
+mod encode;
+
+use async_trait::async_trait;
+use config::{KafkaConfig, Target};
+use encode::{encode, OutMessage, Oversized};
+use oispd_component::{
+    parse_config, Batch, BuildContext, ComponentError, ComponentInfo, ConfigError, ExportError,
+    Exporter, ExporterFactory, ExporterSettings, Signal, Stability,
+};
+use prometheus::IntCounter;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
+use serde_yaml_ng::Value;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Name of the counter of messages dropped for their size.
+pub const OVERSIZED_METRIC: &str = "oispd_exporter_kafka_oversized_messages";
+
+/// Builds `kafka` exporters.
+pub struct KafkaFactory;
+
+impl ExporterFactory for KafkaFactory {
+    fn info(&self) -> ComponentInfo {
+        ComponentInfo {
+            type_name: "kafka",
+            aliases: &[],
+            stability: Stability::Alpha,
+            signals: &[Signal::Logs, Signal::Traces],
+            description: "Publishes OISP events (one JSON message each) or OTLP to Kafka topics, keyed by host and process",
+        }
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), Vec<ConfigError>> {
+        parse_config::<KafkaConfig>(config).map(|_| ())
+    }
+
+    fn create(
+        &self,
+        ctx: &BuildContext,
+        config: &Value,
+    ) -> Result<(Box<dyn Exporter>, ExporterSettings), ComponentError> {
+        let cfg = parse_config::<KafkaConfig>(config).map_err(|e| {
+            ComponentError::Config(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        })?;
+        let id = ctx.id.to_string();
+        let oversized = ctx
+            .telemetry
+            .component_counter(
+                OVERSIZED_METRIC,
+                "Kafka messages dropped because they exceed producer.max_message_bytes.",
+                "exporter",
+                &id,
+            )
+            .map_err(|e| ComponentError::Config(format!("cannot register metrics: {e}")))?;
+        let settings = cfg.exporter_settings();
+        Ok((Box::new(KafkaExporter::new(id, &cfg, oversized)), settings))
+    }
+}
+
+/// One `kafka` exporter instance.
+pub struct KafkaExporter {
+    id: String,
+    client_config: ClientConfig,
+    producer: Option<FutureProducer>,
+    logs: Target,
+    traces: Target,
+    max_message_bytes: usize,
+    delivery_timeout: Duration,
+    oversized: IntCounter,
+    /// Sizes and first event ids of the messages dropped in the last failed
+    /// attempt, so that the helper's retry of the same batch does not count
+    /// and log them twice.
+    last_dropped: Vec<(usize, Option<String>)>,
+}
+
+impl KafkaExporter {
+    /// An exporter for `cfg`; the producer is created by `start`.
+    pub fn new(id: String, cfg: &KafkaConfig, oversized: IntCounter) -> KafkaExporter {
+        KafkaExporter {
+            id,
+            client_config: cfg.client_config(),
+            producer: None,
+            logs: cfg.target(Signal::Logs),
+            traces: cfg.target(Signal::Traces),
+            max_message_bytes: cfg.producer.max_message_bytes,
+            delivery_timeout: cfg.timeout,
+            oversized,
+            last_dropped: Vec::new(),
+        }
+    }
+
+    /// Counts and logs dropped messages, once per batch across retries.
+    fn drop_oversized(&mut self, dropped: &[Oversized], retrying: bool) {
+        let fingerprint: Vec<(usize, Option<String>)> = dropped
+            .iter()
+            .map(|o| (o.bytes, o.event_ids.first().cloned()))
+            .collect();
+        let already = !fingerprint.is_empty() && fingerprint == self.last_dropped;
+        if !already {
+            for o in dropped {
+                self.oversized.inc();
+                tracing::warn!(
+                    exporter = %self.id,
+                    bytes = o.bytes,
+                    max_message_bytes = self.max_message_bytes,
+                    records = o.records,
+                    event_ids = %o.event_ids.join(","),
+                    "kafka message too large; dropped"
+                );
+            }
+        }
+        self.last_dropped = if retrying { fingerprint } else { Vec::new() };
+    }
+}
+
+/// What became of the messages handed to librdkafka.
+#[derive(Default)]
+struct Outcome {
+    /// Messages rejected for their size, for logging and counting.
+    rejected: Vec<Oversized>,
+    /// The first retryable failure.
+    retryable: Option<String>,
+}
+
+/// Is this a per-message failure that no retry can fix?
+fn is_size_rejection(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidRecord)
+    )
+}
+
+async fn settle(pending: DeliveryFuture, records: u64, bytes: usize, outcome: &mut Outcome) {
+    match pending.await {
+        Ok(Ok(_)) => {}
+        Ok(Err((e, _))) if is_size_rejection(&e) => {
+            outcome.rejected.push(Oversized {
+                bytes,
+                records,
+                event_ids: Vec::new(),
+            });
+        }
+        Ok(Err((e, _))) => {
+            outcome.retryable.get_or_insert_with(|| format!("kafka delivery failed: {e}"));
+        }
+        Err(_) => {
+            outcome
+                .retryable
+                .get_or_insert_with(|| "kafka producer dropped the message".to_string());
+        }
+    }
+}
+
+/// Sends `messages` to `topic` in order and awaits every delivery report.
+async fn deliver(
+    producer: &FutureProducer,
+    topic: &str,
+    messages: &[OutMessage],
+    deadline: Instant,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut pending: VecDeque<(DeliveryFuture, u64, usize)> = VecDeque::new();
+    for m in messages {
+        let bytes = m.payload.len() + m.key.as_ref().map_or(0, String::len);
+        loop {
+            let mut record = FutureRecord::<str, [u8]>::to(topic).payload(&m.payload);
+            if let Some(k) = &m.key {
+                record = record.key(k.as_str());
+            }
+            match producer.send_result(record) {
+                Ok(f) => {
+                    pending.push_back((f, m.records, bytes));
+                    break;
+                }
+                Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                    // librdkafka's local queue is full: wait for a delivery
+                    // to free room, or a moment if nothing is in flight.
+                    if Instant::now() >= deadline {
+                        outcome
+                            .retryable
+                            .get_or_insert_with(|| format!("kafka producer queue full: {e}"));
+                        break;
+                    }
+                    match pending.pop_front() {
+                        Some((f, records, bytes)) => settle(f, records, bytes, &mut outcome).await,
+                        None => tokio::time::sleep(Duration::from_millis(10)).await,
+                    }
+                }
+                Err((e, _)) if is_size_rejection(&e) => {
+                    outcome.rejected.push(Oversized {
+                        bytes,
+                        records: m.records,
+                        event_ids: Vec::new(),
+                    });
+                    break;
+                }
+                Err((e, _)) => {
+                    outcome
+                        .retryable
+                        .get_or_insert_with(|| format!("kafka produce failed: {e}"));
+                    break;
+                }
+            }
+        }
+        if outcome.retryable.is_some() {
+            break;
+        }
+    }
+    for (f, records, bytes) in pending {
+        settle(f, records, bytes, &mut outcome).await;
+    }
+    outcome
+}
+
+#[async_trait]
+impl Exporter for KafkaExporter {
+    async fn start(&mut self) -> Result<(), ComponentError> {
+        let producer: FutureProducer = self.client_config.create().map_err(|e| {
+            ComponentError::Config(format!("cannot create the Kafka producer: {e}"))
+        })?;
+        self.producer = Some(producer);
+        tracing::info!(
+            exporter = %self.id,
+            brokers = self.client_config.get("bootstrap.servers").unwrap_or(""),
+            logs_topic = %self.logs.topic,
+            traces_topic = %self.traces.topic,
+            "kafka exporter started"
+        );
+        Ok(())
+    }
+
+    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+        let Some(producer) = self.producer.clone() else {
+            return Err(ExportError::retryable("kafka producer not started"));
+        };
+        let target = match batch.signal() {
+            Signal::Logs => self.logs.clone(),
+            Signal::Traces => self.traces.clone(),
+        };
+        let total = batch.record_count() as u64;
+        let enc = encode(&batch, target.encoding, self.max_message_bytes);
+        drop(batch);
+        let deadline = Instant::now() + self.delivery_timeout;
+        let outcome = deliver(&producer, &target.topic, &enc.messages, deadline).await;
+        let mut dropped = enc.oversized;
+        dropped.extend(outcome.rejected);
+        self.drop_oversized(&dropped, outcome.retryable.is_some());
+        if let Some(message) = outcome.retryable {
+            return Err(ExportError::retryable(message));
+        }
+        let rejected: u64 = dropped.iter().map(|o| o.records).sum();
+        if rejected == 0 {
+            Ok(())
+        } else if rejected >= total {
+            Err(ExportError::permanent(format!(
+                "every message exceeded max_message_bytes ({} bytes)",
+                self.max_message_bytes
+            )))
+        } else {
+            Err(ExportError::Partial {
+                rejected,
+                message: format!(
+                    "{} message(s) exceeded max_message_bytes ({} bytes)",
+                    dropped.len(),
+                    self.max_message_bytes
+                ),
+            })
+        }
+    }
+
+    async fn shutdown(&mut self) -> Result<(), ComponentError> {
+        let Some(producer) = self.producer.take() else {
+            return Ok(());
+        };
+        let timeout = self.delivery_timeout;
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout)).await;
+        match flushed {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ComponentError::Environment(format!(
+                "kafka producer flush failed: {e}"
+            ))),
+            Err(e) => Err(ComponentError::Environment(format!(
+                "kafka producer flush task failed: {e}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::encode::tests::event;
+    use super::*;
+    use oispd_component::{ComponentId, Telemetry};
+    use oispd_semconv::otel::events_to_resource_logs;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn ctx(telemetry: &Arc<Telemetry>) -> BuildContext {
+        BuildContext {
+            id: ComponentId::parse("kafka/test").unwrap(),
+            telemetry: telemetry.clone(),
+            admin_routes: Default::default(),
+        }
+    }
+
+    fn yaml(s: &str) -> Value {
+        serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    /// Scenario: every message of a batch is above the limit; the broker is
+    /// unreachable (nothing listens on port 1), which no message reaches.
+    /// Guarantees: the batch fails permanently (never retried), each message
+    /// is counted once, and a retry of the same batch does not count again.
+    #[tokio::test]
+    async fn oversized_batch_is_dropped_counted_and_never_retried() {
+        let telemetry = Arc::new(Telemetry::new().unwrap());
+        let (mut exporter, settings) = KafkaFactory
+            .create(
+                &ctx(&telemetry),
+                &yaml("brokers: 127.0.0.1:1\nproducer: {max_message_bytes: 100}\ntimeout: 1s"),
+            )
+            .unwrap();
+        assert_eq!(settings.timeout, Duration::from_secs(6));
+        exporter.start().await.unwrap();
+        let batch = Batch::Logs(events_to_resource_logs(vec![
+            event("01A", "ai.request", "h", 1, json!({})),
+            event("01B", "ai.request", "h", 1, json!({})),
+        ]));
+        let err = exporter.export(batch).await.unwrap_err();
+        assert!(matches!(err, ExportError::Permanent { .. }), "{err:?}");
+        let text = telemetry.render();
+        assert!(
+            text.contains("oispd_exporter_kafka_oversized_messages{exporter=\"kafka/test\"} 2"),
+            "{text}"
+        );
+        exporter.shutdown().await.unwrap();
+    }
+
+    /// Scenario: the broker is unreachable and messages fit.
+    /// Guarantees: the export fails as retryable once the delivery deadline passes.
+    #[tokio::test]
+    async fn unreachable_broker_is_retryable() {
+        let telemetry = Arc::new(Telemetry::new().unwrap());
+        let (mut exporter, _) = KafkaFactory
+            .create(&ctx(&telemetry), &yaml("brokers: 127.0.0.1:1\ntimeout: 300ms"))
+            .unwrap();
+        exporter.start().await.unwrap();
+        let batch = Batch::Logs(events_to_resource_logs(vec![event(
+            "01A",
+            "ai.request",
+            "h",
+            1,
+            json!({}),
+        )]));
+        let err = exporter.export(batch).await.unwrap_err();
+        assert!(matches!(err, ExportError::Retryable { .. }), "{err:?}");
+    }
+
+    /// Scenario: a config with a typo. Guarantees: validate names the key.
+    #[test]
+    fn factory_validate_reports_typos() {
+        let errs = KafkaFactory.validate(&yaml("brokerz: [a:1]")).unwrap_err();
+        assert_eq!(errs[0].to_string(), "'' has invalid keys: brokerz");
+    }
+}
