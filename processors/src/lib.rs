@@ -1,1 +1,3 @@
-//! placeholder
+//! oispd's processors.
+
+pub mod ottl;
