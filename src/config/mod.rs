@@ -126,18 +126,17 @@ pub fn load(paths: &[impl AsRef<Path>], env: &dyn expand::Env) -> Result<Config,
         let doc = parse_yaml(&text, &path.display().to_string())?;
         merge::merge(&mut merged, doc);
     }
-    let mut problems = expand::expand_value(&mut merged, env, &mut Vec::new());
-    let config = match split(merged) {
-        Ok(c) => c,
-        Err(mut e) => {
-            problems.append(&mut e.iter().map(|e| e.to_string()).collect());
-            return Err(problems.into_iter().map(|m| ConfigError::new(&[], m)).collect());
+    let mut errors: Vec<ConfigError> = expand::expand_value(&mut merged, env, &mut Vec::new())
+        .into_iter()
+        .map(|m| ConfigError::new(&[], m))
+        .collect();
+    match split(merged) {
+        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(_) => Err(errors),
+        Err(more) => {
+            errors.extend(more);
+            Err(errors)
         }
-    };
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(problems.into_iter().map(|m| ConfigError::new(&[], m)).collect())
     }
 }
 
