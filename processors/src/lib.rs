@@ -1,3 +1,18 @@
-//! oispd's processors.
+//! oispd's processors: what decides what is sensitive, what is a security
+//! finding, and where each record goes.
 
+pub mod filter;
 pub mod ottl;
+#[cfg(test)]
+mod test_support;
+pub mod transform;
+
+use oispd_component::ProcessorFactory;
+
+/// Every processor type this crate provides.
+pub fn processor_factories() -> Vec<Box<dyn ProcessorFactory>> {
+    vec![
+        Box::new(filter::FilterFactory),
+        Box::new(transform::TransformFactory),
+    ]
+}

@@ -75,3 +75,37 @@ impl ErrorLog {
         );
     }
 }
+
+/// Counters every OTTL-based component keeps, labelled by component id.
+#[derive(Clone)]
+pub struct ErrorCounters {
+    /// `oispd_ottl_errors`: statements or conditions that failed on a record.
+    pub errors: prometheus::IntCounter,
+    /// `oispd_ottl_error_dropped_{log_records,spans}`: records dropped because
+    /// an error propagated (`error_mode: propagate`).
+    pub dropped: prometheus::IntCounter,
+}
+
+impl ErrorCounters {
+    /// Registers (or finds) the counters for component `id` and `signal`.
+    pub fn new(
+        telemetry: &oispd_component::Telemetry,
+        id: &str,
+        signal: oispd_component::Signal,
+    ) -> Result<ErrorCounters, prometheus::Error> {
+        Ok(ErrorCounters {
+            errors: telemetry.component_counter(
+                "oispd_ottl_errors",
+                "OTTL statements or conditions that failed to evaluate on a record.",
+                "component",
+                id,
+            )?,
+            dropped: telemetry.component_counter(
+                &format!("oispd_ottl_error_dropped_{}", signal.item_noun()),
+                "Records dropped because an OTTL error propagated (error_mode: propagate).",
+                "component",
+                id,
+            )?,
+        })
+    }
+}

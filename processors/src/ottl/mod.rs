@@ -17,6 +17,7 @@
 mod ast;
 mod compare;
 mod compile;
+mod config;
 mod convert;
 mod edit;
 mod error;
@@ -28,14 +29,17 @@ mod path;
 mod record;
 mod suggest;
 mod value;
+mod walk;
 
 #[cfg(test)]
 mod tests;
 
+pub use config::{ConditionGroup, ConditionGroupFields, StatementGroup, StatementGroupFields};
 pub use error::{EvalError, ParseError, SourceKind};
-pub use errors::{ErrorLog, ErrorMode};
+pub use errors::{ErrorCounters, ErrorLog, ErrorMode};
 pub use record::{Context, Item, RecordMut};
 pub use value::{Kind, Value};
+pub use walk::{retain, visit};
 
 use compile::{condition_paths, infer_context, statement_paths, Compiler, Purpose};
 use edit::Editor;
@@ -175,4 +179,40 @@ impl Statement {
         self.editor.apply(rec)?;
         Ok(true)
     }
+}
+
+/// Infers one context for a group of statements and conditions written
+/// without an explicit `context` (see [`Condition::parse_inferred`]).
+pub fn infer_group_context(
+    statements: &[String],
+    conditions: &[String],
+    record: Context,
+) -> Result<Context, ParseError> {
+    let mut statement_asts = Vec::new();
+    for text in statements {
+        let ast = parser::parse_statement(text)
+            .map_err(|e| ParseError::new(SourceKind::Statement, text, e))?;
+        statement_asts.push((text, ast));
+    }
+    let mut condition_asts = Vec::new();
+    for text in conditions {
+        let ast = parser::parse_condition(text)
+            .map_err(|e| ParseError::new(SourceKind::Condition, text, e))?;
+        condition_asts.push((text, ast));
+    }
+    let mut paths = Vec::new();
+    for (_, ast) in &statement_asts {
+        paths.extend(statement_paths(ast));
+    }
+    for (_, ast) in &condition_asts {
+        paths.extend(condition_paths(ast));
+    }
+    let first = statements.first().or(conditions.first());
+    infer_context(&paths, record).map_err(|e| {
+        ParseError::new(
+            SourceKind::Statement,
+            first.map(String::as_str).unwrap_or_default(),
+            SyntaxError::new(0, e.message),
+        )
+    })
 }
