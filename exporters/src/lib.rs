@@ -3,15 +3,23 @@
 //! Each exporter is a module with its typed config, its factory and its
 //! tests; [`exporter_factories`] is the list the binary registers.
 
+mod factory;
 pub mod helper;
 pub mod kafka;
 mod oisp_view;
+pub mod otlp;
+pub mod tls;
+
+#[cfg(test)]
+mod testing;
 
 use oispd_component::ExporterFactory;
 
 /// Every exporter type compiled into oispd.
 pub fn exporter_factories() -> Vec<Box<dyn ExporterFactory>> {
     vec![
+        Box::new(otlp::grpc::OtlpGrpcFactory),
+        Box::new(otlp::http::OtlpHttpFactory),
         Box::new(kafka::KafkaFactory),
     ]
 }

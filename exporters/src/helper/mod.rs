@@ -25,7 +25,7 @@
 mod backoff;
 mod batcher;
 mod completion;
-mod log_limit;
+pub(crate) mod log_limit;
 mod metrics;
 mod queue;
 mod worker;
@@ -38,6 +38,7 @@ mod tests;
 use async_trait::async_trait;
 use completion::Completion;
 use metrics::SignalMetrics;
+use oispd_component::exporter::{QueueSettings, RetrySettings};
 use oispd_component::{
     Batch, ComponentError, ConsumeError, Consumer, Exporter, ExporterSettings, Telemetry,
 };
@@ -90,6 +91,25 @@ pub async fn start_exporter(
     };
     let handle = tokio::spawn(worker.run());
     Ok((Arc::new(consumer), handle))
+}
+
+/// Problems with the helper's config sections, for an exporter's
+/// `validate`: the retry values, a budget shorter than the intervals (as the
+/// collector rejects), an empty queue.
+pub fn settings_problems(retry: &RetrySettings, queue: &QueueSettings) -> Vec<String> {
+    let mut out = retry.problems();
+    let max = retry.max_elapsed_time;
+    if retry.enabled && !max.is_zero() && (max < retry.initial_interval || max < retry.max_interval)
+    {
+        out.push(
+            "'retry_on_failure.max_elapsed_time' must be 0 or at least initial_interval and max_interval"
+                .into(),
+        );
+    }
+    if queue.enabled && queue.queue_size == 0 {
+        out.push("'sending_queue.queue_size' must be above 0".into());
+    }
+    out
 }
 
 /// How the consumer treats a push.
