@@ -132,8 +132,6 @@ impl BodyFlaws {
 pub(crate) struct BodyDecoder {
     inner: Inner,
     flaws: BodyFlaws,
-    /// Encoded bytes received.
-    raw_len: u64,
 }
 
 impl std::fmt::Debug for BodyDecoder {
@@ -175,16 +173,11 @@ impl BodyDecoder {
                 Inner::Stopped(sink)
             }
         };
-        BodyDecoder {
-            inner,
-            flaws,
-            raw_len: 0,
-        }
+        BodyDecoder { inner, flaws }
     }
 
     /// Feeds encoded bytes.
     pub(crate) fn write(&mut self, data: &[u8]) {
-        self.raw_len += data.len() as u64;
         let result = match &mut self.inner {
             Inner::Stopped(_) => return,
             Inner::Identity(s) => s.write_all(data),
@@ -206,7 +199,6 @@ impl BodyDecoder {
                 } else {
                     Inner::RawDeflate(Box::new(flate2::write::DeflateDecoder::new(sink)))
                 };
-                self.raw_len -= head.len() as u64;
                 return self.write(&head);
             }
         };
@@ -220,7 +212,6 @@ impl BodyDecoder {
         if len == 0 {
             return;
         }
-        self.raw_len += len;
         self.flaws.gap = true;
         if !matches!(self.inner, Inner::Identity(_)) {
             // A compressed stream cannot continue past a hole.
@@ -288,11 +279,6 @@ impl BodyDecoder {
         let mut f = self.flaws;
         f.truncated |= self.inner.sink_ref().over;
         f
-    }
-
-    /// Encoded bytes received (gaps included).
-    pub(crate) fn raw_len(&self) -> u64 {
-        self.raw_len
     }
 
     /// Memory held by the decoded buffer.

@@ -122,7 +122,6 @@ impl State {
 /// One direction of an HTTP/1 connection.
 #[derive(Debug)]
 struct H1Flow {
-    role: Role,
     state: State,
     buf: Vec<u8>,
 }
@@ -164,12 +163,10 @@ impl Http1Conn {
     pub(crate) fn new() -> Http1Conn {
         Http1Conn {
             to_server: H1Flow {
-                role: Role::Request,
                 state: State::Start,
                 buf: Vec::new(),
             },
             to_client: H1Flow {
-                role: Role::Response,
                 state: State::Start,
                 buf: Vec::new(),
             },

@@ -7,15 +7,27 @@
 
 use std::net::SocketAddr;
 
+mod auth;
 mod body;
+mod call;
+mod config;
+mod decoder;
+mod events;
+mod exchange;
 mod http1;
 mod http2;
 mod message;
+mod process;
 mod providers;
 mod sse;
 mod stats;
 mod stream;
+mod tools;
 
+pub use config::DecoderConfig;
+pub use decoder::CaptureDecoder;
+pub use events::{ATTR_CAPTURE_SIDE, ATTR_PROTOCOL_VERSION};
+pub use process::{NoProcessLookup, ProcInfo, ProcessLookup};
 pub use stats::DecoderStats;
 pub use stream::Side;
 

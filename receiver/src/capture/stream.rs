@@ -95,8 +95,6 @@ enum Proto {
 pub(crate) struct HttpStream {
     proto: Proto,
     side: Option<Side>,
-    /// Bytes before the first message boundary were not seen.
-    missed_start: bool,
 }
 
 impl Default for HttpStream {
@@ -116,18 +114,12 @@ impl HttpStream {
                 chunks: 0,
             },
             side: None,
-            missed_start: false,
         }
     }
 
     /// The process's side, once known.
     pub(crate) fn side(&self) -> Option<Side> {
         self.side
-    }
-
-    /// Whether the start of the connection was missed.
-    pub(crate) fn missed_start(&self) -> bool {
-        self.missed_start
     }
 
     /// `2` for HTTP/2, `1` for HTTP/1.x, `None` while unknown or not HTTP.
@@ -181,7 +173,6 @@ impl HttpStream {
                         // The held prefix was a false start; this chunk may
                         // still begin a message on its own.
                         stats.bytes_skipped += (pending.bytes.len() - data.len()) as u64;
-                        self.missed_start = true;
                         pending.bytes.clear();
                         classify(data)
                     }
@@ -191,7 +182,6 @@ impl HttpStream {
             let decided = match class {
                 Class::No => {
                     stats.bytes_skipped += data.len() as u64 + gap;
-                    self.missed_start = true;
                     pending.bytes.clear();
                     if *bytes > DETECT_MAX_BYTES || *chunks > DETECT_MAX_CHUNKS {
                         stats.connections_not_http += 1;
@@ -205,7 +195,6 @@ impl HttpStream {
                     }
                     if gap > 0 {
                         stats.bytes_skipped += pending.bytes.len() as u64 + gap;
-                        self.missed_start = true;
                         pending.bytes.clear();
                     }
                     return;
@@ -262,10 +251,6 @@ impl HttpStream {
             | (Class::Response, Direction::Read) => Side::Client,
             _ => Side::Server,
         };
-        if class == Class::Response {
-            // The request this response answers was not seen.
-            self.missed_start = true;
-        }
         self.side = Some(side);
         let (to_server, to_client) = match side {
             Side::Client => (write_bytes, read_bytes),
@@ -348,7 +333,6 @@ mod tests {
         s.push(Direction::Read, b"ody tail...", 0, 1, &mut out, &mut st);
         s.push(Direction::Write, b"POST /v1/x HTTP/1.1\r\n", 0, 2, &mut out, &mut st);
         s.push(Direction::Write, b"Content-Length: 2\r\n\r\n{}", 0, 2, &mut out, &mut st);
-        assert!(s.missed_start());
         assert_eq!(st.bytes_skipped, 11);
         assert_eq!(s.side(), Some(Side::Client));
         let h = out
@@ -378,7 +362,6 @@ mod tests {
             s.push(Direction::Write, &[*b], 0, 1, &mut out, &mut st);
         }
         assert_eq!(st.bytes_skipped, 0);
-        assert!(!s.missed_start());
         assert_eq!(heads(&out), vec![(1, Role::Request)]);
     }
 
