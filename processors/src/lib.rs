@@ -1,18 +1,24 @@
 //! oispd's processors: what decides what is sensitive, what is a security
 //! finding, and where each record goes.
-//!
-//! - [`redaction`]: always-on credential redaction and configurable PII
-//!   masking (the `redaction` processor and the binary's always-on redactor).
-//! - [`audit`]: the sentinel's hash-chained audit trail, its SQLite store,
-//!   and the `oispd audit verify` / `query` functions.
 
-pub mod audit;
+pub mod filter;
 pub mod ottl;
-pub mod redaction;
+pub mod routing;
+#[cfg(test)]
+mod test_support;
+pub mod transform;
 
-use oispd_component::ProcessorFactory;
+use oispd_component::{ConnectorFactory, ProcessorFactory};
 
 /// Every processor type this crate provides.
 pub fn processor_factories() -> Vec<Box<dyn ProcessorFactory>> {
-    vec![Box::new(redaction::processor::RedactionFactory)]
+    vec![
+        Box::new(filter::FilterFactory),
+        Box::new(transform::TransformFactory),
+    ]
+}
+
+/// Every connector type this crate provides.
+pub fn connector_factories() -> Vec<Box<dyn ConnectorFactory>> {
+    vec![Box::new(routing::RoutingFactory)]
 }
