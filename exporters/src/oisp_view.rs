@@ -3,10 +3,10 @@
 //! event becomes that event's exact JSON, any other record a readable
 //! generic JSON object (`oispd_semconv::otel::log_record_generic_json`).
 
+use oispd_semconv::otel::{find_attribute, log_record_event_json, log_record_generic_json};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use oispd_semconv::otel::{find_attribute, log_record_event_json, log_record_generic_json};
 use serde_json::Value;
 
 /// One record of a batch in its JSON view, with the resource it came from.
@@ -15,6 +15,8 @@ pub(crate) struct JsonRecord<'a> {
     pub(crate) resource: Option<&'a Resource>,
     /// The OISP event, or the generic view of a non-OISP record.
     pub(crate) json: Value,
+    /// The record's time (the OISP event's `ts`), 0 when unknown.
+    pub(crate) time_unix_nano: u64,
 }
 
 impl JsonRecord<'_> {
@@ -39,7 +41,8 @@ pub(crate) fn record_json(
     scope: Option<&InstrumentationScope>,
     record: &LogRecord,
 ) -> Value {
-    log_record_event_json(record).unwrap_or_else(|| log_record_generic_json(resource, scope, record))
+    log_record_event_json(record)
+        .unwrap_or_else(|| log_record_generic_json(resource, scope, record))
 }
 
 /// Every record of `logs` in its JSON view, in batch order.
@@ -52,6 +55,7 @@ pub(crate) fn json_records(logs: &[ResourceLogs]) -> Vec<JsonRecord<'_>> {
                 out.push(JsonRecord {
                     resource,
                     json: record_json(resource, sl.scope.as_ref(), record),
+                    time_unix_nano: record.time_unix_nano,
                 });
             }
         }

@@ -183,7 +183,9 @@ impl<'de> Deserialize<'de> for RequiredAcks {
                     0 => Ok(RequiredAcks::None),
                     1 => Ok(RequiredAcks::One),
                     -1 => Ok(RequiredAcks::All),
-                    _ => Err(E::custom(format!("invalid value {v}: expected 0, 1, all or -1"))),
+                    _ => Err(E::custom(format!(
+                        "invalid value {v}: expected 0, 1, all or -1"
+                    ))),
                 }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RequiredAcks, E> {
@@ -286,8 +288,7 @@ fn brokers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
             f.write_str("a list of host:port or a comma-separated string")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-            Ok(v
-                .split(',')
+            Ok(v.split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(String::from)
@@ -525,9 +526,19 @@ mod tests {
     /// Guarantees: all and -1 mean all; other values are rejected by name.
     #[test]
     fn required_acks_spellings() {
-        for (v, want) in [("all", "all"), ("-1", "all"), ("0", "0"), ("1", "1"), ("'all'", "all")] {
+        for (v, want) in [
+            ("all", "all"),
+            ("-1", "all"),
+            ("0", "0"),
+            ("1", "1"),
+            ("'all'", "all"),
+        ] {
             let c = parse(&format!("producer: {{required_acks: {v}}}")).unwrap();
-            assert_eq!(prop(&c.client_config(), "acks").as_deref(), Some(want), "{v}");
+            assert_eq!(
+                prop(&c.client_config(), "acks").as_deref(),
+                Some(want),
+                "{v}"
+            );
         }
         let all = parse("producer: {required_acks: all}").unwrap();
         assert_eq!(
@@ -545,9 +556,15 @@ mod tests {
         let e = parse("producer: {compresion: gzip}").unwrap_err();
         assert_eq!(e[0], "'producer' has invalid keys: compresion");
         let e = parse("producer: {compression: brotli}").unwrap_err();
-        assert!(e[0].starts_with("'producer.compression' has invalid value \"brotli\""), "{e:?}");
+        assert!(
+            e[0].starts_with("'producer.compression' has invalid value \"brotli\""),
+            "{e:?}"
+        );
         let e = parse("logs: {encoding: xml}").unwrap_err();
-        assert!(e[0].starts_with("'logs.encoding' has invalid value"), "{e:?}");
+        assert!(
+            e[0].starts_with("'logs.encoding' has invalid value"),
+            "{e:?}"
+        );
         let e = parse("traces: {encoding: oisp_json}").unwrap_err();
         assert!(e[0].contains("logs only"), "{e:?}");
         let e = parse("auth: {sasl: {mechanism: GSSAPI, username: u, password: p}}").unwrap_err();
@@ -565,7 +582,10 @@ mod tests {
         .unwrap();
         let rd = c.client_config();
         assert_eq!(prop(&rd, "security.protocol").as_deref(), Some("sasl_ssl"));
-        assert_eq!(prop(&rd, "sasl.mechanisms").as_deref(), Some("SCRAM-SHA-512"));
+        assert_eq!(
+            prop(&rd, "sasl.mechanisms").as_deref(),
+            Some("SCRAM-SHA-512")
+        );
         assert_eq!(prop(&rd, "sasl.username").as_deref(), Some("u"));
         assert_eq!(prop(&rd, "ssl.ca.location").as_deref(), Some("/ca.pem"));
         assert_eq!(

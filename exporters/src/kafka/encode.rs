@@ -1,8 +1,10 @@
 //! Turns a batch into Kafka messages: one per OISP event (`oisp_json`) or
 //! one OTLP export request per resource (`otlp_proto`, `otlp_json`), each
 //! keyed by host and process so that one agent's records keep their order
-//! inside one partition. Messages above the size limit are set aside here,
-//! before anything is sent.
+//! inside one partition (`oisp_json` messages go out in event-time order,
+//! since a batch groups records by resource and one agent's records may sit
+//! under several resources). Messages above the size limit are set aside
+//! here, before anything is sent.
 
 use super::config::Encoding;
 use crate::oisp_view::{json_records, producer_key, record_json};
@@ -66,7 +68,12 @@ pub(crate) fn encode(batch: &Batch, encoding: Encoding, max_bytes: usize) -> Enc
     match batch {
         Batch::Logs(logs) => match encoding {
             Encoding::OispJson => {
-                for rec in json_records(logs) {
+                // Records are grouped by resource in a batch, so one agent's
+                // events may sit in several groups; their time restores the
+                // order they happened in (stable for equal times).
+                let mut records = json_records(logs);
+                records.sort_by_key(|r| r.time_unix_nano);
+                for rec in records {
                     let key = producer_key(rec.resource, Some(&rec.json));
                     let event_id = rec.event_id().map(String::from);
                     let payload = match serde_json::to_vec(&rec.json) {
@@ -133,7 +140,10 @@ pub(crate) fn encode(batch: &Batch, encoding: Encoding, max_bytes: usize) -> Enc
 }
 
 fn log_count(rl: &ResourceLogs) -> u64 {
-    rl.scope_logs.iter().map(|s| s.log_records.len() as u64).sum()
+    rl.scope_logs
+        .iter()
+        .map(|s| s.log_records.len() as u64)
+        .sum()
 }
 
 fn span_count(rs: &ResourceSpans) -> u64 {
@@ -163,12 +173,30 @@ pub(crate) mod tests {
     use serde_json::{json, Value};
 
     /// An OISP event of `event_type` from host `host`, pid `pid`.
-    pub(crate) fn event(id: &str, event_type: &str, host: &str, pid: i64, extra: Value) -> OispEvent {
+    pub(crate) fn event(
+        id: &str,
+        event_type: &str,
+        host: &str,
+        pid: i64,
+        extra: Value,
+    ) -> OispEvent {
+        event_at(id, event_type, host, pid, 0, extra)
+    }
+
+    /// Like [`event`], `ms` milliseconds after a fixed instant.
+    pub(crate) fn event_at(
+        id: &str,
+        event_type: &str,
+        host: &str,
+        pid: i64,
+        ms: u32,
+        extra: Value,
+    ) -> OispEvent {
         let mut v = json!({
             "oisp_version": "0.1",
             "event_id": id,
             "event_type": event_type,
-            "ts": "2025-12-22T14:30:16.345678Z",
+            "ts": format!("2025-12-22T14:30:16.{ms:03}Z"),
             "host": {"hostname": host},
             "process": {"pid": pid, "name": "python3"},
             "source": {"collector": "test"},
@@ -200,7 +228,12 @@ pub(crate) mod tests {
         let got: Vec<(Option<&str>, Value)> = enc
             .messages
             .iter()
-            .map(|m| (m.key.as_deref(), serde_json::from_slice(&m.payload).unwrap()))
+            .map(|m| {
+                (
+                    m.key.as_deref(),
+                    serde_json::from_slice(&m.payload).unwrap(),
+                )
+            })
             .collect();
         assert_eq!(got.len(), 3);
         let ids_of = |key: &str| -> Vec<String> {
@@ -212,6 +245,33 @@ pub(crate) mod tests {
         assert_eq!(ids_of("h1/10"), vec!["01A", "01C"]);
         assert_eq!(ids_of("h1/11"), vec!["01B"]);
         assert!(got.iter().all(|(_, v)| v["oisp_version"] == "0.1"));
+    }
+
+    /// Scenario: one agent's events come under two resources (its process
+    /// name changed), interleaved in time, so the batch groups them apart.
+    /// Guarantees: the agent's messages still go out in time order.
+    #[test]
+    fn oisp_json_keeps_each_agents_time_order_across_resources() {
+        let renamed = json!({"process": {"pid": 10, "name": "node"}});
+        let b = batch(vec![
+            event_at("01A", "ai.request", "h1", 10, 1, json!({})),
+            event_at("01B", "ai.request", "h1", 10, 2, renamed.clone()),
+            event_at("01C", "ai.response", "h1", 10, 3, json!({})),
+            event_at("01D", "ai.response", "h1", 10, 4, renamed),
+        ]);
+        let Batch::Logs(ref logs) = b else { panic!() };
+        assert_eq!(logs.len(), 2, "two resources");
+        let enc = encode(&b, Encoding::OispJson, 1_000_000);
+        let ids: Vec<String> = enc
+            .messages
+            .iter()
+            .map(|m| {
+                assert_eq!(m.key.as_deref(), Some("h1/10"));
+                let v: Value = serde_json::from_slice(&m.payload).unwrap();
+                v["event_id"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(ids, vec!["01A", "01B", "01C", "01D"]);
     }
 
     /// Scenario: otlp_proto and otlp_json encodings of two resources.
@@ -230,7 +290,8 @@ pub(crate) mod tests {
         assert_eq!(proto.messages[0].key.as_deref(), Some("h1/10"));
         assert_eq!(proto.messages[0].records, 2);
         let js = encode(&b, Encoding::OtlpJson, 1_000_000);
-        let back: ExportLogsServiceRequest = serde_json::from_slice(&js.messages[1].payload).unwrap();
+        let back: ExportLogsServiceRequest =
+            serde_json::from_slice(&js.messages[1].payload).unwrap();
         assert_eq!(back.resource_logs[0].scope_logs[0].log_records.len(), 1);
         assert_eq!(js.messages[1].key.as_deref(), Some("h2/20"));
     }
@@ -242,7 +303,13 @@ pub(crate) mod tests {
         let big = "x".repeat(5000);
         let b = batch(vec![
             event("01A", "ai.request", "h1", 10, json!({})),
-            event("01BIG", "ai.request", "h1", 10, json!({"data": {"blob": big}})),
+            event(
+                "01BIG",
+                "ai.request",
+                "h1",
+                10,
+                json!({"data": {"blob": big}}),
+            ),
             event("01C", "ai.request", "h1", 10, json!({})),
         ]);
         let enc = encode(&b, Encoding::OispJson, 2000);

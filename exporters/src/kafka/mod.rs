@@ -59,7 +59,12 @@ impl ExporterFactory for KafkaFactory {
         config: &Value,
     ) -> Result<(Box<dyn Exporter>, ExporterSettings), ComponentError> {
         let cfg = parse_config::<KafkaConfig>(config).map_err(|e| {
-            ComponentError::Config(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+            ComponentError::Config(
+                e.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
         })?;
         let id = ctx.id.to_string();
         let oversized = ctx
@@ -160,7 +165,9 @@ async fn settle(pending: DeliveryFuture, records: u64, bytes: usize, outcome: &m
             });
         }
         Ok(Err((e, _))) => {
-            outcome.retryable.get_or_insert_with(|| format!("kafka delivery failed: {e}"));
+            outcome
+                .retryable
+                .get_or_insert_with(|| format!("kafka delivery failed: {e}"));
         }
         Err(_) => {
             outcome
@@ -362,7 +369,10 @@ mod tests {
     async fn unreachable_broker_is_retryable() {
         let telemetry = Arc::new(Telemetry::new().unwrap());
         let (mut exporter, _) = KafkaFactory
-            .create(&ctx(&telemetry), &yaml("brokers: 127.0.0.1:1\ntimeout: 300ms"))
+            .create(
+                &ctx(&telemetry),
+                &yaml("brokers: 127.0.0.1:1\ntimeout: 300ms"),
+            )
             .unwrap();
         exporter.start().await.unwrap();
         let batch = Batch::Logs(events_to_resource_logs(vec![event(
