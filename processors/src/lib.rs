@@ -1,7 +1,9 @@
 //! oispd's processors: what decides what is sensitive, what is a security
 //! finding, and where each record goes.
 
+pub mod batch;
 pub mod filter;
+pub mod memory_limiter;
 pub mod ottl;
 pub mod routing;
 #[cfg(test)]
@@ -15,6 +17,8 @@ pub fn processor_factories() -> Vec<Box<dyn ProcessorFactory>> {
     vec![
         Box::new(filter::FilterFactory),
         Box::new(transform::TransformFactory),
+        Box::new(batch::BatchFactory),
+        Box::new(memory_limiter::MemoryLimiterFactory::default()),
     ]
 }
 
