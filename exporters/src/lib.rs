@@ -12,6 +12,7 @@ pub mod tls;
 
 #[cfg(test)]
 mod testing;
+pub mod webhook;
 
 use oispd_component::ExporterFactory;
 
@@ -21,5 +22,6 @@ pub fn exporter_factories() -> Vec<Box<dyn ExporterFactory>> {
         Box::new(otlp::grpc::OtlpGrpcFactory),
         Box::new(otlp::http::OtlpHttpFactory),
         Box::new(kafka::KafkaFactory),
+        Box::new(webhook::WebhookFactory),
     ]
 }
