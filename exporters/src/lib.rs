@@ -3,22 +3,26 @@
 //! Each exporter is a module with its typed config, its factory and its
 //! tests; [`exporter_factories`] is the list the binary registers.
 
+pub mod debug;
 mod factory;
+pub mod file;
 pub mod helper;
 pub mod kafka;
 mod oisp_view;
 pub mod otlp;
 pub mod tls;
+pub mod webhook;
 
 #[cfg(test)]
 mod testing;
-pub mod webhook;
 
 use oispd_component::ExporterFactory;
 
 /// Every exporter type compiled into oispd.
 pub fn exporter_factories() -> Vec<Box<dyn ExporterFactory>> {
     vec![
+        Box::new(debug::DebugFactory),
+        Box::new(file::FileFactory),
         Box::new(otlp::grpc::OtlpGrpcFactory),
         Box::new(otlp::http::OtlpHttpFactory),
         Box::new(kafka::KafkaFactory),

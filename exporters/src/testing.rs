@@ -39,3 +39,47 @@ pub(crate) fn test_pki() -> TestPki {
         server_key_pem: server_key.serialize_pem(),
     }
 }
+
+/// The OISP spec's example events, from `$OISP_SPEC_DIR` or
+/// `../../shared/oisp-spec`; a missing spec fails the test.
+pub(crate) fn spec_examples() -> Vec<serde_json::Value> {
+    let dir = match std::env::var_os("OISP_SPEC_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oisp-spec"),
+    }
+    .join("examples");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "OISP spec examples not found at {}: {e} (set OISP_SPEC_DIR)",
+                dir.display()
+            )
+        })
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    assert!(
+        paths.len() >= 9,
+        "expected the spec's examples in {}",
+        dir.display()
+    );
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{e}"));
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+/// A logs batch carrying `events` as OTel log records, as receivers build it.
+pub(crate) fn oisp_batch(events: &[serde_json::Value]) -> oispd_component::Batch {
+    let parsed = events
+        .iter()
+        .map(|e| {
+            oispd_semconv::OispEvent::from_value(e.clone()).unwrap_or_else(|err| panic!("{err}"))
+        })
+        .collect();
+    oispd_component::Batch::Logs(oispd_semconv::otel::events_to_resource_logs(parsed))
+}

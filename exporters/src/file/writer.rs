@@ -1,0 +1,473 @@
+//! The output file: opening (append or truncate, creating directories),
+//! whole-line writes, size-based rotation and backup pruning.
+//!
+//! Crash safety: callers hand over complete lines only, and each file
+//! receives them in one `write` of whole lines, so a killed process leaves
+//! only whole lines. A write that fails part-way is cut back to the last
+//! good size, so nothing half-written stays and the batch can be retried
+//! without duplicates. A torn last line left by a crash of an older process
+//! (or another writer) is cut off when the file is opened for appending.
+//!
+//! Rotation never splits a line: when the next line would push the file
+//! past `max_bytes`, the file is closed and renamed to
+//! `<stem>-<YYYY-MM-DDTHH-MM-SS.mmm>[-N]<.ext>` (UTC unless `localtime`,
+//! `-N` only when that name is taken), a new file is opened at `path`, and
+//! the oldest backups beyond `max_backups` are deleted. A single line larger
+//! than `max_bytes` gets a file of its own.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Mode of newly created files: records may hold prompts and responses.
+const FILE_MODE: u32 = 0o600;
+
+/// When and how to rotate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RotationPolicy {
+    /// Rotate before a line would make the file larger than this.
+    pub(crate) max_bytes: u64,
+    /// Backups kept; 0 keeps all.
+    pub(crate) max_backups: usize,
+    /// Name backups in local time instead of UTC.
+    pub(crate) localtime: bool,
+}
+
+/// A write that failed after `written` bytes of the input (whole lines)
+/// had reached the file.
+#[derive(Debug)]
+pub(crate) struct WriteError {
+    /// Leading bytes of the input that are safely on disk.
+    pub(crate) written: usize,
+    /// What failed.
+    pub(crate) error: std::io::Error,
+}
+
+/// An open output file.
+pub(crate) struct LineWriter {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    rotation: Option<RotationPolicy>,
+}
+
+impl LineWriter {
+    /// Opens `path` for appending (`append`) or truncates it, creating
+    /// missing parent directories when `create_directory`.
+    pub(crate) fn open(
+        path: &Path,
+        append: bool,
+        create_directory: bool,
+        rotation: Option<RotationPolicy>,
+    ) -> std::io::Result<LineWriter> {
+        if create_directory {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(!append)
+            .mode(FILE_MODE)
+            .open(path)?;
+        let size = if append {
+            let cut = repair_torn_tail(&mut file)?;
+            if cut > 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    bytes = cut,
+                    "removed an incomplete last line left by an earlier writer"
+                );
+            }
+            file.seek(SeekFrom::End(0))?
+        } else {
+            0
+        };
+        Ok(LineWriter {
+            path: path.to_path_buf(),
+            file,
+            size,
+            rotation,
+        })
+    }
+
+    /// Current size of the active file.
+    #[cfg(test)]
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Writes `lines` (complete, newline-terminated lines), rotating
+    /// between lines as needed.
+    pub(crate) fn write_lines(&mut self, lines: &[u8]) -> Result<(), WriteError> {
+        let mut written = 0;
+        while written < lines.len() {
+            let rest = &lines[written..];
+            let chunk = self.fitting_prefix(rest);
+            if chunk == 0 {
+                self.rotate()
+                    .map_err(|error| WriteError { written, error })?;
+                continue;
+            }
+            self.write_chunk(&rest[..chunk])
+                .map_err(|error| WriteError { written, error })?;
+            written += chunk;
+        }
+        Ok(())
+    }
+
+    /// How many leading bytes of `rest` (whole lines) fit in the active
+    /// file; 0 means rotate first. An empty file takes at least one line.
+    fn fitting_prefix(&self, rest: &[u8]) -> usize {
+        let Some(policy) = &self.rotation else {
+            return rest.len();
+        };
+        let room = policy.max_bytes.saturating_sub(self.size);
+        if rest.len() as u64 <= room {
+            return rest.len();
+        }
+        let limit = usize::try_from(room).unwrap_or(usize::MAX).min(rest.len());
+        // The last newline within the room ends the last line that fits.
+        match rest[..limit].iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None if self.size == 0 => rest
+                .iter()
+                .position(|b| *b == b'\n')
+                .map(|i| i + 1)
+                .unwrap_or(rest.len()),
+            None => 0,
+        }
+    }
+
+    /// One write of whole lines; on failure the file is cut back so no
+    /// partial line stays.
+    fn write_chunk(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        match self.file.write_all(chunk) {
+            Ok(()) => {
+                self.size += chunk.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Best effort: if even this fails the next open repairs
+                // the torn tail.
+                let _ = self.file.set_len(self.size);
+                let _ = self.file.seek(SeekFrom::Start(self.size));
+                Err(e)
+            }
+        }
+    }
+
+    /// Pushes written data to the kernel's durable storage.
+    pub(crate) fn sync(&mut self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let Some(policy) = self.rotation.clone() else {
+            return Ok(());
+        };
+        self.file.sync_data()?;
+        let backup = backup_path(&self.path, policy.localtime)?;
+        std::fs::rename(&self.path, &backup)?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(FILE_MODE)
+            .open(&self.path)?;
+        self.size = 0;
+        if policy.max_backups > 0 {
+            prune_backups(&self.path, policy.max_backups)?;
+        }
+        Ok(())
+    }
+}
+
+/// Cuts a last line that lacks its newline; returns the bytes removed.
+fn repair_torn_tail(file: &mut File) -> std::io::Result<u64> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(0);
+    }
+    // Scan backwards for the last newline.
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    let keep = loop {
+        if end == 0 {
+            break 0;
+        }
+        let start = end.saturating_sub(buf.len() as u64);
+        let n = usize::try_from(end - start).unwrap_or(buf.len());
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf[..n])?;
+        if let Some(i) = buf[..n].iter().rposition(|b| *b == b'\n') {
+            break start + i as u64 + 1;
+        }
+        end = start;
+    };
+    file.set_len(keep)?;
+    Ok(len - keep)
+}
+
+/// `(stem, extension with its dot)` of the active file's name.
+fn name_parts(path: &Path) -> (String, String) {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    (stem, ext)
+}
+
+/// A free backup name for a rotation happening now. Within one
+/// millisecond the `-N` suffix counts up past every existing backup of that
+/// moment, so names keep sorting in rotation order even after pruning.
+fn backup_path(path: &Path, localtime: bool) -> std::io::Result<PathBuf> {
+    let stamp = if localtime {
+        chrono::Local::now()
+            .format("%Y-%m-%dT%H-%M-%S%.3f")
+            .to_string()
+    } else {
+        chrono::Utc::now()
+            .format("%Y-%m-%dT%H-%M-%S%.3f")
+            .to_string()
+    };
+    let (stem, ext) = name_parts(path);
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let same_moment = backups(path)?
+        .iter()
+        .filter_map(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter_map(|n| backup_key(&n, &stem, &ext))
+        .filter(|(s, _)| *s == stamp)
+        .map(|(_, n)| n)
+        .max();
+    let name = match same_moment {
+        None => format!("{stem}-{stamp}{ext}"),
+        Some(n) => format!("{stem}-{stamp}-{}{ext}", n + 1),
+    };
+    Ok(dir.join(name))
+}
+
+/// The sort key of a backup name (`timestamp`, `N`), `None` for other files.
+fn backup_key(name: &str, stem: &str, ext: &str) -> Option<(String, u64)> {
+    let middle = name
+        .strip_prefix(stem)?
+        .strip_prefix('-')?
+        .strip_suffix(ext)?;
+    // YYYY-MM-DDTHH-MM-SS.mmm is 23 characters.
+    if middle.len() < 23 {
+        return None;
+    }
+    let (stamp, suffix) = middle.split_at(23);
+    let b = stamp.as_bytes();
+    let shape_ok = b[4] == b'-' && b[10] == b'T' && b[19] == b'.';
+    let digits_ok = stamp
+        .chars()
+        .enumerate()
+        .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16 | 19) || c.is_ascii_digit());
+    if !shape_ok || !digits_ok {
+        return None;
+    }
+    let n = match suffix {
+        "" => 0,
+        s => s.strip_prefix('-')?.parse().ok()?,
+    };
+    Some((stamp.to_string(), n))
+}
+
+/// The backups of `path`, oldest first.
+pub(crate) fn backups(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let (stem, ext) = name_parts(path);
+    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(key) = backup_key(&name, &stem, &ext) {
+            found.push((key, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+fn prune_backups(path: &Path, keep: usize) -> std::io::Result<()> {
+    let all = backups(path)?;
+    let excess = all.len().saturating_sub(keep);
+    for old in &all[..excess] {
+        std::fs::remove_file(old)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn lines(n: usize, width: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let line = format!("{i:0width$}\n", width = width - 1);
+            out.extend_from_slice(line.as_bytes());
+        }
+        out
+    }
+
+    fn all_lines(path: &Path) -> Vec<String> {
+        let mut files = backups(path).unwrap();
+        files.push(path.to_path_buf());
+        files
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Scenario: 1000 lines of 100 bytes with rotation at 2500 bytes and
+    /// no backup limit.
+    /// Guarantees: no file exceeds the limit, every file holds whole lines,
+    /// and every line is found exactly once, in order, across all files.
+    #[test]
+    fn rotation_never_splits_or_loses_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let policy = RotationPolicy {
+            max_bytes: 2500,
+            max_backups: 0,
+            localtime: false,
+        };
+        let mut w = LineWriter::open(&path, true, false, Some(policy)).unwrap();
+        let data = lines(1000, 100);
+        for chunk in data.chunks(100 * 37) {
+            w.write_lines(chunk).unwrap();
+        }
+        let got = all_lines(&path);
+        let want: Vec<String> = (0..1000).map(|i| format!("{i:099}")).collect();
+        assert_eq!(got, want);
+        for f in backups(&path).unwrap() {
+            let len = std::fs::metadata(&f).unwrap().len();
+            assert!(len <= 2500 && len % 100 == 0, "{} {len}", f.display());
+        }
+    }
+
+    /// Scenario: rotation with max_backups 3.
+    /// Guarantees: exactly 3 backups remain, the newest ones, named
+    /// `<stem>-<timestamp>[-N].jsonl`.
+    #[test]
+    fn keeps_max_backups_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let policy = RotationPolicy {
+            max_bytes: 1000,
+            max_backups: 3,
+            localtime: false,
+        };
+        let mut w = LineWriter::open(&path, true, false, Some(policy)).unwrap();
+        w.write_lines(&lines(100, 100)).unwrap();
+        let kept = backups(&path).unwrap();
+        assert_eq!(kept.len(), 3);
+        for b in &kept {
+            let name = b.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(backup_key(&name, "events", ".jsonl").is_some(), "{name}");
+        }
+        // The newest backups hold the last lines before the active file.
+        let got = all_lines(&path);
+        let want: Vec<String> = (60..100).map(|i| format!("{i:099}")).collect();
+        assert_eq!(got, want);
+    }
+
+    /// Scenario: a line longer than max_bytes.
+    /// Guarantees: it gets a file of its own rather than being split or lost.
+    #[test]
+    fn oversized_line_gets_its_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.jsonl");
+        let policy = RotationPolicy {
+            max_bytes: 10,
+            max_backups: 0,
+            localtime: false,
+        };
+        let mut w = LineWriter::open(&path, true, false, Some(policy)).unwrap();
+        w.write_lines(b"ab\n").unwrap();
+        w.write_lines(b"0123456789abcdef\ncd\n").unwrap();
+        assert_eq!(all_lines(&path), vec!["ab", "0123456789abcdef", "cd"]);
+    }
+
+    /// Scenario: an existing file ends in a torn line (a crashed writer).
+    /// Guarantees: append mode cuts the torn tail and appends whole lines.
+    #[test]
+    fn append_repairs_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        std::fs::write(&path, b"{\"a\":1}\n{\"b\":").unwrap();
+        let mut w = LineWriter::open(&path, true, false, None).unwrap();
+        assert_eq!(w.size(), 8);
+        w.write_lines(b"{\"c\":3}\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"c\":3}\n"
+        );
+    }
+
+    /// Scenario: append false on an existing file; a missing directory.
+    /// Guarantees: the file is truncated; directories are created on request
+    /// and their absence is an error otherwise.
+    #[test]
+    fn truncate_and_create_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        std::fs::write(&path, b"old\n").unwrap();
+        let mut w = LineWriter::open(&path, false, false, None).unwrap();
+        w.write_lines(b"new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        let nested = dir.path().join("a/b/c.jsonl");
+        assert!(LineWriter::open(&nested, true, false, None).is_err());
+        LineWriter::open(&nested, true, true, None).unwrap();
+        assert!(nested.exists());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&nested).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    /// Scenario: names that look almost like backups.
+    /// Guarantees: only `<stem>-<timestamp>[-N]<ext>` counts.
+    #[test]
+    fn backup_names_are_recognised_exactly() {
+        assert_eq!(
+            backup_key("e-2026-11-22T05-30-00.123.jsonl", "e", ".jsonl"),
+            Some(("2026-11-22T05-30-00.123".into(), 0))
+        );
+        assert_eq!(
+            backup_key("e-2026-11-22T05-30-00.123-2.jsonl", "e", ".jsonl"),
+            Some(("2026-11-22T05-30-00.123".into(), 2))
+        );
+        assert_eq!(backup_key("e-notes.jsonl", "e", ".jsonl"), None);
+        assert_eq!(backup_key("e.jsonl", "e", ".jsonl"), None);
+        assert_eq!(
+            backup_key("e-2026-11-22T05-30-00.123.json", "e", ".jsonl"),
+            None
+        );
+    }
+}
