@@ -17,8 +17,8 @@
 //! be flushed at once, and [`Processor::flush`] hands out one chunk per call.
 
 use oispd_component::{
-    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo,
-    ConfigError, Processor, ProcessorFactory, Signal, Stability,
+    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
+    Processor, ProcessorFactory, Signal, Stability,
 };
 use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
@@ -285,7 +285,12 @@ mod tests {
 
     fn batch(config: &str) -> (Box<dyn Processor>, Arc<oispd_component::Telemetry>) {
         let (ctx, telemetry) = ctx("batch");
-        (BatchFactory.create(&ctx, &yaml(config), Signal::Logs).unwrap(), telemetry)
+        (
+            BatchFactory
+                .create(&ctx, &yaml(config), Signal::Logs)
+                .unwrap(),
+            telemetry,
+        )
     }
 
     fn records(prefix: &str, n: usize) -> Batch {
@@ -293,7 +298,9 @@ mod tests {
             "h",
             vec![(
                 "s",
-                (0..n).map(|i| log(&format!("{prefix}{i}"), 9, &[])).collect(),
+                (0..n)
+                    .map(|i| log(&format!("{prefix}{i}"), 9, &[]))
+                    .collect(),
             )],
         )])
     }
@@ -315,7 +322,12 @@ mod tests {
         assert_eq!(p.next_flush(), None);
         assert!(p.flush().is_none());
         assert_eq!(
-            counter(&telemetry, "otelcol_processor_batch_timeout_trigger_send", "processor", "batch"),
+            counter(
+                &telemetry,
+                "otelcol_processor_batch_timeout_trigger_send",
+                "processor",
+                "batch"
+            ),
             1
         );
     }
@@ -330,7 +342,12 @@ mod tests {
         assert_eq!(out.record_count(), 6);
         assert_eq!(p.next_flush(), None);
         assert_eq!(
-            counter(&telemetry, "otelcol_processor_batch_batch_size_trigger_send", "processor", "batch"),
+            counter(
+                &telemetry,
+                "otelcol_processor_batch_batch_size_trigger_send",
+                "processor",
+                "batch"
+            ),
             1
         );
     }
@@ -367,11 +384,23 @@ mod tests {
     #[test]
     fn split_front_cuts_inside_groups() {
         let mut b = logs(vec![
-            ("r1", vec![("s1", vec![log("a", 9, &[]), log("b", 9, &[])]), ("s2", vec![log("c", 9, &[])])]),
+            (
+                "r1",
+                vec![
+                    ("s1", vec![log("a", 9, &[]), log("b", 9, &[])]),
+                    ("s2", vec![log("c", 9, &[])]),
+                ],
+            ),
             ("r2", vec![("s3", vec![log("d", 9, &[])])]),
         ]);
         let head = split_front(&mut b, 1);
-        assert_eq!((names(&head), names(&b)), (vec!["a".to_string()], vec!["b".into(), "c".into(), "d".into()]));
+        assert_eq!(
+            (names(&head), names(&b)),
+            (
+                vec!["a".to_string()],
+                vec!["b".into(), "c".into(), "d".into()]
+            )
+        );
         let Batch::Logs(rest) = &b else { panic!() };
         assert_eq!(rest.len(), 2);
         assert_eq!(rest[0].scope_logs.len(), 2);
@@ -393,9 +422,14 @@ mod tests {
             "'send_batch_max_size' must be greater or equal to 'send_batch_size'"
         );
         assert!(BatchFactory.validate(&yaml("~")).is_ok());
-        assert!(BatchFactory.validate(&yaml("timeout: 1s\nsend_batch_max_size: 0")).is_ok());
+        assert!(BatchFactory
+            .validate(&yaml("timeout: 1s\nsend_batch_max_size: 0"))
+            .is_ok());
         assert_eq!(
-            BatchFactory.validate(&yaml("metadata_keys: []")).unwrap_err()[0].to_string(),
+            BatchFactory
+                .validate(&yaml("metadata_keys: []"))
+                .unwrap_err()[0]
+                .to_string(),
             "'' has invalid keys: metadata_keys"
         );
     }

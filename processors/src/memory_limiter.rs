@@ -21,8 +21,8 @@
 //! [`MemoryPressure`], which receivers can poll to stop reading early.
 
 use oispd_component::{
-    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo,
-    ConfigError, Processor, ProcessorFactory, Signal, Stability,
+    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
+    Processor, ProcessorFactory, Signal, Stability,
 };
 use prometheus::IntCounter;
 use serde::Deserialize;
@@ -338,7 +338,10 @@ mod tests {
     use std::sync::atomic::AtomicU64;
 
     fn records(n: usize) -> Batch {
-        logs(vec![("h", vec![("s", (0..n).map(|_| log("x", 9, &[])).collect())])])
+        logs(vec![(
+            "h",
+            vec![("s", (0..n).map(|_| log("x", 9, &[])).collect())],
+        )])
     }
 
     /// A limiter whose RSS readings come from `rss`; returns how many reads happened.
@@ -346,7 +349,11 @@ mod tests {
         config: &str,
         factory: &MemoryLimiterFactory,
         rss: Arc<AtomicU64>,
-    ) -> (MemoryLimiter, Arc<AtomicUsize>, Arc<oispd_component::Telemetry>) {
+    ) -> (
+        MemoryLimiter,
+        Arc<AtomicUsize>,
+        Arc<oispd_component::Telemetry>,
+    ) {
         let (ctx, telemetry) = ctx("memory_limiter");
         let reads = Arc::new(AtomicUsize::new(0));
         let r = reads.clone();
@@ -355,7 +362,9 @@ mod tests {
             Some(rss.load(Ordering::Relaxed))
         });
         let l = factory
-            .build(&ctx, &yaml(config), Signal::Logs, reader, || Some(1000 * MIB))
+            .build(&ctx, &yaml(config), Signal::Logs, reader, || {
+                Some(1000 * MIB)
+            })
             .unwrap();
         (l, reads, telemetry)
     }
@@ -437,7 +446,10 @@ mod tests {
                 .map(|e| e.to_string())
                 .collect()
         };
-        assert_eq!(problems("~"), ["'limit_mib' or 'limit_percentage' must be set"]);
+        assert_eq!(
+            problems("~"),
+            ["'limit_mib' or 'limit_percentage' must be set"]
+        );
         assert_eq!(
             problems("check_interval: 0s\nlimit_mib: 10\nspike_limit_mib: 10"),
             [

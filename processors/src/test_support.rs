@@ -61,9 +61,11 @@ pub fn span(name: &str, attrs: &[(&str, &str)]) -> Span {
     }
 }
 
-/// A logs batch: one resource per `(host.name, scopes)`, each scope
-/// `(scope name, records)`.
-pub fn logs(resources: Vec<(&str, Vec<(&str, Vec<LogRecord>)>)>) -> Batch {
+/// Scopes of a resource: `(scope name, records)`.
+pub type Scopes<'a> = Vec<(&'a str, Vec<LogRecord>)>;
+
+/// A logs batch: one resource per `(host.name, scopes)`.
+pub fn logs(resources: Vec<(&str, Scopes<'_>)>) -> Batch {
     Batch::Logs(
         resources
             .into_iter()

@@ -26,8 +26,8 @@ use crate::ottl::{
     retain, Condition, ConditionGroup, Context, ErrorCounters, ErrorLog, ErrorMode, RecordMut,
 };
 use oispd_component::{
-    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo,
-    ConfigError, Processor, ProcessorFactory, Signal, Stability,
+    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
+    Processor, ProcessorFactory, Signal, Stability,
 };
 use prometheus::IntCounter;
 use serde::Deserialize;
@@ -133,9 +133,11 @@ impl FilterConfig {
                 ConditionGroup::Single(text) => {
                     compile_all(std::slice::from_ref(text), self.error_mode, false)
                 }
-                ConditionGroup::Group(g) => {
-                    compile_all(&g.conditions, g.error_mode.unwrap_or(self.error_mode), false)
-                }
+                ConditionGroup::Group(g) => compile_all(
+                    &g.conditions,
+                    g.error_mode.unwrap_or(self.error_mode),
+                    false,
+                ),
             }
         }
         if problems.is_empty() {

@@ -3,7 +3,13 @@
 use super::*;
 use crate::test_support::{counter, ctx, log, logs, names, span, traces, yaml};
 
-fn filter(config: &str, signal: Signal) -> (Box<dyn Processor>, std::sync::Arc<oispd_component::Telemetry>) {
+fn filter(
+    config: &str,
+    signal: Signal,
+) -> (
+    Box<dyn Processor>,
+    std::sync::Arc<oispd_component::Telemetry>,
+) {
     let (ctx, telemetry) = ctx("filter/t");
     let p = FilterFactory.create(&ctx, &yaml(config), signal).unwrap();
     (p, telemetry)
@@ -45,7 +51,12 @@ logs:
     let Batch::Logs(rls) = &out else { panic!() };
     assert_eq!(rls.len(), 1, "the web-2 resource had nothing left");
     assert_eq!(
-        counter(&telemetry, "otelcol_processor_filter_logs_filtered", "processor", "filter/t"),
+        counter(
+            &telemetry,
+            "otelcol_processor_filter_logs_filtered",
+            "processor",
+            "filter/t"
+        ),
         3
     );
 }
@@ -71,8 +82,15 @@ fn ignore_and_silent_treat_errors_as_no_match() {
         );
         let out = p.process(sample()).unwrap();
         // The failing condition never matches, the second still applies.
-        assert_eq!(names(&out), ["warning kept", "GET /healthz", "info only"], "{mode}");
-        assert_eq!(counter(&telemetry, "oispd_ottl_errors", "component", "filter/t"), 4);
+        assert_eq!(
+            names(&out),
+            ["warning kept", "GET /healthz", "info only"],
+            "{mode}"
+        );
+        assert_eq!(
+            counter(&telemetry, "oispd_ottl_errors", "component", "filter/t"),
+            4
+        );
     }
 }
 
@@ -86,7 +104,12 @@ fn propagate_drops_the_batch() {
     );
     assert!(p.process(sample()).is_none());
     assert_eq!(
-        counter(&telemetry, "oispd_ottl_error_dropped_log_records", "component", "filter/t"),
+        counter(
+            &telemetry,
+            "oispd_ottl_error_dropped_log_records",
+            "component",
+            "filter/t"
+        ),
         4
     );
 }
@@ -112,7 +135,12 @@ traces:
     assert_eq!(names(&p.process(batch).unwrap()), ["POST /chat"]);
     assert!(p.process(traces("noisy", vec![span("x", &[])])).is_none());
     assert_eq!(
-        counter(&telemetry, "otelcol_processor_filter_spans_filtered", "processor", "filter/t"),
+        counter(
+            &telemetry,
+            "otelcol_processor_filter_spans_filtered",
+            "processor",
+            "filter/t"
+        ),
         2
     );
 }
@@ -130,7 +158,10 @@ log_conditions:
 "#,
         Signal::Logs,
     );
-    assert_eq!(names(&p.process(sample()).unwrap()), ["warning kept", "GET /healthz"]);
+    assert_eq!(
+        names(&p.process(sample()).unwrap()),
+        ["warning kept", "GET /healthz"]
+    );
 }
 
 /// Scenario: no conditions for the pipeline's signal. Guarantees: pass-through.
@@ -178,7 +209,10 @@ traces:
         problems("trace_conditions: ['log.body == \"x\"']"),
         ["condition \"log.body == \\\"x\\\"\" uses log paths, which traces pipelines do not have"]
     );
-    assert_eq!(problems("logs: {log_records: []}"), ["'logs' has invalid keys: log_records"]);
+    assert_eq!(
+        problems("logs: {log_records: []}"),
+        ["'logs' has invalid keys: log_records"]
+    );
     assert_eq!(
         problems("error_mode: loud"),
         ["'error_mode' has invalid value \"loud\": expected one of `ignore`, `silent`, `propagate`"]

@@ -249,12 +249,14 @@ pub fn build(c: &Compiler, args: &Args<'_>) -> Result<Editor, SyntaxError> {
                 "insert" => Strategy::Insert,
                 "update" => Strategy::Update,
                 "upsert" => Strategy::Upsert,
-                other => return Err(args.error(
-                    2,
-                    format!(
+                other => {
+                    return Err(args.error(
+                        2,
+                        format!(
                         "invalid strategy {other:?}, must be \"insert\", \"update\" or \"upsert\""
                     ),
-                )),
+                    ))
+                }
             };
             Editor::MergeMaps(
                 args.map_path(c, 0)?,
@@ -339,7 +341,7 @@ impl Editor {
             }
             Editor::KeepKeys(target, keys) => {
                 if let Some(map) = target.map_mut(rec)? {
-                    map.retain(|e| keys.iter().any(|k| *k == e.key));
+                    map.retain(|e| keys.contains(&e.key));
                 }
                 Ok(())
             }

@@ -75,7 +75,10 @@ fn fixture() -> Fixture {
             body: Some(map(vec![
                 kv("msg", s("hello world")),
                 kv("n", i(3)),
-                kv("list", list(vec![i(1), s("two"), map(vec![kv("k", s("v"))])])),
+                kv(
+                    "list",
+                    list(vec![i(1), s("two"), map(vec![kv("k", s("v"))])]),
+                ),
                 kv("nested", map(vec![kv("a", map(vec![kv("b", s("deep"))]))])),
                 kv("json", s(r#"{"user": {"id": 7}, "tags": ["x", "y"]}"#)),
             ])),
@@ -179,7 +182,8 @@ fn run(statements: &[&str]) -> Fixture {
     for text in statements {
         let st = Statement::parse(text, Context::Log).unwrap_or_else(|e| panic!("{e}"));
         let mut rec = f.log_rec();
-        st.execute(&mut rec).unwrap_or_else(|e| panic!("{text}: {e}"));
+        st.execute(&mut rec)
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
     }
     f
 }
@@ -202,11 +206,15 @@ fn val(expr: &str) -> AnyValue {
 }
 
 fn stmt_err(text: &str) -> String {
-    Statement::parse(text, Context::Log).unwrap_err().to_string()
+    Statement::parse(text, Context::Log)
+        .unwrap_err()
+        .to_string()
 }
 
 fn cond_err(text: &str) -> String {
-    Condition::parse(text, Context::Log).unwrap_err().to_string()
+    Condition::parse(text, Context::Log)
+        .unwrap_err()
+        .to_string()
 }
 
 // ---------------------------------------------------------------- paths
@@ -222,7 +230,9 @@ fn log_paths_read_every_field() {
     assert!(cond("resource.dropped_attributes_count == 2"));
     assert!(cond(r#"instrumentation_scope.name == "oispd.capture""#));
     assert!(cond(r#"instrumentation_scope.version == "1.0""#));
-    assert!(cond(r#"instrumentation_scope.attributes["scope.k"] == "v""#));
+    assert!(cond(
+        r#"instrumentation_scope.attributes["scope.k"] == "v""#
+    ));
     assert!(cond("instrumentation_scope.dropped_attributes_count == 1"));
     assert!(cond(r#"scope.name == "oispd.capture""#));
     assert!(cond("severity_number == 13"));
@@ -232,14 +242,18 @@ fn log_paths_read_every_field() {
     assert!(cond("observed_time_unix_nano == 2000000000"));
     assert!(cond("time < observed_time"));
     assert!(cond("trace_id == 0x0102030405060708090a0b0c0d0e0f10"));
-    assert!(cond(r#"trace_id.string == "0102030405060708090a0b0c0d0e0f10""#));
+    assert!(cond(
+        r#"trace_id.string == "0102030405060708090a0b0c0d0e0f10""#
+    ));
     assert!(cond(r#"span_id.string == "0102030405060708""#));
     assert!(cond("span_id == 0x0102030405060708"));
     assert!(cond("flags == 1"));
     assert!(cond("dropped_attributes_count == 4"));
     assert!(cond(r#"log.attributes["ai.provider"] == "openai""#));
     assert!(cond(r#"log.body["n"] == 3"#));
-    assert!(cond("IsMap(attributes) and IsMap(resource.attributes) and IsMap(body)"));
+    assert!(cond(
+        "IsMap(attributes) and IsMap(resource.attributes) and IsMap(body)"
+    ));
 }
 
 #[test]
@@ -252,14 +266,18 @@ fn span_paths_read_every_field() {
     assert!(c(r#"attributes["http.method"] == "POST""#));
     assert!(c("start_time_unix_nano == 10 and end_time_unix_nano == 25"));
     assert!(c("end_time - start_time == 15"));
-    assert!(c(r#"trace_id.string == "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa""#));
+    assert!(c(
+        r#"trace_id.string == "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa""#
+    ));
     assert!(c(r#"span_id.string == "bbbbbbbbbbbbbbbb""#));
     assert!(c(r#"parent_span_id.string == "cccccccccccccccc""#));
     assert!(c("parent_span_id == 0xcccccccccccccccc"));
     assert!(c(r#"trace_state == "k=v""#));
     assert!(c("dropped_events_count == 5 and dropped_links_count == 0"));
     assert!(c("dropped_attributes_count == 0 and flags == 256"));
-    assert!(c(r#"span.name == "POST /v1/chat" and resource.attributes["service.name"] == "svc""#));
+    assert!(c(
+        r#"span.name == "POST /v1/chat" and resource.attributes["service.name"] == "svc""#
+    ));
     assert!(c(r#"instrumentation_scope.name == "oispd.capture""#));
 }
 
@@ -286,18 +304,35 @@ fn missing_keys_are_nil_and_unset_parts_are_empty() {
     assert!(cond(r#"body["nested"]["x"]["y"] == nil"#));
     assert!(cond(r#"attributes["nope"] != "x""#));
     assert!(!cond(r#"attributes["nope"] > 1"#));
-    let c = Condition::parse(r#"resource.attributes["a"] == nil and instrumentation_scope.name == """#, Context::Log)
-        .unwrap();
+    let c = Condition::parse(
+        r#"resource.attributes["a"] == nil and instrumentation_scope.name == """#,
+        Context::Log,
+    )
+    .unwrap();
     let (mut r, mut sc, mut l, mut cache) = (None, None, LogRecord::default(), vec![]);
-    assert!(c.eval(&RecordMut::log(&mut r, &mut sc, &mut l, &mut cache)).unwrap());
+    assert!(c
+        .eval(&RecordMut::log(&mut r, &mut sc, &mut l, &mut cache))
+        .unwrap());
 }
 
 #[test]
 fn indexing_errors_are_evaluation_errors() {
-    assert_eq!(eval_err(r#"body["list"][7] == 1"#), "index 7 out of bounds for a list of 3 items");
-    assert_eq!(eval_err(r#"body["list"]["x"] == 1"#), "cannot index a list with the string \"x\"");
-    assert_eq!(eval_err(r#"body[0] == 1"#), "cannot index a map with the integer 0");
-    assert_eq!(eval_err(r#"body["msg"]["x"] == 1"#), "cannot index a string with [\"x\"]");
+    assert_eq!(
+        eval_err(r#"body["list"][7] == 1"#),
+        "index 7 out of bounds for a list of 3 items"
+    );
+    assert_eq!(
+        eval_err(r#"body["list"]["x"] == 1"#),
+        "cannot index a list with the string \"x\""
+    );
+    assert_eq!(
+        eval_err(r#"body[0] == 1"#),
+        "cannot index a map with the integer 0"
+    );
+    assert_eq!(
+        eval_err(r#"body["msg"]["x"] == 1"#),
+        "cannot index a string with [\"x\"]"
+    );
 }
 
 // ---------------------------------------------------------------- literals, enums, operators
@@ -318,7 +353,10 @@ fn literals_of_every_kind() {
     assert_eq!(val(r#"[1, "x", nil]"#), list(vec![i(1), s("x"), nil()]));
     assert_eq!(
         val(r#"{"a": {"b": [true]}, "c": severity_number}"#),
-        map(vec![kv("a", map(vec![kv("b", list(vec![b(true)]))])), kv("c", i(13))])
+        map(vec![
+            kv("a", map(vec![kv("b", list(vec![b(true)]))])),
+            kv("c", i(13))
+        ])
     );
     assert_eq!(val("SEVERITY_NUMBER_ERROR"), i(17));
     assert_eq!(val("SEVERITY_NUMBER_FATAL4"), i(24));
@@ -330,7 +368,10 @@ fn literals_of_every_kind() {
 fn enums_per_context() {
     assert!(cond("severity_number >= SEVERITY_NUMBER_WARN"));
     assert!(cond("severity_number < SEVERITY_NUMBER_ERROR"));
-    assert!(cond_in(Context::Span, "kind != SPAN_KIND_SERVER and status.code > STATUS_CODE_OK"));
+    assert!(cond_in(
+        Context::Span,
+        "kind != SPAN_KIND_SERVER and status.code > STATUS_CODE_OK"
+    ));
 }
 
 #[test]
@@ -341,7 +382,9 @@ fn comparisons_follow_collector_rules() {
     assert!(!cond(r#"attributes["http.status"] == "200""#));
     assert!(!cond(r#"attributes["http.status"] < "300""#));
     assert!(cond(r#"attributes["ai.provider"] > "anthropic""#));
-    assert!(cond(r#"attributes["flag"] == true and attributes["flag"] > false"#));
+    assert!(cond(
+        r#"attributes["flag"] == true and attributes["flag"] > false"#
+    ));
     assert!(cond("nil == nil"));
     assert!(cond(r#"attributes["tags"] == ["a", "b", 3]"#));
     assert!(!cond(r#"attributes["tags"] > ["a"]"#));
@@ -373,9 +416,14 @@ fn arithmetic() {
     assert_eq!(val("7 / 2"), i(3));
     assert_eq!(val("1.5 * 2.0"), d(3.0));
     assert!(cond(r#"attributes["http.status"] / 100 == 2"#));
-    assert_eq!(run_err(r#"set(cache["x"], attributes["http.status"] * attributes["ratio"])"#),
-        "unsupported arithmetic: int * double (both sides must be ints or both doubles)");
-    assert_eq!(run_err(r#"set(cache["x"], attributes["http.status"] / 0)"#), "attempted to divide by zero");
+    assert_eq!(
+        run_err(r#"set(cache["x"], attributes["http.status"] * attributes["ratio"])"#),
+        "unsupported arithmetic: int * double (both sides must be ints or both doubles)"
+    );
+    assert_eq!(
+        run_err(r#"set(cache["x"], attributes["http.status"] / 0)"#),
+        "attempted to divide by zero"
+    );
 }
 
 // ---------------------------------------------------------------- converters
@@ -384,20 +432,35 @@ fn arithmetic() {
 fn is_match_uses_re2_and_stringifies() {
     assert!(cond(r#"IsMatch(attributes["ai.provider"], "^open.*")"#));
     assert!(cond(r#"IsMatch(body["msg"], "wor")"#), "unanchored");
-    assert!(!cond(r#"IsMatch(attributes["nope"], ".*")"#), "nil never matches");
+    assert!(
+        !cond(r#"IsMatch(attributes["nope"], ".*")"#),
+        "nil never matches"
+    );
     assert!(cond(r#"IsMatch(attributes["http.status"], "^2\\d\\d$")"#));
     assert!(cond(r#"IsMatch(attributes["ratio"], "^0\\.5$")"#));
-    assert!(cond(r#"IsMatch(attributes["bytes"], "^q80=$")"#), "bytes as base64");
-    assert!(cond(r#"IsMatch(body["nested"], "\"b\":\"deep\"")"#), "maps as JSON");
+    assert!(
+        cond(r#"IsMatch(attributes["bytes"], "^q80=$")"#),
+        "bytes as base64"
+    );
+    assert!(
+        cond(r#"IsMatch(body["nested"], "\"b\":\"deep\"")"#),
+        "maps as JSON"
+    );
     assert!(cond(r#"IsMatch(attributes["ai.provider"], "(?i)OPENAI")"#));
     assert!(cond(r#"not IsMatch(severity_text, "^(INFO|DEBUG)$")"#));
 }
 
 #[test]
 fn type_checks() {
-    assert!(cond(r#"IsString(attributes["ai.provider"]) and not IsString(attributes["http.status"])"#));
-    assert!(cond(r#"IsInt(attributes["http.status"]) and IsDouble(attributes["ratio"])"#));
-    assert!(cond(r#"IsBool(attributes["flag"]) and IsList(attributes["tags"]) and IsMap(body)"#));
+    assert!(cond(
+        r#"IsString(attributes["ai.provider"]) and not IsString(attributes["http.status"])"#
+    ));
+    assert!(cond(
+        r#"IsInt(attributes["http.status"]) and IsDouble(attributes["ratio"])"#
+    ));
+    assert!(cond(
+        r#"IsBool(attributes["flag"]) and IsList(attributes["tags"]) and IsMap(body)"#
+    ));
     assert!(!cond(r#"IsMap(attributes["nope"]) or IsString(nil)"#));
 }
 
@@ -408,25 +471,40 @@ fn string_converters() {
     assert!(!cond(r#"HasPrefix(attributes["ai.provider"], "anth")"#));
     assert_eq!(val(r#"ToLowerCase("MiXeD")"#), s("mixed"));
     assert_eq!(val(r#"ToUpperCase(severity_text)"#), s("WARN"));
-    assert_eq!(val(r#"Concat([attributes["ai.provider"], 1, nil, 2.5, true], "-")"#), s("openai-1-<nil>-2.5-true"));
+    assert_eq!(
+        val(r#"Concat([attributes["ai.provider"], 1, nil, 2.5, true], "-")"#),
+        s("openai-1-<nil>-2.5-true")
+    );
     assert_eq!(val(r#"Concat(attributes["tags"], "")"#), s("ab3"));
     assert_eq!(val(r#"Substring(body["msg"], 6, 5)"#), s("world"));
-    assert_eq!(val(r#"Split("a,b,,c", ",")"#), list(vec![s("a"), s("b"), s(""), s("c")]));
+    assert_eq!(
+        val(r#"Split("a,b,,c", ",")"#),
+        list(vec![s("a"), s("b"), s(""), s("c")])
+    );
     assert_eq!(
         val(r#"SHA256("abc")"#),
         s("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     );
-    assert_eq!(val(r#"SHA1("abc")"#), s("a9993e364706816aba3e25717850c26c9cd0d89d"));
+    assert_eq!(
+        val(r#"SHA1("abc")"#),
+        s("a9993e364706816aba3e25717850c26c9cd0d89d")
+    );
     assert!(matches!(
         val(r#"SHA512("abc")"#).value,
         Some(any_value::Value::StringValue(h)) if h.starts_with("ddaf35a193617aba")
     ));
-    assert_eq!(run_err(r#"set(cache["x"], Substring(body["msg"], 8, 9))"#),
-        "Substring: start(8)+length(9) cannot be greater than the length of the target string(11)");
-    assert_eq!(run_err(r#"set(cache["x"], HasPrefix(attributes["http.status"], "2"))"#),
-        "HasPrefix: expected a string for \"target\" but got int");
-    assert_eq!(run_err(r#"set(cache["x"], ToLowerCase(attributes["nope"]))"#),
-        "ToLowerCase: expected a string for \"target\" but got nil");
+    assert_eq!(
+        run_err(r#"set(cache["x"], Substring(body["msg"], 8, 9))"#),
+        "Substring: start(8)+length(9) cannot be greater than the length of the target string(11)"
+    );
+    assert_eq!(
+        run_err(r#"set(cache["x"], HasPrefix(attributes["http.status"], "2"))"#),
+        "HasPrefix: expected a string for \"target\" but got int"
+    );
+    assert_eq!(
+        run_err(r#"set(cache["x"], ToLowerCase(attributes["nope"]))"#),
+        "ToLowerCase: expected a string for \"target\" but got nil"
+    );
 }
 
 #[test]
@@ -438,10 +516,14 @@ fn len_contains_and_conversions() {
     assert!(cond(r#"Contains(attributes["tags"], 3.0)"#));
     assert!(!cond(r#"Contains(attributes["tags"], "c")"#));
     assert!(!cond(r#"Contains(attributes["nope"], "c")"#));
-    assert_eq!(run_err(r#"set(cache["x"], Len(attributes["http.status"]))"#),
-        "Len: expected a string, list or map but got int");
-    assert_eq!(eval_err(r#"Contains(attributes["ai.provider"], "o")"#),
-        "Contains: expected a list for \"target\" but got string");
+    assert_eq!(
+        run_err(r#"set(cache["x"], Len(attributes["http.status"]))"#),
+        "Len: expected a string, list or map but got int"
+    );
+    assert_eq!(
+        eval_err(r#"Contains(attributes["ai.provider"], "o")"#),
+        "Contains: expected a list for \"target\" but got string"
+    );
     assert_eq!(val(r#"Int("42")"#), i(42));
     assert_eq!(val("Int(2.9)"), i(2));
     assert_eq!(val("Int(-2.9)"), i(-2));
@@ -463,8 +545,13 @@ fn parse_json_and_indexing_converter_results() {
     assert_eq!(val(r#"ParseJSON(body["json"])["user"]["id"]"#), d(7.0));
     assert_eq!(val(r#"ParseJSON(body["json"])["tags"][1]"#), s("y"));
     assert!(cond(r#"ParseJSON("[1, 2]")[0] == 1"#));
-    assert!(run_err(r#"set(cache["x"], ParseJSON("{oops"))"#).starts_with("ParseJSON: invalid JSON: "));
-    assert_eq!(run_err(r#"set(cache["x"], ParseJSON("3"))"#), "ParseJSON: expected a JSON object or array");
+    assert!(
+        run_err(r#"set(cache["x"], ParseJSON("{oops"))"#).starts_with("ParseJSON: invalid JSON: ")
+    );
+    assert_eq!(
+        run_err(r#"set(cache["x"], ParseJSON("3"))"#),
+        "ParseJSON: expected a JSON object or array"
+    );
 }
 
 #[test]
@@ -479,7 +566,10 @@ fn ids_and_times_convert() {
     assert_eq!(f.log.span_id, vec![10, 11, 12, 13, 14, 15, 0, 1]);
     assert_eq!(f.log.time_unix_nano, 5_000_000_007);
     assert_eq!(f.log.observed_time_unix_nano, 99);
-    assert_eq!(run_err(r#"set(span_id.string, "xyz")"#), "cannot set span_id.string to \"xyz\": expected 16 hex digits");
+    assert_eq!(
+        run_err(r#"set(span_id.string, "xyz")"#),
+        "cannot set span_id.string to \"xyz\": expected 16 hex digits"
+    );
 }
 
 // ---------------------------------------------------------------- editors
@@ -503,24 +593,40 @@ fn set_creates_nested_maps_and_ignores_nil() {
     assert_eq!(f.log.severity_number, 17);
     assert_eq!(f.log.event_name, "ai.request.x");
     assert_eq!(f.scope.as_ref().unwrap().version, "2.0");
-    assert!(f.resource.unwrap().attributes.iter().any(|e| e.key == "env"));
+    assert!(f
+        .resource
+        .unwrap()
+        .attributes
+        .iter()
+        .any(|e| e.key == "env"));
     let Some(any_value::Value::KvlistValue(body)) = f.log.body.unwrap().value else {
         panic!()
     };
     let first = body.values.iter().find(|e| e.key == "list").unwrap();
-    assert_eq!(first.value.as_ref().unwrap(), &list(vec![s("first"), s("two"), map(vec![kv("k", s("v"))])]));
+    assert_eq!(
+        first.value.as_ref().unwrap(),
+        &list(vec![s("first"), s("two"), map(vec![kv("k", s("v"))])])
+    );
 }
 
 #[test]
 fn set_checks_field_types_at_run_time() {
-    assert_eq!(run_err(r#"set(severity_number, attributes["ai.provider"])"#),
-        "cannot set severity_number to a string: it takes an int");
-    assert_eq!(run_err("set(severity_number, attributes[\"http.status\"] * 1000000000000)"),
-        "cannot set severity_number to 200000000000000: it must be between 0 and 2147483647");
-    assert_eq!(run_err(r#"set(attributes, body["msg"])"#),
-        "cannot set attributes to a string: it takes a map");
-    assert_eq!(run_err(r#"set(body["list"][5], 1)"#),
-        "index 5 out of bounds for a list of 3 items");
+    assert_eq!(
+        run_err(r#"set(severity_number, attributes["ai.provider"])"#),
+        "cannot set severity_number to a string: it takes an int"
+    );
+    assert_eq!(
+        run_err("set(severity_number, attributes[\"http.status\"] * 1000000000000)"),
+        "cannot set severity_number to 200000000000000: it must be between 0 and 2147483647"
+    );
+    assert_eq!(
+        run_err(r#"set(attributes, body["msg"])"#),
+        "cannot set attributes to a string: it takes a map"
+    );
+    assert_eq!(
+        run_err(r#"set(body["list"][5], 1)"#),
+        "index 5 out of bounds for a list of 3 items"
+    );
 }
 
 #[test]
@@ -528,34 +634,54 @@ fn map_editors() {
     let f = run(&[r#"delete_key(attributes, "Authorization")"#]);
     assert_eq!(f.attr("Authorization"), None);
     let f = run(&[r#"delete_matching_keys(attributes, "(?i)^(password|auth).*")"#]);
-    assert_eq!((f.attr("Authorization"), f.attr("password.db")), (None, None));
+    assert_eq!(
+        (f.attr("Authorization"), f.attr("password.db")),
+        (None, None)
+    );
     assert!(f.attr("ai.provider").is_some());
     let f = run(&[r#"keep_keys(attributes, ["ratio", "flag"])"#]);
     let keys: Vec<&str> = f.log.attributes.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(keys, ["ratio", "flag"]);
     let f = run(&[r#"keep_matching_keys(attributes, "^ai\\.")"#]);
     assert_eq!(f.log.attributes.len(), 1);
-    let f = run(&[r#"delete_key(body["nested"], "a")"#, r#"delete_key(attributes["nope"], "a")"#]);
-    assert!(matches!(f.log.body.unwrap().value, Some(any_value::Value::KvlistValue(m))
-        if m.values.iter().any(|e| e.key == "nested" && e.value == Some(map(vec![])))));
+    let f = run(&[
+        r#"delete_key(body["nested"], "a")"#,
+        r#"delete_key(attributes["nope"], "a")"#,
+    ]);
+    assert!(
+        matches!(f.log.body.unwrap().value, Some(any_value::Value::KvlistValue(m))
+        if m.values.iter().any(|e| e.key == "nested" && e.value == Some(map(vec![]))))
+    );
     let f = run(&["limit(attributes, 3, [\"password.db\"])"]);
     let keys: Vec<&str> = f.log.attributes.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(keys, ["ai.provider", "http.status", "password.db"]);
     let f = run(&["truncate_all(attributes, 3)"]);
     assert_eq!(f.attr("ai.provider"), Some(s("ope")));
     assert_eq!(f.attr("http.status"), Some(i(200)));
-    assert_eq!(run_err(r#"delete_key(body["msg"], "x")"#), "expected a map at body[\"msg\"] but got string");
+    assert_eq!(
+        run_err(r#"delete_key(body["msg"], "x")"#),
+        "expected a map at body[\"msg\"] but got string"
+    );
 }
 
 #[test]
 fn merge_maps_strategies() {
     let src = r#"{"ai.provider": "anthropic", "extra": 1}"#;
     let f = run(&[&format!(r#"merge_maps(attributes, {src}, "insert")"#)]);
-    assert_eq!((f.attr("ai.provider"), f.attr("extra")), (Some(s("openai")), Some(i(1))));
+    assert_eq!(
+        (f.attr("ai.provider"), f.attr("extra")),
+        (Some(s("openai")), Some(i(1)))
+    );
     let f = run(&[&format!(r#"merge_maps(attributes, {src}, "update")"#)]);
-    assert_eq!((f.attr("ai.provider"), f.attr("extra")), (Some(s("anthropic")), None));
+    assert_eq!(
+        (f.attr("ai.provider"), f.attr("extra")),
+        (Some(s("anthropic")), None)
+    );
     let f = run(&[&format!(r#"merge_maps(attributes, {src}, "upsert")"#)]);
-    assert_eq!((f.attr("ai.provider"), f.attr("extra")), (Some(s("anthropic")), Some(i(1))));
+    assert_eq!(
+        (f.attr("ai.provider"), f.attr("extra")),
+        (Some(s("anthropic")), Some(i(1)))
+    );
     let f = run(&[
         r#"merge_maps(cache, ParseJSON(body["json"]), "upsert")"#,
         r#"set(attributes["user.id"], cache["user"]["id"])"#,
@@ -587,16 +713,24 @@ fn replace_editors() {
     let f = run(&[r#"replace_match(attributes["ai.provider"], "anth*", "redacted")"#]);
     assert_eq!(f.attr("ai.provider"), Some(s("openai")));
     let f = run(&[r#"replace_all_matches(attributes, "*er*", "***")"#]);
-    assert_eq!((f.attr("password.db"), f.attr("Authorization")), (Some(s("***")), Some(s("***"))));
+    assert_eq!(
+        (f.attr("password.db"), f.attr("Authorization")),
+        (Some(s("***")), Some(s("***")))
+    );
 }
 
 #[test]
 fn transform_statements_in_other_contexts() {
     let st = Statement::parse(r#"set(attributes["k"], "v")"#, Context::Resource).unwrap();
     let mut f = fixture();
-    st.execute(&mut RecordMut::resource(&mut f.resource, &mut f.cache)).unwrap();
+    st.execute(&mut RecordMut::resource(&mut f.resource, &mut f.cache))
+        .unwrap();
     assert!(f.resource.unwrap().attributes.iter().any(|e| e.key == "k"));
-    let st = Statement::parse(r#"set(status.code, STATUS_CODE_OK) where name == "POST /v1/chat""#, Context::Span).unwrap();
+    let st = Statement::parse(
+        r#"set(status.code, STATUS_CODE_OK) where name == "POST /v1/chat""#,
+        Context::Span,
+    )
+    .unwrap();
     let mut f = fixture();
     assert!(st.execute(&mut f.span_rec()).unwrap());
     assert_eq!(f.span.status.unwrap().code, 1);
@@ -606,16 +740,31 @@ fn transform_statements_in_other_contexts() {
 
 #[test]
 fn contexts_are_inferred_from_prefixes() {
-    let ctx = |t: &str| Statement::parse_inferred(t, Context::Log).unwrap().context();
+    let ctx = |t: &str| {
+        Statement::parse_inferred(t, Context::Log)
+            .unwrap()
+            .context()
+    };
     assert_eq!(ctx(r#"set(log.attributes["a"], "b")"#), Context::Log);
-    assert_eq!(ctx(r#"set(resource.attributes["a"], "b")"#), Context::Resource);
-    assert_eq!(ctx(r#"set(scope.attributes["a"], resource.attributes["b"])"#), Context::Scope);
-    assert_eq!(ctx(r#"set(resource.attributes["a"], attributes["b"])"#), Context::Log);
+    assert_eq!(
+        ctx(r#"set(resource.attributes["a"], "b")"#),
+        Context::Resource
+    );
+    assert_eq!(
+        ctx(r#"set(scope.attributes["a"], resource.attributes["b"])"#),
+        Context::Scope
+    );
+    assert_eq!(
+        ctx(r#"set(resource.attributes["a"], attributes["b"])"#),
+        Context::Log
+    );
     assert_eq!(ctx(r#"set(cache["a"], "b")"#), Context::Log);
     let c = Condition::parse_inferred(r#"span.name == "x""#, Context::Span).unwrap();
     assert_eq!(c.context(), Context::Span);
     assert_eq!(
-        Condition::parse_inferred(r#"log.body == span.name"#, Context::Log).unwrap_err().to_string(),
+        Condition::parse_inferred(r#"log.body == span.name"#, Context::Log)
+            .unwrap_err()
+            .to_string(),
         r#"unable to parse OTTL condition "log.body == span.name" at column 13: cannot mix log and span paths in one statement"#
     );
 }
@@ -684,7 +833,12 @@ fn function_case_errors_match_the_collector() {
 
 #[test]
 fn argument_errors() {
-    let e = |t: &str| stmt_err(t).split_once(": ").map(|(_, m)| m.to_string()).unwrap();
+    let e = |t: &str| {
+        stmt_err(t)
+            .split_once(": ")
+            .map(|(_, m)| m.to_string())
+            .unwrap()
+    };
     assert_eq!(
         cond_err(r#"IsMatch(body)"#),
         "unable to parse OTTL condition \"IsMatch(body)\" at column 1: IsMatch is missing its \"pattern\" argument: IsMatch(target, pattern)"
@@ -693,34 +847,97 @@ fn argument_errors() {
         let full = cond_err(t);
         full[full.find(": ").unwrap() + 2..].to_string()
     };
-    assert_eq!(msg(r#"IsMatch(body, "a", "b")"#), "IsMatch takes 2 arguments but got 3: IsMatch(target, pattern)");
-    assert_eq!(msg(r#"IsMatch(body, patern = "a")"#), "IsMatch has no parameter named \"patern\"; did you mean \"pattern\"?");
-    assert_eq!(msg(r#"IsMatch(target = body, "a")"#), "positional arguments must come before named arguments");
-    assert_eq!(msg(r#"IsMatch(body, pattern = "a", pattern = "b")"#), "IsMatch: argument \"pattern\" is given twice");
+    assert_eq!(
+        msg(r#"IsMatch(body, "a", "b")"#),
+        "IsMatch takes 2 arguments but got 3: IsMatch(target, pattern)"
+    );
+    assert_eq!(
+        msg(r#"IsMatch(body, patern = "a")"#),
+        "IsMatch has no parameter named \"patern\"; did you mean \"pattern\"?"
+    );
+    assert_eq!(
+        msg(r#"IsMatch(target = body, "a")"#),
+        "positional arguments must come before named arguments"
+    );
+    assert_eq!(
+        msg(r#"IsMatch(body, pattern = "a", pattern = "b")"#),
+        "IsMatch: argument \"pattern\" is given twice"
+    );
     assert_eq!(msg(r#"IsMatch(body, attributes["p"])"#),
         "IsMatch: the \"pattern\" regex must be a string literal (it is compiled once, at startup) but got path attributes[\"p\"]");
-    assert_eq!(msg(r#"IsMatch(body, "(")"#), "IsMatch: invalid regex \"(\": unclosed group");
-    assert_eq!(msg(r#"HasPrefix(body, 1)"#), "HasPrefix: \"prefix\" must be a string but the integer 1 is a int");
-    assert_eq!(msg(r#"HasPrefix(nil, "a")"#), "HasPrefix: \"target\" cannot be nil");
-    assert_eq!(msg(r#"Len(severity_number) > 0"#), "Len: \"target\" must be a string or list or map but path severity_number is a int");
+    assert_eq!(
+        msg(r#"IsMatch(body, "(")"#),
+        "IsMatch: invalid regex \"(\": unclosed group"
+    );
+    assert_eq!(
+        msg(r#"HasPrefix(body, 1)"#),
+        "HasPrefix: \"prefix\" must be a string but the integer 1 is a int"
+    );
+    assert_eq!(
+        msg(r#"HasPrefix(nil, "a")"#),
+        "HasPrefix: \"target\" cannot be nil"
+    );
+    assert_eq!(
+        msg(r#"Len(severity_number) > 0"#),
+        "Len: \"target\" must be a string or list or map but path severity_number is a int"
+    );
     assert_eq!(msg(r#"Contains(body["msg"], "x") or Contains("abc", "b")"#),
         "Contains: checks membership in a list, and the target is a string; for substrings use IsMatch, HasPrefix or HasSuffix");
-    assert_eq!(msg(r#"Len(body) "#), "Len returns an int, not a bool; compare its result (e.g. Len(...) != nil)");
-    assert_eq!(msg("TraceID(0x01) == nil"), "TraceID: needs exactly 16 bytes but got 1");
-    assert_eq!(msg("Substring(body, -1, 2) == nil"), "Substring: start -1 cannot be negative");
-    assert_eq!(e(r#"set("x", 1)"#), "set: \"target\" must be a path such as attributes[\"key\"] but got the string \"x\"");
-    assert_eq!(e("truncate_all(attributes, -1)"), "truncate_all: limit -1 cannot be negative");
-    assert_eq!(e(r#"limit(attributes, 1, ["a", "b"])"#), "limit: limit 1 cannot be less than the number of priority keys 2");
+    assert_eq!(
+        msg(r#"Len(body) "#),
+        "Len returns an int, not a bool; compare its result (e.g. Len(...) != nil)"
+    );
+    assert_eq!(
+        msg("TraceID(0x01) == nil"),
+        "TraceID: needs exactly 16 bytes but got 1"
+    );
+    assert_eq!(
+        msg("Substring(body, -1, 2) == nil"),
+        "Substring: start -1 cannot be negative"
+    );
+    assert_eq!(
+        e(r#"set("x", 1)"#),
+        "set: \"target\" must be a path such as attributes[\"key\"] but got the string \"x\""
+    );
+    assert_eq!(
+        e("truncate_all(attributes, -1)"),
+        "truncate_all: limit -1 cannot be negative"
+    );
+    assert_eq!(
+        e(r#"limit(attributes, 1, ["a", "b"])"#),
+        "limit: limit 1 cannot be less than the number of priority keys 2"
+    );
     assert_eq!(e(r#"keep_keys(attributes, "a")"#), "keep_keys: \"keys\" must be a list of strings like [\"a\", \"b\"] but got the string \"a\"");
-    assert_eq!(e(r#"keep_keys(attributes, ["a", 1])"#), "keep_keys: \"keys\" must be a list of strings but contains the integer 1");
-    assert_eq!(e(r#"delete_key(severity_text, "a")"#), "delete_key: \"target\" must be a map such as attributes but severity_text is a string");
-    assert_eq!(e(r#"merge_maps(attributes, body, "merge")"#), "merge_maps: invalid strategy \"merge\", must be \"insert\", \"update\" or \"upsert\"");
-    assert_eq!(e(r#"replace_all_patterns(attributes, "keys", "a", "b")"#), "replace_all_patterns: invalid mode \"keys\", must be \"key\" or \"value\"");
-    assert_eq!(e(r#"replace_pattern(body, "a", "b", MD5)"#), "replace_pattern: \"function\" must be one of SHA1, SHA256, SHA512 but got MD5");
+    assert_eq!(
+        e(r#"keep_keys(attributes, ["a", 1])"#),
+        "keep_keys: \"keys\" must be a list of strings but contains the integer 1"
+    );
+    assert_eq!(
+        e(r#"delete_key(severity_text, "a")"#),
+        "delete_key: \"target\" must be a map such as attributes but severity_text is a string"
+    );
+    assert_eq!(
+        e(r#"merge_maps(attributes, body, "merge")"#),
+        "merge_maps: invalid strategy \"merge\", must be \"insert\", \"update\" or \"upsert\""
+    );
+    assert_eq!(
+        e(r#"replace_all_patterns(attributes, "keys", "a", "b")"#),
+        "replace_all_patterns: invalid mode \"keys\", must be \"key\" or \"value\""
+    );
+    assert_eq!(
+        e(r#"replace_pattern(body, "a", "b", MD5)"#),
+        "replace_pattern: \"function\" must be one of SHA1, SHA256, SHA512 but got MD5"
+    );
     assert_eq!(e(r#"replace_pattern(body, "a", "b", SHA256, "%s-%d")"#),
         "replace_pattern: replacementFormat \"%s-%d\" must contain exactly one %s and no other format specifiers");
-    assert_eq!(e(r#"replace_match(body, "[a", "b")"#), "replace_match: invalid glob \"[a\": unclosed [");
-    assert_eq!(e("route()"), "route() can only be used in the routing connector's table");
+    assert_eq!(
+        e(r#"replace_match(body, "[a", "b")"#),
+        "replace_match: invalid glob \"[a\": unclosed ["
+    );
+    assert_eq!(
+        e("route()"),
+        "route() can only be used in the routing connector's table"
+    );
 }
 
 #[test]
@@ -729,22 +946,52 @@ fn path_and_enum_errors() {
         let full = cond_err(t);
         full[full.find(": ").unwrap() + 2..].to_string()
     };
-    assert_eq!(msg(r#"attribute["x"] == 1"#), "unknown path \"attribute\" in the log context; did you mean \"attributes\"?");
-    assert_eq!(msg("resource == nil"), "path \"resource\" needs a field, e.g. resource.attributes");
+    assert_eq!(
+        msg(r#"attribute["x"] == 1"#),
+        "unknown path \"attribute\" in the log context; did you mean \"attributes\"?"
+    );
+    assert_eq!(
+        msg("resource == nil"),
+        "path \"resource\" needs a field, e.g. resource.attributes"
+    );
     assert_eq!(msg("resource.labels == nil"), "unknown path \"resource.labels\"; valid paths are resource.attributes, resource.dropped_attributes_count");
-    assert_eq!(msg("resource.atributes == nil"), "unknown path \"resource.atributes\"; did you mean \"resource.attributes\"?");
-    assert_eq!(msg("span.name == nil"), "path \"span.name\" is not available in the log context");
+    assert_eq!(
+        msg("resource.atributes == nil"),
+        "unknown path \"resource.atributes\"; did you mean \"resource.attributes\"?"
+    );
+    assert_eq!(
+        msg("span.name == nil"),
+        "path \"span.name\" is not available in the log context"
+    );
     assert_eq!(msg(r#"severity_number["x"] == 1"#), "path \"severity_number[\\\"x\\\"]\" cannot be indexed: severity_number is not a map or list");
     assert_eq!(msg("status.code == 1"), "unknown path \"status.code\" in the log context; status.code is a span field, not available in the log context");
-    assert_eq!(msg("severity_number > SEVERITY_NUMBER_WARNING"), "unknown enum \"SEVERITY_NUMBER_WARNING\"; did you mean \"SEVERITY_NUMBER_WARN\"?");
+    assert_eq!(
+        msg("severity_number > SEVERITY_NUMBER_WARNING"),
+        "unknown enum \"SEVERITY_NUMBER_WARNING\"; did you mean \"SEVERITY_NUMBER_WARN\"?"
+    );
     assert_eq!(msg("severity_number > SPAN_KIND_SERVER"), "enum \"SPAN_KIND_SERVER\" belongs to the span context and is not available in the log context");
-    assert_eq!(msg(r#"severity_text + 1 == 2"#), "arithmetic needs numbers but path severity_text is a string");
-    assert_eq!(msg(r#"attributes["a"] + 1.5 == 2 or 1 + 1.5 == 2"#), "cannot mix int and double in \"+\"; convert one side with Int() or Double()");
-    let e = Condition::parse(r#"labels == "x""#, Context::Resource).unwrap_err().to_string();
+    assert_eq!(
+        msg(r#"severity_text + 1 == 2"#),
+        "arithmetic needs numbers but path severity_text is a string"
+    );
+    assert_eq!(
+        msg(r#"attributes["a"] + 1.5 == 2 or 1 + 1.5 == 2"#),
+        "cannot mix int and double in \"+\"; convert one side with Int() or Double()"
+    );
+    let e = Condition::parse(r#"labels == "x""#, Context::Resource)
+        .unwrap_err()
+        .to_string();
     assert!(e.ends_with("unknown path \"labels\" in the resource context; valid paths are attributes, dropped_attributes_count, cache"), "{e}");
-    let e = Condition::parse(r#"name == "x""#, Context::Resource).unwrap_err().to_string();
-    assert!(e.ends_with("name is a span field, not available in the resource context"), "{e}");
-    let e = Condition::parse(r#"scope.name == "x""#, Context::Resource).unwrap_err().to_string();
+    let e = Condition::parse(r#"name == "x""#, Context::Resource)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("name is a span field, not available in the resource context"),
+        "{e}"
+    );
+    let e = Condition::parse(r#"scope.name == "x""#, Context::Resource)
+        .unwrap_err()
+        .to_string();
     assert!(e.ends_with("path \"scope.name\" is not available in the resource context (scope paths need the scope, log or span context)"), "{e}");
 }
 
@@ -752,18 +999,30 @@ fn path_and_enum_errors() {
 fn bool_values_must_be_bools_at_run_time() {
     let c = Condition::parse(r#"ParseJSON(body["json"])"#, Context::Log).unwrap();
     let mut f = fixture();
-    assert_eq!(c.eval(&f.log_rec()).unwrap_err().to_string(), "ParseJSON returned a map, not a bool");
+    assert_eq!(
+        c.eval(&f.log_rec()).unwrap_err().to_string(),
+        "ParseJSON returned a map, not a bool"
+    );
 }
 
 #[test]
 fn routing_statements() {
-    let c = Statement::parse_route(r#"route() where attributes["ai.provider"] == "openai""#, Context::Log).unwrap();
+    let c = Statement::parse_route(
+        r#"route() where attributes["ai.provider"] == "openai""#,
+        Context::Log,
+    )
+    .unwrap();
     let mut f = fixture();
     assert!(c.eval(&f.log_rec()).unwrap());
     let always = Statement::parse_route("route()", Context::Resource).unwrap();
-    assert!(always.eval(&RecordMut::resource(&mut f.resource, &mut f.cache)).unwrap());
+    assert!(always
+        .eval(&RecordMut::resource(&mut f.resource, &mut f.cache))
+        .unwrap());
     let e = Statement::parse_route(r#"set(body, 1) where true"#, Context::Log).unwrap_err();
-    assert_eq!(e.message, "routing statements must have the form route() where <condition>");
+    assert_eq!(
+        e.message,
+        "routing statements must have the form route() where <condition>"
+    );
     let e = Statement::parse_route(r#"route(1)"#, Context::Log).unwrap_err();
     assert_eq!(e.message, "route takes 0 arguments but got 1: route()");
 }

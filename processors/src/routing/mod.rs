@@ -26,8 +26,8 @@
 use crate::ottl::{Condition, Context, ErrorCounters, ErrorLog, ErrorMode, RecordMut, Statement};
 use async_trait::async_trait;
 use oispd_component::{
-    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo,
-    ConfigError, ConnectorFactory, ConsumeError, Consumer, Output, Signal, Stability,
+    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
+    ConnectorFactory, ConsumeError, Consumer, Output, Signal, Stability,
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};

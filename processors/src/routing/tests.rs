@@ -83,7 +83,14 @@ fn sample() -> Batch {
                         log("chat", 9, &[]),
                     ],
                 ),
-                ("sentinel", vec![log("finding-2", 21, &[("ai.sentinel.detector.id", "SEC-02")])]),
+                (
+                    "sentinel",
+                    vec![log(
+                        "finding-2",
+                        21,
+                        &[("ai.sentinel.detector.id", "SEC-02")],
+                    )],
+                ),
             ],
         ),
         ("billing-1", vec![("capture", vec![log("invoice", 9, &[])])]),
@@ -183,13 +190,24 @@ table:
     assert!(err.to_string().contains("cannot index a string"), "{err}");
     assert!(h.got("logs/loki").is_empty() && h.got("logs/siem").is_empty());
     assert_eq!(
-        counter(&h.telemetry, "oispd_ottl_error_dropped_log_records", "component", "routing"),
+        counter(
+            &h.telemetry,
+            "oispd_ottl_error_dropped_log_records",
+            "component",
+            "routing"
+        ),
         4
     );
     let mut h = Harness::new(&format!("error_mode: ignore\n{table}"));
     h.connector.consume(sample()).await.unwrap();
-    assert_eq!(h.got("logs/loki"), [["finding", "chat", "finding-2", "invoice"]]);
-    assert_eq!(counter(&h.telemetry, "oispd_ottl_errors", "component", "routing"), 4);
+    assert_eq!(
+        h.got("logs/loki"),
+        [["finding", "chat", "finding-2", "invoice"]]
+    );
+    assert_eq!(
+        counter(&h.telemetry, "oispd_ottl_errors", "component", "routing"),
+        4
+    );
 }
 
 /// Scenario: one connector used by logs and traces pipelines.
@@ -266,7 +284,10 @@ fn validation_reports_every_problem() {
             .map(|e| e.to_string())
             .collect()
     };
-    assert_eq!(problems("~"), ["invalid routing table: the routing table is empty"]);
+    assert_eq!(
+        problems("~"),
+        ["invalid routing table: the routing table is empty"]
+    );
     assert_eq!(
         problems(
             r#"

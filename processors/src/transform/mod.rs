@@ -25,12 +25,12 @@
 //! handled per `error_mode` and counted in `oispd_ottl_errors`.
 
 use crate::ottl::{
-    infer_group_context, visit, Condition, Context, ErrorCounters, ErrorLog, ErrorMode,
-    StatementGroup, Statement,
+    infer_group_context, visit, Condition, Context, ErrorCounters, ErrorLog, ErrorMode, Statement,
+    StatementGroup,
 };
 use oispd_component::{
-    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo,
-    ConfigError, Processor, ProcessorFactory, Signal, Stability,
+    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
+    Processor, ProcessorFactory, Signal, Stability,
 };
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -241,9 +241,8 @@ impl ProcessorFactory for TransformFactory {
             .compile(signal)
             .map_err(|p| ComponentError::Config(p.join("; ")))?;
         let id = ctx.id.to_string();
-        let counters = ErrorCounters::new(&ctx.telemetry, &id, signal).map_err(|e| {
-            ComponentError::Config(format!("registering transform metrics: {e}"))
-        })?;
+        let counters = ErrorCounters::new(&ctx.telemetry, &id, signal)
+            .map_err(|e| ComponentError::Config(format!("registering transform metrics: {e}")))?;
         Ok(Box::new(TransformProcessor {
             groups,
             counters,

@@ -4,9 +4,17 @@ use super::*;
 use crate::test_support::{counter, ctx, log, logs, names, s, span, traces, yaml};
 use opentelemetry_proto::tonic::common::v1::AnyValue;
 
-fn transform(config: &str, signal: Signal) -> (Box<dyn Processor>, std::sync::Arc<oispd_component::Telemetry>) {
+fn transform(
+    config: &str,
+    signal: Signal,
+) -> (
+    Box<dyn Processor>,
+    std::sync::Arc<oispd_component::Telemetry>,
+) {
     let (ctx, telemetry) = ctx("transform/t");
-    let p = TransformFactory.create(&ctx, &yaml(config), signal).unwrap();
+    let p = TransformFactory
+        .create(&ctx, &yaml(config), signal)
+        .unwrap();
     (p, telemetry)
 }
 
@@ -99,7 +107,10 @@ log_statements:
     assert_eq!(resource_attr(&out, 0, "seen"), Some(s("<nil>r")));
     let Batch::Logs(rls) = &out else { panic!() };
     let scope_name = |i: usize| rls[i].scope_logs[0].scope.as_ref().unwrap().name.clone();
-    assert_eq!((scope_name(0), scope_name(1)), ("capture".into(), "renamed".into()));
+    assert_eq!(
+        (scope_name(0), scope_name(1)),
+        ("capture".into(), "renamed".into())
+    );
 }
 
 /// Scenario: trace statements on spans.
@@ -114,7 +125,9 @@ log_statements: ['set(attributes["never"], 1)']
 "#,
         Signal::Traces,
     );
-    let out = p.process(traces("h", vec![span("a", &[("k", "1")]), span("b", &[])])).unwrap();
+    let out = p
+        .process(traces("h", vec![span("a", &[("k", "1")]), span("b", &[])]))
+        .unwrap();
     assert_eq!(names(&out), ["a-1", "b"]);
 }
 
@@ -131,12 +144,20 @@ fn error_modes() {
     let (mut p, telemetry) = transform(&config("ignore"), Signal::Logs);
     let out = p.process(sample()).unwrap();
     assert_eq!(log_attr(&out, "a", "after"), Some(s("ran")));
-    assert_eq!(counter(&telemetry, "oispd_ottl_errors", "component", "transform/t"), 4);
+    assert_eq!(
+        counter(&telemetry, "oispd_ottl_errors", "component", "transform/t"),
+        4
+    );
 
     let (mut p, telemetry) = transform(&config("propagate"), Signal::Logs);
     assert!(p.process(sample()).is_none());
     assert_eq!(
-        counter(&telemetry, "oispd_ottl_error_dropped_log_records", "component", "transform/t"),
+        counter(
+            &telemetry,
+            "oispd_ottl_error_dropped_log_records",
+            "component",
+            "transform/t"
+        ),
         4
     );
 
@@ -150,7 +171,10 @@ log_statements:
 "#,
         Signal::Logs,
     );
-    assert_eq!(log_attr(&p.process(sample()).unwrap(), "d", "after"), Some(s("ran")));
+    assert_eq!(
+        log_attr(&p.process(sample()).unwrap(), "d", "after"),
+        Some(s("ran"))
+    );
 }
 
 fn problems(config: &str) -> Vec<String> {
