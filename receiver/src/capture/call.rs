@@ -7,7 +7,10 @@
 //! per tool call, latency and time to first token.
 
 use oispd_semconv::agent::{AgentToolCall, AgentToolResult, ToolInfo};
-use oispd_semconv::ai::{AiEmbedding, AiError, AiRequest, AiResponse, AiStreamingChunk, AuthInfo, Content, ModelInfo, ProviderInfo};
+use oispd_semconv::ai::{
+    AiEmbedding, AiError, AiRequest, AiResponse, AiStreamingChunk, AuthInfo, Content, ModelInfo,
+    ProviderInfo,
+};
 use oispd_semconv::providers::{model_family, ProviderCatalog};
 use oispd_semconv::{EventData, OispEvent, RelatedEvent, Relationship};
 use serde_json::Value;
@@ -283,7 +286,13 @@ impl Call {
     }
 
     /// The request body is complete (or as complete as it will get).
-    pub(crate) fn on_request(&mut self, body: &[u8], flaws: BodyFlaws, ts: u64, env: &mut CallEnv<'_>) {
+    pub(crate) fn on_request(
+        &mut self,
+        body: &[u8],
+        flaws: BodyFlaws,
+        ts: u64,
+        env: &mut CallEnv<'_>,
+    ) {
         if self.request_done {
             return;
         }
@@ -321,13 +330,19 @@ impl Call {
         data.provider = Some(self.provider.clone());
         data.auth = Some(self.auth.clone());
         let quality = self.quality(parsed, partial);
-        let ev = self.emit(env, EventData::AiRequest(data), ts, Point::Request, &quality);
+        let ev = self.emit(
+            env,
+            EventData::AiRequest(data),
+            ts,
+            Point::Request,
+            &quality,
+        );
         self.request_event_id = Some(ev.event_id.clone());
         env.out.push(ev);
         for r in tool_results {
-            let Some(pending) = env
-                .tools
-                .take(self.origin.pid, r.call_id.as_deref(), r.name.as_deref())
+            let Some(pending) =
+                env.tools
+                    .take(self.origin.pid, r.call_id.as_deref(), r.name.as_deref())
             else {
                 continue;
             };
@@ -335,7 +350,11 @@ impl Call {
             let data = AgentToolResult {
                 tool: Some(ToolInfo {
                     name: pending.name.clone(),
-                    kind: pending.name.as_deref().and_then(tool_kind).map(str::to_string),
+                    kind: pending
+                        .name
+                        .as_deref()
+                        .and_then(tool_kind)
+                        .map(str::to_string),
                     ..ToolInfo::default()
                 }),
                 call_id: pending.call_id.clone(),
@@ -351,7 +370,13 @@ impl Call {
                 ..AgentToolResult::default()
             };
             let q = self.quality(true, Vec::new());
-            let mut ev = self.emit(env, EventData::AgentToolResult(data), ts, Point::Request, &q);
+            let mut ev = self.emit(
+                env,
+                EventData::AgentToolResult(data),
+                ts,
+                Point::Request,
+                &q,
+            );
             ev.add_related(RelatedEvent::new(pending.event_id, Relationship::Parent));
             env.out.push(ev);
         }
@@ -370,7 +395,10 @@ impl Call {
         if !(200..300).contains(&status) {
             return;
         }
-        let ctype = head.header("content-type").unwrap_or("").to_ascii_lowercase();
+        let ctype = head
+            .header("content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let framing = if ctype.contains("text/event-stream") {
             Some(Framing::Sse)
         } else if ctype.contains("ndjson") {
@@ -384,14 +412,25 @@ impl Call {
         if let Some(f) = framing {
             self.stream = Some(Streamed {
                 framer: Framer::new(f),
-                assembler: Assembler::new(self.api, DecodeOptions { capture_content: true }),
+                assembler: Assembler::new(
+                    self.api,
+                    DecodeOptions {
+                        capture_content: true,
+                    },
+                ),
                 records: 0,
             });
         }
     }
 
     /// Decoded bytes of a streamed response.
-    pub(crate) fn on_stream_bytes(&mut self, data: &[u8], finish: bool, ts: u64, env: &mut CallEnv<'_>) {
+    pub(crate) fn on_stream_bytes(
+        &mut self,
+        data: &[u8],
+        finish: bool,
+        ts: u64,
+        env: &mut CallEnv<'_>,
+    ) {
         let Some(stream) = self.stream.as_mut() else {
             return;
         };
@@ -411,40 +450,41 @@ impl Call {
                 self.first_token = Some(ts);
             }
             if env.config.streaming_chunks {
-                if let Some(mut delta) = outcome.delta {
-                    if !env.config.capture_content {
-                        delta.content = None;
-                        for tc in delta.tool_calls.iter_mut().flatten() {
+                let mut delta = outcome.delta;
+                if !env.config.capture_content {
+                    if let Some(d) = delta.as_mut() {
+                        d.content = None;
+                        for tc in d.tool_calls.iter_mut().flatten() {
                             tc.arguments = None;
                         }
                     }
-                    let chunk = AiStreamingChunk {
-                        request_id: Some(self.request_id.clone()),
-                        chunk_index: Some(self.chunk_index),
-                        delta: Some(delta),
-                        finish_reason: outcome.finish_reason,
-                        ..AiStreamingChunk::default()
-                    };
-                    self.chunk_index += 1;
-                    let quality = Quality {
-                        detection: self.detection,
-                        parsed: true,
-                        partial: Vec::new(),
-                    };
-                    let mut ev = build(
-                        EventData::AiStreamingChunk(chunk),
-                        ts,
-                        Point::Response,
-                        &quality,
-                        &self.origin,
-                        env.config.host.as_ref(),
-                        env.clock,
-                    );
-                    if let Some(id) = &self.request_event_id {
-                        ev.add_related(RelatedEvent::new(id.clone(), Relationship::Parent));
-                    }
-                    env.out.push(ev);
                 }
+                let chunk = AiStreamingChunk {
+                    request_id: Some(self.request_id.clone()),
+                    chunk_index: Some(self.chunk_index),
+                    delta,
+                    finish_reason: outcome.finish_reason,
+                    ..AiStreamingChunk::default()
+                };
+                self.chunk_index += 1;
+                let quality = Quality {
+                    detection: self.detection,
+                    parsed: true,
+                    partial: Vec::new(),
+                };
+                let mut ev = build(
+                    EventData::AiStreamingChunk(chunk),
+                    ts,
+                    Point::Response,
+                    &quality,
+                    &self.origin,
+                    env.config.host.as_ref(),
+                    env.clock,
+                );
+                if let Some(id) = &self.request_event_id {
+                    ev.add_related(RelatedEvent::new(id.clone(), Relationship::Parent));
+                }
+                env.out.push(ev);
             }
         }
     }
@@ -511,7 +551,13 @@ impl Call {
                 latency_ms,
                 ..AiEmbedding::default()
             };
-            let mut ev = self.emit(env, EventData::AiEmbedding(data), ts, Point::Response, &quality);
+            let mut ev = self.emit(
+                env,
+                EventData::AiEmbedding(data),
+                ts,
+                Point::Response,
+                &quality,
+            );
             if let Some(id) = &self.request_event_id {
                 ev.add_related(RelatedEvent::new(id.clone(), Relationship::Parent));
             }
@@ -533,7 +579,11 @@ impl Call {
             provider: Some(self.provider.clone()),
             model: self.model_info(model),
             status_code: status,
-            success: if status.is_some() { success } else { Some(false) },
+            success: if status.is_some() {
+                success
+            } else {
+                Some(false)
+            },
             error: info.error.clone().or_else(|| {
                 status.is_none().then(|| AiError {
                     kind: Some("incomplete".into()),
@@ -552,7 +602,13 @@ impl Call {
             finish_reason,
             ..AiResponse::default()
         };
-        let mut ev = self.emit(env, EventData::AiResponse(data), ts, Point::Response, &quality);
+        let mut ev = self.emit(
+            env,
+            EventData::AiResponse(data),
+            ts,
+            Point::Response,
+            &quality,
+        );
         if let Some(id) = &self.request_event_id {
             ev.add_related(RelatedEvent::new(id.clone(), Relationship::Parent));
         }
@@ -581,7 +637,10 @@ impl Call {
             };
             let q = self.quality(true, Vec::new());
             let mut ev = self.emit(env, EventData::AgentToolCall(data), ts, Point::Response, &q);
-            ev.add_related(RelatedEvent::new(response_event_id.clone(), Relationship::CausedBy));
+            ev.add_related(RelatedEvent::new(
+                response_event_id.clone(),
+                Relationship::CausedBy,
+            ));
             env.tools.record(
                 self.origin.pid,
                 PendingCall {
@@ -630,7 +689,14 @@ fn lenient_request(body: &[u8], api: Api) -> AiRequest {
     let model = find_string_field(&text, "model");
     let streaming = find_bool_field(&text, "stream");
     AiRequest {
-        request_type: Some(if api.is_embedding() { "embedding" } else { "chat" }.into()),
+        request_type: Some(
+            if api.is_embedding() {
+                "embedding"
+            } else {
+                "chat"
+            }
+            .into(),
+        ),
         model: model.map(|id| ModelInfo {
             id: Some(id),
             ..ModelInfo::default()
@@ -694,25 +760,27 @@ fn strip_content(info: &mut ResponseInfo) {
 fn tool_kind(name: &str) -> Option<&'static str> {
     let n = name.to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| n.contains(w));
-    Some(if has(&["bash", "shell", "terminal", "exec_command", "run_command"]) {
-        "shell"
-    } else if has(&["edit", "replace", "patch"]) {
-        "file_edit"
-    } else if has(&["write_file", "create_file", "write"]) {
-        "file_write"
-    } else if has(&["read_file", "read", "view", "open_file", "cat"]) {
-        "file_read"
-    } else if has(&["search", "grep", "glob", "find"]) {
-        "search"
-    } else if has(&["fetch", "http", "url", "browse", "web"]) {
-        "http"
-    } else if has(&["sql", "database", "query"]) {
-        "database"
-    } else if has(&["python", "code_exec", "execute_code", "eval"]) {
-        "code_execution"
-    } else {
-        return None;
-    })
+    Some(
+        if has(&["bash", "shell", "terminal", "exec_command", "run_command"]) {
+            "shell"
+        } else if has(&["edit", "replace", "patch"]) {
+            "file_edit"
+        } else if has(&["write_file", "create_file", "write"]) {
+            "file_write"
+        } else if has(&["read_file", "read", "view", "open_file", "cat"]) {
+            "file_read"
+        } else if has(&["search", "grep", "glob", "find"]) {
+            "search"
+        } else if has(&["fetch", "http", "url", "browse", "web"]) {
+            "http"
+        } else if has(&["sql", "database", "query"]) {
+            "database"
+        } else if has(&["python", "code_exec", "execute_code", "eval"]) {
+            "code_execution"
+        } else {
+            return None;
+        },
+    )
 }
 
 #[cfg(test)]
