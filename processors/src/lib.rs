@@ -1,10 +1,17 @@
 //! oispd's processors: what decides what is sensitive, what is a security
 //! finding, and where each record goes.
+//!
+//! - [`redaction`]: always-on credential redaction and configurable PII
+//!   masking (the `redaction` processor and the binary's always-on redactor).
+//! - [`audit`]: the sentinel's hash-chained audit trail, its SQLite store,
+//!   and the `oispd audit verify` / `query` functions.
 
+pub mod audit;
 pub mod batch;
 pub mod filter;
 pub mod memory_limiter;
 pub mod ottl;
+pub mod redaction;
 pub mod routing;
 #[cfg(test)]
 mod test_support;
@@ -15,6 +22,7 @@ use oispd_component::{ConnectorFactory, ProcessorFactory};
 /// Every processor type this crate provides.
 pub fn processor_factories() -> Vec<Box<dyn ProcessorFactory>> {
     vec![
+        Box::new(redaction::processor::RedactionFactory),
         Box::new(filter::FilterFactory),
         Box::new(transform::TransformFactory),
         Box::new(batch::BatchFactory),
