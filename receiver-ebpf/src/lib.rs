@@ -45,7 +45,8 @@ pub mod programs {
         pub const PROCESS: &[(&str, &str, &str)] = &[
             ("oisp_exec", "sched", "sched_process_exec"),
             ("oisp_exit", "sched", "sched_process_exit"),
-            ("oisp_mmap", "syscalls", "sys_enter_mmap"),
+            ("oisp_mmap_enter", "syscalls", "sys_enter_mmap"),
+            ("oisp_mmap_exit", "syscalls", "sys_exit_mmap"),
         ];
         /// Always attached: the socket syscalls that tie `SSL*` to sockets
         /// (write also reports file writes, sendto/sendmsg DNS questions).

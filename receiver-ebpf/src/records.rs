@@ -60,6 +60,9 @@ pub mod flags {
     pub const INFERRED: u16 = 4;
     /// TLS_DATA: an `SSL_*_ex` call.
     pub const EX: u16 = 8;
+    /// TLS_DATA: the `SSL*` has no socket yet; a TLS_BIND record inferred
+    /// from the thread's next socket write usually follows.
+    pub const BIND_PENDING: u16 = 16;
 }
 
 /// Indexes of the per-CPU `drops` counter map.
@@ -318,7 +321,7 @@ pub struct FileWrite {
     pub count: u64,
 }
 
-/// An executable mapping of a file user space has not examined.
+/// A successful executable mapping of a file user space has not examined.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct ExecMap {

@@ -252,6 +252,7 @@ fn constants_match_the_compiled_object() {
                 ("OISP_F_READ_FAULT", flags::READ_FAULT as i64),
                 ("OISP_F_INFERRED", flags::INFERRED as i64),
                 ("OISP_F_EX", flags::EX as i64),
+                ("OISP_F_BIND_PENDING", flags::BIND_PENDING as i64),
             ],
         ),
         (

@@ -3,6 +3,7 @@
 //! turns TLS plaintext into OISP events.
 
 pub mod capture;
+pub mod ebpf;
 pub mod jsonl;
 pub mod otlp;
 

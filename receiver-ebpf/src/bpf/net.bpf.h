@@ -19,6 +19,7 @@ enum sys_args_kind {
 	SYS_CONNECT = 1,
 	SYS_ACCEPT = 2,
 	SYS_OPENAT = 3,
+	SYS_MMAP = 4,
 };
 
 /* Arguments of the syscall a thread is in, kept from enter to exit. */
@@ -30,6 +31,7 @@ struct sys_args {
 	u32 mode;
 	struct oisp_addr addr;
 	u32 _pad;
+	u64 aux;
 };
 
 struct {

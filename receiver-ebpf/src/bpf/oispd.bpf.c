@@ -11,8 +11,8 @@
  */
 #include "common.bpf.h"
 #include "tls.bpf.h"
-#include "process.bpf.h"
 #include "net.bpf.h"
+#include "process.bpf.h"
 #include "files.bpf.h"
 
 /* bpf_probe_read_user and friends are GPL-only helpers. */

@@ -11,6 +11,7 @@
 #define OISPD_PROCESS_BPF_H
 
 #include "common.bpf.h"
+#include "net.bpf.h"
 
 SEC("tracepoint/sched/sched_process_exec")
 int oisp_exec(struct trace_event_raw_sched_process_exec *ctx)
@@ -103,9 +104,10 @@ int oisp_fork(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* mmap(addr, len, prot, flags, fd, off) with PROT_EXEC of a file. */
+/* mmap(addr, len, prot, flags, fd, off) with PROT_EXEC of an unseen file:
+ * remember the file until the call returns. */
 SEC("tracepoint/syscalls/sys_enter_mmap")
-int oisp_mmap(struct trace_event_raw_sys_enter *ctx)
+int oisp_mmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	if (!(ctx->args[2] & PROT_EXEC))
 		return 0;
@@ -124,7 +126,23 @@ int oisp_mmap(struct trace_event_raw_sys_enter *ctx)
 	};
 	if (bpf_map_lookup_elem(&seen_files, &key))
 		return 0;
-	struct oisp_exec_map r = { .dev = key.dev, .ino = key.ino };
+	struct sys_args a = { .kind = SYS_MMAP, .fd = fd, .ptr = key.dev, .aux = key.ino };
+	bpf_map_update_elem(&sys_args, &pid_tgid, &a, BPF_ANY);
+	return 0;
+}
+
+/* The mapping exists once mmap returns: now user space can find it. */
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int oisp_mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sys_args a;
+	if (!sys_args_take(pid_tgid, SYS_MMAP, &a))
+		return 0;
+	/* MAP_FAILED: -4095..-1 */
+	if ((unsigned long)ctx->ret >= (unsigned long)-4095)
+		return 0;
+	struct oisp_exec_map r = { .dev = a.ptr, .ino = a.aux };
 	fill_hdr(&r.hdr, pid_tgid, OISP_REC_EXEC_MAP, 0, 0);
 	emit_fixed(&r, sizeof(r));
 	return 0;

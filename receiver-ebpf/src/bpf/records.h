@@ -55,6 +55,9 @@ enum oisp_record_flags {
 	OISP_F_INFERRED = 4,
 	/* TLS_DATA: SSL_*_ex variant. */
 	OISP_F_EX = 8,
+	/* TLS_DATA: the SSL* has no socket yet and the kernel expects it on the
+	 * thread's next socket write: a TLS_BIND record usually follows soon. */
+	OISP_F_BIND_PENDING = 16,
 };
 
 /* Indexes of the per-CPU `drops` counters. */
@@ -214,8 +217,9 @@ struct oisp_file_write {
 	__u64 count;      /* bytes asked to write */
 };
 
-/* mmap(2) with PROT_EXEC of a file not in `seen_files`: a library or
- * executable user space may need to probe. */
+/* A successful mmap(2) with PROT_EXEC of a file not in `seen_files` (the
+ * mapping exists when the record is written): a library or executable user
+ * space may need to probe. */
 struct oisp_exec_map {
 	struct oisp_hdr hdr;
 	__u64 dev;        /* kernel dev_t: major << 20 | minor */

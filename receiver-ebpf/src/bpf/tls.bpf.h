@@ -146,7 +146,8 @@ static __noinline void tls_emit(u64 pid_tgid, struct ssl_call *c, struct conn_st
 	if (cap_body > OISP_MAX_BODY_LIMIT)
 		cap_body = OISP_MAX_BODY_LIMIT;
 	u32 n = full_len > cap_body ? (u32)cap_body : (u32)full_len;
-	u16 flags = (c->write ? OISP_F_WRITE : 0) | (c->ex ? OISP_F_EX : 0);
+	u16 flags = (c->write ? OISP_F_WRITE : 0) | (c->ex ? OISP_F_EX : 0) |
+		    (c->write && c->need_bind ? OISP_F_BIND_PENDING : 0);
 	u64 gap = c->write ? st->gap_write : st->gap_read;
 	const void *buf = (const void *)c->buf;
 	bool ok = false;

@@ -1,0 +1,489 @@
+//! The kernel capture: loads oispd's eBPF object (`oispd-receiver-ebpf`),
+//! attaches its tracepoints and the `SSL_*` uprobes to every OpenSSL on the
+//! host, drains the ring buffer and hands on typed records: TLS plaintext as
+//! [`TlsChunk`]s (for `crate::capture` to decode) and process, network and
+//! file activity as [`RawActivity`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), oispd_receiver::ebpf::CaptureError> {
+//! use oispd_receiver::ebpf::{CaptureRecord, EbpfCapture, EbpfCaptureConfig};
+//! let mut capture = EbpfCapture::start(&EbpfCaptureConfig::default())?;
+//! while let Some(record) = capture.next().await {
+//!     match record {
+//!         CaptureRecord::Tls(chunk) => { /* decode */ }
+//!         CaptureRecord::TlsClosed { .. } => { /* end of a connection */ }
+//!         CaptureRecord::Activity(activity) => { /* process / network / file */ }
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Module map: [`config`] (settings), `preflight` (capabilities, BTF,
+//! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` (which
+//! files to uprobe), `parse` (ring bytes to records), `conns` (socket
+//! addresses per connection), `filter` (include/exclude, file paths),
+//! `procfs` (/proc reading), [`activity`] (the activity types).
+
+pub mod activity;
+pub mod config;
+mod conns;
+mod elf;
+mod error;
+mod filter;
+mod loader;
+mod parse;
+mod preflight;
+mod probes;
+mod procfs;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use aya::maps::{MapData, RingBuf};
+use oispd_component::ComponentConfig;
+use oispd_receiver_ebpf::records::{drop_counter, flags};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+pub use activity::{Protocol, RawActivity};
+pub use config::{ActivityMode, EbpfCaptureConfig, ProcessMatch};
+pub use error::CaptureError;
+
+use crate::capture::{Direction, TlsChunk};
+use conns::Conns;
+use filter::{basename, PathFilter, ProcessFilter, ProcessInfo};
+use loader::{KernelMaps, SKIP, TRACE};
+use parse::{parse, socket_addr, KernelRecord, ParseError};
+use probes::LibraryProbes;
+
+/// One record of the capture.
+#[derive(Clone, Debug)]
+pub enum CaptureRecord {
+    /// Plaintext of one `SSL_read`/`SSL_write` call. A chunk with empty
+    /// `data` and `full_len > 0` stands for bytes of that connection and
+    /// direction that were lost (ring buffer full) before the next chunk.
+    Tls(TlsChunk),
+    /// `SSL_free` of a connection that carried data: its stream is over (the
+    /// `SSL*` value may be reused by a new connection afterwards).
+    TlsClosed {
+        /// Process id.
+        pid: u32,
+        /// The `SSL*`.
+        conn: u64,
+        /// Monotonic capture time (`bpf_ktime_get_ns`).
+        ts_mono_ns: u64,
+    },
+    /// Process, network or file activity.
+    Activity(RawActivity),
+}
+
+/// Records lost so far, by where they were lost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureDrops {
+    /// TLS plaintext records lost because the ring buffer was full.
+    pub tls_records: u64,
+    /// Plaintext bytes in those records.
+    pub tls_bytes: u64,
+    /// Activity records (exec, connect, file, ...) lost, ring buffer full.
+    pub activity_records: u64,
+    /// `SSL_*` calls not tracked because the in-flight call map was full.
+    pub untracked_calls: u64,
+    /// Activity records skipped because the per-CPU scratch buffer was busy.
+    pub scratch_busy: u64,
+    /// TLS calls whose plaintext could not be read from the process's memory.
+    pub read_faults: u64,
+    /// Records user space could not parse.
+    pub malformed_records: u64,
+}
+
+/// Paths of open files per process, for file-write records.
+const MAX_FD_PATHS_PER_PID: usize = 4096;
+
+/// The running kernel capture. Dropping it detaches every probe.
+pub struct EbpfCapture {
+    ring: AsyncFd<RingBuf<MapData>>,
+    ebpf: aya::Ebpf,
+    maps: KernelMaps,
+    probes: LibraryProbes,
+    filter: ProcessFilter,
+    paths: PathFilter,
+    conns: Conns,
+    fd_paths: HashMap<u32, HashMap<i32, String>>,
+    ready: VecDeque<CaptureRecord>,
+    malformed: u64,
+    mono_to_unix_ns: i128,
+}
+
+impl EbpfCapture {
+    /// Checks the machine, loads and attaches everything, and probes every
+    /// OpenSSL found. Must be called inside a tokio runtime.
+    ///
+    /// Errors say what to do: not root, no kernel BTF, no tracefs (mounted
+    /// here when missing and possible), BPF refused, a configured library
+    /// that is not an OpenSSL.
+    pub fn start(config: &EbpfCaptureConfig) -> Result<EbpfCapture, CaptureError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(CaptureError::Config(problems.join("; ")));
+        }
+        let filter = ProcessFilter::new(&config.include, &config.exclude)?;
+        let paths = PathFilter::new(&config.file_paths)?;
+        preflight::check()?;
+
+        let loader::Loaded {
+            mut ebpf,
+            ring,
+            mut maps,
+        } = loader::load(config, std::process::id(), single_target(config))?;
+
+        let mut probes = LibraryProbes::default();
+        for lib in &config.libraries {
+            probes.examine_required(&mut ebpf, &mut maps, lib)?;
+        }
+        probes.scan_standard_locations(&mut ebpf, &mut maps);
+        probes.scan_all_processes(&mut ebpf, &mut maps);
+        tracing::info!(
+            probed_files = probes.attached().len(),
+            ring_buffer_size = config.ring_buffer_size,
+            max_body_bytes = config.max_body_bytes,
+            "ebpf capture started"
+        );
+
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(CaptureError::Io {
+                context: "EbpfCapture::start must run inside a tokio runtime".into(),
+                source: std::io::Error::other("no tokio runtime"),
+            });
+        }
+        // SAFETY: the RingBuf owns the map's fd (an OwnedFd in MapData); it
+        // stays open and as_raw_fd returns that same fd until the AsyncFd,
+        // which owns the RingBuf, is dropped.
+        let ring =
+            unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }.map_err(|e| {
+                CaptureError::Io {
+                    context: "registering the ring buffer with tokio".into(),
+                    source: e.into(),
+                }
+            })?;
+        Ok(EbpfCapture {
+            ring,
+            ebpf,
+            maps,
+            probes,
+            filter,
+            paths,
+            conns: Conns::default(),
+            fd_paths: HashMap::new(),
+            ready: VecDeque::new(),
+            malformed: 0,
+            mono_to_unix_ns: mono_to_unix_offset(),
+        })
+    }
+
+    /// The next record; `None` only when the ring buffer fails.
+    pub async fn next(&mut self) -> Option<CaptureRecord> {
+        loop {
+            if let Some(record) = self.ready.pop_front() {
+                return Some(record);
+            }
+            if let Some(record) = self.ring.get_mut().next().map(|item| parse(&item)) {
+                self.handle(record);
+                continue;
+            }
+            let deadline = self.conns.next_deadline();
+            let record = {
+                let ring = &mut self.ring;
+                tokio::select! {
+                    guard = ring.readable_mut() => match guard {
+                        Ok(mut guard) => {
+                            let record = guard.get_inner_mut().next().map(|item| parse(&item));
+                            if record.is_none() {
+                                guard.clear_ready();
+                            }
+                            record
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "ebpf ring buffer failed");
+                            return None;
+                        }
+                    },
+                    () = sleep_until(deadline) => None,
+                }
+            };
+            if let Some(record) = record {
+                self.handle(record);
+            }
+            let expired = self.conns.expire(Instant::now());
+            self.ready
+                .extend(expired.into_iter().map(CaptureRecord::Tls));
+        }
+    }
+
+    /// Records lost so far.
+    pub fn dropped(&self) -> CaptureDrops {
+        let k = |c| self.maps.drop_count(c);
+        CaptureDrops {
+            tls_records: k(drop_counter::TLS_RECORDS),
+            tls_bytes: k(drop_counter::TLS_BYTES),
+            activity_records: k(drop_counter::ACTIVITY),
+            untracked_calls: k(drop_counter::CALL_MAP_FULL),
+            scratch_busy: k(drop_counter::SCRATCH_BUSY),
+            read_faults: k(drop_counter::READ_FAULTS),
+            malformed_records: self.malformed,
+        }
+    }
+
+    /// Marks a process as an AI agent: with `activity: agents`, its file
+    /// activity (and that of children it forks from now on) is captured.
+    pub fn trace_pid(&mut self, pid: u32) {
+        self.maps.set_pid_flag(pid, TRACE, true);
+    }
+
+    /// The files whose `SSL_*` functions are probed.
+    pub fn probed_files(&self) -> &[PathBuf] {
+        self.probes.attached()
+    }
+
+    /// Probes one more library or executable (like a `libraries` entry).
+    pub fn probe_library(&mut self, path: &Path) -> Result<(), CaptureError> {
+        self.probes
+            .examine_required(&mut self.ebpf, &mut self.maps, path)
+    }
+
+    /// Converts a record's monotonic time to Unix time in nanoseconds.
+    pub fn unix_time_ns(&self, ts_mono_ns: u64) -> u64 {
+        u64::try_from(i128::from(ts_mono_ns) + self.mono_to_unix_ns).unwrap_or(0)
+    }
+
+    /// Whether `pid` is captured; a new exclusion is also pushed to the kernel.
+    fn admit(&mut self, pid: u32) -> bool {
+        let d = self.filter.check(pid);
+        if d.new && !d.captured {
+            self.maps.set_pid_flag(pid, SKIP, true);
+        }
+        d.captured
+    }
+
+    fn handle(&mut self, record: Result<KernelRecord, ParseError>) {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                self.malformed += 1;
+                tracing::debug!(error = %e, "malformed ring buffer record");
+                return;
+            }
+        };
+        match record {
+            KernelRecord::TlsData { rec, data } => self.tls_data(rec, data),
+            KernelRecord::TlsBind(b) => {
+                let released = self.conns.bind(
+                    b.hdr.pid,
+                    b.conn,
+                    socket_addr(&b.local),
+                    socket_addr(&b.peer),
+                );
+                self.ready
+                    .extend(released.into_iter().map(CaptureRecord::Tls));
+            }
+            KernelRecord::TlsFree(f) => {
+                let released = self.conns.free(f.hdr.pid, f.conn);
+                self.ready
+                    .extend(released.into_iter().map(CaptureRecord::Tls));
+                if self.admit(f.hdr.pid) {
+                    self.ready.push_back(CaptureRecord::TlsClosed {
+                        pid: f.hdr.pid,
+                        conn: f.conn,
+                        ts_mono_ns: f.hdr.ts_ns,
+                    });
+                }
+            }
+            KernelRecord::ExecMap(m) => {
+                self.maps.mark_seen(m.dev, m.ino);
+                self.probes
+                    .scan_process(&mut self.ebpf, &mut self.maps, m.hdr.pid);
+            }
+            KernelRecord::Activity(a) => self.activity(a),
+            KernelRecord::Nothing => {}
+        }
+    }
+
+    fn tls_data(&mut self, rec: oispd_receiver_ebpf::records::TlsData, data: Vec<u8>) {
+        let pid = rec.hdr.pid;
+        if !self.admit(pid) {
+            return;
+        }
+        let direction = if rec.hdr.flags & flags::WRITE != 0 {
+            Direction::Write
+        } else {
+            Direction::Read
+        };
+        let now = Instant::now();
+        let chunk = |data: Vec<u8>, full_len: u64| TlsChunk {
+            pid,
+            tid: rec.hdr.tid,
+            conn: rec.conn,
+            ts_mono_ns: rec.hdr.ts_ns,
+            direction,
+            data,
+            full_len,
+            local: None,
+            peer: None,
+        };
+        if rec.gap_bytes > 0 {
+            let gap = self
+                .conns
+                .chunk(chunk(Vec::new(), rec.gap_bytes), false, now);
+            self.ready.extend(gap.into_iter().map(CaptureRecord::Tls));
+        }
+        let pending = rec.hdr.flags & flags::BIND_PENDING != 0;
+        let out = self.conns.chunk(chunk(data, rec.full_len), pending, now);
+        self.ready.extend(out.into_iter().map(CaptureRecord::Tls));
+    }
+
+    fn activity(&mut self, mut a: RawActivity) {
+        match &mut a {
+            RawActivity::Exec {
+                pid,
+                comm,
+                filename,
+                ..
+            } => {
+                let pid = *pid;
+                let info = ProcessInfo {
+                    comm: Some(comm.clone()),
+                    exe_name: basename(Path::new(filename.as_str())),
+                    cgroups: procfs::cgroups(pid),
+                };
+                let captured = self.filter.redecide(pid, &info);
+                if !self.filter.captures_all() {
+                    self.maps.set_pid_flag(pid, SKIP, !captured);
+                }
+                self.probes
+                    .scan_process(&mut self.ebpf, &mut self.maps, pid);
+                if !captured {
+                    return;
+                }
+            }
+            RawActivity::Exit { pid, .. } => {
+                let pid = *pid;
+                let released = self.conns.exit(pid);
+                self.ready
+                    .extend(released.into_iter().map(CaptureRecord::Tls));
+                self.fd_paths.remove(&pid);
+                let captured = self.admit(pid);
+                self.filter.forget(pid);
+                if !captured {
+                    return;
+                }
+            }
+            RawActivity::FileOpen {
+                pid,
+                path,
+                dirfd,
+                result,
+                ..
+            } => {
+                let pid = *pid;
+                if !self.admit(pid) {
+                    return;
+                }
+                *path = procfs::resolve_at(pid, *dirfd, path);
+                if *result >= 0 {
+                    let per_pid = self.fd_paths.entry(pid).or_default();
+                    if per_pid.len() >= MAX_FD_PATHS_PER_PID {
+                        per_pid.clear();
+                    }
+                    per_pid.insert(*result, path.clone());
+                }
+                if !self.paths.matches(path) {
+                    return;
+                }
+            }
+            RawActivity::FileWrite { pid, fd, path, .. } => {
+                let (pid, fd) = (*pid, *fd);
+                if !self.admit(pid) {
+                    return;
+                }
+                let known = self.fd_paths.get(&pid).and_then(|m| m.get(&fd)).cloned();
+                let resolved = known.or_else(|| {
+                    procfs::fd_target(pid, fd).map(|p| p.to_string_lossy().into_owned())
+                });
+                if let Some(p) = &resolved {
+                    if !self.paths.matches(p) {
+                        return;
+                    }
+                }
+                *path = resolved;
+            }
+            other => {
+                if !self.admit(other.pid()) {
+                    return;
+                }
+            }
+        }
+        self.ready.push_back(CaptureRecord::Activity(a));
+    }
+}
+
+/// A single included pid with nothing else to match lets the kernel filter.
+fn single_target(config: &EbpfCaptureConfig) -> u32 {
+    let inc = &config.include;
+    match (
+        inc.pids.as_slice(),
+        inc.names.is_empty() && inc.cgroups.is_empty(),
+    ) {
+        ([pid], true) if config.exclude.is_empty() => *pid,
+        _ => 0,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Unix time minus monotonic time, in nanoseconds.
+fn mono_to_unix_offset() -> i128 {
+    let now = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; both clocks always exist.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+    };
+    now(libc::CLOCK_REALTIME) - now(libc::CLOCK_MONOTONIC)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// Scenario: the capture is moved into a spawned task.
+    /// Guarantees: it is Send.
+    #[test]
+    fn capture_is_send() {
+        fn send<T: Send>() {}
+        send::<EbpfCapture>();
+    }
+
+    /// Scenario: include by exactly one pid; by a pid and a name; with excludes.
+    /// Guarantees: only the first lets the kernel filter by tgid.
+    #[test]
+    fn single_target_only_for_a_lone_pid() {
+        let mut c = EbpfCaptureConfig::default();
+        c.include.pids = vec![42];
+        assert_eq!(single_target(&c), 42);
+        c.include.names = vec!["x".into()];
+        assert_eq!(single_target(&c), 0);
+        c.include.names.clear();
+        c.exclude.pids = vec![1];
+        assert_eq!(single_target(&c), 0);
+        assert_eq!(single_target(&EbpfCaptureConfig::default()), 0);
+    }
+}

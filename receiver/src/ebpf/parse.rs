@@ -1,0 +1,394 @@
+//! Ring-buffer bytes to typed records. Every record starts with the common
+//! header (`records.h`); the fixed part is read with `bytemuck` (the layouts
+//! are checked against the compiled object), the variable part is
+//! `hdr.data_len` bytes after it. Short or unknown records are errors that
+//! the capture counts; nothing here panics on bad input.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use bytemuck::Pod;
+use oispd_receiver_ebpf::records::{self, kind, Addr, Hdr};
+
+use super::activity::{dns_question, Protocol, RawActivity};
+
+/// A record as the kernel wrote it, typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum KernelRecord {
+    /// Plaintext of one SSL_* call.
+    TlsData {
+        /// The fixed part.
+        rec: records::TlsData,
+        /// The captured plaintext.
+        data: Vec<u8>,
+    },
+    /// An SSL* got its socket.
+    TlsBind(records::TlsBind),
+    /// SSL_free of a connection that carried data.
+    TlsFree(records::TlsFree),
+    /// A new executable mapping of an unexamined file.
+    ExecMap(records::ExecMap),
+    /// Process, network or file activity.
+    Activity(RawActivity),
+    /// A record that carries nothing to report (a DNS message without a
+    /// parsable question).
+    Nothing,
+}
+
+/// Why a record could not be parsed.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ParseError {
+    /// Shorter than its header says.
+    #[error("record of kind {kind} is {len} bytes, shorter than its layout")]
+    Short {
+        /// Record kind.
+        kind: u16,
+        /// Bytes received.
+        len: usize,
+    },
+    /// A kind this build does not know.
+    #[error("unknown record kind {0}")]
+    UnknownKind(u16),
+}
+
+/// The fixed part `T` and the variable data after it.
+fn split<T: Pod>(bytes: &[u8], hdr: &Hdr) -> Result<(T, Vec<u8>), ParseError> {
+    let fixed = std::mem::size_of::<T>();
+    let end = fixed.saturating_add(hdr.data_len as usize);
+    if bytes.len() < end {
+        return Err(ParseError::Short {
+            kind: hdr.kind,
+            len: bytes.len(),
+        });
+    }
+    Ok((
+        bytemuck::pod_read_unaligned(&bytes[..fixed]),
+        bytes[fixed..end].to_vec(),
+    ))
+}
+
+fn fixed<T: Pod>(bytes: &[u8], hdr: &Hdr) -> Result<T, ParseError> {
+    let size = std::mem::size_of::<T>();
+    if bytes.len() < size {
+        return Err(ParseError::Short {
+            kind: hdr.kind,
+            len: bytes.len(),
+        });
+    }
+    Ok(bytemuck::pod_read_unaligned(&bytes[..size]))
+}
+
+/// A kernel socket address, `None` when the family is not IPv4/IPv6.
+/// IPv4-mapped IPv6 addresses come out as IPv4.
+pub(crate) fn socket_addr(a: &Addr) -> Option<SocketAddr> {
+    const AF_INET: u16 = 2;
+    const AF_INET6: u16 = 10;
+    let ip = match a.family {
+        AF_INET => IpAddr::V4(Ipv4Addr::new(a.addr[0], a.addr[1], a.addr[2], a.addr[3])),
+        AF_INET6 => {
+            let v6 = Ipv6Addr::from(a.addr);
+            match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(v6),
+            }
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, a.port))
+}
+
+fn text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn argv(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// Parses one ring-buffer record.
+pub(crate) fn parse(bytes: &[u8]) -> Result<KernelRecord, ParseError> {
+    let hdr: Hdr = fixed(
+        bytes,
+        &Hdr {
+            kind: 0,
+            ..Hdr::default()
+        },
+    )?;
+    let ts_mono_ns = hdr.ts_ns;
+    let (pid, tid) = (hdr.pid, hdr.tid);
+    Ok(match hdr.kind {
+        kind::TLS_DATA => {
+            let (rec, data) = split::<records::TlsData>(bytes, &hdr)?;
+            KernelRecord::TlsData { rec, data }
+        }
+        kind::TLS_BIND => KernelRecord::TlsBind(fixed(bytes, &hdr)?),
+        kind::TLS_FREE => KernelRecord::TlsFree(fixed(bytes, &hdr)?),
+        kind::EXEC_MAP => KernelRecord::ExecMap(fixed(bytes, &hdr)?),
+        kind::EXEC => {
+            let (rec, data) = split::<records::Exec>(bytes, &hdr)?;
+            let flen = usize::from(rec.filename_len).min(data.len());
+            KernelRecord::Activity(RawActivity::Exec {
+                pid,
+                ppid: rec.ppid,
+                uid: rec.uid,
+                gid: rec.gid,
+                cgroup_id: rec.cgroup_id,
+                comm: text(&rec.comm),
+                filename: text(&data[..flen]),
+                argv: argv(&data[flen..]),
+                argv_truncated: rec.args_truncated != 0,
+                ts_mono_ns,
+            })
+        }
+        kind::EXIT => {
+            let rec: records::Exit = fixed(bytes, &hdr)?;
+            let signal = rec.exit_status & 0x7f;
+            KernelRecord::Activity(RawActivity::Exit {
+                pid,
+                comm: text(&rec.comm),
+                exit_code: (rec.exit_status >> 8) & 0xff,
+                signal: (signal != 0).then_some(signal),
+                ts_mono_ns,
+            })
+        }
+        kind::FORK => {
+            let rec: records::Fork = fixed(bytes, &hdr)?;
+            KernelRecord::Activity(RawActivity::Fork {
+                parent: pid,
+                child: rec.child_pid,
+                ts_mono_ns,
+            })
+        }
+        kind::CONNECT => {
+            let rec: records::Connect = fixed(bytes, &hdr)?;
+            KernelRecord::Activity(RawActivity::Connect {
+                pid,
+                tid,
+                fd: rec.fd,
+                protocol: Protocol::from_number(rec.protocol),
+                local: socket_addr(&rec.local),
+                peer: socket_addr(&rec.peer),
+                result: rec.ret,
+                ts_mono_ns,
+            })
+        }
+        kind::ACCEPT => {
+            let rec: records::Accept = fixed(bytes, &hdr)?;
+            KernelRecord::Activity(RawActivity::Accept {
+                pid,
+                tid,
+                listen_fd: rec.listen_fd,
+                fd: rec.fd,
+                protocol: Protocol::from_number(rec.protocol),
+                local: socket_addr(&rec.local),
+                peer: socket_addr(&rec.peer),
+                ts_mono_ns,
+            })
+        }
+        kind::DNS => {
+            let (rec, data) = split::<records::Dns>(bytes, &hdr)?;
+            match dns_question(&data) {
+                Some((name, query_type)) => KernelRecord::Activity(RawActivity::DnsQuery {
+                    pid,
+                    tid,
+                    resolver: socket_addr(&rec.peer),
+                    name,
+                    query_type,
+                    ts_mono_ns,
+                }),
+                None => KernelRecord::Nothing,
+            }
+        }
+        kind::FILE_OPEN => {
+            let (rec, data) = split::<records::FileOpen>(bytes, &hdr)?;
+            KernelRecord::Activity(RawActivity::FileOpen {
+                pid,
+                tid,
+                path: text(&data),
+                dirfd: rec.dfd,
+                flags: rec.flags,
+                mode: rec.mode,
+                result: rec.ret,
+                ts_mono_ns,
+            })
+        }
+        kind::FILE_WRITE => {
+            let rec: records::FileWrite = fixed(bytes, &hdr)?;
+            KernelRecord::Activity(RawActivity::FileWrite {
+                pid,
+                tid,
+                fd: rec.fd,
+                bytes: rec.count,
+                path: None,
+                ts_mono_ns,
+            })
+        }
+        other => return Err(ParseError::UnknownKind(other)),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use oispd_receiver_ebpf::records::flags;
+
+    fn hdr(kind: u16, data_len: u32) -> Hdr {
+        Hdr {
+            ts_ns: 42,
+            pid: 100,
+            tid: 101,
+            kind,
+            flags: 0,
+            data_len,
+        }
+    }
+
+    fn bytes_of<T: Pod>(rec: &T, data: &[u8]) -> Vec<u8> {
+        let mut b = bytemuck::bytes_of(rec).to_vec();
+        b.extend_from_slice(data);
+        // ring records are padded to 8 bytes, plus size-class slack
+        b.resize(b.len() + 13, 0xAA);
+        b
+    }
+
+    /// Scenario: a TLS_DATA record with slack bytes after its data.
+    /// Guarantees: exactly data_len bytes of plaintext, the fixed fields intact.
+    #[test]
+    fn tls_data_takes_exactly_data_len() {
+        let mut h = hdr(kind::TLS_DATA, 5);
+        h.flags = flags::WRITE;
+        let rec = records::TlsData {
+            hdr: h,
+            conn: 0xdead,
+            full_len: 9,
+            gap_bytes: 0,
+            fd: 3,
+            _pad: 0,
+        };
+        let parsed = parse(&bytes_of(&rec, b"hello")).unwrap();
+        assert_eq!(
+            parsed,
+            KernelRecord::TlsData {
+                rec,
+                data: b"hello".to_vec()
+            }
+        );
+    }
+
+    /// Scenario: records cut short, and an unknown kind.
+    /// Guarantees: errors, no panic.
+    #[test]
+    fn short_and_unknown_records_are_errors() {
+        let rec = records::TlsData {
+            hdr: hdr(kind::TLS_DATA, 100),
+            ..Default::default()
+        };
+        let b = bytes_of(&rec, b"abc");
+        assert!(matches!(parse(&b), Err(ParseError::Short { kind: 1, .. })));
+        assert!(matches!(parse(&b[..10]), Err(ParseError::Short { .. })));
+        assert!(matches!(parse(&[]), Err(ParseError::Short { .. })));
+        let unknown = bytes_of(&hdr(999, 0), b"");
+        assert_eq!(parse(&unknown), Err(ParseError::UnknownKind(999)));
+    }
+
+    /// Scenario: an exec record with filename and NUL-separated argv.
+    /// Guarantees: the Exec activity with each argument.
+    #[test]
+    fn exec_record() {
+        let mut comm = [0u8; 16];
+        comm[..4].copy_from_slice(b"curl");
+        let data = b"/usr/bin/curl\0curl\0-s\0https://x/\0";
+        let filename_len = 13u16;
+        let rec = records::Exec {
+            hdr: hdr(kind::EXEC, data.len() as u32 - 1),
+            ppid: 1,
+            old_tid: 100,
+            uid: 0,
+            gid: 0,
+            cgroup_id: 7,
+            comm,
+            filename_len,
+            args_len: data.len() as u16 - 14,
+            args_truncated: 0,
+        };
+        // the kernel writes filename (without NUL) then argv
+        let mut payload = b"/usr/bin/curl".to_vec();
+        payload.extend_from_slice(b"curl\0-s\0https://x/\0");
+        let mut r = rec;
+        r.hdr.data_len = payload.len() as u32;
+        match parse(&bytes_of(&r, &payload)).unwrap() {
+            KernelRecord::Activity(RawActivity::Exec {
+                pid,
+                ppid,
+                comm,
+                filename,
+                argv,
+                ..
+            }) => {
+                assert_eq!((pid, ppid), (100, 1));
+                assert_eq!(comm, "curl");
+                assert_eq!(filename, "/usr/bin/curl");
+                assert_eq!(argv, vec!["curl", "-s", "https://x/"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Scenario: exit statuses of exit(3) and of a SIGKILL.
+    /// Guarantees: code and signal are split as wait(2) defines them.
+    #[test]
+    fn exit_status_decoding() {
+        for (status, code, signal) in [(3 << 8, 3, None), (9, 0, Some(9))] {
+            let rec = records::Exit {
+                hdr: hdr(kind::EXIT, 0),
+                exit_status: status,
+                ..Default::default()
+            };
+            match parse(&bytes_of(&rec, b"")).unwrap() {
+                KernelRecord::Activity(RawActivity::Exit {
+                    exit_code,
+                    signal: s,
+                    ..
+                }) => {
+                    assert_eq!(exit_code, code);
+                    assert_eq!(s, signal);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// Scenario: IPv4, IPv6, v4-mapped IPv6 and unknown-family addresses.
+    /// Guarantees: the socket addresses, v4-mapped as IPv4.
+    #[test]
+    fn addresses() {
+        let mut v4 = Addr {
+            family: 2,
+            port: 443,
+            addr: [0; 16],
+        };
+        v4.addr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        assert_eq!(socket_addr(&v4), Some("127.0.0.1:443".parse().unwrap()));
+        let mapped = Addr {
+            family: 10,
+            port: 8443,
+            addr: Ipv4Addr::new(10, 0, 0, 2).to_ipv6_mapped().octets(),
+        };
+        assert_eq!(socket_addr(&mapped), Some("10.0.0.2:8443".parse().unwrap()));
+        let v6 = Addr {
+            family: 10,
+            port: 53,
+            addr: Ipv6Addr::LOCALHOST.octets(),
+        };
+        assert_eq!(socket_addr(&v6), Some("[::1]:53".parse().unwrap()));
+        assert_eq!(socket_addr(&Addr::default()), None);
+    }
+}
