@@ -12,6 +12,7 @@ mod oisp_view;
 pub mod otlp;
 pub mod tls;
 pub mod webhook;
+pub mod websocket;
 
 #[cfg(test)]
 mod testing;
@@ -27,5 +28,6 @@ pub fn exporter_factories() -> Vec<Box<dyn ExporterFactory>> {
         Box::new(otlp::http::OtlpHttpFactory),
         Box::new(kafka::KafkaFactory),
         Box::new(webhook::WebhookFactory),
+        Box::new(websocket::WebsocketFactory),
     ]
 }

@@ -1,0 +1,140 @@
+//! The `websocket` exporter: streams each OISP event, as one JSON text
+//! message, to every client of `ws://<admin endpoint>/ws/events`, and
+//! serves the live page at `http://<admin endpoint>/` ([`routes`]).
+//!
+//! Both routes go to the admin extension through the build context; an
+//! instance with a name (`websocket/NAME`) serves
+//! `/ws/events/NAME` and `/NAME/` instead, so several can coexist.
+//! Clients may ask for a prefix of event types
+//! (`/ws/events?event_type=ai.`). Fan-out never waits on a client
+//! ([`hub`]): a client more than `client_buffer` messages behind is
+//! disconnected and counted, and the pipeline and the other clients go on.
+//! Events are not kept: a client sees what happens while it is connected.
+
+pub mod config;
+mod hub;
+mod routes;
+
+use crate::oisp_view::json_records;
+use async_trait::async_trait;
+use axum::extract::ws::Utf8Bytes;
+use config::WebsocketConfig;
+use hub::{Hub, Outgoing};
+use oispd_component::{
+    parse_config, Batch, BuildContext, ComponentError, ComponentId, ComponentInfo, ConfigError,
+    ExportError, Exporter, ExporterFactory, ExporterSettings, Signal, Stability,
+};
+use serde_yaml_ng::Value;
+use std::sync::Arc;
+
+/// Name of the counter of clients cut off for being slow.
+pub const CLIENTS_DROPPED_METRIC: &str = "oispd_exporter_websocket_clients_dropped";
+
+/// Builds `websocket` exporters.
+pub struct WebsocketFactory;
+
+/// The stream's path and the page's path of exporter `id`.
+pub fn paths(id: &ComponentId) -> (String, String) {
+    match id.name() {
+        None => ("/ws/events".to_string(), "/".to_string()),
+        Some(n) => (format!("/ws/events/{n}"), format!("/{n}/")),
+    }
+}
+
+impl ExporterFactory for WebsocketFactory {
+    fn info(&self) -> ComponentInfo {
+        ComponentInfo {
+            type_name: "websocket",
+            aliases: &[],
+            stability: Stability::Alpha,
+            signals: &[Signal::Logs],
+            description: "Streams OISP events to WebSocket clients at /ws/events of the admin server, and serves the live page at /",
+        }
+    }
+
+    fn validate(&self, config: &Value) -> Result<(), Vec<ConfigError>> {
+        parse_config::<WebsocketConfig>(config).map(|_| ())
+    }
+
+    fn create(
+        &self,
+        ctx: &BuildContext,
+        config: &Value,
+    ) -> Result<(Box<dyn Exporter>, ExporterSettings), ComponentError> {
+        let cfg = parse_config::<WebsocketConfig>(config).map_err(|e| {
+            ComponentError::Config(
+                e.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let id = ctx.id.to_string();
+        let dropped = ctx
+            .telemetry
+            .component_counter(
+                CLIENTS_DROPPED_METRIC,
+                "WebSocket clients disconnected because they fell client_buffer messages behind.",
+                "exporter",
+                &id,
+            )
+            .map_err(|e| ComponentError::Config(format!("cannot register metrics: {e}")))?;
+        let hub = Arc::new(Hub::new(id.clone(), cfg.client_buffer, dropped));
+        let (ws_path, page_path) = paths(&ctx.id);
+        let router = routes::router(
+            hub.clone(),
+            &ws_path,
+            cfg.page.then_some(page_path.as_str()),
+        );
+        ctx.admin_routes
+            .lock()
+            .map_err(|_| ComponentError::Config("admin routes unavailable".into()))?
+            .push(router);
+        let settings = cfg.exporter_settings();
+        Ok((Box::new(WebsocketExporter { id, ws_path, hub }), settings))
+    }
+}
+
+/// One `websocket` exporter instance.
+pub struct WebsocketExporter {
+    id: String,
+    ws_path: String,
+    hub: Arc<Hub>,
+}
+
+#[async_trait]
+impl Exporter for WebsocketExporter {
+    async fn start(&mut self) -> Result<(), ComponentError> {
+        tracing::info!(
+            exporter = %self.id,
+            path = %self.ws_path,
+            "websocket stream ready on the admin server (service.extensions must list admin)"
+        );
+        Ok(())
+    }
+
+    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+        let Batch::Logs(logs) = &batch else {
+            return Err(ExportError::permanent(
+                "the websocket exporter takes logs only",
+            ));
+        };
+        if self.hub.client_count() == 0 {
+            return Ok(());
+        }
+        let messages: Vec<Outgoing> = json_records(logs)
+            .into_iter()
+            .map(|r| Outgoing {
+                event_type: r.event_type().to_string(),
+                text: Utf8Bytes::from(r.json.to_string()),
+            })
+            .collect();
+        self.hub.publish(&messages);
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) -> Result<(), ComponentError> {
+        self.hub.stop();
+        Ok(())
+    }
+}

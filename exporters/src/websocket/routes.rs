@@ -1,0 +1,116 @@
+//! The admin-server routes of a `websocket` exporter: the event stream
+//! (`GET /ws/events[?event_type=PREFIX]`, one OISP event per text message)
+//! and the live page (`GET /`), embedded in the binary.
+
+use super::hub::{Hub, Subscription};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The live page; `__OISPD_WS_PATH__` is replaced by the stream's path.
+const PAGE: &str = include_str!("page/index.html");
+/// Placeholder of the stream's path in [`PAGE`].
+const WS_PATH_PLACEHOLDER: &str = "__OISPD_WS_PATH__";
+/// Close code for a client cut off for being slow (RFC 6455 "try again later").
+const CLOSE_TOO_SLOW: u16 = 1013;
+/// Close code when oispd stops ("going away").
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// How long a close frame may take to go out to a client.
+const CLOSE_WRITE_LIMIT: Duration = Duration::from_millis(200);
+
+/// `?event_type=PREFIX`.
+#[derive(Debug, Deserialize)]
+struct StreamParams {
+    event_type: Option<String>,
+}
+
+/// The routes: the stream at `ws_path`, and the page at `page_path` if any.
+pub(crate) fn router(hub: Arc<Hub>, ws_path: &str, page_path: Option<&str>) -> Router {
+    let mut router = Router::new().route(ws_path, get(stream)).with_state(hub);
+    if let Some(page_path) = page_path {
+        let html: Arc<str> = PAGE.replace(WS_PATH_PLACEHOLDER, ws_path).into();
+        router = router.route(
+            page_path,
+            get(move || {
+                let html = html.clone();
+                async move {
+                    (
+                        [
+                            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                            (header::CACHE_CONTROL, "no-store"),
+                        ],
+                        html.to_string(),
+                    )
+                }
+            }),
+        );
+    }
+    router
+}
+
+async fn stream(
+    State(hub): State<Arc<Hub>>,
+    Query(params): Query<StreamParams>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.on_upgrade(move |socket| async move {
+        let sub = hub.subscribe(params.event_type);
+        let id = sub.id;
+        tracing::debug!(client = id, "websocket client connected");
+        serve(socket, sub).await;
+        hub.unsubscribe(id);
+        tracing::debug!(client = id, "websocket client gone");
+    })
+    .into_response()
+}
+
+/// Moves a client's messages to its socket until the client leaves, is cut
+/// off, or the exporter stops.
+async fn serve(mut socket: WebSocket, mut sub: Subscription) {
+    loop {
+        tokio::select! {
+            biased;
+            _ = sub.cut.cancelled() => break,
+            next = sub.rx.recv() => {
+                let Some(chunk) = next else { break };
+                for text in chunk.iter() {
+                    // A peer that does not read blocks this write; being
+                    // cut off aborts it.
+                    tokio::select! {
+                        biased;
+                        _ = sub.cut.cancelled() => break,
+                        sent = socket.send(Message::Text(text.clone())) => {
+                            if sent.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    sub.pending.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                // Pings are answered by the socket itself; client text is ignored.
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    // Cut off or stopping: say why, without waiting on a stuck peer.
+    let (code, reason) = if sub.stopping.is_cancelled() {
+        (CLOSE_GOING_AWAY, "oispd is stopping")
+    } else {
+        (CLOSE_TOO_SLOW, "client too slow")
+    };
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, socket.send(close)).await;
+}
