@@ -5,6 +5,7 @@
 //!   masking (the `redaction` processor and the binary's always-on redactor).
 //! - [`audit`]: the sentinel's hash-chained audit trail, its SQLite store,
 //!   and the `oispd audit verify` / `query` functions.
+//! - [`sentinel`]: the security detectors (SEC-NN) and their findings.
 
 pub mod audit;
 pub mod batch;
@@ -13,6 +14,7 @@ pub mod memory_limiter;
 pub mod ottl;
 pub mod redaction;
 pub mod routing;
+pub mod sentinel;
 #[cfg(test)]
 mod test_support;
 pub mod transform;
@@ -23,6 +25,7 @@ use oispd_component::{ConnectorFactory, ProcessorFactory};
 pub fn processor_factories() -> Vec<Box<dyn ProcessorFactory>> {
     vec![
         Box::new(redaction::processor::RedactionFactory),
+        Box::new(sentinel::SentinelFactory::default()),
         Box::new(filter::FilterFactory),
         Box::new(transform::TransformFactory),
         Box::new(batch::BatchFactory),

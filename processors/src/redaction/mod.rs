@@ -29,7 +29,7 @@ pub mod scanner;
 pub mod walk;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use config::{PiiConfig, PiiMode, RedactionConfig};
 pub use gitleaks::{GitleaksError, GitleaksRules, SkippedRule};
