@@ -319,18 +319,15 @@ impl Compiler {
                 let expr = self.call(call)?;
                 match expr.kind() {
                     Some(Kind::Bool) | None => Cond::Value(expr, call.name.clone()),
-                    Some(kind) => {
-                        return Err(SyntaxError::new(
-                            call.pos,
-                            format!(
-                                "{} returns a{} {}, not a bool; compare its result (e.g. {}(...) != nil)",
-                                call.name,
-                                if kind == Kind::Int { "n" } else { "" },
-                                kind.name(),
-                                call.name
-                            ),
-                        ))
-                    }
+                    Some(kind) => return Err(SyntaxError::new(
+                        call.pos,
+                        format!(
+                            "{} returns {}, not a bool; compare its result (e.g. {}(...) != nil)",
+                            call.name,
+                            kind.article(),
+                            call.name
+                        ),
+                    )),
                 }
             }
         })
@@ -403,9 +400,9 @@ impl Compiler {
                             return Err(SyntaxError::new(
                                 side.pos(),
                                 format!(
-                                    "arithmetic needs numbers but {} is a {}",
+                                    "arithmetic needs numbers but {} is {}",
                                     side.describe(),
-                                    kind.name()
+                                    kind.article()
                                 ),
                             ));
                         }
@@ -655,16 +652,16 @@ impl<'a> Args<'a> {
             if !kinds.contains(&kind) {
                 let wanted = kinds
                     .iter()
-                    .map(|k| k.name())
+                    .map(|k| k.article())
                     .collect::<Vec<_>>()
                     .join(" or ");
                 return Err(self.error(
                     i,
                     format!(
-                        "{:?} must be a {wanted} but {} is a {}",
+                        "{:?} must be {wanted} but {} is {}",
                         self.param(i),
                         arg.value.describe(),
-                        kind.name()
+                        kind.article()
                     ),
                 ));
             }
@@ -772,10 +769,10 @@ impl<'a> Args<'a> {
                 return Err(self.error(
                     i,
                     format!(
-                        "{:?} must be a map such as attributes but {} is a {}",
+                        "{:?} must be a map such as attributes but {} is {}",
                         self.param(i),
                         path.text,
-                        kind.name()
+                        kind.article()
                     ),
                 ));
             }

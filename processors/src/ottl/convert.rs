@@ -195,7 +195,7 @@ fn want_str<'v>(f: &str, param: &str, v: Value<'v>) -> Result<Cow<'v, str>, Eval
         Value::Str(s) => Ok(s),
         other => Err(EvalError::new(format!(
             "{f}: expected a string for {param:?} but got {}",
-            other.kind().name()
+            other.kind().article()
         ))),
     }
 }
@@ -205,7 +205,7 @@ fn want_int(f: &str, param: &str, v: Value<'_>) -> Result<i64, EvalError> {
         Value::Int(i) => Ok(i),
         other => Err(EvalError::new(format!(
             "{f}: expected an int for {param:?} but got {}",
-            other.kind().name()
+            other.kind().article()
         ))),
     }
 }
@@ -270,7 +270,7 @@ impl Converter {
                     other => {
                         return Err(EvalError::new(format!(
                             "Contains: expected a list for \"target\" but got {}",
-                            other.kind().name()
+                            other.kind().article()
                         )))
                     }
                 }
@@ -282,7 +282,7 @@ impl Converter {
                 other => {
                     return Err(EvalError::new(format!(
                         "Len: expected a string, list or map but got {}",
-                        other.kind().name()
+                        other.kind().article()
                     )))
                 }
             },
@@ -312,7 +312,7 @@ impl Converter {
                         other => {
                             return Err(EvalError::new(format!(
                                 "Concat: expected a list for \"values\" but got {}",
-                                other.kind().name()
+                                other.kind().article()
                             )))
                         }
                     }
@@ -411,7 +411,7 @@ impl Converter {
                 other => {
                     return Err(EvalError::new(format!(
                         "UnixNano: expected a time but got {}",
-                        other.kind().name()
+                        other.kind().article()
                     )))
                 }
             },

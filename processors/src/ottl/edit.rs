@@ -324,7 +324,7 @@ impl Editor {
                     other => {
                         return Err(EvalError::new(format!(
                             "delete_key: expected a string key but got {}",
-                            other.kind().name()
+                            other.kind().article()
                         )))
                     }
                 };
@@ -447,7 +447,7 @@ impl Editor {
                     other => {
                         return Err(EvalError::new(format!(
                             "merge_maps: expected a map for \"source\" but got {}",
-                            other.kind().name()
+                            other.kind().article()
                         )))
                     }
                 };
@@ -483,7 +483,7 @@ fn replacement_string(f: &str, e: &Expr, rec: &RecordMut<'_>) -> Result<String, 
         Value::Str(s) => Ok(s.into_owned()),
         other => Err(EvalError::new(format!(
             "{f}: expected a string replacement but got {}",
-            other.kind().name()
+            other.kind().article()
         ))),
     }
 }

@@ -174,8 +174,8 @@ impl Cond {
             Cond::Value(e, name) => match e.eval(rec)? {
                 Value::Bool(b) => Ok(b),
                 other => Err(EvalError::new(format!(
-                    "{name} returned a {}, not a bool",
-                    other.kind().name()
+                    "{name} returned {}, not a bool",
+                    other.kind().article()
                 ))),
             },
         }

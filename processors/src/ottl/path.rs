@@ -10,7 +10,7 @@ use super::ast::{KeyAst, PathAst};
 use super::error::{EvalError, SyntaxError};
 use super::record::{Context, Item, RecordMut};
 use super::suggest::did_you_mean;
-use super::value::{kv, Kind, Value};
+use super::value::{kind_of, kv, Kind, Value};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue, KeyValueList};
 use opentelemetry_proto::tonic::trace::v1::Status;
 use std::borrow::Cow;
@@ -540,7 +540,7 @@ impl PathRef {
             return Err(EvalError::new(format!(
                 "expected a map at {} but got {}",
                 self.text,
-                self.field.kind().map(Kind::name).unwrap_or("a value")
+                self.field.kind().map(Kind::article).unwrap_or("a value")
             )));
         }
         let Some(mut loc) = self.root_mut(rec, false)? else {
@@ -557,14 +557,10 @@ impl PathRef {
             Loc::Any(any) => match &mut any.value {
                 Some(any_value::Value::KvlistValue(kvl)) => Ok(Some(&mut kvl.values)),
                 None => Ok(None),
-                Some(other) => Err(EvalError::new(format!(
+                other => Err(EvalError::new(format!(
                     "expected a map at {} but got {}",
                     self.text,
-                    Value::from_any(&AnyValue {
-                        value: Some(other.clone())
-                    })
-                    .kind()
-                    .name()
+                    kind_of(other).article()
                 ))),
             },
         }
@@ -623,9 +619,9 @@ impl PathRef {
 
     fn type_mismatch(&self, expected: &str, got: &Value<'_>) -> EvalError {
         EvalError::new(format!(
-            "cannot set {} to a {}: it takes {expected}",
+            "cannot set {} to {}: it takes {expected}",
             self.text,
-            got.kind().name()
+            got.kind().article()
         ))
     }
 
@@ -832,17 +828,11 @@ fn step<'r>(loc: Loc<'r>, key: &Key, create: bool) -> Result<Option<Loc<'r>>, Ev
                         "cannot index a list with the string {s:?}"
                     ))),
                 },
-                other => {
-                    let kind = Value::from_any(&AnyValue {
-                        value: other.clone(),
-                    })
-                    .kind();
-                    Err(EvalError::new(format!(
-                        "cannot index a {} with {}",
-                        kind.name(),
-                        key.describe()
-                    )))
-                }
+                other => Err(EvalError::new(format!(
+                    "cannot index {} with {}",
+                    kind_of(other).article(),
+                    key.describe()
+                ))),
             }
         }
     }
@@ -887,8 +877,8 @@ pub fn index_value<'r>(v: Value<'r>, key: &Key) -> Result<Value<'r>, EvalError> 
             "cannot index a list with the string {s:?}"
         ))),
         (other, key) => Err(EvalError::new(format!(
-            "cannot index a {} with {}",
-            other.kind().name(),
+            "cannot index {} with {}",
+            other.kind().article(),
             key.describe()
         ))),
     }

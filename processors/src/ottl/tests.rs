@@ -499,7 +499,7 @@ fn string_converters() {
     );
     assert_eq!(
         run_err(r#"set(cache["x"], HasPrefix(attributes["http.status"], "2"))"#),
-        "HasPrefix: expected a string for \"target\" but got int"
+        "HasPrefix: expected a string for \"target\" but got an int"
     );
     assert_eq!(
         run_err(r#"set(cache["x"], ToLowerCase(attributes["nope"]))"#),
@@ -518,11 +518,11 @@ fn len_contains_and_conversions() {
     assert!(!cond(r#"Contains(attributes["nope"], "c")"#));
     assert_eq!(
         run_err(r#"set(cache["x"], Len(attributes["http.status"]))"#),
-        "Len: expected a string, list or map but got int"
+        "Len: expected a string, list or map but got an int"
     );
     assert_eq!(
         eval_err(r#"Contains(attributes["ai.provider"], "o")"#),
-        "Contains: expected a list for \"target\" but got string"
+        "Contains: expected a list for \"target\" but got a string"
     );
     assert_eq!(val(r#"Int("42")"#), i(42));
     assert_eq!(val("Int(2.9)"), i(2));
@@ -660,7 +660,7 @@ fn map_editors() {
     assert_eq!(f.attr("http.status"), Some(i(200)));
     assert_eq!(
         run_err(r#"delete_key(body["msg"], "x")"#),
-        "expected a map at body[\"msg\"] but got string"
+        "expected a map at body[\"msg\"] but got a string"
     );
 }
 
@@ -871,7 +871,7 @@ fn argument_errors() {
     );
     assert_eq!(
         msg(r#"HasPrefix(body, 1)"#),
-        "HasPrefix: \"prefix\" must be a string but the integer 1 is a int"
+        "HasPrefix: \"prefix\" must be a string but the integer 1 is an int"
     );
     assert_eq!(
         msg(r#"HasPrefix(nil, "a")"#),
@@ -879,7 +879,7 @@ fn argument_errors() {
     );
     assert_eq!(
         msg(r#"Len(severity_number) > 0"#),
-        "Len: \"target\" must be a string or list or map but path severity_number is a int"
+        "Len: \"target\" must be a string or a list or a map but path severity_number is an int"
     );
     assert_eq!(msg(r#"Contains(body["msg"], "x") or Contains("abc", "b")"#),
         "Contains: checks membership in a list, and the target is a string; for substrings use IsMatch, HasPrefix or HasSuffix");

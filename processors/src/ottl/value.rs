@@ -68,6 +68,21 @@ impl Kind {
             Kind::Time => "time",
         }
     }
+
+    /// The name with an article, for messages (`an int`, `a string`, `nil`).
+    pub fn article(self) -> &'static str {
+        match self {
+            Kind::Nil => "nil",
+            Kind::Bool => "a bool",
+            Kind::Int => "an int",
+            Kind::Double => "a double",
+            Kind::Str => "a string",
+            Kind::Bytes => "bytes",
+            Kind::Map => "a map",
+            Kind::List => "a list",
+            Kind::Time => "a time",
+        }
+    }
 }
 
 impl<'a> Value<'a> {
@@ -240,6 +255,20 @@ impl<'a> Value<'a> {
                 serde_json::Value::Array(l.iter().map(|v| Value::from_any(v).to_json()).collect())
             }
         }
+    }
+}
+
+/// The kind of an OTLP value (without copying it).
+pub fn kind_of(v: &Option<any_value::Value>) -> Kind {
+    match v {
+        None | Some(any_value::Value::StringValueStrindex(_)) => Kind::Nil,
+        Some(any_value::Value::StringValue(_)) => Kind::Str,
+        Some(any_value::Value::BoolValue(_)) => Kind::Bool,
+        Some(any_value::Value::IntValue(_)) => Kind::Int,
+        Some(any_value::Value::DoubleValue(_)) => Kind::Double,
+        Some(any_value::Value::BytesValue(_)) => Kind::Bytes,
+        Some(any_value::Value::ArrayValue(_)) => Kind::List,
+        Some(any_value::Value::KvlistValue(_)) => Kind::Map,
     }
 }
 
