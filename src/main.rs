@@ -3,6 +3,7 @@
 //! with the sentinel audit store.
 
 mod admin;
+mod audit_cli;
 mod config;
 mod pipeline;
 mod registry;
@@ -38,6 +39,11 @@ enum Command {
     Validate,
     /// Lists the receivers, processors, connectors, exporters and extensions compiled in.
     Components,
+    /// Verifies or queries the sentinel's audit store.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cli::AuditCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
             write_stdout(&text);
             ExitCode::SUCCESS
         }
+        Some(Command::Audit { command }) => audit_cli::run(command),
         None => run(&cli.config, cli.shutdown_timeout),
     }
 }
