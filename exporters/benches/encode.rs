@@ -1,0 +1,97 @@
+//! Encoding cost of one 1000-record batch of OISP `ai.request` events, the
+//! exporters' per-batch CPU work before any I/O:
+//!
+//! - `oisp_jsonl`: the file exporter's default format (each record's OISP
+//!   JSON rebuilt from the OTel log record, one line each);
+//! - `otlp_json`: one OTLP/JSON request line (file `otlp_json`,
+//!   `otlp_http` with `encoding: json`);
+//! - `otlp_proto`: the protobuf `ExportLogsServiceRequest` that
+//!   `otlp_grpc` and `otlp_http` send;
+//! - `otlp_proto_gzip`: the same, gzip-compressed as by default on the wire.
+//!
+//! Batch construction is untimed (`iter_batched`); throughput is in
+//! records. Run: `cargo bench -p oispd-exporters --bench encode`. Reads the
+//! spec example from `$OISP_SPEC_DIR` or `../../shared/oisp-spec`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use oispd_component::Batch;
+use oispd_exporters::file::config::Format;
+use oispd_exporters::file::encode::encode_lines;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use prost::Message;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const RECORDS: usize = 1000;
+
+fn batch() -> Batch {
+    let dir = match std::env::var_os("OISP_SPEC_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oisp-spec"),
+    };
+    let path = dir.join("examples/ai-request-openai.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (set OISP_SPEC_DIR)", path.display()));
+    let base: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = (0..RECORDS)
+        .map(|i| {
+            let mut e = base.clone();
+            e["event_id"] = serde_json::Value::String(format!("01JBENCH{i:018}"));
+            oispd_semconv::OispEvent::from_value(e).unwrap()
+        })
+        .collect();
+    Batch::Logs(oispd_semconv::otel::events_to_resource_logs(events))
+}
+
+fn encode(c: &mut Criterion) {
+    let template = batch();
+    let mut group = c.benchmark_group("encode_1000_records");
+    group.throughput(Throughput::Elements(RECORDS as u64));
+    group.sample_size(50);
+    group.measurement_time(Duration::from_secs(5));
+    for (name, format) in [
+        ("oisp_jsonl", Format::OispJsonl),
+        ("otlp_json", Format::OtlpJson),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || (template.clone(), Vec::with_capacity(4 << 20)),
+                |(batch, mut out)| {
+                    encode_lines(batch, format, &mut out).unwrap();
+                    out
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    let request = |batch: Batch| match batch {
+        Batch::Logs(resource_logs) => ExportLogsServiceRequest { resource_logs },
+        Batch::Traces(_) => unreachable!("a logs batch"),
+    };
+    group.bench_function("otlp_proto", |b| {
+        b.iter_batched(
+            || request(template.clone()),
+            |req| req.encode_to_vec(),
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("otlp_proto_gzip", |b| {
+        b.iter_batched(
+            || request(template.clone()),
+            |req| {
+                let body = req.encode_to_vec();
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gz.write_all(&body).unwrap();
+                gz.finish().unwrap()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encode);
+criterion_main!(benches);
