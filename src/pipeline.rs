@@ -374,8 +374,10 @@ async fn run_pipeline(
         }
     }
     // Input closed: flush every stage in order, so nothing held is lost.
+    // A stage may hand out what it holds in several pieces (batch with
+    // send_batch_max_size), so each is flushed until it has nothing left.
     for index in 0..stages.len() {
-        if let Some(flushed) = stages[index].processor.flush() {
+        while let Some(flushed) = stages[index].processor.flush() {
             if let Some(out) = run_stages(&mut stages, index + 1, flushed) {
                 deliver(&outputs, &redactor, out).await;
             }
