@@ -59,19 +59,28 @@ pub(crate) struct Hub {
     buffer: usize,
     clients: Mutex<Vec<Client>>,
     next_id: AtomicU64,
-    dropped: IntCounter,
+    metrics: HubMetrics,
     stopped: CancellationToken,
+}
+
+/// The hub's counters.
+#[derive(Clone)]
+pub(crate) struct HubMetrics {
+    /// Clients connected so far.
+    pub(crate) connections: IntCounter,
+    /// Clients cut off for being slow.
+    pub(crate) dropped: IntCounter,
 }
 
 impl Hub {
     /// A hub whose clients each buffer `buffer` messages.
-    pub(crate) fn new(exporter: String, buffer: usize, dropped: IntCounter) -> Hub {
+    pub(crate) fn new(exporter: String, buffer: usize, metrics: HubMetrics) -> Hub {
         Hub {
             exporter,
             buffer: buffer.max(1),
             clients: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
-            dropped,
+            metrics,
             stopped: CancellationToken::new(),
         }
     }
@@ -82,6 +91,7 @@ impl Hub {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let cut = self.stopped.child_token();
         let pending = Arc::new(AtomicUsize::new(0));
+        self.metrics.connections.inc();
         if let Ok(mut clients) = self.clients.lock() {
             clients.push(Client {
                 id,
@@ -133,7 +143,7 @@ impl Hub {
             let pending = c.pending.load(Ordering::Acquire);
             if pending > 0 && pending + chunk.len() > self.buffer {
                 c.cut.cancel();
-                self.dropped.inc();
+                self.metrics.dropped.inc();
                 tracing::warn!(
                     exporter = %self.exporter,
                     client = c.id,
@@ -183,6 +193,13 @@ mod tests {
         IntCounter::new("dropped", "x").unwrap()
     }
 
+    fn metrics(dropped: &IntCounter) -> HubMetrics {
+        HubMetrics {
+            connections: IntCounter::new("connections", "x").unwrap(),
+            dropped: dropped.clone(),
+        }
+    }
+
     /// Scenario: one client reads, one never reads, one filters.
     /// Guarantees: publishing never waits; the silent client is cut off
     /// and counted once its buffer is full; the others get every message
@@ -190,7 +207,7 @@ mod tests {
     #[test]
     fn slow_client_is_cut_off_others_keep_receiving() {
         let dropped = counter();
-        let hub = Hub::new("websocket".into(), 4, dropped.clone());
+        let hub = Hub::new("websocket".into(), 4, metrics(&dropped));
         let mut reader = hub.subscribe(None);
         let silent = hub.subscribe(None);
         let mut filtered = hub.subscribe(Some("ai.resp".into()));
@@ -222,7 +239,7 @@ mod tests {
     #[test]
     fn big_batch_alone_does_not_cut_an_idle_client() {
         let dropped = counter();
-        let hub = Hub::new("websocket".into(), 4, dropped.clone());
+        let hub = Hub::new("websocket".into(), 4, metrics(&dropped));
         let mut sub = hub.subscribe(None);
         let big: Vec<Outgoing> = (0..10).map(|i| msg("ai.request", &i.to_string())).collect();
         hub.publish(&big);
@@ -246,7 +263,7 @@ mod tests {
     #[test]
     fn gone_clients_are_forgotten_and_stop_cuts_everyone() {
         let dropped = counter();
-        let hub = Hub::new("websocket".into(), 4, dropped.clone());
+        let hub = Hub::new("websocket".into(), 4, metrics(&dropped));
         let gone = hub.subscribe(None);
         let stay = hub.subscribe(None);
         drop(gone.rx);

@@ -19,7 +19,7 @@ use crate::oisp_view::json_records;
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
 use config::WebsocketConfig;
-use hub::{Hub, Outgoing};
+use hub::{Hub, HubMetrics, Outgoing};
 use oispd_component::{
     parse_config, Batch, BuildContext, ComponentError, ComponentId, ComponentInfo, ConfigError,
     ExportError, Exporter, ExporterFactory, ExporterSettings, Signal, Stability,
@@ -29,6 +29,8 @@ use std::sync::Arc;
 
 /// Name of the counter of clients cut off for being slow.
 pub const CLIENTS_DROPPED_METRIC: &str = "oispd_exporter_websocket_clients_dropped";
+/// Name of the counter of clients connected so far.
+pub const CONNECTIONS_METRIC: &str = "oispd_exporter_websocket_connections";
 
 /// Builds `websocket` exporters.
 pub struct WebsocketFactory;
@@ -70,16 +72,19 @@ impl ExporterFactory for WebsocketFactory {
             )
         })?;
         let id = ctx.id.to_string();
-        let dropped = ctx
-            .telemetry
-            .component_counter(
+        let counter = |name: &str, help: &str| {
+            ctx.telemetry
+                .component_counter(name, help, "exporter", &id)
+                .map_err(|e| ComponentError::Config(format!("cannot register metrics: {e}")))
+        };
+        let metrics = HubMetrics {
+            connections: counter(CONNECTIONS_METRIC, "WebSocket clients connected so far.")?,
+            dropped: counter(
                 CLIENTS_DROPPED_METRIC,
                 "WebSocket clients disconnected because they fell client_buffer messages behind.",
-                "exporter",
-                &id,
-            )
-            .map_err(|e| ComponentError::Config(format!("cannot register metrics: {e}")))?;
-        let hub = Arc::new(Hub::new(id.clone(), cfg.client_buffer, dropped));
+            )?,
+        };
+        let hub = Arc::new(Hub::new(id.clone(), cfg.client_buffer, metrics));
         let (ws_path, page_path) = paths(&ctx.id);
         let router = routes::router(
             hub.clone(),
@@ -122,7 +127,11 @@ impl Exporter for WebsocketExporter {
         if self.hub.client_count() == 0 {
             return Ok(());
         }
-        let messages: Vec<Outgoing> = json_records(logs)
+        // A batch groups records by resource; clients see them in the
+        // order they happened.
+        let mut records = json_records(logs);
+        records.sort_by_key(|r| r.time_unix_nano);
+        let messages: Vec<Outgoing> = records
             .into_iter()
             .map(|r| Outgoing {
                 event_type: r.event_type().to_string(),

@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures::SinkExt;
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -96,7 +97,12 @@ async fn serve(mut socket: WebSocket, mut sub: Subscription) {
                 }
             }
             incoming = socket.recv() => match incoming {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(_))) => {
+                    // Flush the close reply the socket queued.
+                    let _ = tokio::time::timeout(CLOSE_WRITE_LIMIT, socket.close()).await;
+                    return;
+                }
                 // Pings are answered by the socket itself; client text is ignored.
                 Some(Ok(_)) => {}
             },
