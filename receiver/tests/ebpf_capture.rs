@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -55,6 +56,7 @@ struct Server {
     child: Child,
     port: u16,
     lines: mpsc::Receiver<serde_json::Value>,
+    reports: RefCell<HashMap<String, serde_json::Value>>,
     _dir: tempfile::TempDir,
 }
 
@@ -91,10 +93,11 @@ impl Server {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if tx.send(v).is_err() {
-                        break;
-                    }
+                let v = serde_json::from_str::<serde_json::Value>(&line).unwrap_or_else(
+                    |_| serde_json::json!({ "error": format!("unparsable server line {line:?}") }),
+                );
+                if tx.send(v).is_err() {
+                    break;
                 }
             }
         });
@@ -104,6 +107,7 @@ impl Server {
             child,
             port,
             lines: rx,
+            reports: RefCell::new(HashMap::new()),
             _dir: dir,
         }
     }
@@ -112,21 +116,26 @@ impl Server {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// Waits for the server's report of the exchange on `path`.
+    /// Waits for the server's report of the exchange on `path` (reports of
+    /// other paths are kept for later calls).
     fn exchange(&self, path: &str) -> Exchange {
         let b64 = base64::engine::general_purpose::STANDARD;
-        loop {
-            let v = self
-                .lines
-                .recv_timeout(WAIT)
-                .unwrap_or_else(|_| panic!("server never answered {path}"));
+        let mut reports = self.reports.borrow_mut();
+        while !reports.contains_key(path) {
+            let v = self.lines.recv_timeout(WAIT).unwrap_or_else(|_| {
+                panic!(
+                    "server never answered {path}; it answered {:?}",
+                    reports.keys()
+                )
+            });
             assert!(v.get("error").is_none(), "server error: {v}");
-            if v["path"] == path {
-                return Exchange {
-                    req: b64.decode(v["req"].as_str().unwrap()).unwrap(),
-                    resp: b64.decode(v["resp"].as_str().unwrap()).unwrap(),
-                };
-            }
+            let p = v["path"].as_str().unwrap().to_string();
+            reports.insert(p, v);
+        }
+        let v = &reports[path];
+        Exchange {
+            req: b64.decode(v["req"].as_str().unwrap()).unwrap(),
+            resp: b64.decode(v["resp"].as_str().unwrap()).unwrap(),
         }
     }
 }
@@ -497,14 +506,14 @@ async fn long_writes_are_truncated_and_excluded_processes_skipped() {
 /// exchange is captured exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_copy_mapped_after_start_is_probed() {
+    let Some(mut capture) = start(&EbpfCaptureConfig::default()) else {
+        return;
+    };
     let system = Path::new("/usr/lib/x86_64-linux-gnu/libssl.so.3");
     assert!(system.exists(), "test needs the system libssl.so.3");
     let libdir = tempfile::tempdir().unwrap();
     let copy = libdir.path().join("libssl.so.3");
     std::fs::copy(system, &copy).unwrap();
-    let Some(mut capture) = start(&EbpfCaptureConfig::default()) else {
-        return;
-    };
     let server = Server::start();
     let mut seen = Seen::default();
     let mut cmd = python_client(server.port, "/copy", 100, 0);

@@ -4,6 +4,7 @@
 //! over 100 MB).
 
 use std::fs::File;
+use std::io;
 use std::path::Path;
 
 use object::read::ReadCache;
@@ -24,13 +25,18 @@ pub(crate) struct SslSymbols {
     pub free: Option<u64>,
 }
 
-/// The `SSL_*` functions `path` defines and exports, or `None` when it does
-/// not export both `SSL_write` and `SSL_read` (or is not a readable ELF).
-pub(crate) fn ssl_symbols(path: &Path) -> Option<SslSymbols> {
-    let file = File::open(path).ok()?;
-    let cache = ReadCache::new(file);
-    let elf = object::File::parse(&cache).ok()?;
+/// The `SSL_*` functions `path` defines and exports: `Ok(None)` when it does
+/// not export both `SSL_write` and `SSL_read` or is not an ELF file, an error
+/// when it cannot be opened.
+pub(crate) fn ssl_symbols(path: &Path) -> io::Result<Option<SslSymbols>> {
+    let cache = ReadCache::new(File::open(path)?);
+    let Ok(elf) = object::File::parse(&cache) else {
+        return Ok(None);
+    };
+    Ok(find(&elf))
+}
 
+fn find<'data, R: object::ReadRef<'data>>(elf: &object::File<'data, R>) -> Option<SslSymbols> {
     let segments: Vec<(u64, u64, u64)> = elf
         .segments()
         .map(|s| (s.address(), s.size(), s.file_range().0))
@@ -69,13 +75,16 @@ pub(crate) fn ssl_symbols(path: &Path) -> Option<SslSymbols> {
 mod tests {
     use super::*;
 
-    /// Scenario: this test binary, which links no OpenSSL.
-    /// Guarantees: not a candidate.
+    /// Scenario: this test binary (no OpenSSL), a missing file, a text file.
+    /// Guarantees: not candidates; only the missing file is an error.
     #[test]
     fn binary_without_openssl_is_not_a_candidate() {
         let exe = std::env::current_exe().unwrap();
-        assert_eq!(ssl_symbols(&exe), None);
-        assert_eq!(ssl_symbols(Path::new("/nonexistent/libssl.so.3")), None);
+        assert_eq!(ssl_symbols(&exe).unwrap(), None);
+        assert!(ssl_symbols(Path::new("/nonexistent/libssl.so.3")).is_err());
+        let text = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(text.path(), b"not an ELF file").unwrap();
+        assert_eq!(ssl_symbols(text.path()).unwrap(), None);
     }
 
     /// Scenario: the system libssl.so.3, where present.
@@ -87,7 +96,7 @@ mod tests {
         if !lib.exists() {
             return;
         }
-        let syms = ssl_symbols(lib).expect("libssl exports SSL_write");
+        let syms = ssl_symbols(lib).unwrap().expect("libssl exports SSL_write");
         let len = std::fs::metadata(lib).unwrap().len();
         assert!(syms.write < len && syms.read < len);
         assert_ne!(syms.write, syms.read);

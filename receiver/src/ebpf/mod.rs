@@ -299,9 +299,13 @@ impl EbpfCapture {
                 }
             }
             KernelRecord::ExecMap(m) => {
-                self.maps.mark_seen(m.dev, m.ino);
                 self.probes
                     .scan_process(&mut self.ebpf, &mut self.maps, m.hdr.pid);
+                // Marked only once examined: if the process was gone, the
+                // next mapping of the file reports it again.
+                if self.probes.is_examined(m.dev, m.ino) {
+                    self.maps.mark_seen(m.dev, m.ino);
+                }
             }
             KernelRecord::Activity(a) => self.activity(a),
             KernelRecord::Nothing => {}
@@ -359,8 +363,7 @@ impl EbpfCapture {
                 if !self.filter.captures_all() {
                     self.maps.set_pid_flag(pid, SKIP, !captured);
                 }
-                self.probes
-                    .scan_process(&mut self.ebpf, &mut self.maps, pid);
+                self.probes.scan_exe(&mut self.ebpf, &mut self.maps, pid);
                 if !captured {
                     return;
                 }

@@ -66,6 +66,11 @@ impl LibraryProbes {
         &self.attached
     }
 
+    /// Whether the file with this kernel (device, inode) was examined.
+    pub(crate) fn is_examined(&self, dev: u64, ino: u64) -> bool {
+        self.examined.contains(&(dev, ino))
+    }
+
     /// Examines `path` and attaches the uprobes if it is an unseen OpenSSL.
     pub(crate) fn examine(
         &mut self,
@@ -78,17 +83,27 @@ impl LibraryProbes {
             source,
         })?;
         let key = (procfs::kernel_dev_from_stat(meta.dev()), meta.ino());
-        if !self.examined.insert(key) {
+        if self.examined.contains(&key) {
             return Ok(Examined::Known);
         }
-        maps.mark_seen(key.0, key.1);
-        let Some(symbols) = ssl_symbols(path) else {
-            return Ok(Examined::NotOpenSsl);
+        // Only a concluded examination is remembered: a file that vanished
+        // or failed to attach is tried again when it is mapped again.
+        let symbols = ssl_symbols(path).map_err(|source| CaptureError::Io {
+            context: format!("reading {}", path.display()),
+            source,
+        })?;
+        let outcome = match symbols {
+            None => Examined::NotOpenSsl,
+            Some(symbols) => {
+                attach(ebpf, path, &symbols)?;
+                tracing::info!(path = %path.display(), "probing OpenSSL");
+                self.attached.push(path.to_path_buf());
+                Examined::Attached
+            }
         };
-        attach(ebpf, path, &symbols)?;
-        tracing::info!(path = %path.display(), "probing OpenSSL");
-        self.attached.push(path.to_path_buf());
-        Ok(Examined::Attached)
+        self.examined.insert(key);
+        maps.mark_seen(key.0, key.1);
+        Ok(outcome)
     }
 
     /// Examines a configured library: it must exist and be an OpenSSL.
@@ -122,11 +137,21 @@ impl LibraryProbes {
                 continue;
             }
             let path = procfs::in_root_of(pid, &m.path);
+            if self.examine_quietly(ebpf, maps, &path) {
+                // The maps key may differ from stat's (btrfs subvolumes,
+                // overlayfs): remember both so neither side reports it again.
+                self.examined.insert((m.dev, m.ino));
+                maps.mark_seen(m.dev, m.ino);
+            }
+        }
+    }
+
+    /// Examines the executable of a process that just exec'd (the kernel
+    /// maps it without an mmap call, so no EXEC_MAP record covers it).
+    pub(crate) fn scan_exe(&mut self, ebpf: &mut Ebpf, maps: &mut KernelMaps, pid: u32) {
+        if let Some(exe) = procfs::exe(pid) {
+            let path = procfs::in_root_of(pid, &exe.to_string_lossy());
             self.examine_quietly(ebpf, maps, &path);
-            // The maps key may differ from stat's (btrfs subvolumes, overlayfs):
-            // remember both so neither side reports the file again.
-            self.examined.insert((m.dev, m.ino));
-            maps.mark_seen(m.dev, m.ino);
         }
     }
 
@@ -161,11 +186,15 @@ impl LibraryProbes {
     }
 
     /// Examines a discovered file; failures are logged, not fatal (the
-    /// process may be gone, the file unreadable).
-    fn examine_quietly(&mut self, ebpf: &mut Ebpf, maps: &mut KernelMaps, path: &Path) {
+    /// process may be gone, the file unreadable). True when concluded.
+    fn examine_quietly(&mut self, ebpf: &mut Ebpf, maps: &mut KernelMaps, path: &Path) -> bool {
         match self.examine(ebpf, maps, path) {
-            Ok(_) | Err(CaptureError::Io { .. }) => {}
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot probe OpenSSL"),
+            Ok(_) => true,
+            Err(CaptureError::Io { .. }) => false,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot probe OpenSSL");
+                false
+            }
         }
     }
 }

@@ -22,6 +22,16 @@ listener.listen(64)
 print(json.dumps({"port": listener.getsockname()[1]}), flush=True)
 
 
+out_lock = threading.Lock()
+
+
+def report(obj):
+    # one whole line per report, whatever the threads do
+    with out_lock:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+
 def b64(b):
     return base64.b64encode(b).decode()
 
@@ -57,14 +67,14 @@ def handle(conn):
         )
         s.sendall(resp)
         req = head + b"\r\n\r\n" + body
-        print(json.dumps({"path": path, "req": b64(req), "resp": b64(resp)}), flush=True)
+        report({"path": path, "req": b64(req), "resp": b64(resp)})
         try:
             s.unwrap()
         except (ssl.SSLError, OSError):
             pass
         s.close()
     except Exception as e:  # a broken client must not stop the server
-        print(json.dumps({"error": repr(e)}), flush=True)
+        report({"error": repr(e)})
 
 
 while True:
