@@ -34,7 +34,8 @@
 
 #include "common.bpf.h"
 
-/* Per thread: the SSL_* call in progress and/or the SSL* awaiting its socket. */
+/* Per thread: the SSL_* call in progress and/or the SSL* awaiting its socket.
+ * A thread's slot lives as long as the LRU map keeps it. */
 struct ssl_call {
 	u64 ssl;         /* SSL* of the call in progress (in_call) */
 	u64 buf;         /* plaintext buffer */
@@ -176,8 +177,9 @@ done:
 	count_drop(OISP_DROP_TLS_BYTES, full_len);
 }
 
-/* Common return path: emit the plaintext, then keep the thread's entry only
- * when an SSL* still waits for its socket. */
+/* Common return path: emit the plaintext, then close the thread's slot (it
+ * stays in the map for the thread's next call: a write in place, not an
+ * insert and a delete per call). */
 static __always_inline void ssl_finish(u64 pid_tgid, struct ssl_call *c, u64 len)
 {
 	if (len > 0) {
@@ -193,10 +195,7 @@ static __always_inline void ssl_finish(u64 pid_tgid, struct ssl_call *c, u64 len
 		if (c->write && c->need_bind)
 			c->pending_ssl = c->ssl;
 	}
-	if (c->pending_ssl)
-		c->in_call = 0;
-	else
-		bpf_map_delete_elem(&ssl_calls, &pid_tgid);
+	c->in_call = 0;
 }
 
 /* int SSL_write(SSL *ssl, const void *buf, int num) */
@@ -265,11 +264,8 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	bpf_map_delete_elem(&conns, &key);
 
 	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
-	if (c && c->pending_ssl == (u64)ssl) {
+	if (c && c->pending_ssl == (u64)ssl)
 		c->pending_ssl = 0;
-		if (!c->in_call)
-			bpf_map_delete_elem(&ssl_calls, &pid_tgid);
-	}
 
 	struct oisp_tls_free r = { .conn = (u64)ssl };
 	fill_hdr(&r.hdr, pid_tgid, OISP_REC_TLS_FREE, 0, 0);
@@ -323,8 +319,6 @@ static __always_inline void tls_bind_from_syscall(long fd, bool is_write)
 		c->pending_ssl = 0;
 	if (c->in_call)
 		c->need_bind = 0;
-	else
-		bpf_map_delete_elem(&ssl_calls, &pid_tgid);
 }
 
 #endif /* OISPD_TLS_BPF_H */
