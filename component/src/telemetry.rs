@@ -8,6 +8,7 @@
 use crate::batch::Signal;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Metric families and exporter health of one oispd run.
@@ -25,6 +26,34 @@ pub struct Telemetry {
     processor_outgoing: IntCounterVec,
     custom: RwLock<BTreeMap<String, IntCounterVec>>,
     health: RwLock<BTreeMap<String, Arc<ExporterHealth>>>,
+    memory_pressure: MemoryPressure,
+}
+
+/// Whether any `memory_limiter` is above its soft limit right now. Memory
+/// limiters raise and release it; receivers poll it to refuse data early
+/// (OTLP answers "try later", the eBPF receiver counts its drops).
+#[derive(Clone, Debug, Default)]
+pub struct MemoryPressure {
+    refusing: Arc<AtomicUsize>,
+}
+
+impl MemoryPressure {
+    /// True while at least one limiter is refusing.
+    pub fn is_refusing(&self) -> bool {
+        self.refusing.load(Ordering::Relaxed) > 0
+    }
+
+    /// A limiter went above its soft limit.
+    pub fn raise(&self) {
+        self.refusing.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A limiter came back under its soft limit (or went away while above).
+    pub fn release(&self) {
+        let _ = self
+            .refusing
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
 }
 
 fn signal_index(signal: Signal) -> usize {
@@ -127,7 +156,13 @@ impl Telemetry {
             processor_outgoing,
             custom: RwLock::new(BTreeMap::new()),
             health: RwLock::new(BTreeMap::new()),
+            memory_pressure: MemoryPressure::default(),
         })
+    }
+
+    /// The memory pressure shared by memory limiters and receivers.
+    pub fn memory_pressure(&self) -> MemoryPressure {
+        self.memory_pressure.clone()
     }
 
     /// The underlying registry, for component-specific metrics.

@@ -29,7 +29,7 @@ pub fn processor_factories() -> Vec<Box<dyn ProcessorFactory>> {
         Box::new(filter::FilterFactory),
         Box::new(transform::TransformFactory),
         Box::new(batch::BatchFactory),
-        Box::new(memory_limiter::MemoryLimiterFactory::default()),
+        Box::new(memory_limiter::MemoryLimiterFactory),
     ]
 }
 

@@ -27,8 +27,6 @@ use oispd_component::{
 use prometheus::IntCounter;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -145,20 +143,7 @@ fn total_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Whether any memory limiter is refusing data right now. Cloned handles
-/// share the state; receivers can poll [`MemoryPressure::is_refusing`] to
-/// stop reading (and count their drops) before data is even decoded.
-#[derive(Clone, Debug, Default)]
-pub struct MemoryPressure {
-    refusing: Arc<AtomicUsize>,
-}
-
-impl MemoryPressure {
-    /// True while at least one memory limiter is above its soft limit.
-    pub fn is_refusing(&self) -> bool {
-        self.refusing.load(Ordering::Relaxed) > 0
-    }
-}
+pub use oispd_component::telemetry::MemoryPressure;
 
 /// Reads the current memory use in bytes.
 pub type RssReader = Box<dyn FnMut() -> Option<u64> + Send>;
@@ -192,7 +177,7 @@ impl MemoryLimiter {
         }
         self.refusing = refusing;
         if refusing {
-            self.pressure.refusing.fetch_add(1, Ordering::Relaxed);
+            self.pressure.raise();
             tracing::warn!(
                 processor = %self.id,
                 rss_mib = rss / MIB,
@@ -200,7 +185,7 @@ impl MemoryLimiter {
                 "memory above the soft limit; refusing data"
             );
         } else {
-            self.pressure.refusing.fetch_sub(1, Ordering::Relaxed);
+            self.pressure.release();
             tracing::info!(
                 processor = %self.id,
                 rss_mib = rss / MIB,
@@ -214,7 +199,7 @@ impl MemoryLimiter {
 impl Drop for MemoryLimiter {
     fn drop(&mut self) {
         if self.refusing {
-            self.pressure.refusing.fetch_sub(1, Ordering::Relaxed);
+            self.pressure.release();
         }
     }
 }
@@ -233,24 +218,12 @@ impl Processor for MemoryLimiter {
     }
 }
 
-/// Builds `memory_limiter` processors; all of them share one
-/// [`MemoryPressure`].
+/// Builds `memory_limiter` processors; all of them report into the run's
+/// shared [`MemoryPressure`] (`Telemetry::memory_pressure`).
 #[derive(Clone, Debug, Default)]
-pub struct MemoryLimiterFactory {
-    pressure: MemoryPressure,
-}
+pub struct MemoryLimiterFactory;
 
 impl MemoryLimiterFactory {
-    /// A factory whose limiters report into `pressure`.
-    pub fn with_pressure(pressure: MemoryPressure) -> MemoryLimiterFactory {
-        MemoryLimiterFactory { pressure }
-    }
-
-    /// The shared refusing state of this factory's limiters.
-    pub fn pressure(&self) -> MemoryPressure {
-        self.pressure.clone()
-    }
-
     fn build(
         &self,
         ctx: &BuildContext,
@@ -291,7 +264,7 @@ impl MemoryLimiterFactory {
             next_check: None,
             refusing: false,
             rss,
-            pressure: self.pressure.clone(),
+            pressure: ctx.telemetry.memory_pressure(),
             accepted: counter("accepted")?,
             refused: counter("refused")?,
             id,
@@ -335,7 +308,8 @@ impl ProcessorFactory for MemoryLimiterFactory {
 mod tests {
     use super::*;
     use crate::test_support::{counter, ctx, log, logs, yaml};
-    use std::sync::atomic::AtomicU64;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     fn records(n: usize) -> Batch {
         logs(vec![(
@@ -376,13 +350,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn refuses_above_the_soft_limit() {
         let rss = Arc::new(AtomicU64::new(100 * MIB));
-        let factory = MemoryLimiterFactory::default();
-        let pressure = factory.pressure();
+        let factory = MemoryLimiterFactory;
         let (mut l, reads, telemetry) = limiter(
             "check_interval: 1s\nlimit_mib: 200\nspike_limit_mib: 50",
             &factory,
             rss.clone(),
         );
+        let pressure = telemetry.memory_pressure();
         assert!(l.process(records(2)).is_some());
         rss.store(160 * MIB, Ordering::Relaxed);
         // Within the interval the old reading stands.
@@ -422,12 +396,15 @@ mod tests {
         );
         assert!(cfg("limit_percentage: 50").soft_limit(|| None).is_err());
 
-        let factory = MemoryLimiterFactory::default();
-        let (mut l, _, _) = limiter("limit_mib: 10", &factory, Arc::new(AtomicU64::new(9 * MIB)));
+        let (mut l, _, telemetry) = limiter(
+            "limit_mib: 10",
+            &MemoryLimiterFactory,
+            Arc::new(AtomicU64::new(9 * MIB)),
+        );
         assert!(l.process(records(1)).is_none());
-        assert!(factory.pressure().is_refusing());
+        assert!(telemetry.memory_pressure().is_refusing());
         drop(l);
-        assert!(!factory.pressure().is_refusing());
+        assert!(!telemetry.memory_pressure().is_refusing());
     }
 
     #[test]
@@ -439,7 +416,7 @@ mod tests {
     #[test]
     fn validation() {
         let problems = |y: &str| -> Vec<String> {
-            MemoryLimiterFactory::default()
+            MemoryLimiterFactory
                 .validate(&yaml(y))
                 .unwrap_err()
                 .into_iter()
@@ -465,7 +442,7 @@ mod tests {
             problems("limit_percentage: 20\nspike_limit_percentage: 30"),
             ["'spike_limit_percentage' must be smaller than 'limit_percentage'"]
         );
-        assert!(MemoryLimiterFactory::default()
+        assert!(MemoryLimiterFactory
             .validate(&yaml("limit_mib: 512"))
             .is_ok());
     }
