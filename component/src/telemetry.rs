@@ -180,6 +180,20 @@ impl Telemetry {
         label: &str,
         id: &str,
     ) -> Result<IntCounter, prometheus::Error> {
+        self.component_counter_with(name, help, &[label], &[id])
+    }
+
+    /// Like [`Telemetry::component_counter`], for a family with several
+    /// labels (`oispd_receiver_ebpf_dropped_records{receiver, reason}`):
+    /// returns the handle for `values`, given in the order of `labels`. A
+    /// family already registered with other labels is an error.
+    pub fn component_counter_with(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        values: &[&str],
+    ) -> Result<IntCounter, prometheus::Error> {
         let mut custom = self
             .custom
             .write()
@@ -187,13 +201,13 @@ impl Telemetry {
         let family = match custom.get(name) {
             Some(f) => f.clone(),
             None => {
-                let f = IntCounterVec::new(Opts::new(name, help), &[label])?;
+                let f = IntCounterVec::new(Opts::new(name, help), labels)?;
                 self.registry.register(Box::new(f.clone()))?;
                 custom.insert(name.to_string(), f.clone());
                 f
             }
         };
-        Ok(family.with_label_values(&[id]))
+        family.get_metric_with_label_values(values)
     }
 
     /// Handles for a receiver's accepted/refused counters.
@@ -388,6 +402,29 @@ mod tests {
         );
         assert!(text.contains("otelcol_receiver_accepted_log_records{receiver=\"otlp\"} 1"));
         assert!(text.contains("oispd_receiver_malformed_records{receiver=\"jsonl/b\"} 1"));
+    }
+
+    #[test]
+    fn multi_label_counters_share_one_family() {
+        let t = Telemetry::new().unwrap_or_else(|e| panic!("{e}"));
+        let labels = ["receiver", "reason"];
+        let a = t
+            .component_counter_with("oispd_x_dropped", "x", &labels, &["ebpf", "ring"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        a.inc_by(2);
+        t.component_counter_with("oispd_x_dropped", "x", &labels, &["ebpf", "parse"])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .inc();
+        // A wrong number of values is refused, not a panic.
+        assert!(t
+            .component_counter_with("oispd_x_dropped", "x", &labels, &["ebpf"])
+            .is_err());
+        let text = t.render();
+        assert!(
+            text.contains("oispd_x_dropped{reason=\"ring\",receiver=\"ebpf\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("oispd_x_dropped{reason=\"parse\",receiver=\"ebpf\"} 1"));
     }
 
     #[test]
