@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use oispd_component::telemetry::ReceiverMetrics;
 use oispd_component::{
-    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo,
-    ConfigError, Output, Receiver, ReceiverFactory, Signal, Stability,
+    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
+    Output, Receiver, ReceiverFactory, Signal, Stability,
 };
 use oispd_semconv::otel::events_to_resource_logs;
 use oispd_semconv::OispEvent;
@@ -92,7 +92,8 @@ impl ReceiverFactory for JsonlFactory {
             aliases: &[],
             stability: Stability::Alpha,
             signals: &[Signal::Logs],
-            description: "Reads OISP events from a JSONL file: replay (follow: false) or tail (follow: true)",
+            description:
+                "Reads OISP events from a JSONL file: replay (follow: false) or tail (follow: true)",
         }
     }
 
@@ -219,7 +220,9 @@ impl JsonlReceiver {
                     line_no += 1;
                     self.parse_line(&line, line_no, &mut pending);
                     line.clear();
-                    if pending.len() >= self.config.batch_size && !self.flush(&output, &mut pending).await {
+                    if pending.len() >= self.config.batch_size
+                        && !self.flush(&output, &mut pending).await
+                    {
                         return;
                     }
                 }

@@ -33,7 +33,12 @@ fn ids(batch: &Batch) -> Vec<String> {
 async fn start(
     path: &Path,
     extra: &str,
-) -> (mpsc::Receiver<Batch>, CancellationToken, Arc<Telemetry>, tokio::task::JoinHandle<()>) {
+) -> (
+    mpsc::Receiver<Batch>,
+    CancellationToken,
+    Arc<Telemetry>,
+    tokio::task::JoinHandle<()>,
+) {
     let config: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&format!("{{path: '{}', {extra}}}", path.display()))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -113,10 +118,12 @@ async fn follow_sees_appends_and_rotation() {
     // A line written in two pieces is read once, whole.
     let line = format!("{}\n", event("a2"));
     let (first, second) = line.split_at(40);
-    f.write_all(first.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    f.write_all(first.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
     f.flush().unwrap_or_else(|e| panic!("{e}"));
     tokio::time::sleep(Duration::from_millis(50)).await;
-    f.write_all(second.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    f.write_all(second.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
     drop(f);
     assert_eq!(collect(&mut rx, 1).await, vec!["a2"]);
 
@@ -141,8 +148,13 @@ async fn missing_file_is_a_start_error() {
         telemetry: Arc::new(Telemetry::new().unwrap_or_else(|e| panic!("{e}"))),
         admin_routes: Default::default(),
     };
-    let receiver = JsonlFactory.create(&ctx, &config).unwrap_or_else(|e| panic!("{e}"));
-    match receiver.start(Output::default(), CancellationToken::new()).await {
+    let receiver = JsonlFactory
+        .create(&ctx, &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    match receiver
+        .start(Output::default(), CancellationToken::new())
+        .await
+    {
         Ok(_) => panic!("started without a file"),
         Err(e) => assert!(e.to_string().contains("/nonexistent/in.jsonl"), "{e}"),
     }

@@ -172,19 +172,58 @@ async fn http_protobuf_json_and_garbage() {
 async fn port_in_use_is_a_clear_start_error() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     let port = busy.local_addr().map(|a| a.port()).unwrap_or_default();
-    let config: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&format!("protocols: {{grpc: {{endpoint: '127.0.0.1:{port}'}}}}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+    let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!(
+        "protocols: {{grpc: {{endpoint: '127.0.0.1:{port}'}}}}"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     let ctx = BuildContext {
         id: ComponentId::parse("otlp/in").unwrap_or_else(|e| panic!("{e}")),
         telemetry: Arc::new(Telemetry::new().unwrap_or_else(|e| panic!("{e}"))),
         admin_routes: Default::default(),
     };
-    let receiver = OtlpFactory.create(&ctx, &config).unwrap_or_else(|e| panic!("{e}"));
-    let err = match receiver.start(Output::default(), CancellationToken::new()).await {
+    let receiver = OtlpFactory
+        .create(&ctx, &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = match receiver
+        .start(Output::default(), CancellationToken::new())
+        .await
+    {
         Ok(_) => panic!("started on a busy port"),
         Err(e) => e.to_string(),
     };
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
-    assert!(err.contains("receivers::otlp/in::protocols::grpc::endpoint"), "{err}");
+    assert!(
+        err.contains("receivers::otlp/in::protocols::grpc::endpoint"),
+        "{err}"
+    );
+}
+
+/// Scenario: a memory limiter is above its soft limit.
+/// Guarantees: requests are refused with a retryable status and counted as
+/// refused; once pressure is released, requests are accepted again.
+#[tokio::test]
+async fn memory_pressure_refuses_with_a_retryable_status() {
+    let mut r = start().await;
+    let pressure = r.telemetry.memory_pressure();
+    pressure.raise();
+    let mut client = LogsServiceClient::connect(format!("http://127.0.0.1:{}", r.grpc))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = match client.export(request(&["x"])).await {
+        Ok(_) => panic!("accepted under memory pressure"),
+        Err(s) => s,
+    };
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert!(r
+        .telemetry
+        .render()
+        .contains("otelcol_receiver_refused_log_records{receiver=\"otlp\"} 1"));
+    assert!(r.rx.try_recv().is_err());
+    pressure.release();
+    client
+        .export(request(&["y"]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.rx.recv().await.map(|b| b.record_count()), Some(1));
+    r.stop.cancel();
 }

@@ -1,7 +1,7 @@
 //! OTLP/gRPC front end: the collector's `LogsService` and `TraceService`,
 //! gzip and zstd accepted.
 
-use super::{GrpcSettings, Intake};
+use super::{GrpcSettings, Intake, IntakeError};
 use oispd_component::Batch;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -24,8 +24,15 @@ use tonic::{Request, Response, Status};
 struct Logs(Intake);
 struct Traces(Intake);
 
-fn unavailable() -> Status {
-    Status::unavailable("oispd is shutting down and accepts no more records; retry against another instance or later")
+fn refusal(e: IntakeError) -> Status {
+    match e {
+        IntakeError::Unavailable => Status::unavailable(
+            "oispd is shutting down and accepts no more records; retry against another instance or later",
+        ),
+        IntakeError::MemoryPressure => Status::unavailable(
+            "data refused due to high memory usage (memory_limiter); retry later",
+        ),
+    }
 }
 
 #[tonic::async_trait]
@@ -38,7 +45,7 @@ impl LogsService for Logs {
         self.0
             .accept(Batch::Logs(req.resource_logs))
             .await
-            .map_err(|_| unavailable())?;
+            .map_err(refusal)?;
         Ok(Response::new(ExportLogsServiceResponse {
             partial_success: None,
         }))
@@ -55,7 +62,7 @@ impl TraceService for Traces {
         self.0
             .accept(Batch::Traces(req.resource_spans))
             .await
-            .map_err(|_| unavailable())?;
+            .map_err(refusal)?;
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))

@@ -2,7 +2,7 @@
 //! JSON bodies, optionally gzip-compressed; answers in the request's
 //! encoding, with a `google.rpc.Status` body on errors as the spec asks.
 
-use super::{HttpSettings, Intake};
+use super::{HttpSettings, Intake, IntakeError};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -50,7 +50,9 @@ pub(super) fn serve(
     intake: Intake,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let max_body = settings.max_request_body_size_mib.saturating_mul(1024 * 1024);
+    let max_body = settings
+        .max_request_body_size_mib
+        .saturating_mul(1024 * 1024);
     let shared = Arc::new(Shared { intake, max_body });
     let app = Router::new()
         .route(&settings.logs_url_path, post(logs))
@@ -83,7 +85,12 @@ fn error(status: StatusCode, code: i32, encoding: Encoding, message: String) -> 
             .to_string()
             .into_bytes(),
     };
-    (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        body,
+    )
+        .into_response()
 }
 
 fn bad_request(encoding: Encoding, message: String) -> Response {
@@ -92,7 +99,11 @@ fn bad_request(encoding: Encoding, message: String) -> Response {
 }
 
 /// Decodes the body per headers; the error is a ready response.
-fn decode_body(headers: &HeaderMap, body: &Bytes, max: usize) -> Result<(Encoding, Vec<u8>), Response> {
+fn decode_body(
+    headers: &HeaderMap,
+    body: &Bytes,
+    max: usize,
+) -> Result<(Encoding, Vec<u8>), Response> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -185,12 +196,18 @@ fn ok<T: Message + serde::Serialize>(encoding: Encoding, response: T) -> Respons
         .into_response()
 }
 
-fn unavailable(encoding: Encoding) -> Response {
+fn unavailable(encoding: Encoding, why: IntakeError) -> Response {
+    let message = match why {
+        IntakeError::Unavailable => "oispd is shutting down and accepts no more records",
+        IntakeError::MemoryPressure => {
+            "data refused due to high memory usage (memory_limiter); retry later"
+        }
+    };
     let mut r = error(
         StatusCode::SERVICE_UNAVAILABLE,
         14,
         encoding,
-        "oispd is shutting down and accepts no more records".to_string(),
+        message.to_string(),
     );
     r.headers_mut()
         .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
@@ -207,8 +224,13 @@ async fn logs(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> 
         Err(m) => return bad_request(encoding, m),
     };
     match s.intake.accept(Batch::Logs(req.resource_logs)).await {
-        Ok(()) => ok(encoding, ExportLogsServiceResponse { partial_success: None }),
-        Err(_) => unavailable(encoding),
+        Ok(()) => ok(
+            encoding,
+            ExportLogsServiceResponse {
+                partial_success: None,
+            },
+        ),
+        Err(why) => unavailable(encoding, why),
     }
 }
 
@@ -222,7 +244,12 @@ async fn traces(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -
         Err(m) => return bad_request(encoding, m),
     };
     match s.intake.accept(Batch::Traces(req.resource_spans)).await {
-        Ok(()) => ok(encoding, ExportTraceServiceResponse { partial_success: None }),
-        Err(_) => unavailable(encoding),
+        Ok(()) => ok(
+            encoding,
+            ExportTraceServiceResponse {
+                partial_success: None,
+            },
+        ),
+        Err(why) => unavailable(encoding, why),
     }
 }

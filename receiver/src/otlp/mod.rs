@@ -10,10 +10,10 @@ mod grpc;
 mod http;
 
 use async_trait::async_trait;
-use oispd_component::telemetry::ReceiverMetrics;
+use oispd_component::telemetry::{MemoryPressure, ReceiverMetrics};
 use oispd_component::{
-    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo,
-    ConfigError, Output, Receiver, ReceiverFactory, Signal, Stability,
+    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
+    Output, Receiver, ReceiverFactory, Signal, Stability,
 };
 use serde::{Deserialize, Deserializer};
 use serde_yaml_ng::Value;
@@ -106,7 +106,9 @@ impl ComponentConfig for OtlpConfig {
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
-            problems.push("must specify at least one protocol when using the OTLP receiver".to_string());
+            problems.push(
+                "must specify at least one protocol when using the OTLP receiver".to_string(),
+            );
         }
         if let Some(g) = &self.protocols.grpc {
             problems.extend(endpoint_problem("protocols.grpc.endpoint", &g.endpoint));
@@ -146,6 +148,7 @@ impl ReceiverFactory for OtlpFactory {
         Ok(Box::new(OtlpReceiver {
             logs: ctx.telemetry.receiver(&id, Signal::Logs),
             traces: ctx.telemetry.receiver(&id, Signal::Traces),
+            pressure: ctx.telemetry.memory_pressure(),
             id,
             config,
         }))
@@ -157,6 +160,7 @@ struct OtlpReceiver {
     config: OtlpConfig,
     logs: ReceiverMetrics,
     traces: ReceiverMetrics,
+    pressure: MemoryPressure,
 }
 
 /// What the protocol front ends share: the output and the counters.
@@ -165,12 +169,15 @@ pub(crate) struct Intake {
     output: Output,
     logs: ReceiverMetrics,
     traces: ReceiverMetrics,
+    pressure: MemoryPressure,
 }
 
 /// Why the intake did not take a request.
 pub(crate) enum IntakeError {
     /// Pipelines are shutting down.
     Unavailable,
+    /// A memory limiter is refusing data: the sender should retry later.
+    MemoryPressure,
 }
 
 impl Intake {
@@ -184,6 +191,10 @@ impl Intake {
             Signal::Logs => &self.logs,
             Signal::Traces => &self.traces,
         };
+        if self.pressure.is_refusing() {
+            metrics.refused.inc_by(count);
+            return Err(IntakeError::MemoryPressure);
+        }
         match self.output.send(batch).await {
             Ok(()) => {
                 metrics.accepted.inc_by(count);
@@ -198,7 +209,11 @@ impl Intake {
 }
 
 /// Binds `endpoint` (resolving `localhost`), with an error that says what to do.
-pub(crate) async fn bind(id: &str, field: &str, endpoint: &str) -> Result<TcpListener, ComponentError> {
+pub(crate) async fn bind(
+    id: &str,
+    field: &str,
+    endpoint: &str,
+) -> Result<TcpListener, ComponentError> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(endpoint)
         .await
         .map_err(|e| {
@@ -235,17 +250,28 @@ impl Receiver for OtlpReceiver {
             output,
             logs: self.logs.clone(),
             traces: self.traces.clone(),
+            pressure: self.pressure.clone(),
         };
         let mut servers = Vec::new();
         if let Some(g) = &self.config.protocols.grpc {
             let listener = bind(&self.id, "protocols::grpc::endpoint", &g.endpoint).await?;
             tracing::info!(receiver = %self.id, endpoint = %g.endpoint, "OTLP/gRPC listening");
-            servers.push(grpc::serve(listener, g.clone(), intake.clone(), shutdown.clone()));
+            servers.push(grpc::serve(
+                listener,
+                g.clone(),
+                intake.clone(),
+                shutdown.clone(),
+            ));
         }
         if let Some(h) = &self.config.protocols.http {
             let listener = bind(&self.id, "protocols::http::endpoint", &h.endpoint).await?;
             tracing::info!(receiver = %self.id, endpoint = %h.endpoint, "OTLP/HTTP listening");
-            servers.push(http::serve(listener, h.clone(), intake.clone(), shutdown.clone()));
+            servers.push(http::serve(
+                listener,
+                h.clone(),
+                intake.clone(),
+                shutdown.clone(),
+            ));
         }
         drop(intake);
         Ok(tokio::spawn(async move {
