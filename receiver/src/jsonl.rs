@@ -3,10 +3,11 @@
 //! it reads to the end and finishes, which makes `oispd --config replay.yaml`
 //! a batch tool; with `follow: true` it keeps reading appended lines and
 //! reopens the file when it is rotated or truncated. Malformed lines are
-//! counted and reported with their line number, never fatal.
+//! counted and reported with their line number, never fatal. While a
+//! memory limiter refuses data the receiver waits instead of reading on.
 
 use async_trait::async_trait;
-use oispd_component::telemetry::ReceiverMetrics;
+use oispd_component::telemetry::{MemoryPressure, ReceiverMetrics};
 use oispd_component::{
     parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
     Output, Receiver, ReceiverFactory, Signal, Stability,
@@ -118,6 +119,7 @@ impl ReceiverFactory for JsonlFactory {
             )
             .map_err(|e| ComponentError::Config(format!("metrics: {e}")))?;
         Ok(Box::new(JsonlReceiver {
+            pressure: ctx.telemetry.memory_pressure(),
             metrics: ctx.telemetry.receiver(&id, Signal::Logs),
             malformed,
             id,
@@ -131,6 +133,7 @@ struct JsonlReceiver {
     config: JsonlConfig,
     metrics: ReceiverMetrics,
     malformed: IntCounter,
+    pressure: MemoryPressure,
 }
 
 /// Malformed lines logged one by one before the receiver only counts them.
@@ -277,6 +280,11 @@ impl JsonlReceiver {
     async fn flush(&self, output: &Output, pending: &mut Vec<OispEvent>) -> bool {
         if pending.is_empty() {
             return true;
+        }
+        // A file can wait: hold the lines while a memory limiter refuses
+        // rather than push them into a pipeline that would drop them.
+        while self.pressure.is_refusing() {
+            tokio::time::sleep(self.config.poll_interval).await;
         }
         let events = std::mem::take(pending);
         let count = events.len() as u64;
