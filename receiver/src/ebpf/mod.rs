@@ -42,7 +42,7 @@ use std::time::Instant;
 
 use aya::maps::{MapData, RingBuf};
 use oispd_component::ComponentConfig;
-use oispd_receiver_ebpf::records::{drop_counter, flags};
+use oispd_receiver_ebpf::records::drop_counter;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -50,11 +50,11 @@ pub use activity::{Protocol, RawActivity};
 pub use config::{ActivityMode, EbpfCaptureConfig, ProcessMatch};
 pub use error::CaptureError;
 
-use crate::capture::{Direction, TlsChunk};
+use crate::capture::TlsChunk;
 use conns::Conns;
 use filter::{basename, PathFilter, ProcessFilter, ProcessInfo};
 use loader::{KernelMaps, SKIP, TRACE};
-use parse::{parse, socket_addr, KernelRecord, ParseError};
+use parse::{parse, socket_addr, tls_chunks, KernelRecord, ParseError};
 use probes::LibraryProbes;
 
 /// One record of the capture.
@@ -313,36 +313,14 @@ impl EbpfCapture {
     }
 
     fn tls_data(&mut self, rec: oispd_receiver_ebpf::records::TlsData, data: Vec<u8>) {
-        let pid = rec.hdr.pid;
-        if !self.admit(pid) {
+        if !self.admit(rec.hdr.pid) {
             return;
         }
-        let direction = if rec.hdr.flags & flags::WRITE != 0 {
-            Direction::Write
-        } else {
-            Direction::Read
-        };
         let now = Instant::now();
-        let chunk = |data: Vec<u8>, full_len: u64| TlsChunk {
-            pid,
-            tid: rec.hdr.tid,
-            conn: rec.conn,
-            ts_mono_ns: rec.hdr.ts_ns,
-            direction,
-            data,
-            full_len,
-            local: None,
-            peer: None,
-        };
-        if rec.gap_bytes > 0 {
-            let gap = self
-                .conns
-                .chunk(chunk(Vec::new(), rec.gap_bytes), false, now);
-            self.ready.extend(gap.into_iter().map(CaptureRecord::Tls));
+        for (chunk, bind_pending) in tls_chunks(&rec, data) {
+            let out = self.conns.chunk(chunk, bind_pending, now);
+            self.ready.extend(out.into_iter().map(CaptureRecord::Tls));
         }
-        let pending = rec.hdr.flags & flags::BIND_PENDING != 0;
-        let out = self.conns.chunk(chunk(data, rec.full_len), pending, now);
-        self.ready.extend(out.into_iter().map(CaptureRecord::Tls));
     }
 
     fn activity(&mut self, mut a: RawActivity) {

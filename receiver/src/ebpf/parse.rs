@@ -7,9 +7,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytemuck::Pod;
-use oispd_receiver_ebpf::records::{self, kind, Addr, Hdr};
+use oispd_receiver_ebpf::records::{self, flags, kind, Addr, Hdr};
 
 use super::activity::{dns_question, Protocol, RawActivity};
+use crate::capture::{Direction, TlsChunk};
 
 /// A record as the kernel wrote it, typed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,6 +111,36 @@ fn argv(bytes: &[u8]) -> Vec<String> {
         .split(|&b| b == 0)
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect()
+}
+
+/// The chunks a TLS_DATA record stands for, each with whether it waits for
+/// its connection's socket (`BIND_PENDING`): first, when bytes of this
+/// connection and direction were lost before it, an empty chunk whose
+/// `full_len` is the loss; then the record's own plaintext.
+pub(crate) fn tls_chunks(rec: &records::TlsData, data: Vec<u8>) -> Vec<(TlsChunk, bool)> {
+    let direction = if rec.hdr.flags & flags::WRITE != 0 {
+        Direction::Write
+    } else {
+        Direction::Read
+    };
+    let chunk = |data: Vec<u8>, full_len: u64| TlsChunk {
+        pid: rec.hdr.pid,
+        tid: rec.hdr.tid,
+        conn: rec.conn,
+        ts_mono_ns: rec.hdr.ts_ns,
+        direction,
+        data,
+        full_len,
+        local: None,
+        peer: None,
+    };
+    let mut out = Vec::with_capacity(2);
+    if rec.gap_bytes > 0 {
+        out.push((chunk(Vec::new(), rec.gap_bytes), false));
+    }
+    let pending = rec.hdr.flags & flags::BIND_PENDING != 0;
+    out.push((chunk(data, rec.full_len), pending));
+    out
 }
 
 /// Parses one ring-buffer record.
@@ -238,7 +269,6 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<KernelRecord, ParseError> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use oispd_receiver_ebpf::records::flags;
 
     fn hdr(kind: u16, data_len: u32) -> Hdr {
         Hdr {
@@ -283,6 +313,45 @@ mod tests {
         );
     }
 
+    /// Scenario: a read record after 700 lost bytes of its direction, a write
+    /// record waiting for its socket, and a read whose memory faulted.
+    /// Guarantees: the loss comes first as an empty chunk with full_len 700;
+    /// directions and pending flags as recorded; the fault is an empty chunk
+    /// with the call's full length.
+    #[test]
+    fn tls_records_become_chunks() {
+        let rec = records::TlsData {
+            hdr: hdr(kind::TLS_DATA, 3),
+            conn: 7,
+            full_len: 3,
+            gap_bytes: 700,
+            fd: 4,
+            _pad: 0,
+        };
+        let out = tls_chunks(&rec, b"abc".to_vec());
+        assert_eq!(out.len(), 2);
+        let (gap, data) = (&out[0], &out[1]);
+        assert_eq!((gap.0.data.len(), gap.0.full_len, gap.1), (0, 700, false));
+        assert_eq!((data.0.data.as_slice(), data.0.full_len), (&b"abc"[..], 3));
+        assert!(out
+            .iter()
+            .all(|(c, _)| c.direction == Direction::Read && c.conn == 7));
+
+        let mut w = rec;
+        w.gap_bytes = 0;
+        w.hdr.flags = flags::WRITE | flags::BIND_PENDING;
+        let out = tls_chunks(&w, b"req".to_vec());
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].0.direction, out[0].1), (Direction::Write, true));
+
+        let mut fault = rec;
+        fault.gap_bytes = 0;
+        fault.full_len = 5000;
+        fault.hdr.flags = flags::READ_FAULT;
+        let out = tls_chunks(&fault, Vec::new());
+        assert_eq!((out[0].0.data.len(), out[0].0.full_len), (0, 5000));
+    }
+
     /// Scenario: records cut short, and an unknown kind.
     /// Guarantees: errors, no panic.
     #[test]
@@ -305,25 +374,22 @@ mod tests {
     fn exec_record() {
         let mut comm = [0u8; 16];
         comm[..4].copy_from_slice(b"curl");
-        let data = b"/usr/bin/curl\0curl\0-s\0https://x/\0";
-        let filename_len = 13u16;
-        let rec = records::Exec {
-            hdr: hdr(kind::EXEC, data.len() as u32 - 1),
+        // the kernel writes the filename (without its NUL), then argv
+        let filename = b"/usr/bin/curl";
+        let args = b"curl\0-s\0https://x/\0";
+        let payload = [&filename[..], &args[..]].concat();
+        let r = records::Exec {
+            hdr: hdr(kind::EXEC, payload.len() as u32),
             ppid: 1,
             old_tid: 100,
             uid: 0,
             gid: 0,
             cgroup_id: 7,
             comm,
-            filename_len,
-            args_len: data.len() as u16 - 14,
+            filename_len: filename.len() as u16,
+            args_len: args.len() as u16,
             args_truncated: 0,
         };
-        // the kernel writes filename (without NUL) then argv
-        let mut payload = b"/usr/bin/curl".to_vec();
-        payload.extend_from_slice(b"curl\0-s\0https://x/\0");
-        let mut r = rec;
-        r.hdr.data_len = payload.len() as u32;
         match parse(&bytes_of(&r, &payload)).unwrap() {
             KernelRecord::Activity(RawActivity::Exec {
                 pid,
