@@ -14,10 +14,12 @@
 //! broker, so librdkafka's own retries never reorder them.
 
 pub mod config;
+mod context;
 mod encode;
 
 use async_trait::async_trait;
 use config::{KafkaConfig, Target};
+use context::KafkaContext;
 use encode::{encode, OutMessage, Oversized};
 use oispd_component::{
     parse_config, Batch, BuildContext, ComponentError, ComponentInfo, ConfigError, ExportError,
@@ -85,7 +87,7 @@ impl ExporterFactory for KafkaFactory {
 pub struct KafkaExporter {
     id: String,
     client_config: ClientConfig,
-    producer: Option<FutureProducer>,
+    producer: Option<FutureProducer<KafkaContext>>,
     logs: Target,
     traces: Target,
     max_message_bytes: usize,
@@ -179,7 +181,7 @@ async fn settle(pending: DeliveryFuture, records: u64, bytes: usize, outcome: &m
 
 /// Sends `messages` to `topic` in order and awaits every delivery report.
 async fn deliver(
-    producer: &FutureProducer,
+    producer: &FutureProducer<KafkaContext>,
     topic: &str,
     messages: &[OutMessage],
     deadline: Instant,
@@ -241,9 +243,13 @@ async fn deliver(
 #[async_trait]
 impl Exporter for KafkaExporter {
     async fn start(&mut self) -> Result<(), ComponentError> {
-        let producer: FutureProducer = self.client_config.create().map_err(|e| {
-            ComponentError::Config(format!("cannot create the Kafka producer: {e}"))
-        })?;
+        let context = KafkaContext::new(self.id.clone());
+        let producer: FutureProducer<KafkaContext> = self
+            .client_config
+            .create_with_context(context)
+            .map_err(|e| {
+                ComponentError::Config(format!("cannot create the Kafka producer: {e}"))
+            })?;
         self.producer = Some(producer);
         tracing::info!(
             exporter = %self.id,
