@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod ebpf;
+pub mod ebpf_receiver;
 pub mod jsonl;
 pub mod otlp;
 
@@ -11,7 +12,11 @@ use oispd_component::{ComponentError, ConfigError, ReceiverFactory};
 
 /// Every receiver type this crate provides.
 pub fn receiver_factories() -> Vec<Box<dyn ReceiverFactory>> {
-    vec![Box::new(jsonl::JsonlFactory), Box::new(otlp::OtlpFactory)]
+    vec![
+        Box::new(ebpf_receiver::EbpfFactory),
+        Box::new(jsonl::JsonlFactory),
+        Box::new(otlp::OtlpFactory),
+    ]
 }
 
 /// Joins config errors into one build error (validation normally catches them first).
