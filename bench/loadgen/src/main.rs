@@ -5,12 +5,15 @@
 //!   over several connections with several requests in flight ([`send`]);
 //! - `sink`: a blackhole OTLP/gRPC server that counts what it receives
 //!   ([`sink`]);
-//! - `jsonl`: a replay file of the same OISP events ([`jsonl`]).
+//! - `jsonl`: a replay file of the same OISP events ([`jsonl`]);
+//! - `kafka-count`: messages and records a collector delivered to a Kafka
+//!   topic ([`kafka`]).
 //!
 //! Every subcommand prints one JSON object on stdout when it ends.
 
 mod codec;
 mod jsonl;
+mod kafka;
 mod records;
 mod send;
 mod sink;
@@ -38,6 +41,8 @@ enum Command {
     Sink(sink::SinkArgs),
     /// Write a JSONL replay file of OISP events.
     Jsonl(jsonl::JsonlArgs),
+    /// Count the messages and OTLP records in a Kafka topic.
+    KafkaCount(kafka::KafkaCountArgs),
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -66,6 +71,7 @@ fn main() -> anyhow::Result<()> {
         Command::Send(args) => runtime.block_on(send::run(args))?,
         Command::Sink(args) => runtime.block_on(sink::run(args))?,
         Command::Jsonl(args) => jsonl::run(&args)?,
+        Command::KafkaCount(args) => kafka::run(&args)?,
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{summary}")?;

