@@ -319,15 +319,17 @@ impl Compiler {
                 let expr = self.call(call)?;
                 match expr.kind() {
                     Some(Kind::Bool) | None => Cond::Value(expr, call.name.clone()),
-                    Some(kind) => return Err(SyntaxError::new(
-                        call.pos,
-                        format!(
+                    Some(kind) => {
+                        return Err(SyntaxError::new(
+                            call.pos,
+                            format!(
                             "{} returns {}, not a bool; compare its result (e.g. {}(...) != nil)",
                             call.name,
                             kind.article(),
                             call.name
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
         })
