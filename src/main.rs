@@ -39,10 +39,24 @@ enum Command {
     Validate,
     /// Lists the receivers, processors, connectors, exporters and extensions compiled in.
     Components,
+    /// Works with config files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Verifies or queries the sentinel's audit store.
     Audit {
         #[command(subcommand)]
         command: audit_cli::AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Prints the collector-style YAML equivalent of an OISP Sensor TOML config.
+    Convert {
+        /// The sensor's TOML file.
+        file: PathBuf,
     },
 }
 
@@ -56,6 +70,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Audit { command }) => audit_cli::run(command),
+        Some(Command::Config {
+            command: ConfigCommand::Convert { file },
+        }) => convert_sensor_toml(&file),
         None => run(&cli.config, cli.shutdown_timeout),
     }
 }
@@ -87,6 +104,26 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
     } else {
         print_errors(&errors);
         ExitCode::FAILURE
+    }
+}
+
+fn convert_sensor_toml(file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("Error: cannot read {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match config::sensor_toml::convert(&text) {
+        Ok(yaml) => {
+            write_stdout(&yaml);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("Error: {}: {e}", file.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -16,7 +16,8 @@ fn config_file(text: &str) -> tempfile::NamedTempFile {
         .suffix(".yaml")
         .tempfile()
         .unwrap_or_else(|e| panic!("{e}"));
-    f.write_all(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    f.write_all(text.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
     f
 }
 
@@ -90,7 +91,11 @@ fn env_defaults_are_expanded_before_validation() {
     );
     let path = f.path().to_string_lossy().to_string();
     let out = oispd(&["validate", "--config", &path]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Scenario: a missing config file. Guarantees: one line naming the file.
@@ -110,9 +115,18 @@ fn components_lists_every_kind() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in [
-        "receivers:", "processors:", "exporters:", "connectors:", "extensions:",
-        "name: otlp", "name: jsonl", "name: file", "name: otlp_grpc", "name: otlp_http",
-        "name: debug", "name: admin",
+        "receivers:",
+        "processors:",
+        "exporters:",
+        "connectors:",
+        "extensions:",
+        "name: otlp",
+        "name: jsonl",
+        "name: file",
+        "name: otlp_grpc",
+        "name: otlp_http",
+        "name: debug",
+        "name: admin",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
@@ -122,5 +136,63 @@ fn components_lists_every_kind() {
 #[test]
 fn embedded_default_config_is_valid() {
     let out = oispd(&["validate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const SENSOR_TOML: &str = r#"
+[export.jsonl]
+enabled = true
+path = "/tmp/oispd-sensor-test.jsonl"
+append = true
+rotate_size_mb = 10
+rotate_count = 3
+
+[export.otlp]
+enabled = true
+endpoint = "http://127.0.0.1:4317"
+protocol = "grpc"
+service_name = "oisp-sensor"
+
+[export.webhook]
+enabled = true
+url = "http://127.0.0.1:9/hook"
+batch_size = 10
+flush_interval_ms = 500
+timeout_ms = 2000
+retry_count = 3
+
+[export.kafka]
+enabled = false
+brokers = "127.0.0.1:9092"
+topic = "oisp"
+"#;
+
+/// Scenario: `oispd config convert sensor.toml`. Guarantees: the printed
+/// YAML is a valid oispd config (validated by the binary itself) that has
+/// every enabled export and none of the disabled ones.
+#[test]
+fn sensor_toml_converts_to_a_valid_pipeline() {
+    let mut toml = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .unwrap_or_else(|e| panic!("{e}"));
+    toml.write_all(SENSOR_TOML.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let toml_path = toml.path().to_string_lossy().to_string();
+    let out = oispd(&["config", "convert", &toml_path]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let yaml = String::from_utf8_lossy(&out.stdout).to_string();
+    for needle in ["ebpf", "file", "otlp_grpc", "webhook"] {
+        assert!(yaml.contains(needle), "missing {needle:?} in:\n{yaml}");
+    }
+    assert!(!yaml.contains("kafka"), "{yaml}");
+    let (code, _, err) = validate(&yaml);
+    assert_eq!(code, 0, "converted config does not validate:\n{err}\n{yaml}");
+    // The TOML itself is accepted by --config as the same pipeline.
+    let direct = oispd(&["validate", "--config", &toml_path]);
+    assert!(direct.status.success(), "{}", String::from_utf8_lossy(&direct.stderr));
 }

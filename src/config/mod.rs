@@ -5,6 +5,7 @@
 
 pub mod expand;
 mod merge;
+pub mod sensor_toml;
 pub mod validate;
 
 use indexmap::IndexMap;
@@ -123,6 +124,14 @@ pub fn load(paths: &[impl AsRef<Path>], env: &dyn expand::Env) -> Result<Config,
                 ),
             )]
         })?;
+        // The OISP Sensor's TOML runs as its equivalent collector-style pipeline.
+        let text = if path.extension().is_some_and(|e| e == "toml") {
+            sensor_toml::convert(&text).map_err(|e| {
+                vec![ConfigError::new(&[], format!("{}: {e}", path.display()))]
+            })?
+        } else {
+            text
+        };
         let doc = parse_yaml(&text, &path.display().to_string())?;
         merge::merge(&mut merged, doc);
     }
@@ -146,7 +155,10 @@ pub fn load_str(text: &str, env: &dyn expand::Env) -> Result<Config, Vec<ConfigE
     let mut doc = parse_yaml(text, "config")?;
     let problems = expand::expand_value(&mut doc, env, &mut Vec::new());
     if !problems.is_empty() {
-        return Err(problems.into_iter().map(|m| ConfigError::new(&[], m)).collect());
+        return Err(problems
+            .into_iter()
+            .map(|m| ConfigError::new(&[], m))
+            .collect());
     }
     split(doc)
 }
@@ -172,7 +184,10 @@ fn parse_yaml(text: &str, what: &str) -> Result<Value, Vec<ConfigError>> {
 /// and malformed ids.
 fn split(doc: Value) -> Result<Config, Vec<ConfigError>> {
     let Value::Mapping(top) = doc else {
-        return Err(vec![ConfigError::new(&[], "the configuration must be a map")]);
+        return Err(vec![ConfigError::new(
+            &[],
+            "the configuration must be a map",
+        )]);
     };
     let mut config = Config::default();
     let mut errors = Vec::new();
@@ -297,6 +312,8 @@ mod tests {
     #[test]
     fn missing_file_says_what_to_do() {
         let e = load(&["/nonexistent/oispd.yaml"], &NoEnv).unwrap_err();
-        assert!(e[0].to_string().contains("cannot read config file /nonexistent/oispd.yaml"));
+        assert!(e[0]
+            .to_string()
+            .contains("cannot read config file /nonexistent/oispd.yaml"));
     }
 }
