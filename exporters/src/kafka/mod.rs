@@ -240,28 +240,9 @@ async fn deliver(
     outcome
 }
 
-#[async_trait]
-impl Exporter for KafkaExporter {
-    async fn start(&mut self) -> Result<(), ComponentError> {
-        let context = KafkaContext::new(self.id.clone());
-        let producer: FutureProducer<KafkaContext> = self
-            .client_config
-            .create_with_context(context)
-            .map_err(|e| {
-                ComponentError::Config(format!("cannot create the Kafka producer: {e}"))
-            })?;
-        self.producer = Some(producer);
-        tracing::info!(
-            exporter = %self.id,
-            brokers = self.client_config.get("bootstrap.servers").unwrap_or(""),
-            logs_topic = %self.logs.topic,
-            traces_topic = %self.traces.topic,
-            "kafka exporter started"
-        );
-        Ok(())
-    }
-
-    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+impl KafkaExporter {
+    /// Sends one batch, read by reference (the helper may keep it for a retry).
+    async fn send(&mut self, batch: &Batch) -> Result<(), ExportError> {
         let Some(producer) = self.producer.clone() else {
             return Err(ExportError::retryable("kafka producer not started"));
         };
@@ -270,8 +251,7 @@ impl Exporter for KafkaExporter {
             Signal::Traces => self.traces.clone(),
         };
         let total = batch.record_count() as u64;
-        let enc = encode(&batch, target.encoding, self.max_message_bytes);
-        drop(batch);
+        let enc = encode(batch, target.encoding, self.max_message_bytes);
         let deadline = Instant::now() + self.delivery_timeout;
         let outcome = deliver(&producer, &target.topic, &enc.messages, deadline).await;
         let mut dropped = enc.oversized;
@@ -298,6 +278,32 @@ impl Exporter for KafkaExporter {
                 ),
             })
         }
+    }
+}
+
+#[async_trait]
+impl Exporter for KafkaExporter {
+    async fn start(&mut self) -> Result<(), ComponentError> {
+        let context = KafkaContext::new(self.id.clone());
+        let producer: FutureProducer<KafkaContext> = self
+            .client_config
+            .create_with_context(context)
+            .map_err(|e| {
+                ComponentError::Config(format!("cannot create the Kafka producer: {e}"))
+            })?;
+        self.producer = Some(producer);
+        tracing::info!(
+            exporter = %self.id,
+            brokers = self.client_config.get("bootstrap.servers").unwrap_or(""),
+            logs_topic = %self.logs.topic,
+            traces_topic = %self.traces.topic,
+            "kafka exporter started"
+        );
+        Ok(())
+    }
+
+    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+        self.send(&batch).await
     }
 
     async fn shutdown(&mut self) -> Result<(), ComponentError> {

@@ -107,17 +107,16 @@ impl WebhookExporter {
     }
 }
 
-#[async_trait]
-impl Exporter for WebhookExporter {
-    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
-        let Batch::Logs(logs) = &batch else {
+impl WebhookExporter {
+    /// Sends one batch, read by reference (the helper may keep it for a retry).
+    async fn send(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        let Batch::Logs(logs) = batch else {
             return Err(ExportError::permanent(
                 "the webhook exporter takes logs only",
             ));
         };
         let events: Vec<serde_json::Value> =
             json_records(logs).into_iter().map(|r| r.json).collect();
-        drop(batch);
         let body = body::build(&events, &self.sensor_id)
             .map_err(|e| ExportError::permanent(format!("cannot serialize the batch: {e}")))?;
         drop(events);
@@ -142,6 +141,13 @@ impl Exporter for WebhookExporter {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         classify(status, retry_after)
+    }
+}
+
+#[async_trait]
+impl Exporter for WebhookExporter {
+    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+        self.send(&batch).await
     }
 }
 

@@ -107,19 +107,10 @@ pub struct WebsocketExporter {
     hub: Arc<Hub>,
 }
 
-#[async_trait]
-impl Exporter for WebsocketExporter {
-    async fn start(&mut self) -> Result<(), ComponentError> {
-        tracing::info!(
-            exporter = %self.id,
-            path = %self.ws_path,
-            "websocket stream ready on the admin server (service.extensions must list admin)"
-        );
-        Ok(())
-    }
-
-    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
-        let Batch::Logs(logs) = &batch else {
+impl WebsocketExporter {
+    /// Sends one batch, read by reference (the helper may keep it for a retry).
+    async fn send(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        let Batch::Logs(logs) = batch else {
             return Err(ExportError::permanent(
                 "the websocket exporter takes logs only",
             ));
@@ -140,6 +131,22 @@ impl Exporter for WebsocketExporter {
             .collect();
         self.hub.publish(&messages);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Exporter for WebsocketExporter {
+    async fn start(&mut self) -> Result<(), ComponentError> {
+        tracing::info!(
+            exporter = %self.id,
+            path = %self.ws_path,
+            "websocket stream ready on the admin server (service.extensions must list admin)"
+        );
+        Ok(())
+    }
+
+    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+        self.send(&batch).await
     }
 
     async fn shutdown(&mut self) -> Result<(), ComponentError> {
