@@ -14,6 +14,7 @@ PIP_PACKAGES=(
   opentelemetry-exporter-otlp-proto-http
   openai
   anthropic
+  h2
 )
 
 missing=()

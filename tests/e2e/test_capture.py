@@ -1,0 +1,627 @@
+"""The `ebpf` receiver end to end, as root: real AI clients (curl over
+HTTP/2, the official `openai` and `anthropic` Python SDKs, node's built-in
+fetch) call a local TLS server that answers like OpenAI and Anthropic under
+the providers' real host names (fake_provider.py); oispd captures the calls
+with eBPF and writes OISP events to a file (and GenAI spans to another).
+
+For every call the tests check the exact model, provider, process name,
+streaming flag and token counts; that every event validates against the
+OISP schema (envelope and data); that no API key appears anywhere in the
+output. Also: two concurrent streams of one node process come out as two
+calls; a client started after oispd, with a libssl copy oispd never saw, is
+captured; process, network and file events of an agent and its child carry
+the right pids; a body above `max_body_bytes` is marked partial; start-up
+errors are one clear line.
+
+One oispd runs for the whole module (loading eBPF takes seconds); each test
+runs its clients and reads the events of their pids.
+
+Needs root, BPF, port 443 free, python3 with openai/anthropic/h2/jsonschema,
+curl, node and openssl (scripts/setup.sh installs them):
+
+    OISPD_BIN=/var/tmp/oispd-target/debug/oispd python3 -m pytest -q tests/e2e/test_capture.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from conftest import Oispd, _spec_dir, read_jsonl, wait_for
+from fake_provider import (
+    ANTHROPIC_PLAIN,
+    ANTHROPIC_STREAM,
+    ANTHROPIC_TOOLS,
+    OPENAI_EMBEDDINGS,
+    OPENAI_PLAIN,
+    OPENAI_STREAM,
+    OPENAI_TOOLS,
+    TOOL_CALL_ID,
+    provider_env,  # noqa: F401  (fixture)
+)
+from test_pipeline import oisp_schema_validator
+
+# Distinctive fake keys, as long as real ones: none may appear in any output.
+OPENAI_KEY = "sk-proj-TESTKEY" + "a1B2c3D4e5F6g7H8i9J0" * 3
+ANTHROPIC_KEY = "sk-ant-api03-TESTKEY" + "Zy9Xw8Vu7Ts6Rq5Po4Nm" * 4 + "-AA"
+KEYS = [OPENAI_KEY, ANTHROPIC_KEY, "TESTKEY"]
+
+MAX_BODY = 65536
+CLIENT_TIMEOUT = 90
+EVENT_WAIT = 30.0
+
+
+class Capture:
+    """The module's oispd and what it wrote."""
+
+    def __init__(self, oispd: Oispd, events_path: pathlib.Path, spans_path: pathlib.Path, env: dict, watched: pathlib.Path):
+        self.oispd = oispd
+        self.events_path = events_path
+        self.spans_path = spans_path
+        self.env = env
+        self.watched = watched
+
+    def events(self):
+        if not self.events_path.exists():
+            return []
+        return read_jsonl(self.events_path)
+
+    def of_pid(self, pid: int):
+        return [e for e in self.events() if (e.get("process") or {}).get("pid") == pid]
+
+    def wait(self, predicate, what: str, timeout: float = EVENT_WAIT):
+        try:
+            return wait_for(predicate, timeout=timeout, what=what)
+        except TimeoutError:
+            pytest.fail(f"timed out waiting for {what}; oispd log:\n{self.oispd.log()[-4000:]}")
+
+    def spans(self):
+        if not self.spans_path.exists():
+            return []
+        out = []
+        for line in read_jsonl(self.spans_path):
+            for rs in line.get("resourceSpans", []):
+                for ss in rs.get("scopeSpans", []):
+                    out.extend(ss.get("spans", []))
+        return out
+
+
+@pytest.fixture(scope="module")
+def capture(provider_env, oispd_bin, tmp_path_factory):  # noqa: F811
+    workdir = tmp_path_factory.mktemp("capture")
+    watched = workdir / "watched"
+    watched.mkdir()
+    events_path, spans_path = workdir / "events.jsonl", workdir / "spans.jsonl"
+    config = f"""
+receivers:
+  ebpf:
+    max_body_bytes: {MAX_BODY}
+    ring_buffer_size: 4194304
+    activity: agents
+    file_paths: ["{watched}/**"]
+exporters:
+  file:
+    path: {events_path}
+    flush_interval: 0s
+  file/traces:
+    path: {spans_path}
+    format: otlp_json
+    flush_interval: 0s
+service:
+  pipelines:
+    logs:
+      receivers: [ebpf]
+      exporters: [file]
+    traces:
+      receivers: [ebpf]
+      exporters: [file/traces]
+"""
+    oispd = Oispd(oispd_bin, config, workdir)
+    try:
+        wait_for(lambda: "oispd is running" in oispd.log() or oispd.proc.poll() is not None,
+                 timeout=120, what="oispd to start")
+    except TimeoutError:
+        oispd.stop(signal.SIGKILL)
+        pytest.fail(f"oispd did not start:\n{oispd.log()}")
+    if oispd.proc.poll() is not None:
+        pytest.fail(f"oispd exited at start (the capture tests need root with BPF):\n{oispd.log()}")
+    yield Capture(oispd, events_path, spans_path, provider_env["env"], watched)
+    code = oispd.stop()
+    assert code == 0, oispd.log()
+
+
+def run_client(capture: Capture, args, env_extra=None, cwd=None) -> tuple[int, str]:
+    """Runs a client to completion; returns its pid and stdout."""
+    env = dict(capture.env)
+    env.update(env_extra or {})
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=CLIENT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"client {args[0]} timed out:\n{out}\n{err}")
+    assert proc.returncode == 0, f"client {args[:3]} failed ({proc.returncode}):\n{out}\n{err}"
+    return proc.pid, out
+
+
+def python_client(capture: Capture, code: str, **kw) -> tuple[int, str]:
+    return run_client(capture, [sys.executable, "-c", code], **kw)
+
+
+def calls_of(events):
+    """{request_id: (ai.request, ai.response)} of some events."""
+    reqs = {e["data"]["request_id"]: e for e in events if e["event_type"] == "ai.request"}
+    resps = {e["data"]["request_id"]: e for e in events if e["event_type"] == "ai.response"}
+    return {rid: (req, resps.get(rid)) for rid, req in reqs.items()}
+
+
+def wait_calls(capture: Capture, pid: int, n: int, what: str):
+    """Waits until `pid` has `n` complete calls (and its exit); returns the calls by model."""
+    def ready():
+        ev = capture.of_pid(pid)
+        calls = calls_of(ev)
+        done = [c for c in calls.values() if c[1] is not None]
+        exited = any(e["event_type"] == "process.exit" for e in ev)
+        return calls if len(done) >= n and exited else None
+
+    calls = capture.wait(ready, what)
+    by_model = {}
+    for req, resp in calls.values():
+        by_model.setdefault(req["data"]["model"]["id"], []).append((req, resp))
+    return by_model
+
+
+def check_call(req, resp, *, model, provider, process, streaming, usage, protocol=None):
+    for e in (req, resp):
+        assert e["process"]["name"] == process, e["process"]
+        assert e["data"]["provider"]["name"] == provider
+        assert e["data"]["model"]["id"] == model
+        assert e["source"]["capture_method"] == "tls_boundary"
+        assert e["confidence"]["completeness"] == "full", e["confidence"]
+        assert e["host"]["os"] == "linux" and e["host"].get("hostname")
+        if protocol:
+            assert e["attrs"]["network.protocol.version"] == protocol
+    assert req["data"]["streaming"] is streaming
+    assert req["data"]["auth"]["type"] == "api_key"
+    assert resp["data"]["status_code"] == 200 and resp["data"]["success"] is True
+    assert resp["data"]["usage"] == usage, resp["data"]
+    assert resp["related_events"][0]["event_id"] == req["event_id"]
+
+
+def check_clean(events):
+    """No key anywhere; every event valid against the schema."""
+    text = json.dumps(events)
+    for key in KEYS:
+        assert key not in text, f"{key[:20]}... leaked into the output"
+    for e in events:
+        errors = schema_errors(e)
+        assert not errors, (e["event_type"], errors)
+
+
+_VALIDATORS = {}
+
+
+def schema_errors(event) -> list[str]:
+    """Errors of the envelope, and of `data` against the `$defs` entry whose
+    title is the event type (as the spec's event schemas name them)."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    if "envelope" not in _VALIDATORS:
+        envelope, schemas = oisp_schema_validator(_spec_dir())
+        _VALIDATORS["envelope"] = envelope
+        registry = Registry()
+        for doc in schemas.values():
+            registry = registry.with_resource(doc["$id"], Resource.from_contents(doc))
+        for rel, doc in schemas.items():
+            for name, sub in doc.get("$defs", {}).items():
+                title = sub.get("title")
+                if title and "." in title:
+                    _VALIDATORS[title] = jsonschema.Draft202012Validator(
+                        {"$ref": f"{doc['$id']}#/$defs/{name}"}, registry=registry,
+                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    errors = [e.message for e in _VALIDATORS["envelope"].iter_errors(event)]
+    data_validator = _VALIDATORS.get(event["event_type"])
+    assert data_validator is not None, f"no schema for {event['event_type']}"
+    errors += [f"data: {e.message}" for e in data_validator.iter_errors(event.get("data", {}))]
+    return errors
+
+
+OPENAI_SDK_CLIENT = f"""
+import openai
+c = openai.OpenAI(api_key={OPENAI_KEY!r})
+msgs = [{{"role": "user", "content": "Say hello"}}]
+r = c.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+assert r.choices[0].message.content == "Hello from the fake", r
+text = ""
+for chunk in c.chat.completions.create(model="gpt-4o", messages=msgs, stream=True,
+                                       stream_options={{"include_usage": True}}):
+    if chunk.choices and chunk.choices[0].delta.content:
+        text += chunk.choices[0].delta.content
+assert text == "Hello from the fake", text
+tools = [{{"type": "function", "function": {{"name": "get_weather", "description": "Weather of a city",
+          "parameters": {{"type": "object", "properties": {{"city": {{"type": "string"}}}}}}}}}}]
+r = c.chat.completions.create(model="gpt-4.1-mini", messages=msgs, tools=tools)
+assert r.choices[0].message.tool_calls[0].function.name == "get_weather"
+e = c.embeddings.create(model="text-embedding-3-small", input="hello embeddings")
+assert len(e.data[0].embedding) == 4
+"""
+
+
+def test_openai_sdk_plain_streaming_tools_embeddings(capture):
+    pid, _ = python_client(capture, OPENAI_SDK_CLIENT)
+    calls = wait_calls(capture, pid, 3, "the openai SDK's three chat calls")
+    common = dict(provider="openai", process="python3", protocol="1.1")
+    check_call(*calls["gpt-4o-mini"][0], model="gpt-4o-mini", streaming=False, usage=OPENAI_PLAIN, **common)
+    check_call(*calls["gpt-4o"][0], model="gpt-4o", streaming=True, usage=OPENAI_STREAM, **common)
+    check_call(*calls["gpt-4.1-mini"][0], model="gpt-4.1-mini", streaming=False, usage=OPENAI_TOOLS, **common)
+    streamed = calls["gpt-4o"][0][1]["data"]
+    assert streamed["choices"][0]["message"]["content"] == "Hello from the fake"
+    tools_req, tools_resp = calls["gpt-4.1-mini"][0]
+    assert [t["name"] for t in tools_req["data"]["tools"]] == ["get_weather"]
+    assert tools_resp["data"]["tool_calls"][0]["name"] == "get_weather"
+    events = capture.of_pid(pid)
+    tool_calls = [e for e in events if e["event_type"] == "agent.tool_call"]
+    assert [t["data"]["tool"]["name"] for t in tool_calls] == ["get_weather"], tool_calls
+    assert tool_calls[0]["data"]["call_id"] == TOOL_CALL_ID
+    emb = capture.wait(lambda: [e for e in capture.of_pid(pid) if e["event_type"] == "ai.embedding"],
+                       "the ai.embedding event")
+    assert len(emb) == 1
+    emb = emb[0]
+    assert emb["data"]["model"]["id"] == "text-embedding-3-small"
+    assert emb["data"]["provider"]["name"] == "openai"
+    assert emb["process"]["name"] == "python3"
+    assert emb["data"]["total_tokens"] == OPENAI_EMBEDDINGS["total_tokens"]
+    assert (emb["data"]["input_count"], emb["data"]["dimensions"]) == (1, 4)
+    check_clean(capture.of_pid(pid))
+
+
+SPLIT_END_CLIENT = f"""
+import openai
+c = openai.OpenAI(api_key={OPENAI_KEY!r})
+for _ in c.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "x"}}],
+                                   stream=True, extra_headers={{"x-fake-split-end": "1"}}):
+    pass
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known decoder gap (receiver/src/capture): a streamed HTTP/1.1 response whose client closes "
+    "the connection after the stream's last event ([DONE]) without reading the chunked "
+    "terminator is marked partial (connection_closed) although nothing is missing"))
+def test_stream_closed_after_its_last_event_is_complete(capture):
+    pid, _ = python_client(capture, SPLIT_END_CLIENT)
+    calls = wait_calls(capture, pid, 1, "the streamed call")
+    req, resp = calls["gpt-4o-mini"][0]
+    assert resp["data"]["choices"][0]["message"]["content"] == "Hello from the fake"
+    assert resp["confidence"]["completeness"] == "full", resp["confidence"]
+
+
+ANTHROPIC_SDK_CLIENT = f"""
+import anthropic
+c = anthropic.Anthropic(api_key={ANTHROPIC_KEY!r})
+msgs = [{{"role": "user", "content": "Say hello"}}]
+r = c.messages.create(model="claude-sonnet-4-20250514", max_tokens=64, messages=msgs)
+assert r.content[0].text == "Hello from the fake", r
+with c.messages.stream(model="claude-3-5-haiku-20241022", max_tokens=64, messages=msgs) as s:
+    text = "".join(s.text_stream)
+assert text == "Hello from the fake", text
+tools = [{{"name": "get_weather", "description": "Weather of a city",
+          "input_schema": {{"type": "object", "properties": {{"city": {{"type": "string"}}}}}}}}]
+r = c.messages.create(model="claude-opus-4-1-20250805", max_tokens=64, messages=msgs, tools=tools)
+assert r.content[0].name == "get_weather", r
+"""
+
+
+def anthropic_usage(u):
+    return {"prompt_tokens": u["input_tokens"], "completion_tokens": u["output_tokens"],
+            "total_tokens": u["input_tokens"] + u["output_tokens"]}
+
+
+def test_anthropic_sdk_plain_streaming_tools(capture):
+    pid, _ = python_client(capture, ANTHROPIC_SDK_CLIENT)
+    calls = wait_calls(capture, pid, 3, "the anthropic SDK's three calls")
+    common = dict(provider="anthropic", process="python3", protocol="1.1")
+    for model, streaming, usage in [
+        ("claude-sonnet-4-20250514", False, ANTHROPIC_PLAIN),
+        ("claude-3-5-haiku-20241022", True, ANTHROPIC_STREAM),
+        ("claude-opus-4-1-20250805", False, ANTHROPIC_TOOLS),
+    ]:
+        req, resp = calls[model][0]
+        check_call(req, resp, model=model, streaming=streaming, usage=anthropic_usage(usage), **common)
+    assert calls["claude-3-5-haiku-20241022"][0][1]["data"]["choices"][0]["message"]["content"] == "Hello from the fake"
+    assert calls["claude-opus-4-1-20250805"][0][1]["data"]["tool_calls"][0]["name"] == "get_weather"
+    tool_calls = [e for e in capture.of_pid(pid) if e["event_type"] == "agent.tool_call"]
+    assert [t["data"]["tool"]["name"] for t in tool_calls] == ["get_weather"]
+    check_clean(capture.of_pid(pid))
+
+
+def test_curl_http2_plain_and_streaming(capture, provider_env):  # noqa: F811
+    headers = capture.watched.parent / "curl-headers.txt"
+    # Headers from a file, as a careful user does: argv holds no key either way
+    # (the redaction would catch one there), but this keeps the test about the TLS path.
+    headers.write_text(f"Authorization: Bearer {OPENAI_KEY}\nx-api-key: {ANTHROPIC_KEY}\n"
+                       "content-type: application/json\nanthropic-version: 2023-06-01\n")
+    script = (
+        f"curl -sS --http2 --fail https://api.openai.com/v1/chat/completions -H @{headers} "
+        "-d '{\"model\":\"gpt-4o-2024-08-06\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' && "
+        f"curl -sS --http2 --fail -N https://api.anthropic.com/v1/messages -H @{headers} "
+        "-d '{\"model\":\"claude-3-7-sonnet-20250219\",\"max_tokens\":32,\"stream\":true,"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'"
+    )
+    before = len(provider_env["provider"].requests)
+    _, out = run_client(capture, ["bash", "-c", script])
+    assert "Hello from the fake" in out and "message_stop" in out, out
+    protocols = {r["protocol"] for r in provider_env["provider"].requests[before:]}
+    assert protocols == {"h2"}, "curl must speak HTTP/2 to the fake provider"
+
+    def curl_calls():
+        found = {}
+        for e in capture.events():
+            if e["event_type"] == "ai.request" and e["process"]["name"] == "curl":
+                found.setdefault(e["data"]["model"]["id"], e)
+        if len(found) < 2:
+            return None
+        calls = calls_of(capture.of_pid(found["gpt-4o-2024-08-06"]["process"]["pid"])
+                         + capture.of_pid(found["claude-3-7-sonnet-20250219"]["process"]["pid"]))
+        return calls if all(r is not None for _, r in calls.values()) else None
+
+    calls = capture.wait(curl_calls, "curl's two calls")
+    by_model = {req["data"]["model"]["id"]: (req, resp) for req, resp in calls.values()}
+    check_call(*by_model["gpt-4o-2024-08-06"], model="gpt-4o-2024-08-06", provider="openai",
+               process="curl", streaming=False, usage=OPENAI_PLAIN, protocol="2")
+    check_call(*by_model["claude-3-7-sonnet-20250219"], model="claude-3-7-sonnet-20250219",
+               provider="anthropic", process="curl", streaming=True,
+               usage=anthropic_usage(ANTHROPIC_STREAM), protocol="2")
+    check_clean([e for pair in calls.values() for e in pair])
+
+
+NODE_CLIENT = """
+const key = process.env.TEST_OPENAI_KEY;
+async function call(model, stream) {
+  const r = await fetch('https://api.openai.com/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer ' + key },
+    body: JSON.stringify({ model, stream, stream_options: stream ? { include_usage: true } : undefined,
+                           messages: [{ role: 'user', content: 'hello from ' + model }] }),
+  });
+  if (r.status !== 200) throw new Error('status ' + r.status);
+  const text = await r.text();
+  if (!text.includes(stream ? '[DONE]' : 'Hello from the fake')) throw new Error('bad body ' + text);
+  return model;
+}
+(async () => {
+  // Two concurrent streams from one process (one connection each, one thread).
+  const both = await Promise.all([call('gpt-4o-mini', true), call('gpt-4.1-nano', true)]);
+  const plain = await call('o3-mini', false);
+  console.log(JSON.stringify([...both, plain]));
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def test_node_fetch_two_concurrent_streams(capture):
+    pid, out = run_client(capture, ["node", "-e", NODE_CLIENT], env_extra={"TEST_OPENAI_KEY": OPENAI_KEY})
+    assert json.loads(out) == ["gpt-4o-mini", "gpt-4.1-nano", "o3-mini"]
+    calls = wait_calls(capture, pid, 3, "node's three calls")
+    assert sorted(calls) == ["gpt-4.1-nano", "gpt-4o-mini", "o3-mini"]
+    for model in ("gpt-4o-mini", "gpt-4.1-nano"):
+        assert len(calls[model]) == 1, f"{model}: {len(calls[model])} calls"
+        req, resp = calls[model][0]
+        check_call(req, resp, model=model, provider="openai", process="node", streaming=True, usage=OPENAI_STREAM)
+        assert req["data"]["messages"][0]["content"] == "hello from " + model
+        assert resp["data"]["choices"][0]["message"]["content"] == "Hello from the fake"
+    check_call(*calls["o3-mini"][0], model="o3-mini", provider="openai", process="node",
+               streaming=False, usage=OPENAI_PLAIN)
+    check_clean(capture.of_pid(pid))
+
+
+AGENT_CLIENT = f"""
+import os, subprocess, sys, openai
+c = openai.OpenAI(api_key={OPENAI_KEY!r})
+c.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "plan"}}])
+child = subprocess.run(["/bin/sh", "-c", "echo child-output > " + sys.argv[1] + "/child.txt"])
+with open(os.path.join(sys.argv[1], "agent-notes.md"), "w") as f:
+    f.write("notes of the agent\\n")
+"""
+
+
+def test_agent_process_network_and_file_events_carry_the_right_pids(capture):
+    pid, _ = run_client(capture, [sys.executable, "-c", AGENT_CLIENT, str(capture.watched)])
+    notes = str(capture.watched / "agent-notes.md")
+
+    def complete():
+        ev = capture.of_pid(pid)
+        types = {e["event_type"] for e in ev}
+        need = {"process.exec", "network.connect", "ai.request", "ai.response", "process.fork",
+                "file.open", "file.write", "process.exit"}
+        return ev if need <= types else None
+
+    ev = capture.wait(complete, "the agent's process, network and file events")
+    by_type = {}
+    for e in ev:
+        by_type.setdefault(e["event_type"], []).append(e)
+    execd = by_type["process.exec"][0]
+    assert execd["data"]["exe"].endswith(("python3", "python3.11")), execd["data"]
+    assert execd["process"]["name"] == "python3"
+    assert execd["source"] == {**execd["source"], "capture_method": "ebpf_tracepoint",
+                               "capture_point": "sched_process_exec"}
+    # The exec and the connect came before the first AI call, and were kept for it.
+    order = [e["event_type"] for e in ev]
+    assert order.index("process.exec") < order.index("ai.request")
+    connects = [c for c in by_type["network.connect"] if c["data"]["dest"].get("port") == 443]
+    assert connects and connects[0]["data"]["dest"]["ip"] == "127.0.0.1"
+    assert connects[0]["data"]["protocol"] == "tcp"
+    assert order.index("network.connect") < order.index("ai.request")
+    opened = [e for e in by_type["file.open"] if e["data"]["path"] == notes]
+    assert opened and "write" in opened[0]["data"]["flags"] and "create" in opened[0]["data"]["flags"]
+    written = [e for e in by_type["file.write"] if e["data"]["path"] == notes]
+    assert written and written[0]["data"]["bytes_written"] == len("notes of the agent\n")
+    assert all(e["process"]["pid"] == pid for e in ev)
+    # The child: forked by the agent, so an agent too.
+    child_pids = {f["data"]["child_pid"] for f in by_type["process.fork"]}
+
+    def child_events():
+        out = [e for e in capture.events() if (e.get("process") or {}).get("pid") in child_pids]
+        return out if any(e["event_type"] == "process.exec" for e in out) else None
+
+    child_ev = capture.wait(child_events, "the agent's child's exec")
+    child_exec = next(e for e in child_ev if e["event_type"] == "process.exec")
+    assert child_exec["process"]["ppid"] == pid
+    assert child_exec["data"]["exe"] == "/bin/sh"
+    assert child_exec["data"]["is_shell"] is True
+    child_txt = str(capture.watched / "child.txt")
+    capture.wait(lambda: [e for e in capture.events() if e["event_type"] == "file.open"
+                          and e["data"]["path"] == child_txt and e["process"]["pid"] in child_pids],
+                 "the child's file.open")
+    check_clean(ev + child_ev)
+
+
+def test_a_process_that_made_no_ai_call_is_not_reported(capture):
+    pid, _ = python_client(capture, "import socket; s = socket.create_connection(('127.0.0.1', 443)); s.close()")
+    # Its exit comes after its connect: once a later client's events are in, none of its are.
+    marker, _ = python_client(capture, f"""
+import openai
+openai.OpenAI(api_key={OPENAI_KEY!r}).chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "x"}}])
+""")
+    wait_calls(capture, marker, 1, "the marker call")
+    assert capture.of_pid(pid) == [], "activity of a process that is no agent"
+
+
+LATE_CLIENT = f"""
+import ssl, openai
+print(ssl.OPENSSL_VERSION)
+c = openai.OpenAI(api_key={OPENAI_KEY!r})
+c.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "late"}}])
+"""
+
+
+def test_client_started_after_oispd_with_a_new_libssl_copy(capture, tmp_path):
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    for name in ("libssl.so.3", "libcrypto.so.3"):
+        shutil.copy2(pathlib.Path("/lib/x86_64-linux-gnu") / name, libdir / name)
+    pid, _ = python_client(capture, LATE_CLIENT, env_extra={"LD_LIBRARY_PATH": str(libdir)})
+    maps_lib = str(libdir / "libssl.so.3")
+    calls = wait_calls(capture, pid, 1, "the call through the libssl copy")
+    check_call(*calls["gpt-4o-mini"][0], model="gpt-4o-mini", provider="openai", process="python3",
+               streaming=False, usage=OPENAI_PLAIN)
+    assert maps_lib in capture.oispd.log(), "oispd did not report probing the new libssl copy"
+
+
+BIG_CLIENT = f"""
+import openai
+c = openai.OpenAI(api_key={OPENAI_KEY!r})
+big = "x" * ({MAX_BODY} * 3)
+c.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": big}}])
+"""
+
+
+def test_body_above_max_body_bytes_is_marked_partial(capture):
+    pid, _ = python_client(capture, BIG_CLIENT)
+    ev = capture.wait(lambda: [e for e in capture.of_pid(pid) if e["event_type"] == "ai.request"] or None,
+                      "the big request")
+    req = ev[0]
+    assert req["confidence"]["completeness"] == "partial", req["confidence"]
+    assert req["data"]["provider"]["name"] == "openai"
+    assert req["process"]["name"] == "python3"
+    check_clean(capture.of_pid(pid))
+
+
+SPAN_CLIENT = f"""
+import openai
+c = openai.OpenAI(api_key={OPENAI_KEY!r})
+msgs = [{{"role": "user", "content": "span me"}}]
+c.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+for _ in c.chat.completions.create(model="gpt-4o", messages=msgs, stream=True):
+    pass
+"""
+
+
+def test_every_call_has_a_genai_span(capture):
+    pid, _ = python_client(capture, SPAN_CLIENT)
+    calls = wait_calls(capture, pid, 2, "the two calls to trace")
+    expected = {req["event_id"]: (model, req) for model, pairs in calls.items() for req, _ in pairs}
+
+    def spans_by_request():
+        got = {}
+        for s in capture.spans():
+            for a in s.get("attributes", []):
+                if a["key"] == "oisp.event_id":
+                    got[a["value"]["stringValue"]] = s
+        return got if set(expected) <= set(got) else None
+
+    spans = capture.wait(spans_by_request, "one span per call")
+    for event_id, (model, req) in expected.items():
+        span = spans[event_id]
+        assert span["name"] == f"chat {model}", span["name"]
+        attrs = {a["key"]: a["value"] for a in span["attributes"]}
+        assert attrs["gen_ai.request.model"] == {"stringValue": model}, attrs
+    matched = [s for s in capture.spans() if any(
+        a["key"] == "oisp.event_id" and a["value"]["stringValue"] in expected for a in s.get("attributes", []))]
+    assert len(matched) == 2, "exactly one span per call"
+
+
+def test_whole_output_is_valid_and_holds_no_key(capture):
+    events = capture.events()
+    assert events
+    check_clean(events)
+    if capture.spans_path.exists():
+        assert "TESTKEY" not in capture.spans_path.read_text()
+    assert "panicked" not in capture.oispd.log()
+
+
+def test_startup_errors_are_one_clear_line(oispd_bin, tmp_path):
+    # A directory an unprivileged user can read and write (tmp_path's parents are 0700).
+    shared = pathlib.Path(tempfile.mkdtemp(prefix="oispd-e2e-", dir="/tmp"))
+    shared.chmod(0o777)
+    def start(receiver_body: str, prefix=()):
+        n = len(list(shared.iterdir()))
+        cfg, out = shared / f"c{n}.yaml", shared / f"e{n}.jsonl"
+        cfg.write_text(f"""
+receivers: {{ebpf: {receiver_body}}}
+exporters: {{file: {{path: {out}}}}}
+service: {{pipelines: {{logs: {{receivers: [ebpf], exporters: [file]}}}}}}
+""")
+        r = subprocess.run([*prefix, oispd_bin, "--config", str(cfg)], capture_output=True, text=True, timeout=120)
+        errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
+        return r.returncode, errors, r.stderr
+
+    try:
+        check_startup_errors(start)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def check_startup_errors(start):
+
+    code, errors, err = start("{libraries: [/nonexistent/libssl.so.3]}")
+    assert code != 0 and len(errors) == 1, err
+    assert errors[0].startswith("Error: receivers::ebpf: cannot probe library /nonexistent/libssl.so.3"), errors
+
+    code, errors, err = start("{}", prefix=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+    assert code != 0 and len(errors) == 1, err
+    assert "ebpf receiver needs root" in errors[0], errors
+
+    code, errors, err = start("{providers: {catalog: /nonexistent/models.json}}")
+    assert code != 0 and len(errors) == 1, err
+    assert "providers::catalog" in errors[0] and "/nonexistent/models.json" in errors[0], errors
+
+
+def test_config_typos_are_reported_by_validate(oispd_bin, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("""
+receivers: {ebpf: {activty: all, batch: {size: 2}}}
+exporters: {file: {path: /tmp/x.jsonl}}
+service: {pipelines: {logs: {receivers: [ebpf], exporters: [file]}}}
+""")
+    r = subprocess.run([oispd_bin, "validate", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "receivers::ebpf" in r.stderr and "activty" in r.stderr, r.stderr
