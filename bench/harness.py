@@ -727,6 +727,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
     c1 = results.get(1)
     if c1 is None:
         add("Not run in this invocation.")
+        add("")
     else:
         for prompt in ("repetitive", "random"):
             if prompt not in c1:
