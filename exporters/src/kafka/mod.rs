@@ -137,6 +137,45 @@ impl KafkaExporter {
         }
         self.last_dropped = if retrying { fingerprint } else { Vec::new() };
     }
+
+    /// Sends one batch, read by reference (the helper may keep it for a retry).
+    async fn send(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        let Some(producer) = self.producer.clone() else {
+            return Err(ExportError::retryable("kafka producer not started"));
+        };
+        let target = match batch.signal() {
+            Signal::Logs => self.logs.clone(),
+            Signal::Traces => self.traces.clone(),
+        };
+        let total = batch.record_count() as u64;
+        let enc = encode(batch, target.encoding, self.max_message_bytes);
+        let deadline = Instant::now() + self.delivery_timeout;
+        let outcome = deliver(&producer, &target.topic, &enc.messages, deadline).await;
+        let mut dropped = enc.oversized;
+        dropped.extend(outcome.rejected);
+        self.drop_oversized(&dropped, outcome.retryable.is_some());
+        if let Some(message) = outcome.retryable {
+            return Err(ExportError::retryable(message));
+        }
+        let rejected: u64 = dropped.iter().map(|o| o.records).sum();
+        if rejected == 0 {
+            Ok(())
+        } else if rejected >= total {
+            Err(ExportError::permanent(format!(
+                "every message exceeded max_message_bytes ({} bytes)",
+                self.max_message_bytes
+            )))
+        } else {
+            Err(ExportError::Partial {
+                rejected,
+                message: format!(
+                    "{} message(s) exceeded max_message_bytes ({} bytes)",
+                    dropped.len(),
+                    self.max_message_bytes
+                ),
+            })
+        }
+    }
 }
 
 /// What became of the messages handed to librdkafka.
@@ -238,47 +277,6 @@ async fn deliver(
         settle(f, records, bytes, &mut outcome).await;
     }
     outcome
-}
-
-impl KafkaExporter {
-    /// Sends one batch, read by reference (the helper may keep it for a retry).
-    async fn send(&mut self, batch: &Batch) -> Result<(), ExportError> {
-        let Some(producer) = self.producer.clone() else {
-            return Err(ExportError::retryable("kafka producer not started"));
-        };
-        let target = match batch.signal() {
-            Signal::Logs => self.logs.clone(),
-            Signal::Traces => self.traces.clone(),
-        };
-        let total = batch.record_count() as u64;
-        let enc = encode(batch, target.encoding, self.max_message_bytes);
-        let deadline = Instant::now() + self.delivery_timeout;
-        let outcome = deliver(&producer, &target.topic, &enc.messages, deadline).await;
-        let mut dropped = enc.oversized;
-        dropped.extend(outcome.rejected);
-        self.drop_oversized(&dropped, outcome.retryable.is_some());
-        if let Some(message) = outcome.retryable {
-            return Err(ExportError::retryable(message));
-        }
-        let rejected: u64 = dropped.iter().map(|o| o.records).sum();
-        if rejected == 0 {
-            Ok(())
-        } else if rejected >= total {
-            Err(ExportError::permanent(format!(
-                "every message exceeded max_message_bytes ({} bytes)",
-                self.max_message_bytes
-            )))
-        } else {
-            Err(ExportError::Partial {
-                rejected,
-                message: format!(
-                    "{} message(s) exceeded max_message_bytes ({} bytes)",
-                    dropped.len(),
-                    self.max_message_bytes
-                ),
-            })
-        }
-    }
 }
 
 #[async_trait]
