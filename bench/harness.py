@@ -833,6 +833,13 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         add(results.get(n, "Not run in this invocation."))
         add("")
 
+    analysis = ROOT / "bench" / "analysis.md"
+    if analysis.exists():
+        add("## What limits oispd (profile analysis, written by hand)")
+        add("")
+        add(analysis.read_text().strip())
+        add("")
+
     add("## Exact commands")
     add("")
     add(f"Load (per run): `{' '.join(str(a) for a in s.send_args('127.0.0.1:PORT', 'repetitive|random'))}`")
