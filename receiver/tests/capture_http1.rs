@@ -51,16 +51,39 @@ fn openai_plain_content_length() {
     let p = procs(100, "python3");
     let a = auth();
     let mut events = d.push(
-        chunk(100, 1, Direction::Write, 1000, &h1_request("api.openai.com", "/v1/chat/completions", &[("Authorization", &a)], &chat_body(false))),
+        chunk(
+            100,
+            1,
+            Direction::Write,
+            1000,
+            &h1_request(
+                "api.openai.com",
+                "/v1/chat/completions",
+                &[("Authorization", &a)],
+                &chat_body(false),
+            ),
+        ),
         &p,
     );
     assert_eq!(types(&events), vec!["ai.request"]);
-    events.extend(d.push(chunk(100, 1, Direction::Read, 1250, &h1_response(200, "application/json", &chat_response())), &p));
+    events.extend(d.push(
+        chunk(
+            100,
+            1,
+            Direction::Read,
+            1250,
+            &h1_response(200, "application/json", &chat_response()),
+        ),
+        &p,
+    ));
     check(&events, &[KEY, "SECRETSECRET"]);
     let r = req(one(&events, "ai.request"));
     assert_eq!(r.model.as_ref().unwrap().id.as_deref(), Some("gpt-4o-mini"));
     assert_eq!(r.provider.as_ref().unwrap().name.as_deref(), Some("openai"));
-    assert_eq!(r.provider.as_ref().unwrap().endpoint.as_deref(), Some("https://api.openai.com/v1/chat/completions"));
+    assert_eq!(
+        r.provider.as_ref().unwrap().endpoint.as_deref(),
+        Some("https://api.openai.com/v1/chat/completions")
+    );
     assert_eq!(r.streaming, Some(false));
     assert_eq!(r.has_system_prompt, Some(true));
     assert_eq!(r.messages_count, Some(2));
@@ -68,7 +91,10 @@ fn openai_plain_content_length() {
     assert_eq!(auth.kind.as_deref(), Some("api_key"));
     assert_eq!(auth.key_prefix.as_deref(), Some("sk-proj-"));
     let ev = one(&events, "ai.response");
-    assert_eq!(ev.process.as_ref().unwrap().name.as_deref(), Some("python3"));
+    assert_eq!(
+        ev.process.as_ref().unwrap().name.as_deref(),
+        Some("python3")
+    );
     assert_eq!(ev.actor.as_ref().unwrap().user.as_deref(), Some("alice"));
     assert_eq!(ev.source.capture_point.as_deref(), Some("ssl_read"));
     assert_eq!(ev.confidence.completeness, Completeness::Full);
@@ -78,11 +104,21 @@ fn openai_plain_content_length() {
     assert_eq!(rs.success, Some(true));
     assert_eq!(rs.latency_ms, Some(250));
     assert_eq!(rs.finish_reason.as_deref(), Some("stop"));
-    assert_eq!(rs.model.as_ref().unwrap().id.as_deref(), Some("gpt-4o-mini-2024-07-18"));
-    let u = rs.usage.as_ref().unwrap();
-    assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (Some(12), Some(3), Some(15)));
     assert_eq!(
-        rs.choices.as_ref().unwrap()[0].message.as_ref().unwrap().content,
+        rs.model.as_ref().unwrap().id.as_deref(),
+        Some("gpt-4o-mini-2024-07-18")
+    );
+    let u = rs.usage.as_ref().unwrap();
+    assert_eq!(
+        (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+        (Some(12), Some(3), Some(15))
+    );
+    assert_eq!(
+        rs.choices.as_ref().unwrap()[0]
+            .message
+            .as_ref()
+            .unwrap()
+            .content,
         Some(Content::Text("Hi!".into()))
     );
 }
@@ -95,7 +131,10 @@ fn sse_pieces() -> Vec<Vec<u8>> {
         r#"{"id":"chatcmpl-s","model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
         r#"{"id":"chatcmpl-s","model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#,
     ];
-    let mut v: Vec<Vec<u8>> = chunks.iter().map(|c| format!("data: {c}\n\n").into_bytes()).collect();
+    let mut v: Vec<Vec<u8>> = chunks
+        .iter()
+        .map(|c| format!("data: {c}\n\n").into_bytes())
+        .collect();
     v.push(b"data: [DONE]\n\n".to_vec());
     v
 }
@@ -112,7 +151,18 @@ fn openai_streaming_chunked_sse() {
     });
     let p = procs(7, "node");
     let mut events = d.push(
-        chunk(7, 9, Direction::Write, 0, &h1_request("api.openai.com", "/v1/chat/completions", &[("Authorization", &auth())], &chat_body(true))),
+        chunk(
+            7,
+            9,
+            Direction::Write,
+            0,
+            &h1_request(
+                "api.openai.com",
+                "/v1/chat/completions",
+                &[("Authorization", &auth())],
+                &chat_body(true),
+            ),
+        ),
         &p,
     );
     let pieces = sse_pieces();
@@ -139,7 +189,11 @@ fn openai_streaming_chunked_sse() {
     assert_eq!(rs.latency_ms, Some(400));
     assert_eq!(rs.usage.as_ref().unwrap().total_tokens, Some(11));
     assert_eq!(
-        rs.choices.as_ref().unwrap()[0].message.as_ref().unwrap().content,
+        rs.choices.as_ref().unwrap()[0]
+            .message
+            .as_ref()
+            .unwrap()
+            .content,
         Some(Content::Text("Hello".into()))
     );
     let chunks = of_type(&events, "ai.streaming_chunk");
@@ -160,15 +214,34 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 fn keep_alive_pipelined_and_gzip() {
     let mut d = decoder(DecoderConfig::default());
     let p = procs(5, "curl");
-    let mut both = h1_request("api.openai.com", "/v1/chat/completions", &[], &chat_body(false));
+    let mut both = h1_request(
+        "api.openai.com",
+        "/v1/chat/completions",
+        &[],
+        &chat_body(false),
+    );
     let second_body = serde_json::to_vec(&serde_json::json!({
         "model": "gpt-4.1", "messages": [{"role": "user", "content": "again"}]
     }))
     .unwrap();
-    both.extend(h1_request("api.openai.com", "/v1/chat/completions", &[], &second_body));
+    both.extend(h1_request(
+        "api.openai.com",
+        "/v1/chat/completions",
+        &[],
+        &second_body,
+    ));
     let mut events = d.push(chunk(5, 1, Direction::Write, 10, &both), &p);
     assert_eq!(of_type(&events, "ai.request").len(), 2);
-    events.extend(d.push(chunk(5, 1, Direction::Read, 20, &h1_response(200, "application/json", &chat_response())), &p));
+    events.extend(d.push(
+        chunk(
+            5,
+            1,
+            Direction::Read,
+            20,
+            &h1_response(200, "application/json", &chat_response()),
+        ),
+        &p,
+    ));
     let second_resp = serde_json::to_vec(&serde_json::json!({
         "id": "chatcmpl-2", "model": "gpt-4.1",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "again!"}, "finish_reason": "length"}],
@@ -191,7 +264,10 @@ fn keep_alive_pipelined_and_gzip() {
     assert_eq!(resp(resps[1]).request_id, req(reqs[1]).request_id);
     assert_eq!(resp(resps[1]).finish_reason.as_deref(), Some("length"));
     assert_eq!(resp(resps[1]).usage.as_ref().unwrap().total_tokens, Some(3));
-    assert_eq!(req(reqs[1]).model.as_ref().unwrap().id.as_deref(), Some("gpt-4.1"));
+    assert_eq!(
+        req(reqs[1]).model.as_ref().unwrap().id.as_deref(),
+        Some("gpt-4.1")
+    );
 }
 
 /// Scenario: the whole streamed exchange (request, then chunked SSE
@@ -199,7 +275,12 @@ fn keep_alive_pipelined_and_gzip() {
 /// Guarantees: the same assembled events come out for every split.
 #[test]
 fn every_byte_boundary() {
-    let request = h1_request("api.openai.com", "/v1/chat/completions", &[], &chat_body(true));
+    let request = h1_request(
+        "api.openai.com",
+        "/v1/chat/completions",
+        &[],
+        &chat_body(true),
+    );
     let pieces = sse_pieces();
     let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
     let response = h1_chunked_response("text/event-stream", &refs);
@@ -217,11 +298,23 @@ fn every_byte_boundary() {
                 events.extend(d.push(chunk(1, 1, Direction::Read, 1, &wire[..cut]), &p));
                 events.extend(d.push(chunk(1, 1, Direction::Read, 1, &wire[cut..]), &p));
             }
-            assert_eq!(types(&events), vec!["ai.request", "ai.response"], "cut {cut} of {dir:?}");
-            let rs = resp(&events[1]);
-            assert_eq!(rs.usage.as_ref().unwrap().total_tokens, Some(11), "cut {cut}");
             assert_eq!(
-                rs.choices.as_ref().unwrap()[0].message.as_ref().unwrap().content,
+                types(&events),
+                vec!["ai.request", "ai.response"],
+                "cut {cut} of {dir:?}"
+            );
+            let rs = resp(&events[1]);
+            assert_eq!(
+                rs.usage.as_ref().unwrap().total_tokens,
+                Some(11),
+                "cut {cut}"
+            );
+            assert_eq!(
+                rs.choices.as_ref().unwrap()[0]
+                    .message
+                    .as_ref()
+                    .unwrap()
+                    .content,
                 Some(Content::Text("Hello".into())),
                 "cut {cut}"
             );
@@ -247,13 +340,37 @@ fn truncated_request_is_partial() {
     let mut c = chunk(3, 1, Direction::Write, 0, &wire[..4096]);
     c.full_len = wire.len() as u64;
     let mut events = d.push(c, &p);
-    events.extend(d.push(chunk(3, 1, Direction::Read, 5, &h1_response(200, "application/json", &chat_response())), &p));
+    events.extend(d.push(
+        chunk(
+            3,
+            1,
+            Direction::Read,
+            5,
+            &h1_response(200, "application/json", &chat_response()),
+        ),
+        &p,
+    ));
     check(&events, &[]);
     let ev = one(&events, "ai.request");
     assert_eq!(ev.confidence.completeness, Completeness::Partial);
-    assert!(ev.confidence.reasons.as_ref().unwrap().contains(&"capture_gap".to_string()));
-    assert_eq!(req(ev).model.as_ref().unwrap().id.as_deref(), Some("gpt-4o"));
-    assert_eq!(resp(one(&events, "ai.response")).usage.as_ref().unwrap().total_tokens, Some(15));
+    assert!(ev
+        .confidence
+        .reasons
+        .as_ref()
+        .unwrap()
+        .contains(&"capture_gap".to_string()));
+    assert_eq!(
+        req(ev).model.as_ref().unwrap().id.as_deref(),
+        Some("gpt-4o")
+    );
+    assert_eq!(
+        resp(one(&events, "ai.response"))
+            .usage
+            .as_ref()
+            .unwrap()
+            .total_tokens,
+        Some(15)
+    );
     assert_eq!(d.stats().bytes_not_captured, (wire.len() - 4096) as u64);
 }
 
@@ -270,10 +387,24 @@ fn body_over_limit_is_partial() {
         "model": "gpt-4o", "messages": [{"role": "user", "content": "y".repeat(5000)}]
     }))
     .unwrap();
-    let events = d.push(chunk(3, 1, Direction::Write, 0, &h1_request("api.openai.com", "/v1/chat/completions", &[], &body)), &p);
+    let events = d.push(
+        chunk(
+            3,
+            1,
+            Direction::Write,
+            0,
+            &h1_request("api.openai.com", "/v1/chat/completions", &[], &body),
+        ),
+        &p,
+    );
     let ev = one(&events, "ai.request");
     assert_eq!(ev.confidence.completeness, Completeness::Partial);
-    assert!(ev.confidence.reasons.as_ref().unwrap().contains(&"body_truncated".to_string()));
+    assert!(ev
+        .confidence
+        .reasons
+        .as_ref()
+        .unwrap()
+        .contains(&"body_truncated".to_string()));
     assert_eq!(d.stats().bodies_truncated, 1);
 }
 
@@ -284,8 +415,14 @@ fn body_over_limit_is_partial() {
 fn interleaved_connections_on_one_thread() {
     let mut d = decoder(DecoderConfig::default());
     let p = procs(42, "node");
-    let body_a = serde_json::to_vec(&serde_json::json!({"model": "model-a", "messages": [{"role": "user", "content": "a"}]})).unwrap();
-    let body_b = serde_json::to_vec(&serde_json::json!({"model": "model-b", "messages": [{"role": "user", "content": "b"}]})).unwrap();
+    let body_a = serde_json::to_vec(
+        &serde_json::json!({"model": "model-a", "messages": [{"role": "user", "content": "a"}]}),
+    )
+    .unwrap();
+    let body_b = serde_json::to_vec(
+        &serde_json::json!({"model": "model-b", "messages": [{"role": "user", "content": "b"}]}),
+    )
+    .unwrap();
     let ra = h1_request("api.openai.com", "/v1/chat/completions", &[], &body_a);
     let rb = h1_request("api.openai.com", "/v1/chat/completions", &[], &body_b);
     let resp_for = |model: &str| {
@@ -295,7 +432,10 @@ fn interleaved_connections_on_one_thread() {
         })).unwrap())
     };
     let (sa, sb) = (resp_for("model-a"), resp_for("model-b"));
-    let mk = |conn: u64, dir, t, data: &[u8]| TlsChunk { tid: 42, ..chunk(42, conn, dir, t, data) };
+    let mk = |conn: u64, dir, t, data: &[u8]| TlsChunk {
+        tid: 42,
+        ..chunk(42, conn, dir, t, data)
+    };
     let mut events = Vec::new();
     events.extend(d.push(mk(1, Direction::Write, 0, &ra[..20]), &p));
     events.extend(d.push(mk(2, Direction::Write, 1, &rb[..30]), &p));
@@ -310,7 +450,11 @@ fn interleaved_connections_on_one_thread() {
     assert_eq!((reqs.len(), resps.len()), (2, 2));
     for rs in resps {
         let rs = resp(rs);
-        let rq = reqs.iter().map(|e| req(e)).find(|r| r.request_id == rs.request_id).unwrap();
+        let rq = reqs
+            .iter()
+            .map(|e| req(e))
+            .find(|r| r.request_id == rs.request_id)
+            .unwrap();
         assert_eq!(rq.model.as_ref().unwrap().id, rs.model.as_ref().unwrap().id);
     }
 }
@@ -322,11 +466,61 @@ fn interleaved_connections_on_one_thread() {
 fn non_ai_traffic_is_ignored() {
     let mut d = decoder(DecoderConfig::default());
     let p = procs(9, "git");
-    let mut events = d.push(chunk(9, 1, Direction::Write, 0, b"GET /repo/info/refs HTTP/1.1\r\nHost: github.com\r\n\r\n"), &p);
-    events.extend(d.push(chunk(9, 1, Direction::Read, 1, &h1_response(200, "text/plain", b"refs")), &p));
-    events.extend(d.push(chunk(9, 2, Direction::Write, 0, &h1_request("example.com", "/upload", &[], b"{\"a\":1}")), &p));
-    events.extend(d.push(chunk(9, 3, Direction::Write, 0, &h1_request("example.com", "/v1/chat/completions", &[], b"{\"not\":\"ai\"}")), &p));
-    events.extend(d.push(chunk(9, 3, Direction::Read, 1, &h1_response(200, "application/json", b"{}")), &p));
+    let mut events = d.push(
+        chunk(
+            9,
+            1,
+            Direction::Write,
+            0,
+            b"GET /repo/info/refs HTTP/1.1\r\nHost: github.com\r\n\r\n",
+        ),
+        &p,
+    );
+    events.extend(d.push(
+        chunk(
+            9,
+            1,
+            Direction::Read,
+            1,
+            &h1_response(200, "text/plain", b"refs"),
+        ),
+        &p,
+    ));
+    events.extend(d.push(
+        chunk(
+            9,
+            2,
+            Direction::Write,
+            0,
+            &h1_request("example.com", "/upload", &[], b"{\"a\":1}"),
+        ),
+        &p,
+    ));
+    events.extend(d.push(
+        chunk(
+            9,
+            3,
+            Direction::Write,
+            0,
+            &h1_request(
+                "example.com",
+                "/v1/chat/completions",
+                &[],
+                b"{\"not\":\"ai\"}",
+            ),
+        ),
+        &p,
+    ));
+    events.extend(d.push(
+        chunk(
+            9,
+            3,
+            Direction::Read,
+            1,
+            &h1_response(200, "application/json", b"{}"),
+        ),
+        &p,
+    ));
     assert!(events.is_empty(), "{events:#?}");
     assert_eq!(d.held_bytes(), 0);
 }

@@ -28,13 +28,21 @@ struct Recorder<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Recorder<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for Recorder<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
             let dir = self.dir;
@@ -58,7 +66,10 @@ fn sse_body() -> Vec<Bytes> {
         r#"{"id":"chatcmpl-h2","model":"gpt-4o","choices":[{"index":0,"delta":{"content":"jour"}}]}"#,
         r#"{"id":"chatcmpl-h2","model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#,
     ];
-    let mut v: Vec<Bytes> = events.iter().map(|e| Bytes::from(format!("data: {e}\n\n"))).collect();
+    let mut v: Vec<Bytes> = events
+        .iter()
+        .map(|e| Bytes::from(format!("data: {e}\n\n")))
+        .collect();
     v.push(Bytes::from_static(b"data: [DONE]\n\n"));
     v
 }
@@ -67,7 +78,10 @@ fn sse_body() -> Vec<Bytes> {
 /// stream) over one h2 connection and returns the recorded chunks.
 fn record_h2(n: usize) -> Vec<(Direction, Vec<u8>)> {
     let log: Log = Arc::default();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let (c, s) = tokio::io::duplex(1 << 16);
         let client_io = Recorder { inner: c, dir: Direction::Write, log: log.clone() };
@@ -186,12 +200,22 @@ fn concurrent_streams_with_hpack_reuse() {
         let attrs = r.attrs.as_ref().unwrap();
         assert_eq!(attrs[ATTR_PROTOCOL_VERSION], "2");
         let rq = req(r);
-        assert_eq!(rq.provider.as_ref().unwrap().name.as_deref(), Some("openai"));
-        assert_eq!(rq.auth.as_ref().unwrap().key_prefix.as_deref(), Some("sk-proj-"));
+        assert_eq!(
+            rq.provider.as_ref().unwrap().name.as_deref(),
+            Some("openai")
+        );
+        assert_eq!(
+            rq.auth.as_ref().unwrap().key_prefix.as_deref(),
+            Some("sk-proj-")
+        );
     }
     for e in resps {
         let rs = resp(e);
-        let rq = reqs.iter().map(|r| req(r)).find(|r| r.request_id == rs.request_id).unwrap();
+        let rq = reqs
+            .iter()
+            .map(|r| req(r))
+            .find(|r| r.request_id == rs.request_id)
+            .unwrap();
         let model = rq.model.as_ref().unwrap().id.clone().unwrap();
         let i: usize = model.trim_start_matches("model-").parse().unwrap();
         let msg = rs.choices.as_ref().unwrap()[0].message.as_ref().unwrap();
@@ -201,8 +225,14 @@ fn concurrent_streams_with_hpack_reuse() {
             assert_eq!(rs.usage.as_ref().unwrap().total_tokens, Some(7));
             assert!(rs.time_to_first_token_ms.is_some());
         } else {
-            assert_eq!(msg.content, Some(Content::Text(format!("answer from {model}"))));
-            assert_eq!(rs.provider_request_id.as_deref(), Some(format!("chatcmpl-{model}").as_str()));
+            assert_eq!(
+                msg.content,
+                Some(Content::Text(format!("answer from {model}")))
+            );
+            assert_eq!(
+                rs.provider_request_id.as_deref(),
+                Some(format!("chatcmpl-{model}").as_str())
+            );
         }
     }
 }
@@ -220,7 +250,13 @@ fn bytewise_h2() {
             events.extend(d.push(chunk(1, 1, *dir, 0, &[*b]), &p));
         }
     }
-    assert_eq!(types(&events).iter().filter(|t| *t == "ai.response").count(), 2);
+    assert_eq!(
+        types(&events)
+            .iter()
+            .filter(|t| *t == "ai.response")
+            .count(),
+        2
+    );
     assert_eq!(d.stats().http2_errors, 0);
 }
 
@@ -245,5 +281,8 @@ fn later_header_blocks_use_the_dynamic_table() {
         pos += 9 + len;
     }
     assert_eq!(header_sizes.len(), 3);
-    assert!(header_sizes[1] * 3 < header_sizes[0] * 2, "{header_sizes:?}");
+    assert!(
+        header_sizes[1] * 3 < header_sizes[0] * 2,
+        "{header_sizes:?}"
+    );
 }

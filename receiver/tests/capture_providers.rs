@@ -28,7 +28,10 @@ fn exchange(
 ) -> Vec<OispEvent> {
     let mut events = d.push(chunk(pid, conn, Direction::Write, 0, &request), p);
     for (i, piece) in pieces.iter().enumerate() {
-        events.extend(d.push(chunk(pid, conn, Direction::Read, 10 * (i as u64 + 1), piece), p));
+        events.extend(d.push(
+            chunk(pid, conn, Direction::Read, 10 * (i as u64 + 1), piece),
+            p,
+        ));
     }
     events
 }
@@ -70,18 +73,50 @@ fn anthropic_stream_tool_use_and_result() {
         "tools": [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}],
         "messages": [{"role": "user", "content": "list files"}]
     });
-    let request = h1_request("api.anthropic.com", "/v1/messages", &[("x-api-key", ANT_KEY), ("anthropic-version", "2023-06-01")], &serde_json::to_vec(&body).unwrap());
+    let request = h1_request(
+        "api.anthropic.com",
+        "/v1/messages",
+        &[("x-api-key", ANT_KEY), ("anthropic-version", "2023-06-01")],
+        &serde_json::to_vec(&body).unwrap(),
+    );
     let stream = sse(&[
-        ("message_start", json!({"type": "message_start", "message": {"id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929", "content": [], "usage": {"input_tokens": 120, "output_tokens": 1}}})),
-        ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
+        (
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929", "content": [], "usage": {"input_tokens": 120, "output_tokens": 1}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
         ("ping", json!({"type": "ping"})),
-        ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Listing."}})),
-        ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-        ("content_block_start", json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_01A", "name": "Bash", "input": {}}})),
-        ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"command\": \"l"}})),
-        ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "s -la\"}"}})),
-        ("content_block_stop", json!({"type": "content_block_stop", "index": 1})),
-        ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 33}})),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Listing."}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_01A", "name": "Bash", "input": {}}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"command\": \"l"}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "s -la\"}"}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 1}),
+        ),
+        (
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 33}}),
+        ),
         ("message_stop", json!({"type": "message_stop"})),
     ]);
     let refs: Vec<&[u8]> = stream.iter().map(Vec::as_slice).collect();
@@ -90,11 +125,20 @@ fn anthropic_stream_tool_use_and_result() {
     let pieces: Vec<Vec<u8>> = response.chunks(7).map(<[u8]>::to_vec).collect();
     let mut events = exchange(&mut d, &p, 11, 1, request, pieces);
     let rs = resp(one(&events, "ai.response"));
-    assert_eq!(rs.model.as_ref().unwrap().id.as_deref(), Some("claude-sonnet-4-5-20250929"));
-    assert_eq!(rs.provider.as_ref().unwrap().name.as_deref(), Some("anthropic"));
+    assert_eq!(
+        rs.model.as_ref().unwrap().id.as_deref(),
+        Some("claude-sonnet-4-5-20250929")
+    );
+    assert_eq!(
+        rs.provider.as_ref().unwrap().name.as_deref(),
+        Some("anthropic")
+    );
     assert_eq!(rs.finish_reason.as_deref(), Some("tool_calls"));
     let u = rs.usage.as_ref().unwrap();
-    assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (Some(120), Some(33), Some(153)));
+    assert_eq!(
+        (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+        (Some(120), Some(33), Some(153))
+    );
     assert_eq!(rs.tool_calls_count, Some(1));
     let call_ev = one(&events, "agent.tool_call");
     let call = tool_call(call_ev);
@@ -103,7 +147,10 @@ fn anthropic_stream_tool_use_and_result() {
     assert_eq!(call.tool.kind.as_deref(), Some("shell"));
     assert_eq!(call.arguments.as_ref().unwrap()["command"], "ls -la");
     let r = req(one(&events, "ai.request"));
-    assert_eq!(r.auth.as_ref().unwrap().key_prefix.as_deref(), Some("sk-ant-"));
+    assert_eq!(
+        r.auth.as_ref().unwrap().key_prefix.as_deref(),
+        Some("sk-ant-")
+    );
     assert_eq!(r.has_system_prompt, Some(true));
     assert_eq!(r.tools_count, Some(1));
 
@@ -116,7 +163,12 @@ fn anthropic_stream_tool_use_and_result() {
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01A", "content": "a.txt\nb.txt"}]}
         ]
     });
-    let req2 = h1_request("api.anthropic.com", "/v1/messages", &[("x-api-key", ANT_KEY)], &serde_json::to_vec(&next).unwrap());
+    let req2 = h1_request(
+        "api.anthropic.com",
+        "/v1/messages",
+        &[("x-api-key", ANT_KEY)],
+        &serde_json::to_vec(&next).unwrap(),
+    );
     let mut c = chunk(11, 1, Direction::Write, 2000, &req2);
     c.tid = 99;
     let more = d.push(c, &p);
@@ -130,7 +182,21 @@ fn anthropic_stream_tool_use_and_result() {
     assert_eq!(rel.event_id, call_ev.event_id);
     assert_eq!(rel.relationship, Relationship::Parent);
     // A third request repeating the same history reports no second result.
-    let again = d.push(chunk(11, 1, Direction::Write, 3000, &h1_request("api.anthropic.com", "/v1/messages", &[], &serde_json::to_vec(&next).unwrap())), &p);
+    let again = d.push(
+        chunk(
+            11,
+            1,
+            Direction::Write,
+            3000,
+            &h1_request(
+                "api.anthropic.com",
+                "/v1/messages",
+                &[],
+                &serde_json::to_vec(&next).unwrap(),
+            ),
+        ),
+        &p,
+    );
     assert!(of_type(&again, "agent.tool_result").is_empty());
     events.extend(more);
     events.extend(again);
@@ -150,9 +216,21 @@ fn anthropic_plain() {
         "stop_reason": "tool_use", "usage": {"input_tokens": 20, "output_tokens": 10}
     });
     let events = exchange(
-        &mut d, &p, 12, 1,
-        h1_request("api.anthropic.com", "/v1/messages", &[("x-api-key", ANT_KEY)], &serde_json::to_vec(&body).unwrap()),
-        vec![h1_response(200, "application/json", &serde_json::to_vec(&answer).unwrap())],
+        &mut d,
+        &p,
+        12,
+        1,
+        h1_request(
+            "api.anthropic.com",
+            "/v1/messages",
+            &[("x-api-key", ANT_KEY)],
+            &serde_json::to_vec(&body).unwrap(),
+        ),
+        vec![h1_response(
+            200,
+            "application/json",
+            &serde_json::to_vec(&answer).unwrap(),
+        )],
     );
     check(&events, &[ANT_KEY]);
     let rs = resp(one(&events, "ai.response"));
@@ -160,7 +238,12 @@ fn anthropic_plain() {
     assert_eq!(rs.usage.as_ref().unwrap().total_tokens, Some(30));
     let tc = &rs.tool_calls.as_ref().unwrap()[0];
     assert_eq!(tc.arguments, Some(Content::Json(json!({"city": "Paris"}))));
-    assert_eq!(tool_call(one(&events, "agent.tool_call")).call_id.as_deref(), Some("toolu_02"));
+    assert_eq!(
+        tool_call(one(&events, "agent.tool_call"))
+            .call_id
+            .as_deref(),
+        Some("toolu_02")
+    );
 }
 
 /// Scenario: an Anthropic error response (HTTP 429).
@@ -170,11 +253,24 @@ fn error_response() {
     let mut d = decoder(DecoderConfig::default());
     let p = procs(12, "python3");
     let body = json!({"model": "claude-haiku-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]});
-    let err = json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}});
+    let err =
+        json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}});
     let events = exchange(
-        &mut d, &p, 12, 1,
-        h1_request("api.anthropic.com", "/v1/messages", &[], &serde_json::to_vec(&body).unwrap()),
-        vec![h1_response(429, "application/json", &serde_json::to_vec(&err).unwrap())],
+        &mut d,
+        &p,
+        12,
+        1,
+        h1_request(
+            "api.anthropic.com",
+            "/v1/messages",
+            &[],
+            &serde_json::to_vec(&body).unwrap(),
+        ),
+        vec![h1_response(
+            429,
+            "application/json",
+            &serde_json::to_vec(&err).unwrap(),
+        )],
     );
     check(&events, &[]);
     let rs = resp(one(&events, "ai.response"));
@@ -182,7 +278,10 @@ fn error_response() {
     assert_eq!(rs.success, Some(false));
     assert_eq!(rs.finish_reason.as_deref(), Some("error"));
     let e = rs.error.as_ref().unwrap();
-    assert_eq!((e.kind.as_deref(), e.message.as_deref()), (Some("rate_limit_error"), Some("slow down")));
+    assert_eq!(
+        (e.kind.as_deref(), e.message.as_deref()),
+        (Some("rate_limit_error"), Some("slow down"))
+    );
 }
 
 /// Scenario: OpenAI Responses API streamed, closing with response.completed.
@@ -208,15 +307,26 @@ fn openai_responses_stream() {
     .collect();
     let refs: Vec<&[u8]> = stream.iter().map(Vec::as_slice).collect();
     let events = exchange(
-        &mut d, &p, 13, 1,
-        h1_request("api.openai.com", "/v1/responses", &[], &serde_json::to_vec(&body).unwrap()),
+        &mut d,
+        &p,
+        13,
+        1,
+        h1_request(
+            "api.openai.com",
+            "/v1/responses",
+            &[],
+            &serde_json::to_vec(&body).unwrap(),
+        ),
         vec![h1_chunked_response("text/event-stream", &refs)],
     );
     check(&events, &[]);
     let rs = resp(one(&events, "ai.response"));
     assert_eq!(rs.finish_reason.as_deref(), Some("tool_calls"));
     let u = rs.usage.as_ref().unwrap();
-    assert_eq!((u.total_tokens, u.cached_tokens, u.reasoning_tokens), (Some(70), Some(10), Some(8)));
+    assert_eq!(
+        (u.total_tokens, u.cached_tokens, u.reasoning_tokens),
+        (Some(70), Some(10), Some(8))
+    );
     let call = tool_call(one(&events, "agent.tool_call"));
     assert_eq!(call.call_id.as_deref(), Some("call_oslo"));
     assert_eq!(call.arguments.as_ref().unwrap()["city"], "Oslo");
@@ -236,14 +346,28 @@ fn openai_embeddings() {
         "usage": {"prompt_tokens": 6, "total_tokens": 6}
     });
     let events = exchange(
-        &mut d, &p, 14, 1,
-        h1_request("api.openai.com", "/v1/embeddings", &[], &serde_json::to_vec(&body).unwrap()),
-        vec![h1_response(200, "application/json", &serde_json::to_vec(&answer).unwrap())],
+        &mut d,
+        &p,
+        14,
+        1,
+        h1_request(
+            "api.openai.com",
+            "/v1/embeddings",
+            &[],
+            &serde_json::to_vec(&body).unwrap(),
+        ),
+        vec![h1_response(
+            200,
+            "application/json",
+            &serde_json::to_vec(&answer).unwrap(),
+        )],
     );
     check(&events, &[]);
     assert_eq!(types(&events), vec!["ai.request", "ai.embedding"]);
     assert_eq!(req(&events[0]).request_type.as_deref(), Some("embedding"));
-    let Some(EventData::AiEmbedding(e)) = &events[1].data else { panic!() };
+    let Some(EventData::AiEmbedding(e)) = &events[1].data else {
+        panic!()
+    };
     let expected = AiEmbedding {
         provider: e.provider.clone(),
         model: e.model.clone(),
@@ -254,7 +378,10 @@ fn openai_embeddings() {
         ..AiEmbedding::default()
     };
     assert_eq!(e, &expected);
-    assert_eq!(e.model.as_ref().unwrap().id.as_deref(), Some("text-embedding-3-small"));
+    assert_eq!(
+        e.model.as_ref().unwrap().id.as_deref(),
+        Some("text-embedding-3-small")
+    );
 }
 
 /// Scenario: Gemini streamGenerateContent without alt=sse (a JSON array
@@ -270,29 +397,58 @@ fn gemini_array_and_sse_streams() {
         json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 2, "candidatesTokenCount": 2, "totalTokenCount": 4}, "modelVersion": "gemini-2.5-flash"}),
     ];
     let array_body = format!("[{},\r\n{}]", frags[0], frags[1]).into_bytes();
-    let sse_body: Vec<u8> = frags.iter().flat_map(|f| format!("data: {f}\r\n\r\n").into_bytes()).collect();
+    let sse_body: Vec<u8> = frags
+        .iter()
+        .flat_map(|f| format!("data: {f}\r\n\r\n").into_bytes())
+        .collect();
     for (path, ctype, wire) in [
-        (format!("/v1beta/models/gemini-2.5-flash:streamGenerateContent?key={key}"), "application/json; charset=UTF-8", array_body),
-        (format!("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key={key}"), "text/event-stream", sse_body),
+        (
+            format!("/v1beta/models/gemini-2.5-flash:streamGenerateContent?key={key}"),
+            "application/json; charset=UTF-8",
+            array_body,
+        ),
+        (
+            format!("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key={key}"),
+            "text/event-stream",
+            sse_body,
+        ),
     ] {
         let mut d = decoder(DecoderConfig::default());
         let p = procs(15, "gemini");
         let refs: Vec<&[u8]> = wire.chunks(5).collect();
         let events = exchange(
-            &mut d, &p, 15, 1,
-            h1_request("generativelanguage.googleapis.com", &path, &[], &serde_json::to_vec(&body).unwrap()),
+            &mut d,
+            &p,
+            15,
+            1,
+            h1_request(
+                "generativelanguage.googleapis.com",
+                &path,
+                &[],
+                &serde_json::to_vec(&body).unwrap(),
+            ),
             vec![h1_chunked_response(ctype, &refs)],
         );
         check(&events, &[key, "TESTKEY"]);
         let r = req(one(&events, "ai.request"));
-        assert_eq!(r.model.as_ref().unwrap().id.as_deref(), Some("gemini-2.5-flash"));
+        assert_eq!(
+            r.model.as_ref().unwrap().id.as_deref(),
+            Some("gemini-2.5-flash")
+        );
         assert_eq!(r.streaming, Some(true));
         assert_eq!(r.provider.as_ref().unwrap().name.as_deref(), Some("google"));
         assert_eq!(r.auth.as_ref().unwrap().key_prefix.as_deref(), Some("AIza"));
         let rs = resp(one(&events, "ai.response"));
         assert_eq!(rs.usage.as_ref().unwrap().total_tokens, Some(4), "{path}");
         assert_eq!(rs.finish_reason.as_deref(), Some("stop"));
-        assert_eq!(rs.choices.as_ref().unwrap()[0].message.as_ref().unwrap().content, Some(Content::Text("Hello".into())));
+        assert_eq!(
+            rs.choices.as_ref().unwrap()[0]
+                .message
+                .as_ref()
+                .unwrap()
+                .content,
+            Some(Content::Text("Hello".into()))
+        );
     }
 }
 
@@ -308,11 +464,22 @@ fn ollama_ndjson() {
         json!({"model": "llama3.2", "message": {"role": "assistant", "content": " you"}, "done": false}),
         json!({"model": "llama3.2", "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop", "prompt_eval_count": 8, "eval_count": 3}),
     ];
-    let pieces: Vec<Vec<u8>> = lines.iter().map(|l| format!("{l}\n").into_bytes()).collect();
+    let pieces: Vec<Vec<u8>> = lines
+        .iter()
+        .map(|l| format!("{l}\n").into_bytes())
+        .collect();
     let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
     let events = exchange(
-        &mut d, &p, 16, 1,
-        h1_request("localhost:11434", "/api/chat", &[], &serde_json::to_vec(&body).unwrap()),
+        &mut d,
+        &p,
+        16,
+        1,
+        h1_request(
+            "localhost:11434",
+            "/api/chat",
+            &[],
+            &serde_json::to_vec(&body).unwrap(),
+        ),
         vec![h1_chunked_response("application/x-ndjson", &refs)],
     );
     check(&events, &[]);
@@ -322,8 +489,18 @@ fn ollama_ndjson() {
     assert_eq!(r.auth.as_ref().unwrap().kind.as_deref(), Some("none"));
     let rs = resp(one(&events, "ai.response"));
     let u = rs.usage.as_ref().unwrap();
-    assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (Some(8), Some(3), Some(11)));
-    assert_eq!(rs.choices.as_ref().unwrap()[0].message.as_ref().unwrap().content, Some(Content::Text("Hi you".into())));
+    assert_eq!(
+        (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+        (Some(8), Some(3), Some(11))
+    );
+    assert_eq!(
+        rs.choices.as_ref().unwrap()[0]
+            .message
+            .as_ref()
+            .unwrap()
+            .content,
+        Some(Content::Text("Hi you".into()))
+    );
 }
 
 /// Scenario: an OpenAI-compatible chat body on a host no catalogue knows.
@@ -336,16 +513,41 @@ fn openai_compatible_unknown_host() {
     let body = json!({"model": "my-local-model", "messages": [{"role": "user", "content": "hi"}]});
     let answer = json!({"id": "x1", "model": "my-local-model", "choices": [{"index": 0, "message": {"role": "assistant", "content": "yo"}, "finish_reason": "stop"}]});
     let events = exchange(
-        &mut d, &p, 17, 1,
-        h1_request("llm.internal.example:8443", "/v1/chat/completions", &[], &serde_json::to_vec(&body).unwrap()),
-        vec![h1_response(200, "application/json", &serde_json::to_vec(&answer).unwrap())],
+        &mut d,
+        &p,
+        17,
+        1,
+        h1_request(
+            "llm.internal.example:8443",
+            "/v1/chat/completions",
+            &[],
+            &serde_json::to_vec(&body).unwrap(),
+        ),
+        vec![h1_response(
+            200,
+            "application/json",
+            &serde_json::to_vec(&answer).unwrap(),
+        )],
     );
     check(&events, &[]);
     let ev = one(&events, "ai.request");
-    assert_eq!(req(ev).provider.as_ref().unwrap().name.as_deref(), Some("other"));
+    assert_eq!(
+        req(ev).provider.as_ref().unwrap().name.as_deref(),
+        Some("other")
+    );
     assert_eq!(ev.confidence.level, ConfidenceLevel::Medium);
-    assert_eq!(ev.confidence.ai_detection_method.as_deref(), Some("payload_inspection"));
-    assert_eq!(resp(one(&events, "ai.response")).choices.as_ref().unwrap().len(), 1);
+    assert_eq!(
+        ev.confidence.ai_detection_method.as_deref(),
+        Some("payload_inspection")
+    );
+    assert_eq!(
+        resp(one(&events, "ai.response"))
+            .choices
+            .as_ref()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Scenario: a local gateway terminates TLS: it reads the client's request
@@ -356,7 +558,10 @@ fn openai_compatible_unknown_host() {
 /// with the capture points swapped.
 #[test]
 fn server_side_dedupe() {
-    let body = serde_json::to_vec(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})).unwrap();
+    let body = serde_json::to_vec(
+        &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .unwrap();
     let answer = serde_json::to_vec(&json!({"id": "c", "model": "gpt-4o", "choices": []})).unwrap();
     let request = h1_request("api.openai.com", "/v1/chat/completions", &[], &body);
     let response = h1_response(200, "application/json", &answer);
@@ -373,14 +578,19 @@ fn server_side_dedupe() {
     };
     let (events, dropped) = run(DecoderConfig::default());
     assert_eq!(types(&events), vec!["ai.request", "ai.response"]);
-    assert!(events.iter().all(|e| e.process.as_ref().unwrap().pid == Some(1)));
+    assert!(events
+        .iter()
+        .all(|e| e.process.as_ref().unwrap().pid == Some(1)));
     assert_eq!(dropped, 1);
     let (events, _) = run(DecoderConfig {
         capture_server_side: true,
         ..DecoderConfig::default()
     });
     check(&events, &[]);
-    let server: Vec<_> = events.iter().filter(|e| e.process.as_ref().unwrap().pid == Some(2)).collect();
+    let server: Vec<_> = events
+        .iter()
+        .filter(|e| e.process.as_ref().unwrap().pid == Some(2))
+        .collect();
     assert_eq!(server.len(), 2);
     for e in &server {
         assert_eq!(e.attrs.as_ref().unwrap()[ATTR_CAPTURE_SIDE], "server");
@@ -399,16 +609,67 @@ fn content_capture_off() {
         ..DecoderConfig::default()
     });
     let p = procs(18, "python3");
-    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "my secret plan"}]});
+    let body =
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "my secret plan"}]});
     let answer = json!({"id": "c", "model": "gpt-4o", "choices": [{"index": 0, "message": {"role": "assistant", "content": "the plan is", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"x\":\"hidden\"}"}}]}, "finish_reason": "tool_calls"}]});
     let events = exchange(
-        &mut d, &p, 18, 1,
-        h1_request("api.openai.com", "/v1/chat/completions", &[], &serde_json::to_vec(&body).unwrap()),
-        vec![h1_response(200, "application/json", &serde_json::to_vec(&answer).unwrap())],
+        &mut d,
+        &p,
+        18,
+        1,
+        h1_request(
+            "api.openai.com",
+            "/v1/chat/completions",
+            &[],
+            &serde_json::to_vec(&body).unwrap(),
+        ),
+        vec![h1_response(
+            200,
+            "application/json",
+            &serde_json::to_vec(&answer).unwrap(),
+        )],
     );
     check(&events, &["my secret plan", "the plan is", "hidden"]);
     let m = &req(one(&events, "ai.request")).messages.as_ref().unwrap()[0];
     assert_eq!(m.content_length, Some(14));
     assert!(m.content_hash.is_some());
-    assert!(tool_call(one(&events, "agent.tool_call")).arguments_hash.is_some());
+    assert!(tool_call(one(&events, "agent.tool_call"))
+        .arguments_hash
+        .is_some());
+}
+
+/// Scenario: a request whose Host has no port, on a socket whose peer is
+/// 127.0.0.1:11434 as the capture source reported it.
+/// Guarantees: the socket's port identifies Ollama; the server address
+/// and port are attributes of the events.
+#[test]
+fn port_from_socket_and_server_address() {
+    use oispd_receiver::capture::{ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT};
+    let mut d = decoder(DecoderConfig::default());
+    let p = procs(19, "python3");
+    let body =
+        json!({"model": "qwen3", "stream": false, "messages": [{"role": "user", "content": "hi"}]});
+    let mut c = chunk(
+        19,
+        1,
+        Direction::Write,
+        0,
+        &h1_request(
+            "localhost",
+            "/api/chat",
+            &[],
+            &serde_json::to_vec(&body).unwrap(),
+        ),
+    );
+    c.peer = Some("127.0.0.1:11434".parse().unwrap());
+    c.local = Some("127.0.0.1:50000".parse().unwrap());
+    let events = d.push(c, &p);
+    let ev = one(&events, "ai.request");
+    assert_eq!(
+        req(ev).provider.as_ref().unwrap().name.as_deref(),
+        Some("ollama")
+    );
+    let attrs = ev.attrs.as_ref().unwrap();
+    assert_eq!(attrs[ATTR_SERVER_ADDRESS], "127.0.0.1");
+    assert_eq!(attrs[ATTR_SERVER_PORT], 11434);
 }

@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn bearer_project_key() {
         let key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789";
-        let a = auth_of(&head(&[("authorization", &format!("Bearer {key}"))]), "/v1/chat/completions");
+        let a = auth_of(
+            &head(&[("authorization", &format!("Bearer {key}"))]),
+            "/v1/chat/completions",
+        );
         assert_eq!(a.kind.as_deref(), Some("api_key"));
         assert_eq!(a.key_prefix.as_deref(), Some("sk-proj-"));
         let h = a.key_hash.unwrap();
@@ -142,12 +145,21 @@ mod tests {
 
     #[test]
     fn anthropic_google_and_query() {
-        let a = auth_of(&head(&[("x-api-key", "sk-ant-api03-0123456789abcdef")]), "/v1/messages");
+        let a = auth_of(
+            &head(&[("x-api-key", "sk-ant-api03-0123456789abcdef")]),
+            "/v1/messages",
+        );
         assert_eq!(a.key_prefix.as_deref(), Some("sk-ant-"));
-        let g = auth_of(&head(&[]), "/v1beta/models/m:generateContent?alt=sse&key=AIzaSyA0123456789abcdef");
+        let g = auth_of(
+            &head(&[]),
+            "/v1beta/models/m:generateContent?alt=sse&key=AIzaSyA0123456789abcdef",
+        );
         assert_eq!(g.kind.as_deref(), Some("api_key"));
         assert_eq!(g.key_prefix.as_deref(), Some("AIza"));
-        let unknown = auth_of(&head(&[("x-goog-api-key", "opaque-secret-value-1234567")]), "/");
+        let unknown = auth_of(
+            &head(&[("x-goog-api-key", "opaque-secret-value-1234567")]),
+            "/",
+        );
         assert_eq!(unknown.key_prefix, None);
         let none = auth_of(&head(&[]), "/api/chat");
         assert_eq!(none.kind.as_deref(), Some("none"));
@@ -156,7 +168,10 @@ mod tests {
 
     #[test]
     fn oauth_tokens() {
-        let a = auth_of(&head(&[("authorization", "Bearer ya29.a0AfH6SMBxxxxxxxxxxxxxxxx")]), "/");
+        let a = auth_of(
+            &head(&[("authorization", "Bearer ya29.a0AfH6SMBxxxxxxxxxxxxxxxx")]),
+            "/",
+        );
         assert_eq!(a.kind.as_deref(), Some("oauth"));
         assert_eq!(a.key_prefix.as_deref(), Some("ya29."));
     }

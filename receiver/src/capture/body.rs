@@ -192,7 +192,8 @@ impl BodyDecoder {
                     return;
                 }
                 let head = std::mem::take(head);
-                let zlib = head[0] & 0x0f == 8 && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
+                let zlib =
+                    head[0] & 0x0f == 8 && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
                 let sink = self.take_sink();
                 self.inner = if zlib {
                     Inner::Zlib(Box::new(flate2::write::ZlibDecoder::new(sink)))

@@ -163,7 +163,9 @@ impl Call {
         let api = Api::classify(method, path)?;
         let authority = head.authority.as_deref().unwrap_or("");
         let (host, port) = host_port(authority);
-        let provider_match = catalog.detect(host, Some(port.unwrap_or(443)));
+        // A port missing from the authority is the socket's, else HTTPS's.
+        let port = port.or(origin.server_addr.map(|a| a.port())).unwrap_or(443);
+        let provider_match = catalog.detect(host, Some(port));
         let scheme = head.scheme.as_deref().unwrap_or("https");
         let endpoint = format!("{scheme}://{authority}{}", path_without_query(path));
         let (provider, detection, catalog_id) = match &provider_match {

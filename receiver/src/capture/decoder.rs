@@ -5,6 +5,7 @@
 //! layer, returning the OISP events that came out.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use oispd_semconv::providers::ProviderCatalog;
 use oispd_semconv::OispEvent;
@@ -26,9 +27,24 @@ struct Connection {
     stream: HttpStream,
     exchanges: Exchanges,
     last_seen: u64,
+    /// Thread of the latest chunk.
+    last_tid: u32,
+    /// Socket addresses, as the capture source last reported them.
+    local: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
     held: usize,
     /// The process lookup's answer, asked once per connection.
     proc_info: Option<Option<ProcInfo>>,
+}
+
+impl Connection {
+    /// The server's address: the peer of a client, our own address as a server.
+    fn server_addr(&self, side: Side) -> Option<SocketAddr> {
+        match side {
+            Side::Client => self.peer,
+            Side::Server => self.local,
+        }
+    }
 }
 
 /// Decodes TLS plaintext chunks into OISP events.
@@ -105,7 +121,12 @@ impl CaptureDecoder {
     }
 
     /// Decodes one chunk, appending the events it completed to `out`.
-    pub fn push_into(&mut self, chunk: TlsChunk, procs: &dyn ProcessLookup, out: &mut Vec<OispEvent>) {
+    pub fn push_into(
+        &mut self,
+        chunk: TlsChunk,
+        procs: &dyn ProcessLookup,
+        out: &mut Vec<OispEvent>,
+    ) {
         let before = out.len();
         self.stats.chunks += 1;
         self.stats.bytes += chunk.data.len() as u64;
@@ -125,6 +146,9 @@ impl CaptureDecoder {
                     stream: HttpStream::new(),
                     exchanges: Exchanges::default(),
                     last_seen: chunk.ts_mono_ns,
+                    last_tid: chunk.tid,
+                    local: None,
+                    peer: None,
                     held: 0,
                     proc_info: None,
                 },
@@ -144,6 +168,9 @@ impl CaptureDecoder {
             return;
         };
         conn.last_seen = chunk.ts_mono_ns;
+        conn.last_tid = chunk.tid;
+        conn.local = chunk.local.or(conn.local);
+        conn.peer = chunk.peer.or(conn.peer);
         scratch.clear();
         conn.stream.push(
             chunk.direction,
@@ -159,6 +186,7 @@ impl CaptureDecoder {
                 Some(2) => "2",
                 _ => "1.1",
             };
+            let server_addr = conn.server_addr(side);
             let proc_cache = &mut conn.proc_info;
             let mut env = CallEnv {
                 config,
@@ -183,6 +211,7 @@ impl CaptureDecoder {
                     side,
                     proc_info,
                     http_version,
+                    server_addr,
                 })
             };
             for ev in scratch.drain(..) {
@@ -207,7 +236,13 @@ impl CaptureDecoder {
     /// The capture source saw connection `conn` of `pid` close (`SSL_free`,
     /// `close`): a close-delimited body ends, anything unfinished is
     /// emitted as partial.
-    pub fn close(&mut self, pid: u32, conn: u64, ts_mono_ns: u64, procs: &dyn ProcessLookup) -> Vec<OispEvent> {
+    pub fn close(
+        &mut self,
+        pid: u32,
+        conn: u64,
+        ts_mono_ns: u64,
+        procs: &dyn ProcessLookup,
+    ) -> Vec<OispEvent> {
         let mut out = Vec::new();
         if let Some(c) = self.conns.get_mut(&(pid, conn)) {
             c.last_seen = c.last_seen.max(ts_mono_ns);
@@ -219,7 +254,12 @@ impl CaptureDecoder {
 
     /// Process `pid` exited: its connections end and its pending tool calls
     /// are forgotten.
-    pub fn process_exited(&mut self, pid: u32, ts_mono_ns: u64, procs: &dyn ProcessLookup) -> Vec<OispEvent> {
+    pub fn process_exited(
+        &mut self,
+        pid: u32,
+        ts_mono_ns: u64,
+        procs: &dyn ProcessLookup,
+    ) -> Vec<OispEvent> {
         let mut out = Vec::new();
         let mut keys: Vec<_> = self.conns.keys().filter(|k| k.0 == pid).copied().collect();
         keys.sort_unstable();
@@ -254,7 +294,12 @@ impl CaptureDecoder {
     }
 
     /// Drops the least recently active connection other than `keep`.
-    fn evict_oldest(&mut self, keep: Option<(u32, u64)>, procs: &dyn ProcessLookup, out: &mut Vec<OispEvent>) -> bool {
+    fn evict_oldest(
+        &mut self,
+        keep: Option<(u32, u64)>,
+        procs: &dyn ProcessLookup,
+        out: &mut Vec<OispEvent>,
+    ) -> bool {
         let oldest = self
             .conns
             .iter()
@@ -270,7 +315,13 @@ impl CaptureDecoder {
         }
     }
 
-    fn end_connection(&mut self, key: (u32, u64), ending: Ending, procs: &dyn ProcessLookup, out: &mut Vec<OispEvent>) {
+    fn end_connection(
+        &mut self,
+        key: (u32, u64),
+        ending: Ending,
+        procs: &dyn ProcessLookup,
+        out: &mut Vec<OispEvent>,
+    ) {
         let Some(mut conn) = self.conns.remove(&key) else {
             return;
         };
@@ -282,6 +333,7 @@ impl CaptureDecoder {
         };
         *counter += 1;
         let ts = conn.last_seen;
+        let tid = conn.last_tid;
         let mut events = Vec::new();
         conn.stream.close(ts, &mut events);
         let side = conn.stream.side().unwrap_or(Side::Client);
@@ -296,19 +348,27 @@ impl CaptureDecoder {
             out,
             clock: self.clock,
         };
+        let server_addr = conn.server_addr(side);
         let proc_cache = &mut conn.proc_info;
         let mut origin = || {
-            let proc_info = proc_cache.get_or_insert_with(|| procs.lookup(key.0)).clone();
+            let proc_info = proc_cache
+                .get_or_insert_with(|| procs.lookup(key.0))
+                .clone();
             Some(Origin {
                 pid: key.0,
-                tid: key.0,
+                tid,
                 side,
                 proc_info,
                 http_version,
+                server_addr,
             })
         };
         for ev in events {
-            conn.exchanges.handle(ev, &self.catalog, &mut origin, &mut env);
+            // Unfinished exchanges end below, with the connection's reason.
+            if !matches!(ev, HttpEvent::Reset { .. } | HttpEvent::Desync { .. }) {
+                conn.exchanges
+                    .handle(ev, &self.catalog, &mut origin, &mut env);
+            }
         }
         conn.exchanges.abort_all(reason, ts, &mut env);
     }

@@ -8,6 +8,8 @@ use oispd_semconv::{
     format_ts_nanos, CaptureMethod, Completeness, Confidence, ConfidenceLevel, EventData,
     OispEvent, Source,
 };
+use std::net::SocketAddr;
+
 use serde_json::{Map, Value};
 
 use super::process::ProcInfo;
@@ -17,6 +19,10 @@ use super::stream::Side;
 pub const ATTR_CAPTURE_SIDE: &str = "oispd.capture.side";
 /// Attribute with the HTTP version of the connection (`1.1` or `2`).
 pub const ATTR_PROTOCOL_VERSION: &str = "network.protocol.version";
+/// Attribute with the server's IP address, when known.
+pub const ATTR_SERVER_ADDRESS: &str = "server.address";
+/// Attribute with the server's port, when known.
+pub const ATTR_SERVER_PORT: &str = "server.port";
 
 /// Converts monotonic capture time to Unix time.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +67,9 @@ pub(crate) struct Origin {
     pub proc_info: Option<ProcInfo>,
     /// `1.1` or `2`.
     pub http_version: &'static str,
+    /// The server's socket address (the peer of a client, the local
+    /// address of a server), when the capture source knows it.
+    pub server_addr: Option<SocketAddr>,
 }
 
 /// Whether an event comes from what the client sent or what it received.
@@ -182,6 +191,13 @@ pub(crate) fn build(
     );
     if origin.side == Side::Server {
         attrs.insert(ATTR_CAPTURE_SIDE.into(), Value::String("server".into()));
+    }
+    if let Some(addr) = origin.server_addr {
+        attrs.insert(
+            ATTR_SERVER_ADDRESS.into(),
+            Value::String(addr.ip().to_string()),
+        );
+        attrs.insert(ATTR_SERVER_PORT.into(), Value::from(addr.port()));
     }
     ev.attrs = Some(attrs);
     ev

@@ -864,14 +864,30 @@ mod tests {
         let mut c = Http1Conn::new();
         let mut out = Vec::new();
         let mut stats = DecoderStats::default();
-        c.push(Flow::ToServer, b"\x00\x01garbage\r\n\r\n", 1, &mut out, &mut stats);
+        c.push(
+            Flow::ToServer,
+            b"\x00\x01garbage\r\n\r\n",
+            1,
+            &mut out,
+            &mut stats,
+        );
         assert_eq!(stats.http1_errors, 1);
         c.push(Flow::ToServer, b"more garbage", 1, &mut out, &mut stats);
-        c.push(Flow::ToServer, b"GET / HTTP/1.1\r\n\r\n", 2, &mut out, &mut stats);
+        c.push(
+            Flow::ToServer,
+            b"GET / HTTP/1.1\r\n\r\n",
+            2,
+            &mut out,
+            &mut stats,
+        );
         assert!(stats.bytes_skipped >= 12);
-        assert!(out
-            .iter()
-            .any(|e| matches!(e, HttpEvent::End { role: Role::Request, .. })));
+        assert!(out.iter().any(|e| matches!(
+            e,
+            HttpEvent::End {
+                role: Role::Request,
+                ..
+            }
+        )));
     }
 
     /// Scenario: a 101 upgrade.
@@ -884,7 +900,11 @@ mod tests {
             Flow::ToServer,
             b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
         );
-        run(&mut c, Flow::ToClient, b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+        run(
+            &mut c,
+            Flow::ToClient,
+            b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        );
         assert!(run(&mut c, Flow::ToServer, b"GET / HTTP/1.1\r\n\r\n").is_empty());
         assert!(run(&mut c, Flow::ToClient, b"\x81\x05hello").is_empty());
     }

@@ -3,7 +3,21 @@
 //! detection and payload decoding.
 //!
 //! The input is a sequence of [`TlsChunk`]s, whatever produced them (the eBPF
-//! ring buffer in production, a fake source in tests).
+//! ring buffer in production, a fake source in tests). [`CaptureDecoder`]
+//! turns them into OISP events:
+//!
+//! ```text
+//! TlsChunk -> stream (per (pid, SSL*): protocol and side detection, resync)
+//!          -> http1 / http2 (+HPACK) -> exchange (bodies, content coding, caps)
+//!          -> call (provider catalogue, providers/ payload decoders, sse framing)
+//!          -> events (envelope, enrichment, confidence) -> Vec<OispEvent>
+//! ```
+//!
+//! The capture source calls [`CaptureDecoder::push`] for each chunk,
+//! [`CaptureDecoder::close`] when it sees a connection end,
+//! [`CaptureDecoder::process_exited`] when a process exits and
+//! [`CaptureDecoder::tick`] periodically; it supplies process facts through
+//! [`ProcessLookup`] and reads [`DecoderStats`] for its telemetry.
 
 use std::net::SocketAddr;
 
@@ -26,7 +40,7 @@ mod tools;
 
 pub use config::DecoderConfig;
 pub use decoder::CaptureDecoder;
-pub use events::{ATTR_CAPTURE_SIDE, ATTR_PROTOCOL_VERSION};
+pub use events::{ATTR_CAPTURE_SIDE, ATTR_PROTOCOL_VERSION, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT};
 pub use process::{NoProcessLookup, ProcInfo, ProcessLookup};
 pub use stats::DecoderStats;
 pub use stream::Side;

@@ -312,6 +312,13 @@ mod tests {
         d.push(b"{\"a\":1}\n\n{\"a\"", &mut out);
         d.push(b":2}\n{\"a\":3}", &mut out);
         d.finish(&mut out);
-        assert_eq!(out, vec![b"{\"a\":1}".to_vec(), b"{\"a\":2}".to_vec(), b"{\"a\":3}".to_vec()]);
+        assert_eq!(
+            out,
+            vec![
+                b"{\"a\":1}".to_vec(),
+                b"{\"a\":2}".to_vec(),
+                b"{\"a\":3}".to_vec()
+            ]
+        );
     }
 }

@@ -209,7 +209,16 @@ impl HttpStream {
                 Direction::Write => (deciding, std::mem::take(&mut read.bytes)),
                 Direction::Read => (std::mem::take(&mut write.bytes), deciding),
             };
-            self.start(direction, decided, write_bytes, read_bytes, gap, ts, out, stats);
+            self.start(
+                direction,
+                decided,
+                write_bytes,
+                read_bytes,
+                gap,
+                ts,
+                out,
+                stats,
+            );
             return;
         }
         let Some(side) = self.side else {
@@ -308,7 +317,14 @@ mod tests {
         let mut s = HttpStream::new();
         let mut out = Vec::new();
         let mut st = DecoderStats::default();
-        s.push(Direction::Read, b"GET / HTTP/1.1\r\n\r\n", 0, 1, &mut out, &mut st);
+        s.push(
+            Direction::Read,
+            b"GET / HTTP/1.1\r\n\r\n",
+            0,
+            1,
+            &mut out,
+            &mut st,
+        );
         s.push(
             Direction::Write,
             b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
@@ -331,8 +347,22 @@ mod tests {
         let mut out = Vec::new();
         let mut st = DecoderStats::default();
         s.push(Direction::Read, b"ody tail...", 0, 1, &mut out, &mut st);
-        s.push(Direction::Write, b"POST /v1/x HTTP/1.1\r\n", 0, 2, &mut out, &mut st);
-        s.push(Direction::Write, b"Content-Length: 2\r\n\r\n{}", 0, 2, &mut out, &mut st);
+        s.push(
+            Direction::Write,
+            b"POST /v1/x HTTP/1.1\r\n",
+            0,
+            2,
+            &mut out,
+            &mut st,
+        );
+        s.push(
+            Direction::Write,
+            b"Content-Length: 2\r\n\r\n{}",
+            0,
+            2,
+            &mut out,
+            &mut st,
+        );
         assert_eq!(st.bytes_skipped, 11);
         assert_eq!(s.side(), Some(Side::Client));
         let h = out

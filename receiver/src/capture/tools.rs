@@ -47,7 +47,12 @@ impl ToolTracker {
 
     /// Takes the call a result answers: by id when the result has one,
     /// otherwise the oldest pending call of that tool name.
-    pub(crate) fn take(&mut self, pid: u32, call_id: Option<&str>, name: Option<&str>) -> Option<PendingCall> {
+    pub(crate) fn take(
+        &mut self,
+        pid: u32,
+        call_id: Option<&str>,
+        name: Option<&str>,
+    ) -> Option<PendingCall> {
         let q = self.by_pid.get_mut(&pid)?;
         let pos = match (call_id, name) {
             (Some(id), _) => q.iter().position(|c| c.call_id == id),
@@ -93,6 +98,9 @@ mod tests {
         t.record(1, call("c", "f"));
         t.record(1, call("d", "f"));
         t.record(1, call("e", "f"));
-        assert!(t.take(1, Some("c"), None).is_none(), "oldest forgotten at the cap");
+        assert!(
+            t.take(1, Some("c"), None).is_none(),
+            "oldest forgotten at the cap"
+        );
     }
 }

@@ -66,7 +66,8 @@ pub fn chunk(pid: u32, conn: u64, direction: Direction, ts_ms: u64, data: &[u8])
 
 /// An HTTP/1.1 request with a Content-Length body.
 pub fn h1_request(host: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n");
+    let mut out =
+        format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n");
     for (n, v) in headers {
         out.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -110,7 +111,13 @@ pub fn of_type<'a>(events: &'a [OispEvent], kind: &str) -> Vec<&'a OispEvent> {
 /// The one event of a type.
 pub fn one<'a>(events: &'a [OispEvent], kind: &str) -> &'a OispEvent {
     let v = of_type(events, kind);
-    assert_eq!(v.len(), 1, "expected one {kind}, got {}: {:#?}", v.len(), types(events));
+    assert_eq!(
+        v.len(),
+        1,
+        "expected one {kind}, got {}: {:#?}",
+        v.len(),
+        types(events)
+    );
     v[0]
 }
 
@@ -144,7 +151,8 @@ fn spec_dir() -> PathBuf {
 
 fn schema() -> &'static OispSchema {
     static SCHEMA: OnceLock<OispSchema> = OnceLock::new();
-    SCHEMA.get_or_init(|| OispSchema::load(spec_dir()).expect("OISP schemas under shared/oisp-spec"))
+    SCHEMA
+        .get_or_init(|| OispSchema::load(spec_dir()).expect("OISP schemas under shared/oisp-spec"))
 }
 
 /// Every event validates against the OISP schema and carries none of `secrets`.

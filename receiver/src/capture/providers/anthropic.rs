@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use oispd_semconv::ai::{AiError, AiRequest, ChunkDelta, Choice, Content, Parameters, ToolCall, Usage};
+use oispd_semconv::ai::{
+    AiError, AiRequest, Choice, ChunkDelta, Content, Parameters, ToolCall, Usage,
+};
 use serde_json::Value;
 
 use super::common::{
@@ -223,7 +225,11 @@ impl Assembler {
     /// Takes one event.
     pub(crate) fn record(&mut self, event: Option<&str>, v: &Value) -> RecordOutcome {
         let mut out = RecordOutcome::default();
-        let kind = v.get("type").and_then(Value::as_str).or(event).unwrap_or("");
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .or(event)
+            .unwrap_or("");
         match kind {
             "message_start" => {
                 let m = v.get("message").unwrap_or(&Value::Null);
@@ -273,7 +279,10 @@ impl Assembler {
             "content_block_delta" => {
                 let index = u64_at(v, "index").unwrap_or(0);
                 let d = v.get("delta").unwrap_or(&Value::Null);
-                match (d.get("type").and_then(Value::as_str), self.blocks.get_mut(&index)) {
+                match (
+                    d.get("type").and_then(Value::as_str),
+                    self.blocks.get_mut(&index),
+                ) {
                     (Some("text_delta"), Some(Block::Text(t))) => {
                         let piece = d.get("text").and_then(Value::as_str).unwrap_or("");
                         t.push_str(piece);
@@ -409,15 +418,42 @@ mod tests {
     fn stream_assembly() {
         let mut a = Assembler::new(OPTS);
         let events = [
-            ("message_start", json!({"type": "message_start", "message": {"id": "msg_1", "model": "claude-sonnet-4-5", "usage": {"input_tokens": 25, "output_tokens": 1}}})),
-            ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Let me"}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " check."}})),
-            ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-            ("content_block_start", json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_9", "name": "get_weather", "input": {}}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"city\": "}})),
-            ("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "\"Paris\"}"}})),
-            ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 42}})),
+            (
+                "message_start",
+                json!({"type": "message_start", "message": {"id": "msg_1", "model": "claude-sonnet-4-5", "usage": {"input_tokens": 25, "output_tokens": 1}}}),
+            ),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Let me"}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " check."}}),
+            ),
+            (
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 0}),
+            ),
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_9", "name": "get_weather", "input": {}}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"city\": "}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "\"Paris\"}"}}),
+            ),
+            (
+                "message_delta",
+                json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 42}}),
+            ),
             ("message_stop", json!({"type": "message_stop"})),
         ];
         for (e, v) in &events {
@@ -431,9 +467,15 @@ mod tests {
             Some(Content::Text("Let me check.".into()))
         );
         assert_eq!(r.tool_calls.len(), 1);
-        assert_eq!(r.tool_calls[0].arguments, Some(Content::Json(json!({"city": "Paris"}))));
+        assert_eq!(
+            r.tool_calls[0].arguments,
+            Some(Content::Json(json!({"city": "Paris"})))
+        );
         let u = r.usage.unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (Some(25), Some(42), Some(67)));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (Some(25), Some(42), Some(67))
+        );
     }
 
     #[test]
@@ -447,6 +489,9 @@ mod tests {
         let r = response(&body, OPTS);
         assert_eq!(r.finish_reason.as_deref(), Some("stop"));
         let u = r.usage.unwrap();
-        assert_eq!((u.prompt_tokens, u.cached_tokens, u.total_tokens), (Some(13), Some(10), Some(15)));
+        assert_eq!(
+            (u.prompt_tokens, u.cached_tokens, u.total_tokens),
+            (Some(13), Some(10), Some(15))
+        );
     }
 }

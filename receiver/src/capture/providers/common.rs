@@ -160,11 +160,7 @@ pub(crate) fn tool_call(
 ) -> ToolCall {
     let hash = args.as_ref().map(|a| match a {
         Content::Text(t) => sha256_tag(t.as_bytes()),
-        other => sha256_tag(
-            serde_json::to_string(other)
-                .unwrap_or_default()
-                .as_bytes(),
-        ),
+        other => sha256_tag(serde_json::to_string(other).unwrap_or_default().as_bytes()),
     });
     ToolCall {
         id,
@@ -177,7 +173,11 @@ pub(crate) fn tool_call(
 }
 
 /// A tool offered to the model.
-pub(crate) fn tool_def(name: Option<String>, kind: &str, description: Option<String>) -> ToolDefinition {
+pub(crate) fn tool_def(
+    name: Option<String>,
+    kind: &str,
+    description: Option<String>,
+) -> ToolDefinition {
     let kind = match kind {
         "function" | "custom" | "" => "function",
         "code_interpreter" | "code_execution" => "code_interpreter",
@@ -277,8 +277,12 @@ mod tests {
 
     #[test]
     fn errors_in_every_shape() {
-        let openai = json!({"error": {"message": "bad", "type": "invalid_request_error", "code": "x"}});
-        assert_eq!(error_of(&openai).unwrap().kind.as_deref(), Some("invalid_request_error"));
+        let openai =
+            json!({"error": {"message": "bad", "type": "invalid_request_error", "code": "x"}});
+        assert_eq!(
+            error_of(&openai).unwrap().kind.as_deref(),
+            Some("invalid_request_error")
+        );
         let google = json!({"error": {"code": 400, "message": "m", "status": "INVALID_ARGUMENT"}});
         let g = error_of(&google).unwrap();
         assert_eq!(g.code.as_deref(), Some("400"));

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use oispd_semconv::ai::{AiError, AiRequest, ChunkDelta, Choice, Content, Parameters, ToolCall, Usage};
+use oispd_semconv::ai::{
+    AiError, AiRequest, Choice, ChunkDelta, Content, Parameters, ToolCall, Usage,
+};
 use serde_json::Value;
 
 use super::common::{
@@ -61,16 +63,25 @@ fn parts(content: &Value) -> Parts {
                 p.images += 1;
             }
         }
-        if let Some(fc) = part.get("functionCall").or_else(|| part.get("function_call")) {
-            p.calls
-                .push((str_at(fc, "id"), str_at(fc, "name"), fc.get("args").cloned()));
+        if let Some(fc) = part
+            .get("functionCall")
+            .or_else(|| part.get("function_call"))
+        {
+            p.calls.push((
+                str_at(fc, "id"),
+                str_at(fc, "name"),
+                fc.get("args").cloned(),
+            ));
         }
         if let Some(fr) = part
             .get("functionResponse")
             .or_else(|| part.get("function_response"))
         {
-            p.responses
-                .push((str_at(fr, "id"), str_at(fr, "name"), fr.get("response").cloned()));
+            p.responses.push((
+                str_at(fr, "id"),
+                str_at(fr, "name"),
+                fr.get("response").cloned(),
+            ));
         }
     }
     if !texts.is_empty() {
@@ -146,13 +157,16 @@ pub(crate) fn request(path: &str, body: &Value, opts: DecodeOptions) -> RequestI
                     .map(|d| tool_def(str_at(d, "name"), "function", str_at(d, "description"))),
             ),
             None => {
-                let kind = t.as_object().and_then(|o| o.keys().next()).map_or("other", |k| {
-                    if k == "codeExecution" {
-                        "code_interpreter"
-                    } else {
-                        "other"
-                    }
-                });
+                let kind = t
+                    .as_object()
+                    .and_then(|o| o.keys().next())
+                    .map_or("other", |k| {
+                        if k == "codeExecution" {
+                            "code_interpreter"
+                        } else {
+                            "other"
+                        }
+                    });
                 let name = t.as_object().and_then(|o| o.keys().next()).cloned();
                 defs.push(tool_def(name, kind, None));
             }
@@ -227,8 +241,9 @@ fn finish(reason: &str) -> String {
     match reason {
         "STOP" => "stop",
         "MAX_TOKENS" => "length",
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII"
-        | "IMAGE_SAFETY" => "content_filter",
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" => {
+            "content_filter"
+        }
         "MALFORMED_FUNCTION_CALL" => "error",
         _ => "other",
     }
@@ -305,7 +320,8 @@ impl Assembler {
                 let mut calls = Vec::new();
                 for (id, name, args) in p.calls {
                     out.token = true;
-                    let call = tool_call(id, name, args.map(Content::Json), self.opts.capture_content);
+                    let call =
+                        tool_call(id, name, args.map(Content::Json), self.opts.capture_content);
                     calls.push(call.clone());
                     self.calls.push(call);
                 }
@@ -378,7 +394,11 @@ pub(crate) fn embedding_request(path: &str, body: &Value) -> RequestInfo {
 
 /// Decodes an embedding response.
 pub(crate) fn embedding_response(body: &Value) -> ResponseInfo {
-    let values = |e: &Value| e.get("values").and_then(Value::as_array).map(|v| v.len() as u64);
+    let values = |e: &Value| {
+        e.get("values")
+            .and_then(Value::as_array)
+            .map(|v| v.len() as u64)
+    };
     let (count, dims) = if let Some(e) = body.get("embedding") {
         (Some(1), values(e))
     } else if let Some(list) = body.get("embeddings").and_then(Value::as_array) {
@@ -415,8 +435,15 @@ mod tests {
             "tools": [{"functionDeclarations": [{"name": "get_weather", "description": "w"}]}],
             "generationConfig": {"temperature": 0.5, "maxOutputTokens": 64, "topK": 3}
         });
-        let r = request("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", &body, OPTS);
-        assert_eq!(r.data.model.unwrap().id.as_deref(), Some("gemini-2.5-flash"));
+        let r = request(
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            &body,
+            OPTS,
+        );
+        assert_eq!(
+            r.data.model.unwrap().id.as_deref(),
+            Some("gemini-2.5-flash")
+        );
         assert_eq!(r.data.streaming, Some(true));
         assert_eq!(r.data.messages_count, Some(4));
         assert_eq!(r.data.messages.unwrap()[3].role, "tool");
@@ -436,7 +463,10 @@ mod tests {
         let r = a.finish();
         assert_eq!(r.provider_request_id.as_deref(), Some("r1"));
         assert_eq!(r.finish_reason.as_deref(), Some("stop"));
-        assert_eq!(r.choices[0].message.as_ref().unwrap().content, Some(Content::Text("Hello".into())));
+        assert_eq!(
+            r.choices[0].message.as_ref().unwrap().content,
+            Some(Content::Text("Hello".into()))
+        );
         assert_eq!(r.usage.unwrap().total_tokens, Some(6));
     }
 

@@ -15,7 +15,7 @@ mod responses;
 
 pub(crate) use common::sha256_tag;
 
-use oispd_semconv::ai::{AiError, AiRequest, ChunkDelta, Choice, ToolCall, Usage};
+use oispd_semconv::ai::{AiError, AiRequest, Choice, ChunkDelta, ToolCall, Usage};
 use serde_json::Value;
 
 /// An AI API, recognised from the request path.
@@ -84,7 +84,10 @@ impl Api {
 
     /// Whether the call is an embedding call.
     pub(crate) fn is_embedding(self) -> bool {
-        matches!(self, Api::OpenAiEmbeddings | Api::GeminiEmbed | Api::OllamaEmbed)
+        matches!(
+            self,
+            Api::OpenAiEmbeddings | Api::GeminiEmbed | Api::OllamaEmbed
+        )
     }
 
     /// How a streamed response body is framed when the server does not say
@@ -100,7 +103,10 @@ impl Api {
     /// Whether a request body of this API without its own `stream` flag
     /// is streamed: Ollama streams unless told not to.
     pub(crate) fn streams_by_default(self) -> bool {
-        matches!(self, Api::OllamaChat | Api::OllamaGenerate | Api::GeminiStream)
+        matches!(
+            self,
+            Api::OllamaChat | Api::OllamaGenerate | Api::GeminiStream
+        )
     }
 }
 
@@ -183,7 +189,12 @@ pub(crate) struct RecordOutcome {
 }
 
 /// Decodes a request body.
-pub(crate) fn decode_request(api: Api, path: &str, body: &Value, opts: DecodeOptions) -> RequestInfo {
+pub(crate) fn decode_request(
+    api: Api,
+    path: &str,
+    body: &Value,
+    opts: DecodeOptions,
+) -> RequestInfo {
     match api {
         Api::OpenAiChat => openai::chat_request(body, opts),
         Api::OpenAiEmbeddings => openai::embedding_request(body),
@@ -255,8 +266,12 @@ impl Assembler {
             Api::OpenAiChat => Assembler::OpenAiChat(openai::ChatAssembler::new(opts)),
             Api::OpenAiResponses => Assembler::Responses(responses::Assembler::new(opts)),
             Api::AnthropicMessages => Assembler::Anthropic(anthropic::Assembler::new(opts)),
-            Api::GeminiGenerate | Api::GeminiStream => Assembler::Gemini(gemini::Assembler::new(opts)),
-            Api::OllamaChat | Api::OllamaGenerate => Assembler::Ollama(ollama::Assembler::new(opts)),
+            Api::GeminiGenerate | Api::GeminiStream => {
+                Assembler::Gemini(gemini::Assembler::new(opts))
+            }
+            Api::OllamaChat | Api::OllamaGenerate => {
+                Assembler::Ollama(ollama::Assembler::new(opts))
+            }
             Api::OpenAiEmbeddings | Api::GeminiEmbed | Api::OllamaEmbed => Assembler::None,
         }
     }
@@ -316,7 +331,10 @@ mod tests {
             c("/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"),
             Some(Api::GeminiStream)
         );
-        assert_eq!(c("/v1beta/models/gemini-2.0-flash:generateContent"), Some(Api::GeminiGenerate));
+        assert_eq!(
+            c("/v1beta/models/gemini-2.0-flash:generateContent"),
+            Some(Api::GeminiGenerate)
+        );
         assert_eq!(c("/api/chat"), Some(Api::OllamaChat));
         assert_eq!(c("/api/embed"), Some(Api::OllamaEmbed));
         assert_eq!(c("/v1/models"), None);

@@ -2,7 +2,9 @@
 //! unless `"stream": false`; the last record has `done: true` and the
 //! token counts) and `/api/embed` / `/api/embeddings`.
 
-use oispd_semconv::ai::{AiError, AiRequest, ChunkDelta, Choice, Content, Parameters, ToolCall, Usage};
+use oispd_semconv::ai::{
+    AiError, AiRequest, Choice, ChunkDelta, Content, Parameters, ToolCall, Usage,
+};
 use serde_json::Value;
 
 use super::common::{
@@ -125,7 +127,12 @@ pub(crate) fn generate_request(body: &Value, opts: DecodeOptions) -> RequestInfo
         .get("images")
         .and_then(Value::as_array)
         .map_or(0, |a| a.len() as u64);
-    msgs.push(message("user", str_at(body, "prompt"), images, opts.capture_content));
+    msgs.push(message(
+        "user",
+        str_at(body, "prompt"),
+        images,
+        opts.capture_content,
+    ));
     data.has_images = Some(images > 0);
     data.messages_count = Some(msgs.len() as u64);
     data.messages = Some(msgs);
@@ -227,7 +234,11 @@ impl Assembler {
                 ..Usage::default()
             });
             let f = if self.calls.is_empty() {
-                openai_finish(v.get("done_reason").and_then(Value::as_str).unwrap_or("stop"))
+                openai_finish(
+                    v.get("done_reason")
+                        .and_then(Value::as_str)
+                        .unwrap_or("stop"),
+                )
             } else {
                 "tool_calls".to_string()
             };
@@ -287,7 +298,9 @@ pub(crate) fn embedding_response(body: &Value) -> ResponseInfo {
     let (count, dims) = if let Some(list) = body.get("embeddings").and_then(Value::as_array) {
         (
             Some(list.len() as u64),
-            list.first().and_then(Value::as_array).map(|v| v.len() as u64),
+            list.first()
+                .and_then(Value::as_array)
+                .map(|v| v.len() as u64),
         )
     } else if let Some(e) = body.get("embedding").and_then(Value::as_array) {
         (Some(1), Some(e.len() as u64))
@@ -328,16 +341,28 @@ mod tests {
         let last = a.record(&json!({"model": "llama3.2", "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop", "prompt_eval_count": 26, "eval_count": 7}));
         assert_eq!(last.finish_reason.as_deref(), Some("stop"));
         let r = a.finish();
-        assert_eq!(r.choices[0].message.as_ref().unwrap().content, Some(Content::Text("Hi there".into())));
+        assert_eq!(
+            r.choices[0].message.as_ref().unwrap().content,
+            Some(Content::Text("Hi there".into()))
+        );
         let u = r.usage.unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (Some(26), Some(7), Some(33)));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (Some(26), Some(7), Some(33))
+        );
     }
 
     #[test]
     fn chat_request_defaults_to_streaming() {
-        let r = chat_request(&json!({"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}), OPTS);
+        let r = chat_request(
+            &json!({"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}),
+            OPTS,
+        );
         assert_eq!(r.data.streaming, Some(true));
-        let r = chat_request(&json!({"model": "llama3.2", "stream": false, "messages": []}), OPTS);
+        let r = chat_request(
+            &json!({"model": "llama3.2", "stream": false, "messages": []}),
+            OPTS,
+        );
         assert_eq!(r.data.streaming, Some(false));
     }
 }

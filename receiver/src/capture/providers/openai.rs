@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use oispd_semconv::ai::{AiRequest, ChunkDelta, Choice, Parameters, ToolCall, Usage};
+use oispd_semconv::ai::{AiRequest, Choice, ChunkDelta, Parameters, ToolCall, Usage};
 use serde_json::Value;
 
 use super::common::{
-    arguments, content_text, copy_scalars, message, non_empty, norm_role, num_at,
-    openai_finish, sha256_tag, stop_list, str_at, tool_call, tool_def, tool_result, u64_at,
+    arguments, content_text, copy_scalars, message, non_empty, norm_role, num_at, openai_finish,
+    sha256_tag, stop_list, str_at, tool_call, tool_def, tool_result, u64_at,
 };
 use super::{DecodeOptions, RecordOutcome, RequestInfo, ResponseInfo};
 
@@ -102,7 +102,14 @@ fn parameters(body: &Value) -> Parameters {
     };
     copy_scalars(
         body,
-        &["n", "seed", "reasoning_effort", "top_k", "service_tier", "parallel_tool_calls"],
+        &[
+            "n",
+            "seed",
+            "reasoning_effort",
+            "top_k",
+            "service_tier",
+            "parallel_tool_calls",
+        ],
         &mut p.extra,
     );
     if let Some(inc) = body
@@ -160,7 +167,10 @@ pub(crate) fn chat_response(body: &Value, opts: DecodeOptions) -> ResponseInfo {
         let m = c.get("message").unwrap_or(&Value::Null);
         let role = m.get("role").and_then(Value::as_str).unwrap_or("assistant");
         let (text, images) = content_text(m.get("content"));
-        let finish = c.get("finish_reason").and_then(Value::as_str).map(openai_finish);
+        let finish = c
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(openai_finish);
         for tc in m
             .get("tool_calls")
             .and_then(Value::as_array)
@@ -172,8 +182,12 @@ pub(crate) fn chat_response(body: &Value, opts: DecodeOptions) -> ResponseInfo {
                 Value::String(s) => arguments(s),
                 other => oispd_semconv::ai::Content::Json(other.clone()),
             });
-            info.tool_calls
-                .push(tool_call(str_at(tc, "id"), str_at(f, "name"), args, opts.capture_content));
+            info.tool_calls.push(tool_call(
+                str_at(tc, "id"),
+                str_at(f, "name"),
+                args,
+                opts.capture_content,
+            ));
         }
         if info.finish_reason.is_none() {
             info.finish_reason.clone_from(&finish);
@@ -380,12 +394,14 @@ pub(crate) fn embedding_request(body: &Value) -> RequestInfo {
 /// Decodes an embeddings response: count, dimensions and usage.
 pub(crate) fn embedding_response(body: &Value) -> ResponseInfo {
     let data = body.get("data").and_then(Value::as_array);
-    let dims = data.and_then(|d| d.first()).and_then(|e| match e.get("embedding") {
-        Some(Value::Array(v)) => Some(v.len() as u64),
-        // base64 of little-endian f32s.
-        Some(Value::String(s)) => Some((s.trim_end_matches('=').len() as u64 * 3 / 4) / 4),
-        _ => None,
-    });
+    let dims = data
+        .and_then(|d| d.first())
+        .and_then(|e| match e.get("embedding") {
+            Some(Value::Array(v)) => Some(v.len() as u64),
+            // base64 of little-endian f32s.
+            Some(Value::String(s)) => Some((s.trim_end_matches('=').len() as u64 * 3 / 4) / 4),
+            _ => None,
+        });
     ResponseInfo {
         model: str_at(body, "model"),
         usage: body.get("usage").and_then(usage),
@@ -464,11 +480,20 @@ mod tests {
         assert_eq!(r.model.as_deref(), Some("gpt-4o-2024"));
         assert_eq!(r.finish_reason.as_deref(), Some("tool_calls"));
         let msg = r.choices[0].message.as_ref().unwrap();
-        assert_eq!(msg.content, Some(oispd_semconv::ai::Content::Text("Hello".into())));
+        assert_eq!(
+            msg.content,
+            Some(oispd_semconv::ai::Content::Text("Hello".into()))
+        );
         assert_eq!(r.tool_calls[0].id.as_deref(), Some("call_9"));
-        assert_eq!(r.tool_calls[0].arguments, Some(oispd_semconv::ai::Content::Json(json!({"a": 1}))));
+        assert_eq!(
+            r.tool_calls[0].arguments,
+            Some(oispd_semconv::ai::Content::Json(json!({"a": 1})))
+        );
         let u = r.usage.unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens, u.total_tokens), (Some(10), Some(5), Some(15)));
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (Some(10), Some(5), Some(15))
+        );
         assert_eq!((u.cached_tokens, u.reasoning_tokens), (Some(2), Some(1)));
     }
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use oispd_semconv::ai::{AiError, AiRequest, ChunkDelta, Choice, Parameters, ToolCall, Usage};
+use oispd_semconv::ai::{AiError, AiRequest, Choice, ChunkDelta, Parameters, ToolCall, Usage};
 use serde_json::Value;
 
 use super::common::{
@@ -34,7 +34,9 @@ pub(crate) fn request(body: &Value, opts: DecodeOptions) -> RequestInfo {
         msgs.push(message("system", Some(s), 0, opts.capture_content));
     }
     match body.get("input") {
-        Some(Value::String(s)) => msgs.push(message("user", Some(s.clone()), 0, opts.capture_content)),
+        Some(Value::String(s)) => {
+            msgs.push(message("user", Some(s.clone()), 0, opts.capture_content))
+        }
         Some(Value::Array(items)) => {
             for item in items {
                 match item.get("type").and_then(Value::as_str) {
@@ -96,7 +98,11 @@ pub(crate) fn request(body: &Value, opts: DecodeOptions) -> RequestInfo {
         max_tokens: u64_at(body, "max_output_tokens"),
         ..Parameters::default()
     };
-    copy_scalars(body, &["previous_response_id", "store", "parallel_tool_calls"], &mut p.extra);
+    copy_scalars(
+        body,
+        &["previous_response_id", "store", "parallel_tool_calls"],
+        &mut p.extra,
+    );
     if let Some(e) = body.get("reasoning").and_then(|r| r.get("effort")) {
         p.extra.insert("reasoning_effort".into(), e.clone());
     }
@@ -226,7 +232,11 @@ impl Assembler {
     /// Takes one event.
     pub(crate) fn record(&mut self, event: Option<&str>, v: &Value) -> RecordOutcome {
         let mut out = RecordOutcome::default();
-        let kind = v.get("type").and_then(Value::as_str).or(event).unwrap_or("");
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .or(event)
+            .unwrap_or("");
         match kind {
             "response.created" | "response.in_progress" => {
                 let r = v.get("response").unwrap_or(&Value::Null);
@@ -269,7 +279,8 @@ impl Assembler {
                 out.token = true;
                 let index = u64_at(v, "output_index").unwrap_or(0);
                 if let Some(call) = self.calls.get_mut(&index) {
-                    call.2.push_str(v.get("delta").and_then(Value::as_str).unwrap_or(""));
+                    call.2
+                        .push_str(v.get("delta").and_then(Value::as_str).unwrap_or(""));
                 }
             }
             "response.completed" | "response.incomplete" | "response.failed" => {
@@ -351,9 +362,15 @@ mod tests {
         let r = response(&completed(), OPTS);
         assert_eq!(r.finish_reason.as_deref(), Some("tool_calls"));
         assert_eq!(r.tool_calls[0].id.as_deref(), Some("call_7"));
-        assert_eq!(r.tool_calls[0].arguments, Some(Content::Json(json!({"city": "Oslo"}))));
+        assert_eq!(
+            r.tool_calls[0].arguments,
+            Some(Content::Json(json!({"city": "Oslo"})))
+        );
         let u = r.usage.unwrap();
-        assert_eq!((u.total_tokens, u.cached_tokens, u.reasoning_tokens), (Some(42), Some(8), Some(4)));
+        assert_eq!(
+            (u.total_tokens, u.cached_tokens, u.reasoning_tokens),
+            (Some(42), Some(8), Some(4))
+        );
     }
 
     /// Scenario: a stream of response.* events closing with response.completed.
@@ -362,9 +379,15 @@ mod tests {
     fn stream_events() {
         let mut a = Assembler::new(OPTS);
         a.record(Some("response.created"), &json!({"type": "response.created", "response": {"id": "resp_1", "model": "gpt-4.1", "status": "in_progress"}}));
-        let d = a.record(None, &json!({"type": "response.output_text.delta", "delta": "Hi", "output_index": 0}));
+        let d = a.record(
+            None,
+            &json!({"type": "response.output_text.delta", "delta": "Hi", "output_index": 0}),
+        );
         assert!(d.token);
-        a.record(None, &json!({"type": "response.completed", "response": completed()}));
+        a.record(
+            None,
+            &json!({"type": "response.completed", "response": completed()}),
+        );
         let r = a.finish();
         assert_eq!(r.provider_request_id.as_deref(), Some("resp_1"));
         assert_eq!(r.usage.unwrap().prompt_tokens, Some(30));
