@@ -65,6 +65,13 @@ pub trait Exporter: Send {
     /// Sends one batch.
     async fn export(&mut self, batch: Batch) -> Result<(), ExportError>;
 
+    /// Sends one batch the caller keeps for a possible retry. The default
+    /// copies it into [`Exporter::export`]; exporters that only read the
+    /// batch (encoders) override this to spare the helper that copy.
+    async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        self.export(batch.clone()).await
+    }
+
     /// Flushes and closes; called once after the last export.
     async fn shutdown(&mut self) -> Result<(), ComponentError> {
         Ok(())

@@ -254,10 +254,14 @@ fn spans_detailed(s: &mut String, rs: &[ResourceSpans]) {
 #[async_trait]
 impl Exporter for DebugExporter {
     async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+        self.export_ref(&batch).await
+    }
+
+    async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
         if !self.sampled() {
             return Ok(());
         }
-        let text = render(&batch, self.config.verbosity);
+        let text = render(batch, self.config.verbosity);
         // A closed stderr must not stall the pipeline; the batch counts as
         // handled either way.
         let _ = self.out.write_all(text.as_bytes());

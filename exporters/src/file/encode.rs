@@ -4,15 +4,14 @@
 
 use super::config::Format;
 use crate::oisp_view::record_json;
+use crate::otlp::encode::request_json;
 use oispd_component::Batch;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 /// Appends the lines of `batch` in `format` to `out`.
-pub fn encode_lines(batch: Batch, format: Format, out: &mut Vec<u8>) -> serde_json::Result<()> {
+pub fn encode_lines(batch: &Batch, format: Format, out: &mut Vec<u8>) -> serde_json::Result<()> {
     match (format, batch) {
         (Format::OispJsonl, Batch::Logs(resource_logs)) => {
-            for rl in &resource_logs {
+            for rl in resource_logs {
                 let resource = rl.resource.as_ref();
                 for sl in &rl.scope_logs {
                     for record in &sl.log_records {
@@ -33,12 +32,8 @@ pub fn encode_lines(batch: Batch, format: Format, out: &mut Vec<u8>) -> serde_js
                 out.push(b'\n');
             }
         }
-        (Format::OtlpJson, Batch::Logs(resource_logs)) => {
-            serde_json::to_writer(&mut *out, &ExportLogsServiceRequest { resource_logs })?;
-            out.push(b'\n');
-        }
-        (Format::OtlpJson, Batch::Traces(resource_spans)) => {
-            serde_json::to_writer(&mut *out, &ExportTraceServiceRequest { resource_spans })?;
+        (Format::OtlpJson, batch) => {
+            request_json(batch, out)?;
             out.push(b'\n');
         }
     }

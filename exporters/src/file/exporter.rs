@@ -10,7 +10,9 @@
 //! retryable so the helper's queue and drop policy take over. Shutdown
 //! writes everything pending and syncs the file.
 //!
-//! File I/O runs on tokio's blocking pool, never on the async workers.
+//! File I/O runs on tokio's blocking pool, never on the async workers
+//! (so does encoding, except for batches the helper keeps for a retry,
+//! which are encoded by reference on the exporter's task).
 
 use super::config::{FileConfig, Format};
 use super::encode::encode_lines;
@@ -132,47 +134,27 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ExportError::retryable(format!("file write task failed: {e}")))
 }
 
-#[async_trait]
-impl Exporter for FileExporter {
-    async fn start(&mut self) -> Result<(), ComponentError> {
-        let path = self.config.path.clone();
-        let append = self.config.append;
-        let create = self.config.create_directory;
-        let rotation = self.rotation();
-        let opened = tokio::task::spawn_blocking(move || {
-            LineWriter::open(&path, append, create, rotation).map(|w| (w, path))
-        })
-        .await
-        .map_err(|e| ComponentError::Environment(format!("opening the output file failed: {e}")))?;
-        let (writer, path) = opened.map_err(|e| {
-            ComponentError::Environment(format!(
-                "cannot open {}: {e} (check that the directory exists and is writable, or set create_directory: true)",
-                self.config.path.display()
-            ))
-        })?;
-        let sink = Arc::new(Mutex::new(Sink {
-            path,
-            writer,
-            pending: Vec::new(),
-            failures: LogLimiter::new(WARN_INTERVAL),
-        }));
-        if !self.config.flush_interval.is_zero() {
-            self.flusher = Some(spawn_flusher(sink.clone(), self.config.flush_interval));
-        }
-        self.sink = Some(sink);
-        Ok(())
-    }
+/// The lines of `batch`.
+fn encode(batch: &Batch, format: Format) -> Result<Vec<u8>, ExportError> {
+    let mut lines = Vec::new();
+    encode_lines(batch, format, &mut lines)
+        .map_err(|e| ExportError::permanent(format!("cannot encode records: {e}")))?;
+    Ok(lines)
+}
 
-    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+impl FileExporter {
+    /// Writes the lines `lines()` yields (run on the blocking pool) as the
+    /// flush settings say.
+    async fn write(
+        &mut self,
+        lines: impl FnOnce() -> Result<Vec<u8>, ExportError> + Send + 'static,
+    ) -> Result<(), ExportError> {
         let Some(sink) = self.sink.clone() else {
             return Err(ExportError::permanent("exporter used before start"));
         };
-        let format: Format = self.config.format;
         let write_through = self.config.flush_interval.is_zero();
         blocking(move || {
-            let mut lines = Vec::new();
-            encode_lines(batch, format, &mut lines)
-                .map_err(|e| ExportError::permanent(format!("cannot encode records: {e}")))?;
+            let lines = lines()?;
             let mut sink = lock(&sink);
             let refuse = |sink: &Sink, e: std::io::Error| {
                 ExportError::retryable(format!("cannot write {}: {e}", sink.path.display()))
@@ -210,6 +192,48 @@ impl Exporter for FileExporter {
             Ok(())
         })
         .await?
+    }
+}
+
+#[async_trait]
+impl Exporter for FileExporter {
+    async fn start(&mut self) -> Result<(), ComponentError> {
+        let path = self.config.path.clone();
+        let append = self.config.append;
+        let create = self.config.create_directory;
+        let rotation = self.rotation();
+        let opened = tokio::task::spawn_blocking(move || {
+            LineWriter::open(&path, append, create, rotation).map(|w| (w, path))
+        })
+        .await
+        .map_err(|e| ComponentError::Environment(format!("opening the output file failed: {e}")))?;
+        let (writer, path) = opened.map_err(|e| {
+            ComponentError::Environment(format!(
+                "cannot open {}: {e} (check that the directory exists and is writable, or set create_directory: true)",
+                self.config.path.display()
+            ))
+        })?;
+        let sink = Arc::new(Mutex::new(Sink {
+            path,
+            writer,
+            pending: Vec::new(),
+            failures: LogLimiter::new(WARN_INTERVAL),
+        }));
+        if !self.config.flush_interval.is_zero() {
+            self.flusher = Some(spawn_flusher(sink.clone(), self.config.flush_interval));
+        }
+        self.sink = Some(sink);
+        Ok(())
+    }
+
+    async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+        let format = self.config.format;
+        self.write(move || encode(&batch, format)).await
+    }
+
+    async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        let lines = encode(batch, self.config.format)?;
+        self.write(move || Ok(lines)).await
     }
 
     async fn shutdown(&mut self) -> Result<(), ComponentError> {

@@ -58,6 +58,8 @@ pub(crate) struct FakeState {
     pub(crate) calls: Vec<(usize, Instant)>,
     /// Record counts of the successful calls.
     pub(crate) delivered: Vec<usize>,
+    /// Calls that came by reference (`export_ref`).
+    pub(crate) by_ref: usize,
     /// Whether shutdown ran.
     pub(crate) shut_down: bool,
     /// Whether start should fail.
@@ -122,6 +124,11 @@ impl Exporter for Fake {
             state.delivered.push(n);
         }
         answer
+    }
+
+    async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).by_ref += 1;
+        self.export(batch.clone()).await
     }
 
     async fn shutdown(&mut self) -> Result<(), ComponentError> {

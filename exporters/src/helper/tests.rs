@@ -101,6 +101,25 @@ async fn retries_then_succeeds() {
     assert_eq!(health.events_exported, 3);
 }
 
+/// Scenario: one batch with retries enabled, one with retries disabled.
+/// Guarantees: with retries the exporter reads the kept batch by reference
+/// (no copy); without, it gets the batch itself.
+#[tokio::test(start_paused = true)]
+async fn hands_over_by_reference_only_when_retrying() {
+    let fake = Fake::scripted(vec![retryable(None)]);
+    let h = start(&fake, settings()).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    h.finish().await;
+    assert_eq!(fake.with(|s| (s.calls.len(), s.by_ref)), (2, 2));
+    let fake = Fake::default();
+    let mut s = settings();
+    s.retry.enabled = false;
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    h.finish().await;
+    assert_eq!(fake.with(|s| (s.calls.len(), s.by_ref)), (1, 0));
+}
+
 /// Scenario: the peer asks for a 7s delay (Retry-After / RetryInfo).
 /// Guarantees: the next attempt waits at least that long.
 #[tokio::test(start_paused = true)]

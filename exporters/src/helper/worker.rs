@@ -137,6 +137,14 @@ impl Worker {
     }
 }
 
+/// How a batch is handed to the exporter for one attempt.
+enum Attempt<'b> {
+    /// The only attempt: the exporter takes the batch.
+    Owned(Batch),
+    /// The batch stays with the helper for a retry.
+    Kept(&'b Batch),
+}
+
 /// The export path with its counters; borrowed pieces of the worker.
 struct Sender<'a> {
     id: String,
@@ -159,24 +167,25 @@ impl Sender<'_> {
         }
         let started = Instant::now();
         let mut backoff = Backoff::new(&self.settings.retry);
-        // Without retries the batch is handed over as is; with retries a copy
-        // stays here for the next attempt.
-        let mut held = Some(batch);
+        // Without retries the batch is handed over; with retries it stays
+        // here and the exporter reads it by reference.
+        let (mut owned, kept) = if self.settings.retry.enabled {
+            (None, Some(batch))
+        } else {
+            (Some(batch), None)
+        };
         loop {
             if self.drain_deadline.is_cancelled() {
                 let msg = "shutdown deadline passed before the batch was exported";
                 self.give_up(signal, records, &completions, msg);
                 return;
             }
-            let attempt = if self.settings.retry.enabled {
-                held.clone()
-            } else {
-                held.take()
+            let outcome = match (owned.take(), kept.as_ref()) {
+                (Some(batch), _) => self.attempt(Attempt::Owned(batch)).await,
+                (None, Some(batch)) => self.attempt(Attempt::Kept(batch)).await,
+                (None, None) => return,
             };
-            let Some(attempt) = attempt else {
-                return;
-            };
-            let error = match self.attempt(attempt).await {
+            let error = match outcome {
                 Ok(()) => {
                     self.metrics.of(signal).sent.inc_by(records);
                     self.health.record_success(records);
@@ -252,9 +261,12 @@ impl Sender<'_> {
 
     /// One export call under the per-attempt timeout, cut short by the
     /// drain deadline.
-    async fn attempt(&mut self, batch: Batch) -> Result<(), ExportError> {
+    async fn attempt(&mut self, batch: Attempt<'_>) -> Result<(), ExportError> {
         let timeout = self.settings.timeout;
-        let export = self.exporter.export(batch);
+        let export = match batch {
+            Attempt::Owned(batch) => self.exporter.export(batch),
+            Attempt::Kept(batch) => self.exporter.export_ref(batch),
+        };
         let timed = async {
             if timeout.is_zero() {
                 return export.await;

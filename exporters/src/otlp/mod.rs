@@ -7,6 +7,7 @@
 //! warning naming the endpoint, and `degraded` on `/api/health`), and the
 //! helper keeps retrying batches until the destination comes up.
 
+pub mod encode;
 pub mod grpc;
 pub mod http;
 

@@ -1,32 +1,87 @@
-//! The `otlp_grpc` exporter: OTLP over gRPC with tonic's generated
-//! `LogsService` / `TraceService` clients on one lazily connected channel.
-//! TLS goes through our own rustls connector so that every `tls` option
-//! (custom CA, client certificates, `insecure_skip_verify`) is honoured.
+//! The `otlp_grpc` exporter: OTLP over gRPC with tonic on one lazily
+//! connected channel, calling `LogsService/Export` and `TraceService/Export`.
+//! Requests are encoded straight from the borrowed batch
+//! ([`request_proto`]) and sent through a pass-through codec, so the helper
+//! never copies a batch to retry it. TLS goes through our own rustls
+//! connector so that every `tls` option (custom CA, client certificates,
+//! `insecure_skip_verify`) is honoured.
 
 use super::config::{OtlpGrpcConfig, Target};
 use crate::helper::log_limit::LogLimiter;
+use crate::otlp::encode::request_proto;
 use crate::otlp::{
     error_chain, partial_success, spawn_reachability_probe, warning_limiter, Compression,
 };
 use async_trait::async_trait;
+use bytes::{BufMut, Bytes};
 use hyper_util::rt::TokioIo;
 use oispd_component::telemetry::ExporterHealth;
-use oispd_component::{Batch, ComponentError, ExportError, Exporter};
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use oispd_component::{Batch, ComponentError, ExportError, Exporter, Signal};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+use std::marker::PhantomData;
 use std::sync::Arc;
-use tonic::codec::CompressionEncoding;
+use tonic::client::Grpc;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Channel, Endpoint, Uri};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
-/// The connected clients, built at start.
-struct Clients {
-    logs: LogsServiceClient<Channel>,
-    traces: TraceServiceClient<Channel>,
+/// gRPC method of the logs service.
+const LOGS_EXPORT: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+/// gRPC method of the trace service.
+const TRACES_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Sends already encoded request bytes and decodes the response as `R`.
+struct PassThroughCodec<R>(PhantomData<R>);
+
+impl<R> Default for PassThroughCodec<R> {
+    fn default() -> Self {
+        PassThroughCodec(PhantomData)
+    }
+}
+
+struct BytesEncoder;
+
+impl Encoder for BytesEncoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+struct ProstDecoder<R>(PhantomData<R>);
+
+impl<R: Message + Default> Decoder for ProstDecoder<R> {
+    type Item = R;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<R>, Status> {
+        R::decode(src)
+            .map(Some)
+            .map_err(|e| Status::internal(format!("undecodable response: {e}")))
+    }
+}
+
+impl<R: Message + Default + Send + 'static> Codec for PassThroughCodec<R> {
+    type Encode = Bytes;
+    type Decode = R;
+    type Encoder = BytesEncoder;
+    type Decoder = ProstDecoder<R>;
+
+    fn encoder(&mut self) -> BytesEncoder {
+        BytesEncoder
+    }
+
+    fn decoder(&mut self) -> ProstDecoder<R> {
+        ProstDecoder(PhantomData)
+    }
 }
 
 /// Sends batches to an OTLP/gRPC server.
@@ -36,7 +91,7 @@ pub struct OtlpGrpcExporter {
     target: Target,
     metadata: MetadataMap,
     health: Arc<ExporterHealth>,
-    clients: Option<Clients>,
+    grpc: Option<Grpc<Channel>>,
     warnings: LogLimiter,
 }
 
@@ -64,7 +119,7 @@ impl OtlpGrpcExporter {
             target,
             metadata,
             health,
-            clients: None,
+            grpc: None,
             warnings: warning_limiter(),
         })
     }
@@ -172,20 +227,16 @@ fn code_name(code: Code) -> &'static str {
 #[async_trait]
 impl Exporter for OtlpGrpcExporter {
     async fn start(&mut self) -> Result<(), ComponentError> {
-        let channel = self.channel()?;
-        let mut logs =
-            LogsServiceClient::new(channel.clone()).max_decoding_message_size(usize::MAX);
-        let mut traces = TraceServiceClient::new(channel).max_decoding_message_size(usize::MAX);
+        let mut grpc = Grpc::new(self.channel()?).max_decoding_message_size(usize::MAX);
         let encoding = match self.config.compression {
             Compression::Gzip => Some(CompressionEncoding::Gzip),
             Compression::Zstd => Some(CompressionEncoding::Zstd),
             Compression::None => None,
         };
         if let Some(encoding) = encoding {
-            logs = logs.send_compressed(encoding).accept_compressed(encoding);
-            traces = traces.send_compressed(encoding).accept_compressed(encoding);
+            grpc = grpc.send_compressed(encoding).accept_compressed(encoding);
         }
-        self.clients = Some(Clients { logs, traces });
+        self.grpc = Some(grpc);
         spawn_reachability_probe(
             self.id.clone(),
             self.target.display(),
@@ -197,14 +248,23 @@ impl Exporter for OtlpGrpcExporter {
     }
 
     async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
-        let Some(clients) = self.clients.as_ref() else {
+        self.export_ref(&batch).await
+    }
+
+    async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        let Some(mut grpc) = self.grpc.clone() else {
             return Err(ExportError::permanent("exporter used before start"));
         };
-        let (rejected, message) = match batch {
-            Batch::Logs(resource_logs) => {
-                let mut client = clients.logs.clone();
-                let request = self.request(ExportLogsServiceRequest { resource_logs });
-                match client.export(request).await {
+        let request = self.request(Bytes::from(request_proto(batch)));
+        if let Err(e) = grpc.ready().await {
+            let status = Status::unavailable(format!("channel not ready: {}", error_chain(&e)));
+            return Err(self.classify(&status));
+        }
+        let (rejected, message) = match batch.signal() {
+            Signal::Logs => {
+                let path = PathAndQuery::from_static(LOGS_EXPORT);
+                let codec = PassThroughCodec::<ExportLogsServiceResponse>::default();
+                match grpc.unary(request, path, codec).await {
                     Ok(response) => match response.into_inner().partial_success {
                         Some(p) => (p.rejected_log_records, p.error_message),
                         None => return Ok(()),
@@ -212,10 +272,10 @@ impl Exporter for OtlpGrpcExporter {
                     Err(status) => return Err(self.classify(&status)),
                 }
             }
-            Batch::Traces(resource_spans) => {
-                let mut client = clients.traces.clone();
-                let request = self.request(ExportTraceServiceRequest { resource_spans });
-                match client.export(request).await {
+            Signal::Traces => {
+                let path = PathAndQuery::from_static(TRACES_EXPORT);
+                let codec = PassThroughCodec::<ExportTraceServiceResponse>::default();
+                match grpc.unary(request, path, codec).await {
                     Ok(response) => match response.into_inner().partial_success {
                         Some(p) => (p.rejected_spans, p.error_message),
                         None => return Ok(()),

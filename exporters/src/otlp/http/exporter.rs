@@ -6,6 +6,7 @@
 
 use super::config::{Encoding, OtlpHttpConfig};
 use crate::helper::log_limit::LogLimiter;
+use crate::otlp::encode::{request_json, request_proto};
 use crate::otlp::{
     error_chain, partial_success, spawn_reachability_probe, warning_limiter, Compression,
 };
@@ -15,12 +16,8 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use oispd_component::telemetry::ExporterHealth;
 use oispd_component::{Batch, ComponentError, ExportError, Exporter, Signal};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use reqwest::Url;
 use std::io::Write;
@@ -193,23 +190,17 @@ pub(crate) fn compress(
 }
 
 /// The encoded request body of `batch`.
-fn encode(batch: Batch, encoding: Encoding) -> Result<Vec<u8>, ExportError> {
-    let encoded = match (batch, encoding) {
-        (Batch::Logs(resource_logs), Encoding::Proto) => {
-            Ok(ExportLogsServiceRequest { resource_logs }.encode_to_vec())
+fn encode(batch: &Batch, encoding: Encoding) -> Result<Vec<u8>, ExportError> {
+    match encoding {
+        Encoding::Proto => Ok(request_proto(batch)),
+        Encoding::Json => {
+            let mut out = Vec::new();
+            request_json(batch, &mut out).map_err(|e| {
+                ExportError::permanent(format!("cannot encode the batch as OTLP/JSON: {e}"))
+            })?;
+            Ok(out)
         }
-        (Batch::Traces(resource_spans), Encoding::Proto) => {
-            Ok(ExportTraceServiceRequest { resource_spans }.encode_to_vec())
-        }
-        (Batch::Logs(resource_logs), Encoding::Json) => {
-            serde_json::to_vec(&ExportLogsServiceRequest { resource_logs })
-        }
-        (Batch::Traces(resource_spans), Encoding::Json) => {
-            serde_json::to_vec(&ExportTraceServiceRequest { resource_spans })
-        }
-    };
-    encoded
-        .map_err(|e| ExportError::permanent(format!("cannot encode the batch as OTLP/JSON: {e}")))
+    }
 }
 
 /// The partial success in a 2xx answer: `(rejected, message)`.
@@ -291,6 +282,10 @@ impl Exporter for OtlpHttpExporter {
     }
 
     async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
+        self.export_ref(&batch).await
+    }
+
+    async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
         let Some(client) = self.client.clone() else {
             return Err(ExportError::permanent("exporter used before start"));
         };
