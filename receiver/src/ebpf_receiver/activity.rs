@@ -39,7 +39,9 @@ impl MonoClock {
     pub(crate) fn system() -> MonoClock {
         let mono = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
         let real = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-        let ns = |t: rustix::time::Timespec| i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
+        let ns = |t: rustix::time::Timespec| {
+            i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec)
+        };
         MonoClock {
             offset_ns: ns(real) - ns(mono),
         }
@@ -70,10 +72,9 @@ pub(crate) fn activity_event(a: &RawActivity, clock: MonoClock) -> Option<OispEv
             argv_truncated,
             ..
         } => {
-            let shell = filename
-                .rsplit('/')
-                .next()
-                .is_some_and(|b| matches!(b, "sh" | "bash" | "dash" | "zsh" | "ksh" | "fish" | "ash"));
+            let shell = filename.rsplit('/').next().is_some_and(|b| {
+                matches!(b, "sh" | "bash" | "dash" | "zsh" | "ksh" | "fish" | "ash")
+            });
             let mut reasons = vec!["kernel_tracepoint"];
             reasons.push(if *argv_truncated {
                 "argv_truncated"
@@ -103,7 +104,14 @@ pub(crate) fn activity_event(a: &RawActivity, clock: MonoClock) -> Option<OispEv
                 exit_code: i64::from(*exit_code),
                 signal: signal.map(i64::from),
                 signal_name: signal.and_then(signal_name).map(str::to_string),
-                termination_type: Some(if signal.is_some() { "signaled" } else { "normal" }.into()),
+                termination_type: Some(
+                    if signal.is_some() {
+                        "signaled"
+                    } else {
+                        "normal"
+                    }
+                    .into(),
+                ),
                 ..Default::default()
             }),
             "sched_process_exit",
@@ -425,7 +433,10 @@ mod tests {
             ts_mono_ns: 5,
         });
         assert_eq!(v["event_type"], "process.exec");
-        assert_eq!(v["data"], json!({"exe": "/usr/bin/bash", "args": ["bash", "-c"], "is_shell": true}));
+        assert_eq!(
+            v["data"],
+            json!({"exe": "/usr/bin/bash", "args": ["bash", "-c"], "is_shell": true})
+        );
         assert_eq!(v["source"]["capture_method"], "ebpf_tracepoint");
         assert_eq!(v["source"]["capture_point"], "sched_process_exec");
         assert_eq!(v["confidence"]["completeness"], "partial");
@@ -463,9 +474,15 @@ mod tests {
             ts_mono_ns: 1,
         };
         let v = data(&conn(0));
-        assert_eq!(v["data"]["dest"], json!({"ip": "104.18.7.192", "port": 443, "is_private": false}));
+        assert_eq!(
+            v["data"]["dest"],
+            json!({"ip": "104.18.7.192", "port": 443, "is_private": false})
+        );
         assert_eq!(v["data"]["src"]["is_private"], true);
-        assert_eq!((&v["data"]["protocol"], &v["data"]["success"]), (&json!("tcp"), &json!(true)));
+        assert_eq!(
+            (&v["data"]["protocol"], &v["data"]["success"]),
+            (&json!("tcp"), &json!(true))
+        );
         assert_eq!(v["confidence"]["completeness"], "metadata_only");
         assert!(data(&conn(-115))["data"].get("success").is_none());
         let refused = data(&conn(-111));
@@ -481,7 +498,10 @@ mod tests {
             peer: Some("[::1]:5555".parse().unwrap()),
             ts_mono_ns: 1,
         });
-        assert_eq!(v["data"]["src"], json!({"ip": "::1", "port": 5555, "is_private": true}));
+        assert_eq!(
+            v["data"]["src"],
+            json!({"ip": "::1", "port": 5555, "is_private": true})
+        );
         let v = data(&RawActivity::DnsQuery {
             pid: 1,
             tid: 1,
@@ -513,7 +533,10 @@ mod tests {
         let v = data(&open(5));
         assert_eq!(v["data"]["flags"], json!(["write", "append", "create"]));
         assert_eq!(v["data"]["fd"], 5);
-        assert_eq!(v["data"]["file"], json!({"path": "/tmp/out/notes.md", "name": "notes.md", "extension": "md"}));
+        assert_eq!(
+            v["data"]["file"],
+            json!({"path": "/tmp/out/notes.md", "name": "notes.md", "extension": "md"})
+        );
         assert!(activity_event(&open(-2), MonoClock::system()).is_none());
         let write = |path: Option<&str>| RawActivity::FileWrite {
             pid: 1,
@@ -526,7 +549,10 @@ mod tests {
         assert_eq!(data(&write(Some("/tmp/x")))["data"]["bytes_written"], 20);
         assert!(activity_event(&write(None), MonoClock::system()).is_none());
         assert_eq!(open_flags(0), vec!["read"]);
-        assert_eq!(open_flags(0o2 | 0o1000 | 0o200), vec!["read", "write", "truncate", "exclusive"]);
+        assert_eq!(
+            open_flags(0o2 | 0o1000 | 0o200),
+            vec!["read", "write", "truncate", "exclusive"]
+        );
     }
 
     /// Scenario: enrichment with a containerised process, and with an unknown one.

@@ -180,7 +180,9 @@ impl Agents {
 mod tests {
     use super::*;
     use oispd_semconv::process::ProcessFork;
-    use oispd_semconv::{CaptureMethod, Completeness, Confidence, ConfidenceLevel, EventData, Source};
+    use oispd_semconv::{
+        CaptureMethod, Completeness, Confidence, ConfidenceLevel, EventData, Source,
+    };
 
     fn ev(child: u32) -> OispEvent {
         OispEvent::new(

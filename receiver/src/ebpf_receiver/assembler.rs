@@ -213,7 +213,13 @@ impl Assembler {
             }
             return;
         };
-        enrich(&mut ev, pid, activity_tid(a), self.procs.get(pid), &self.host);
+        enrich(
+            &mut ev,
+            pid,
+            activity_tid(a),
+            self.procs.get(pid),
+            &self.host,
+        );
         if self.mode == ActivityMode::All || self.agents.is_agent(pid) {
             self.events.push(ev);
         } else if !matches!(a, RawActivity::Exit { .. }) {
@@ -252,7 +258,11 @@ mod tests {
 
     fn assembler(mode: ActivityMode, spans: bool) -> (Assembler, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("passwd"), "alice:x:1000:1000::/home/alice:/bin/sh\n").unwrap();
+        std::fs::write(
+            dir.path().join("passwd"),
+            "alice:x:1000:1000::/home/alice:/bin/sh\n",
+        )
+        .unwrap();
         let decoder = CaptureDecoder::new(
             DecoderConfig {
                 host: Some(Host {
@@ -268,7 +278,14 @@ mod tests {
             hostname: Some("test-host".into()),
             ..Host::default()
         };
-        let asm = Assembler::new(decoder, procs, Agents::new(Duration::from_secs(60)), mode, host, spans);
+        let asm = Assembler::new(
+            decoder,
+            procs,
+            Agents::new(Duration::from_secs(60)),
+            mode,
+            host,
+            spans,
+        );
         (asm, dir)
     }
 
@@ -370,7 +387,12 @@ mod tests {
     #[test]
     fn agents_mode_reports_agents_and_their_descendants_only() {
         let (mut asm, _dir) = assembler(ActivityMode::Agents, false);
-        for r in [exec(A, 1, "python3", 1), connect(A, 2), exec(B, 1, "curl", 3), connect(B, 4)] {
+        for r in [
+            exec(A, 1, "python3", 1),
+            connect(A, 2),
+            exec(B, 1, "curl", 3),
+            connect(B, 4),
+        ] {
             asm.handle(r);
         }
         assert!(asm.take_events().is_empty(), "nothing before the AI call");
@@ -391,10 +413,19 @@ mod tests {
         assert_eq!(p.name.as_deref(), Some("python3"));
         assert_eq!(p.cmdline.as_deref(), Some("python3 agent.py"));
         assert_eq!(ev[0].actor.as_ref().unwrap().user.as_deref(), Some("alice"));
-        assert_eq!(ev[2].process.as_ref().unwrap().name.as_deref(), Some("python3"));
-        assert_eq!(ev[2].host.as_ref().unwrap().hostname.as_deref(), Some("test-host"));
+        assert_eq!(
+            ev[2].process.as_ref().unwrap().name.as_deref(),
+            Some("python3")
+        );
+        assert_eq!(
+            ev[2].host.as_ref().unwrap().hostname.as_deref(),
+            Some("test-host")
+        );
         let text = serde_json::to_string(&ev).unwrap();
-        assert!(!text.contains("TESTKEY0123456789abcdef"), "a key leaked: {text}");
+        assert!(
+            !text.contains("TESTKEY0123456789abcdef"),
+            "a key leaked: {text}"
+        );
 
         asm.handle(CaptureRecord::Activity(RawActivity::Fork {
             parent: A,

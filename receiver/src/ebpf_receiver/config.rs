@@ -320,7 +320,10 @@ mod tests {
         ] {
             assert!(err.contains(field), "{field} missing in {err}");
         }
-        let err = parse("max_body_bytes: 2097152\nring_buffer_size: 8388608\nmax_connection_bytes: 1048576").unwrap_err();
+        let err = parse(
+            "max_body_bytes: 2097152\nring_buffer_size: 8388608\nmax_connection_bytes: 1048576",
+        )
+        .unwrap_err();
         assert!(err.contains("'max_connection_bytes'"), "{err}");
     }
 }

@@ -63,7 +63,11 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("proc/sys/kernel")).unwrap();
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
         std::fs::write(dir.path().join("proc/sys/kernel/hostname"), "box-1\n").unwrap();
-        std::fs::write(dir.path().join("proc/sys/kernel/osrelease"), "6.18.0-test\n").unwrap();
+        std::fs::write(
+            dir.path().join("proc/sys/kernel/osrelease"),
+            "6.18.0-test\n",
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("etc/os-release"),
             "NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
@@ -72,7 +76,10 @@ mod tests {
         let h = host_facts(dir.path());
         assert_eq!(h.hostname.as_deref(), Some("box-1"));
         assert_eq!(h.kernel_version.as_deref(), Some("6.18.0-test"));
-        assert_eq!(h.os_version.as_deref(), Some("Debian GNU/Linux 12 (bookworm)"));
+        assert_eq!(
+            h.os_version.as_deref(),
+            Some("Debian GNU/Linux 12 (bookworm)")
+        );
         assert_eq!(h.os.as_deref(), Some("linux"));
         assert!(h.arch.is_some());
     }

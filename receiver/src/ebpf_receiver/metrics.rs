@@ -192,7 +192,12 @@ impl DropMetrics {
     }
 
     /// Brings the counters up to the kernel's and the decoder's totals.
-    pub(crate) fn sync(&mut self, kernel: &CaptureDrops, decoder: &DecoderStats, spans_evicted: u64) {
+    pub(crate) fn sync(
+        &mut self,
+        kernel: &CaptureDrops,
+        decoder: &DecoderStats,
+        spans_evicted: u64,
+    ) {
         for (reason, f) in &mut self.records {
             let total = match reason {
                 RecordLoss::RingBufferFullTls => kernel.tls_records,
@@ -211,9 +216,9 @@ impl DropMetrics {
                 RecordLoss::ServerSide => decoder.server_side_dropped,
                 RecordLoss::SpanRequestEvicted => spans_evicted,
                 // Counted as they happen, with `add`.
-                RecordLoss::FilePathUnknown | RecordLoss::MemoryLimit | RecordLoss::PipelineClosed => {
-                    continue
-                }
+                RecordLoss::FilePathUnknown
+                | RecordLoss::MemoryLimit
+                | RecordLoss::PipelineClosed => continue,
             };
             f.follow(total);
         }

@@ -172,7 +172,12 @@ struct Run {
 }
 
 impl Run {
-    async fn run(mut self, mut capture: EbpfCapture, mut asm: Assembler, shutdown: CancellationToken) {
+    async fn run(
+        mut self,
+        mut capture: EbpfCapture,
+        mut asm: Assembler,
+        shutdown: CancellationToken,
+    ) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flush_at: Option<Instant> = None;

@@ -248,8 +248,7 @@ pub(crate) fn parse_cgroup(text: &str) -> CgroupFacts {
 fn container_id_in(segment: &str) -> Option<String> {
     let s = segment.strip_suffix(".scope").unwrap_or(segment);
     let id = s.rsplit(['-', ':']).next()?;
-    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| id.to_ascii_lowercase())
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
 }
 
 fn pod_uid_in(segment: &str) -> Option<String> {
@@ -257,10 +256,9 @@ fn pod_uid_in(segment: &str) -> Option<String> {
     let at = s.rfind("pod")?;
     let uid = s[at + 3..].replace('_', "-");
     let ok = uid.len() == 36
-        && uid
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit()));
+        && uid.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        });
     ok.then(|| uid.to_ascii_lowercase())
 }
 
@@ -280,12 +278,20 @@ mod tests {
     fn fake_proc(dir: &Path, pid: u32, cgroup: &str) {
         let p = dir.join("proc").join(pid.to_string());
         std::fs::create_dir_all(&p).unwrap();
-        std::fs::write(p.join("status"), "Name:\tagent\nPPid:\t77\nUid:\t1000\t1000\t1000\t1000\n").unwrap();
+        std::fs::write(
+            p.join("status"),
+            "Name:\tagent\nPPid:\t77\nUid:\t1000\t1000\t1000\t1000\n",
+        )
+        .unwrap();
         std::fs::write(p.join("comm"), "agent\n").unwrap();
         std::fs::write(p.join("cmdline"), b"python3\0agent.py\0--fast\0").unwrap();
         std::os::unix::fs::symlink("/usr/bin/python3.11", p.join("exe")).unwrap();
         std::fs::write(p.join("cgroup"), cgroup).unwrap();
-        std::fs::write(dir.join("passwd"), "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n").unwrap();
+        std::fs::write(
+            dir.join("passwd"),
+            "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+        )
+        .unwrap();
     }
 
     /// Scenario: a process in a Kubernetes pod (systemd driver) seen first by pid.
@@ -334,7 +340,10 @@ mod tests {
         assert_eq!(p.container_id, None);
         t.fork(500, 501);
         let c = t.get(501).unwrap();
-        assert_eq!((c.pid, c.ppid, c.name.as_deref()), (501, Some(500), Some("curl")));
+        assert_eq!(
+            (c.pid, c.ppid, c.name.as_deref()),
+            (501, Some(500), Some("curl"))
+        );
         t.forget(500);
         assert!(t.get(500).is_none());
         assert_eq!(t.len(), 1);
@@ -351,7 +360,9 @@ mod tests {
         assert_eq!(v1.container_id.as_deref(), Some(CID));
         let podman = parse_cgroup(&format!("0::/machine.slice/libpod-{CID}.scope/container\n"));
         assert_eq!(podman.container_id.as_deref(), Some(CID));
-        let crio = parse_cgroup(&format!("0::/kubepods/besteffort/pod{POD}/crio-{CID}.scope\n"));
+        let crio = parse_cgroup(&format!(
+            "0::/kubepods/besteffort/pod{POD}/crio-{CID}.scope\n"
+        ));
         assert_eq!(crio.container_id.as_deref(), Some(CID));
         assert_eq!(crio.pod_uid.as_deref(), Some(POD));
         let host = parse_cgroup("0::/user.slice/user-1000.slice/session-3.scope\n");

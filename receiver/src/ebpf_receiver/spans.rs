@@ -7,9 +7,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use oispd_semconv::otel::{event_resource, oispd_scope, span_from_exchange};
 use oispd_semconv::{EventData, OispEvent};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 /// Requests waiting for their response at most.
 const MAX_PENDING: usize = 4096;
@@ -162,6 +162,8 @@ mod tests {
         assert_eq!(p.pending(), MAX_PENDING);
         assert_eq!(p.evicted, 3);
         assert!(p.observe(&response("0", 1)).is_none());
-        assert!(p.observe(&response(&(MAX_PENDING + 2).to_string(), 1)).is_some());
+        assert!(p
+            .observe(&response(&(MAX_PENDING + 2).to_string(), 1))
+            .is_some());
     }
 }
