@@ -113,7 +113,6 @@ pub(crate) struct Call {
     path: String,
     detection: Detection,
     provider: ProviderInfo,
-    catalog_id: Option<String>,
     auth: AuthInfo,
     origin: Origin,
     request_id: String,
@@ -168,12 +167,9 @@ impl Call {
         let provider_match = catalog.detect(host, Some(port));
         let scheme = head.scheme.as_deref().unwrap_or("https");
         let endpoint = format!("{scheme}://{authority}{}", path_without_query(path));
-        let (provider, detection, catalog_id) = match &provider_match {
-            Some(m) => (
-                m.provider_info(Some(endpoint)),
-                Detection::KnownEndpoint,
-                Some(m.id.clone()),
-            ),
+        // `provider.id` keeps the catalogue id behind the schema's name enum.
+        let (provider, detection) = match &provider_match {
+            Some(m) => (m.provider_info(Some(endpoint)), Detection::KnownEndpoint),
             None => (
                 ProviderInfo {
                     name: Some("other".into()),
@@ -181,7 +177,6 @@ impl Call {
                     ..ProviderInfo::default()
                 },
                 Detection::PayloadShape,
-                None,
             ),
         };
         Some(Call {
@@ -189,7 +184,6 @@ impl Call {
             path: path.clone(),
             detection,
             provider,
-            catalog_id,
             auth: auth_of(head, path),
             origin,
             request_id: format!("req_{}", oispd_semconv::new_event_id()),
@@ -261,7 +255,7 @@ impl Call {
         point: Point,
         quality: &Quality,
     ) -> OispEvent {
-        let mut ev = build(
+        build(
             data,
             ts,
             point,
@@ -269,13 +263,7 @@ impl Call {
             &self.origin,
             env.config.host.as_ref(),
             env.clock,
-        );
-        if let Some(id) = &self.catalog_id {
-            if let Some(attrs) = ev.attrs.as_mut() {
-                attrs.insert("oispd.provider.id".into(), Value::String(id.clone()));
-            }
-        }
-        ev
+        )
     }
 
     fn model_info(&self, id: Option<String>) -> Option<ModelInfo> {
