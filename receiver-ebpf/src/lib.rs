@@ -101,6 +101,10 @@ pub mod knobs {
     pub const TARGET_TGID: &str = "target_tgid";
     /// u32: [`crate::records::activity_mode`].
     pub const ACTIVITY_MODE: &str = "activity_mode";
+    /// u32: unconsumed ring bytes at which a record wakes the reader (0:
+    /// the kernel's default, a wakeup whenever the reader has caught up);
+    /// below it the reader must poll.
+    pub const WAKEUP_BYTES: &str = "wakeup_bytes";
 }
 
 #[cfg(test)]

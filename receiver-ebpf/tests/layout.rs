@@ -304,6 +304,7 @@ fn knobs_exist() {
         oispd_receiver_ebpf::knobs::OWN_TGID,
         oispd_receiver_ebpf::knobs::TARGET_TGID,
         oispd_receiver_ebpf::knobs::ACTIVITY_MODE,
+        oispd_receiver_ebpf::knobs::WAKEUP_BYTES,
     ] {
         let sym = file
             .symbols()

@@ -23,6 +23,11 @@ const volatile u32 own_tgid = 0;
 const volatile u32 target_tgid = 0;
 /* enum oisp_activity_mode: which processes get file activity records. */
 const volatile u32 activity_mode = OISP_ACTIVITY_AGENTS;
+/* Unconsumed bytes at which a record wakes the reader; 0: wake whenever
+ * the reader has caught up (the kernel's default, one wakeup per record
+ * when the reader keeps up). Below it the reader finds records on its own
+ * short poll. */
+const volatile u32 wakeup_bytes = 0;
 
 /* The one ring buffer; user space sets its size (map_max_entries). */
 struct {
@@ -90,6 +95,31 @@ static __always_inline void count_drop(u32 counter, u64 n)
 		*v += n;
 }
 
+/* Submit flags for a record of `size` bytes when `avail` unconsumed bytes
+ * are in the ring with it: a wakeup only when this record made the
+ * unconsumed data cross wakeup_bytes. A wakeup costs an IPI and a reader
+ * context switch, more than all the rest of a TLS record's work. */
+static __always_inline u64 wakeup_flags(u64 avail, u64 size)
+{
+	if (!wakeup_bytes)
+		return 0;
+	if (avail >= wakeup_bytes && avail < wakeup_bytes + size + 16)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline u64 ring_avail(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+}
+
+/* bpf_ringbuf_output of `size` bytes, counted when the ring is full. */
+static __always_inline void ring_output(void *data, u64 size)
+{
+	if (bpf_ringbuf_output(&events, data, size, wakeup_flags(ring_avail() + size + 8, size)))
+		count_drop(OISP_DROP_ACTIVITY, 1);
+}
+
 static __always_inline void fill_hdr(struct oisp_hdr *h, u64 pid_tgid, u16 kind, u16 flags,
 				     u32 data_len)
 {
@@ -118,8 +148,7 @@ static __always_inline struct scratch *scratch_get(void)
 /* Copies `size` bytes of the scratch record to the ring and releases it. */
 static __always_inline void scratch_emit(struct scratch *s, u32 size)
 {
-	if (bpf_ringbuf_output(&events, s->buf, bounded(size, SCRATCH_SIZE), 0))
-		count_drop(OISP_DROP_ACTIVITY, 1);
+	ring_output(s->buf, bounded(size, SCRATCH_SIZE));
 	*(volatile u32 *)&s->busy = 0;
 }
 
@@ -131,8 +160,7 @@ static __always_inline void scratch_release(struct scratch *s)
 /* Sends a fixed-size record, counting it when the ring is full. */
 static __always_inline void emit_fixed(void *rec, u32 size)
 {
-	if (bpf_ringbuf_output(&events, rec, size, 0))
-		count_drop(OISP_DROP_ACTIVITY, 1);
+	ring_output(rec, size);
 }
 
 /* True when the current process must not be looked at at all. */

@@ -54,6 +54,16 @@ enum {
 	BPF_EXIST = 2,
 };
 
+/* Ring buffer submit flags and query. */
+enum {
+	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
+};
+
+enum {
+	BPF_RB_AVAIL_DATA = 0,
+};
+
 /* x86-64 kernel register frame: the context of uprobes and uretprobes. */
 struct pt_regs {
 	unsigned long r15;

@@ -126,7 +126,7 @@ static __always_inline bool tls_emit_cap(const u32 cap, u64 pid_tgid, u32 n, con
 	r->gap_bytes = gap;
 	r->fd = fd;
 	r->_pad = 0;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, wakeup_flags(ring_avail(), sizeof(*r) + cap));
 	return true;
 }
 

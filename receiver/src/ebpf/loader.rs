@@ -134,6 +134,15 @@ where
         .map_err(|e: aya::programs::ProgramError| load_error(&format!("program {name}"), &e))
 }
 
+/// Unconsumed bytes at which the kernel wakes the reader: 64 KiB, or an
+/// eighth of a smaller ring. Less than that is picked up by the reader's
+/// poll every [`POLL_INTERVAL`](super::POLL_INTERVAL): a wakeup per record
+/// (the kernel's default when the reader keeps up) costs each `SSL_*` call
+/// more than the rest of its capture.
+fn wakeup_bytes(ring_buffer_size: u32) -> u32 {
+    (ring_buffer_size / 8).min(64 << 10)
+}
+
 /// Loads the object, attaches the tracepoints, loads the uprobe programs.
 pub(crate) fn load(
     config: &EbpfCaptureConfig,
@@ -150,6 +159,11 @@ pub(crate) fn load(
         .override_global(knobs::OWN_TGID, &own_tgid, true)
         .override_global(knobs::TARGET_TGID, &target_tgid, true)
         .override_global(knobs::ACTIVITY_MODE, &mode, true)
+        .override_global(
+            knobs::WAKEUP_BYTES,
+            &wakeup_bytes(config.ring_buffer_size),
+            true,
+        )
         .map_max_entries(maps::EVENTS, config.ring_buffer_size)
         .load(object())
         .map_err(|e| load_error("object", &e))?;

@@ -38,7 +38,7 @@ mod procfs;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, RingBuf};
 use oispd_component::ComponentConfig;
@@ -97,6 +97,11 @@ pub struct CaptureDrops {
     pub malformed_records: u64,
 }
 
+/// How often the ring buffer is checked without a wakeup: the kernel wakes
+/// the reader only once 64 KiB wait (see `loader::wakeup_bytes`), so this
+/// bounds the delay of a lone record.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
+
 /// Paths of open files per process, for file-write records.
 const MAX_FD_PATHS_PER_PID: usize = 4096;
 
@@ -111,6 +116,7 @@ pub struct EbpfCapture {
     conns: Conns,
     fd_paths: HashMap<u32, HashMap<i32, String>>,
     ready: VecDeque<CaptureRecord>,
+    poll: tokio::time::Interval,
     malformed: u64,
     mono_to_unix_ns: i128,
 }
@@ -176,6 +182,7 @@ impl EbpfCapture {
             conns: Conns::default(),
             fd_paths: HashMap::new(),
             ready: VecDeque::new(),
+            poll: poll_interval(),
             malformed: 0,
             mono_to_unix_ns: mono_to_unix_offset(),
         })
@@ -194,6 +201,7 @@ impl EbpfCapture {
             let deadline = self.conns.next_deadline();
             let record = {
                 let ring = &mut self.ring;
+                let poll = &mut self.poll;
                 tokio::select! {
                     guard = ring.readable_mut() => match guard {
                         Ok(mut guard) => {
@@ -209,6 +217,7 @@ impl EbpfCapture {
                         }
                     },
                     () = sleep_until(deadline) => None,
+                    _ = poll.tick() => None,
                 }
             };
             if let Some(record) = record {
@@ -417,6 +426,12 @@ fn single_target(config: &EbpfCaptureConfig) -> u32 {
         ([pid], true) if config.exclude.is_empty() => *pid,
         _ => 0,
     }
+}
+
+fn poll_interval() -> tokio::time::Interval {
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
