@@ -78,6 +78,41 @@ struct RpcStatus {
     message: String,
 }
 
+/// A request turned away before it reached the pipelines; small, so that
+/// decoding helpers can return it cheaply and the handler renders it.
+struct Rejection {
+    status: StatusCode,
+    code: i32,
+    encoding: Encoding,
+    message: String,
+}
+
+impl Rejection {
+    fn bad_request(encoding: Encoding, message: String) -> Rejection {
+        // gRPC code 3 = INVALID_ARGUMENT.
+        Rejection {
+            status: StatusCode::BAD_REQUEST,
+            code: 3,
+            encoding,
+            message,
+        }
+    }
+
+    fn too_large(encoding: Encoding, max: usize) -> Rejection {
+        // gRPC code 8 = RESOURCE_EXHAUSTED.
+        Rejection {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: 8,
+            encoding,
+            message: format!("decompressed body exceeds {max} bytes"),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        error(self.status, self.code, self.encoding, self.message)
+    }
+}
+
 fn error(status: StatusCode, code: i32, encoding: Encoding, message: String) -> Response {
     let body = match encoding {
         Encoding::Proto => RpcStatus { code, message }.encode_to_vec(),
@@ -93,17 +128,12 @@ fn error(status: StatusCode, code: i32, encoding: Encoding, message: String) -> 
         .into_response()
 }
 
-fn bad_request(encoding: Encoding, message: String) -> Response {
-    // gRPC code 3 = INVALID_ARGUMENT.
-    error(StatusCode::BAD_REQUEST, 3, encoding, message)
-}
-
 /// Decodes the body per headers; the error is a ready response.
 fn decode_body(
     headers: &HeaderMap,
     body: &Bytes,
     max: usize,
-) -> Result<(Encoding, Vec<u8>), Response> {
+) -> Result<(Encoding, Vec<u8>), Rejection> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -117,12 +147,14 @@ fn decode_body(
         "application/x-protobuf" | "application/protobuf" => Encoding::Proto,
         "application/json" => Encoding::Json,
         other => {
-            return Err(error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                3,
-                Encoding::Json,
-                format!("unsupported content type {other:?}: send application/x-protobuf or application/json"),
-            ))
+            return Err(Rejection {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: 3,
+                encoding: Encoding::Json,
+                message: format!(
+                    "unsupported content type {other:?}: send application/x-protobuf or application/json"
+                ),
+            })
         }
     };
     let content_encoding = headers
@@ -137,32 +169,28 @@ fn decode_body(
             let mut out = Vec::new();
             let decoder = flate2::read::GzDecoder::new(&body[..]);
             match decoder.take(max as u64 + 1).read_to_end(&mut out) {
-                Ok(_) if out.len() > max => {
-                    return Err(error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        8,
+                Ok(_) if out.len() > max => return Err(Rejection::too_large(encoding, max)),
+                Ok(_) => out,
+                Err(e) => {
+                    return Err(Rejection::bad_request(
                         encoding,
-                        format!("decompressed body exceeds {max} bytes"),
+                        format!("invalid gzip body: {e}"),
                     ))
                 }
-                Ok(_) => out,
-                Err(e) => return Err(bad_request(encoding, format!("invalid gzip body: {e}"))),
             }
         }
         "zstd" => match zstd::stream::decode_all(&body[..]) {
             Ok(out) if out.len() <= max => out,
-            Ok(_) => {
-                return Err(error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    8,
+            Ok(_) => return Err(Rejection::too_large(encoding, max)),
+            Err(e) => {
+                return Err(Rejection::bad_request(
                     encoding,
-                    format!("decompressed body exceeds {max} bytes"),
+                    format!("invalid zstd body: {e}"),
                 ))
             }
-            Err(e) => return Err(bad_request(encoding, format!("invalid zstd body: {e}"))),
         },
         other => {
-            return Err(bad_request(
+            return Err(Rejection::bad_request(
                 encoding,
                 format!("unsupported content encoding {other:?}: use gzip, zstd or none"),
             ))
@@ -217,11 +245,11 @@ fn unavailable(encoding: Encoding, why: IntakeError) -> Response {
 async fn logs(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let (encoding, raw) = match decode_body(&headers, &body, s.max_body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let req: ExportLogsServiceRequest = match parse(encoding, &raw) {
         Ok(r) => r,
-        Err(m) => return bad_request(encoding, m),
+        Err(m) => return Rejection::bad_request(encoding, m).into_response(),
     };
     match s.intake.accept(Batch::Logs(req.resource_logs)).await {
         Ok(()) => ok(
@@ -237,11 +265,11 @@ async fn logs(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> 
 async fn traces(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let (encoding, raw) = match decode_body(&headers, &body, s.max_body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let req: ExportTraceServiceRequest = match parse(encoding, &raw) {
         Ok(r) => r,
-        Err(m) => return bad_request(encoding, m),
+        Err(m) => return Rejection::bad_request(encoding, m).into_response(),
     };
     match s.intake.accept(Batch::Traces(req.resource_spans)).await {
         Ok(()) => ok(
