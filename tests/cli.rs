@@ -196,3 +196,12 @@ fn sensor_toml_converts_to_a_valid_pipeline() {
     let direct = oispd(&["validate", "--config", &toml_path]);
     assert!(direct.status.success(), "{}", String::from_utf8_lossy(&direct.stderr));
 }
+
+/// Scenario: the reference deployment config a user copies.
+/// Guarantees: `oispd validate --config config/otel-style.yaml` passes.
+#[test]
+fn reference_config_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/otel-style.yaml");
+    let out = oispd(&["validate", "--config", path]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
