@@ -188,7 +188,8 @@ impl EbpfCapture {
         })
     }
 
-    /// The next record; `None` only when the ring buffer fails.
+    /// The next record; `None` only when the ring buffer fails. Cancel safe
+    /// (no record is lost when the future is dropped, e.g. in `select!`).
     pub async fn next(&mut self) -> Option<CaptureRecord> {
         loop {
             if let Some(record) = self.ready.pop_front() {
