@@ -169,10 +169,25 @@ impl OtlpGrpcExporter {
 
     fn classify(&self, status: &Status) -> ExportError {
         let endpoint = self.target.display();
-        let detail = match std::error::Error::source(status) {
-            Some(source) => format!("{}: {}", status.message(), error_chain(source)),
-            None => status.message().to_string(),
+        let text = status.message();
+        let mut detail = match std::error::Error::source(status) {
+            Some(source) => {
+                let chain = error_chain(source);
+                if chain.contains(text) {
+                    chain
+                } else if text.contains(&chain) {
+                    text.to_string()
+                } else {
+                    format!("{text}: {chain}")
+                }
+            }
+            None => text.to_string(),
         };
+        if self.target.tls && detail.contains("InvalidContentType") {
+            detail.push_str(
+                " (the server does not speak TLS: set tls.insecure: true or use an http:// endpoint)",
+            );
+        }
         let message = format!(
             "OTLP/gRPC export to {endpoint} failed: {}: {detail}",
             code_name(status.code())

@@ -342,3 +342,21 @@ async fn tls_with_private_ca() {
     skip.export(logs(3)).await.unwrap();
     sink.seen(|s| assert_eq!(s.log_records, 5));
 }
+
+/// Scenario: the server speaks plaintext but the endpoint has no scheme and
+/// `tls.insecure` is not set (the most common collector config mistake).
+/// Guarantees: a retryable error that says how to fix it.
+#[tokio::test]
+async fn tls_against_plaintext_server_says_what_to_do() {
+    let addr = serve(Sink::default(), None).await;
+    let (mut e, _t) = started(&format!("endpoint: {addr}")).await;
+    match e.export(logs(1)).await {
+        Err(ExportError::Retryable { message, .. }) => {
+            assert!(
+                message.contains("does not speak TLS: set tls.insecure: true"),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
