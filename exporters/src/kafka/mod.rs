@@ -304,6 +304,10 @@ impl Exporter for KafkaExporter {
         self.send(&batch).await
     }
 
+    async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        self.send(batch).await
+    }
+
     async fn shutdown(&mut self) -> Result<(), ComponentError> {
         let Some(producer) = self.producer.take() else {
             return Ok(());

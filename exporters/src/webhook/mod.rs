@@ -149,6 +149,10 @@ impl Exporter for WebhookExporter {
     async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
         self.send(&batch).await
     }
+
+    async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        self.send(batch).await
+    }
 }
 
 /// What an HTTP status means for the batch.

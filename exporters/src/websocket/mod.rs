@@ -149,6 +149,10 @@ impl Exporter for WebsocketExporter {
         self.send(&batch).await
     }
 
+    async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        self.send(batch).await
+    }
+
     async fn shutdown(&mut self) -> Result<(), ComponentError> {
         self.hub.stop();
         Ok(())
