@@ -41,7 +41,11 @@ impl Default for AdminConfig {
 
 impl ComponentConfig for AdminConfig {
     fn validate(&self) -> Vec<String> {
-        if self.endpoint.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
+        if self
+            .endpoint
+            .rsplit_once(':')
+            .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+        {
             vec![format!(
                 "'endpoint' must be host:port, got {:?}",
                 self.endpoint
@@ -76,7 +80,12 @@ impl ExtensionFactory for AdminFactory {
         config: &Value,
     ) -> Result<Box<dyn Extension>, ComponentError> {
         let cfg = parse_config::<AdminConfig>(config).map_err(|e| {
-            ComponentError::Config(e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+            ComponentError::Config(
+                e.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
         })?;
         Ok(Box::new(Admin {
             endpoint: cfg.endpoint,

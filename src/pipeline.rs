@@ -103,7 +103,10 @@ pub async fn start(
             if consumers.contains_key(&id) || config.body(Kind::Exporter, &id).is_none() {
                 continue;
             }
-            let body = config.body(Kind::Exporter, &id).cloned().unwrap_or_default();
+            let body = config
+                .body(Kind::Exporter, &id)
+                .cloned()
+                .unwrap_or_default();
             let factory = registry
                 .exporter(id.type_name())
                 .ok_or_else(|| anyhow!("exporters::{id}: unknown type"))?;
@@ -160,7 +163,10 @@ pub async fn start(
         let mut processors = Vec::new();
         for text in &pipeline.processors {
             let id = parse_id(text)?;
-            let body = config.body(Kind::Processor, &id).cloned().unwrap_or_default();
+            let body = config
+                .body(Kind::Processor, &id)
+                .cloned()
+                .unwrap_or_default();
             let factory = registry
                 .processor(id.type_name())
                 .ok_or_else(|| anyhow!("processors::{id}: unknown type"))?;
@@ -169,10 +175,7 @@ pub async fn start(
                 .create(&ctx, &body, plan.signal)
                 .with_context(|| format!("processors::{id}"))?;
             let metrics = telemetry.processor(&id.to_string(), &plan.id, plan.signal);
-            processors.push(Stage {
-                processor,
-                metrics,
-            });
+            processors.push(Stage { processor, metrics });
         }
         let mut outputs = Vec::new();
         for text in &pipeline.exporters {
@@ -196,11 +199,7 @@ pub async fn start(
         drop(plan.tx);
         let redactor = redactor.clone();
         pipelines.push(tokio::spawn(run_pipeline(
-            plan.id,
-            plan.rx,
-            processors,
-            outputs,
-            redactor,
+            plan.id, plan.rx, processors, outputs, redactor,
         )));
     }
     drop(consumers);
@@ -209,7 +208,10 @@ pub async fn start(
     let mut extensions = Vec::new();
     for text in &config.service.extensions {
         let id = parse_id(text)?;
-        let body = config.body(Kind::Extension, &id).cloned().unwrap_or_default();
+        let body = config
+            .body(Kind::Extension, &id)
+            .cloned()
+            .unwrap_or_default();
         let factory = registry
             .extension(id.type_name())
             .ok_or_else(|| anyhow!("extensions::{id}: unknown type"))?;
@@ -227,7 +229,10 @@ pub async fn start(
     // Receivers last: once they run, records flow.
     let mut receivers = Vec::new();
     for (id, inputs) in receiver_inputs {
-        let body = config.body(Kind::Receiver, &id).cloned().unwrap_or_default();
+        let body = config
+            .body(Kind::Receiver, &id)
+            .cloned()
+            .unwrap_or_default();
         let factory = registry
             .receiver(id.type_name())
             .ok_or_else(|| anyhow!("receivers::{id}: unknown type"))?;
@@ -317,11 +322,7 @@ fn run_stages(stages: &mut [Stage], from: usize, batch: Batch) -> Option<Batch> 
     Some(current)
 }
 
-async fn deliver(
-    outputs: &[Arc<dyn Consumer>],
-    redactor: &Redactor,
-    mut batch: Batch,
-) {
+async fn deliver(outputs: &[Arc<dyn Consumer>], redactor: &Redactor, mut batch: Batch) {
     redactor.redact_batch(&mut batch);
     if batch.is_empty() {
         return;

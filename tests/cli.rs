@@ -184,17 +184,28 @@ fn sensor_toml_converts_to_a_valid_pipeline() {
         .unwrap_or_else(|e| panic!("{e}"));
     let toml_path = toml.path().to_string_lossy().to_string();
     let out = oispd(&["config", "convert", &toml_path]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let yaml = String::from_utf8_lossy(&out.stdout).to_string();
     for needle in ["ebpf", "file", "otlp_grpc", "webhook"] {
         assert!(yaml.contains(needle), "missing {needle:?} in:\n{yaml}");
     }
     assert!(!yaml.contains("kafka"), "{yaml}");
     let (code, _, err) = validate(&yaml);
-    assert_eq!(code, 0, "converted config does not validate:\n{err}\n{yaml}");
+    assert_eq!(
+        code, 0,
+        "converted config does not validate:\n{err}\n{yaml}"
+    );
     // The TOML itself is accepted by --config as the same pipeline.
     let direct = oispd(&["validate", "--config", &toml_path]);
-    assert!(direct.status.success(), "{}", String::from_utf8_lossy(&direct.stderr));
+    assert!(
+        direct.status.success(),
+        "{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
 }
 
 /// Scenario: the reference deployment config a user copies.
@@ -203,5 +214,9 @@ fn sensor_toml_converts_to_a_valid_pipeline() {
 fn reference_config_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/otel-style.yaml");
     let out = oispd(&["validate", "--config", path]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

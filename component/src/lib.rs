@@ -9,6 +9,8 @@
 //! (collector metric names, exporter health) is one [`Telemetry`] value that
 //! is passed in, never a global.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod batch;
 pub mod config;
 pub mod consumer;

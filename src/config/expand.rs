@@ -148,8 +148,8 @@ fn resolve(reference: &str, env: &dyn Env) -> Result<String, String> {
         Some((_, rest)) if rest.starts_with('-') => reference,
         Some((scheme, _)) => {
             return Err(format!(
-                "unsupported config provider {scheme:?} in \"${{{reference}}}\"; only env is supported"
-            ))
+            "unsupported config provider {scheme:?} in \"${{{reference}}}\"; only env is supported"
+        ))
         }
         None => reference,
     };
@@ -243,7 +243,8 @@ mod tests {
 
     #[test]
     fn whole_field_reference_is_retyped() {
-        let mut v: Value = serde_yaml_ng::from_str("port: ${env:PORT}\nurl: http://h:${env:PORT}").unwrap();
+        let mut v: Value =
+            serde_yaml_ng::from_str("port: ${env:PORT}\nurl: http://h:${env:PORT}").unwrap();
         assert!(expand_value(&mut v, &env(), &mut vec![]).is_empty());
         assert_eq!(v["port"], Value::Number(4317.into()));
         assert_eq!(v["url"], Value::String("http://h:4317".into()));
@@ -254,7 +255,13 @@ mod tests {
         let mut v: Value = serde_yaml_ng::from_str("a: {b: '${env:1BAD}'}\nc: '${env:X'").unwrap();
         let problems = expand_value(&mut v, &env(), &mut vec![]);
         assert_eq!(problems.len(), 2);
-        assert!(problems[0].starts_with("a::b: environment variable \"1BAD\" has invalid name"), "{problems:?}");
-        assert!(problems[1].starts_with("c: unterminated reference"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("a::b: environment variable \"1BAD\" has invalid name"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("c: unterminated reference"),
+            "{problems:?}"
+        );
     }
 }

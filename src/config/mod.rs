@@ -126,9 +126,8 @@ pub fn load(paths: &[impl AsRef<Path>], env: &dyn expand::Env) -> Result<Config,
         })?;
         // The OISP Sensor's TOML runs as its equivalent collector-style pipeline.
         let text = if path.extension().is_some_and(|e| e == "toml") {
-            sensor_toml::convert(&text).map_err(|e| {
-                vec![ConfigError::new(&[], format!("{}: {e}", path.display()))]
-            })?
+            sensor_toml::convert(&text)
+                .map_err(|e| vec![ConfigError::new(&[], format!("{}: {e}", path.display()))])?
         } else {
             text
         };
@@ -149,9 +148,9 @@ pub fn load(paths: &[impl AsRef<Path>], env: &dyn expand::Env) -> Result<Config,
     }
 }
 
-/// Parses config text (YAML) from an in-memory string; used by tests and by
-/// the sensor-TOML conversion.
-pub fn load_str(text: &str, env: &dyn expand::Env) -> Result<Config, Vec<ConfigError>> {
+/// Parses config text (YAML) from an in-memory string.
+#[cfg(test)]
+fn load_str(text: &str, env: &dyn expand::Env) -> Result<Config, Vec<ConfigError>> {
     let mut doc = parse_yaml(text, "config")?;
     let problems = expand::expand_value(&mut doc, env, &mut Vec::new());
     if !problems.is_empty() {

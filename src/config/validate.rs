@@ -86,7 +86,8 @@ fn parse_ref(text: &str) -> Option<ComponentId> {
 fn check_service(config: &Config, registry: &Registry, errors: &mut Vec<ConfigError>) {
     let service = &config.service;
     for ext in &service.extensions {
-        let known = parse_ref(ext).is_some_and(|id| config.section(Kind::Extension).contains_key(&id));
+        let known =
+            parse_ref(ext).is_some_and(|id| config.section(Kind::Extension).contains_key(&id));
         if !known {
             errors.push(ConfigError::new(
                 &["service", "extensions"],
@@ -95,7 +96,10 @@ fn check_service(config: &Config, registry: &Registry, errors: &mut Vec<ConfigEr
         }
     }
     if service.pipelines.is_empty() {
-        errors.push(ConfigError::new(&["service"], "must have at least one pipeline"));
+        errors.push(ConfigError::new(
+            &["service"],
+            "must have at least one pipeline",
+        ));
         return;
     }
     // connector id -> (signals it is exported to, signals it receives into)
@@ -112,12 +116,16 @@ fn check_service(config: &Config, registry: &Registry, errors: &mut Vec<ConfigEr
         };
         check_pipeline(config, pipeline, &path, errors);
         for r in &pipeline.receivers {
-            if let Some(id) = parse_ref(r).filter(|id| config.section(Kind::Connector).contains_key(id)) {
+            if let Some(id) =
+                parse_ref(r).filter(|id| config.section(Kind::Connector).contains_key(id))
+            {
                 connector_use.entry(id).or_default().1.insert(pid.clone());
             }
         }
         for e in &pipeline.exporters {
-            if let Some(id) = parse_ref(e).filter(|id| config.section(Kind::Connector).contains_key(id)) {
+            if let Some(id) =
+                parse_ref(e).filter(|id| config.section(Kind::Connector).contains_key(id))
+            {
                 connector_use.entry(id).or_default().0.insert(signal);
             }
         }
@@ -236,10 +244,17 @@ fn find_cycle(config: &Config) -> Option<String> {
     // edges: pipeline -> pipelines fed by connectors it exports to
     let mut edges: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
     for (pid, p) in &config.service.pipelines {
-        for e in p.exporters.iter().filter(|e| parse_ref(e).is_some_and(|id| connectors.contains_key(&id))) {
+        for e in p
+            .exporters
+            .iter()
+            .filter(|e| parse_ref(e).is_some_and(|id| connectors.contains_key(&id)))
+        {
             for (qid, q) in &config.service.pipelines {
                 if q.receivers.contains(e) {
-                    edges.entry(pid.as_str()).or_default().push((e.as_str(), qid.as_str()));
+                    edges
+                        .entry(pid.as_str())
+                        .or_default()
+                        .push((e.as_str(), qid.as_str()));
                 }
             }
         }
