@@ -213,6 +213,9 @@ impl Assembler {
             }
             return;
         };
+        if let Some(EventData::ProcessExec(x)) = &mut ev.data {
+            x.cwd = self.procs.cwd(pid);
+        }
         enrich(
             &mut ev,
             pid,

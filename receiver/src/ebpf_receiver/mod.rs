@@ -267,7 +267,7 @@ impl Run {
             self.traces.refused.inc_by(n_spans);
             return true;
         }
-        if n_events > 0 {
+        if n_events > 0 && self.output.wants(Signal::Logs) {
             let batch = Batch::Logs(events_to_resource_logs(events));
             if self.output.send(batch).await.is_err() {
                 self.logs.refused.inc_by(n_events);

@@ -111,6 +111,13 @@ impl ProcTable {
         self.insert(info);
     }
 
+    /// The working directory of `pid` now (`/proc/PID/cwd`).
+    pub(crate) fn cwd(&self, pid: u32) -> Option<String> {
+        std::fs::read_link(self.proc_root.join(pid.to_string()).join("cwd"))
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
+    }
+
     /// `pid` exited: its entry goes.
     pub(crate) fn forget(&mut self, pid: u32) {
         self.entries.remove(&pid);
@@ -286,6 +293,7 @@ mod tests {
         std::fs::write(p.join("comm"), "agent\n").unwrap();
         std::fs::write(p.join("cmdline"), b"python3\0agent.py\0--fast\0").unwrap();
         std::os::unix::fs::symlink("/usr/bin/python3.11", p.join("exe")).unwrap();
+        std::os::unix::fs::symlink("/home/alice/project", p.join("cwd")).unwrap();
         std::fs::write(p.join("cgroup"), cgroup).unwrap();
         std::fs::write(
             dir.join("passwd"),
@@ -315,6 +323,8 @@ mod tests {
         assert_eq!((p.uid, p.user.as_deref()), (Some(1000), Some("alice")));
         assert_eq!(p.container_id.as_deref(), Some(CID));
         assert_eq!(p.pod_uid.as_deref(), Some(POD));
+        assert_eq!(t.cwd(42).as_deref(), Some("/home/alice/project"));
+        assert_eq!(t.cwd(43), None);
     }
 
     /// Scenario: exec of a process already gone from /proc, a fork of it, then exit.
