@@ -199,13 +199,27 @@ impl ProcessLookup for ProcTable {
     }
 }
 
-/// `/proc/PID/cmdline` (NUL-separated) as one space-separated line.
+/// Longest command line kept, in bytes: every event of the process carries
+/// it (the kernel's exec record keeps at most 2 KiB of argv).
+const MAX_CMDLINE: usize = 4096;
+
+/// `/proc/PID/cmdline` (NUL-separated) as one space-separated line, cut at
+/// [`MAX_CMDLINE`] bytes (on a character boundary).
 fn join_cmdline(raw: &[u8]) -> String {
-    raw.split(|b| *b == 0)
+    let mut line = raw
+        .split(|b| *b == 0)
         .filter(|a| !a.is_empty())
         .map(String::from_utf8_lossy)
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    if line.len() > MAX_CMDLINE {
+        let mut end = MAX_CMDLINE;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+    }
+    line
 }
 
 /// The user name of `uid` in a passwd file.
@@ -357,6 +371,20 @@ mod tests {
         t.forget(500);
         assert!(t.get(500).is_none());
         assert_eq!(t.len(), 1);
+    }
+
+    /// Scenario: a huge command line (a linker's), with multi-byte characters at the cut.
+    /// Guarantees: it is cut at MAX_CMDLINE bytes on a character boundary.
+    #[test]
+    fn long_command_lines_are_cut() {
+        let mut raw = b"ld\0".to_vec();
+        for _ in 0..5000 {
+            raw.extend_from_slice("é\0".as_bytes());
+        }
+        let line = join_cmdline(&raw);
+        assert!(line.len() <= MAX_CMDLINE && line.len() > MAX_CMDLINE - 4);
+        assert!(line.starts_with("ld é é"));
+        assert_eq!(join_cmdline(b"a\0b\0\0"), "a b");
     }
 
     /// Scenario: cgroup lines of Docker, Podman, CRI-O, cgroupfs kubepods and a plain host slice.
