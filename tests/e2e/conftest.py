@@ -142,18 +142,20 @@ class Rotel:
 
     def __init__(self, workdir: pathlib.Path, name: str = "rotel"):
         self.port = free_port()
+        self.http_port = free_port()
         self.out_path = workdir / f"{name}.out"
         self._out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(
             [rotel_binary(), "start",
              "--otlp-grpc-endpoint", f"127.0.0.1:{self.port}",
-             "--otlp-http-endpoint", f"127.0.0.1:{free_port()}",
+             "--otlp-http-endpoint", f"127.0.0.1:{self.http_port}",
              "--exporter", "blackhole",
              "--debug-log", "logs", "--debug-log", "traces",
              "--debug-log-verbosity", "detailed"],
             stdout=self._out, stderr=subprocess.STDOUT,
         )
         wait_port(self.port)
+        wait_port(self.http_port)
 
     def output(self) -> str:
         return self.out_path.read_text(errors="replace")
