@@ -2,9 +2,10 @@
 //! numbers (Luhn check and issuer prefix), IBANs (ISO 13616 mod-97 check)
 //! and US social security numbers, plus the per-class masks.
 //!
-//! Each class has a cheap gate before its regex runs: `@` for e-mail, and a
-//! minimum count of ASCII digits for the numeric classes, so prose without
-//! digits costs one byte scan.
+//! Each class has a cheap gate before its regex runs: `@` for e-mail; for
+//! the numeric classes, runs of digits long enough to be one (found in one
+//! pass over the bytes), and the regex runs on that run only; for IBANs,
+//! two capitals followed by two digits.
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -147,9 +148,6 @@ pub(crate) struct PiiMatch {
     pub class: PiiClass,
 }
 
-/// Fewest digits any numeric class needs (a 7-digit local phone number).
-const MIN_NUMERIC_DIGITS: usize = 7;
-
 impl PiiScanner {
     /// Compiles the detectors.
     pub(crate) fn new() -> Result<PiiScanner, regex::Error> {
@@ -185,56 +183,140 @@ impl PiiScanner {
         }
         let numeric = set.contains(PiiClass::Phone)
             || set.contains(PiiClass::CardNumber)
-            || set.contains(PiiClass::Iban)
             || set.contains(PiiClass::NationalId);
-        if !numeric || bytes.iter().filter(|b| b.is_ascii_digit()).count() < MIN_NUMERIC_DIGITS {
-            return;
-        }
-        if set.contains(PiiClass::CardNumber) {
-            for m in self.card.find_iter(text) {
-                if isolated(bytes, m.start(), m.end()) && valid_card(m.as_str()) {
-                    out.push(PiiMatch {
-                        start: m.start(),
-                        end: m.end(),
-                        class: PiiClass::CardNumber,
-                    });
-                }
+        let digits = if numeric || set.contains(PiiClass::Iban) {
+            count_digits(bytes)
+        } else {
+            0
+        };
+        if numeric && digits >= MIN_CLUSTER_DIGITS {
+            let mut clusters = Vec::new();
+            digit_clusters(bytes, MIN_CLUSTER_DIGITS, &mut clusters);
+            for c in clusters {
+                let (w0, w1) = window(text, c.start, c.end);
+                let slice = &text[w0..w1];
+                let mut run = |class: PiiClass, re: &Regex, min: usize, valid: fn(&str) -> bool| {
+                    if !set.contains(class) || c.digits < min {
+                        return;
+                    }
+                    for m in re.find_iter(slice) {
+                        let (start, end) = (w0 + m.start(), w0 + m.end());
+                        if isolated(bytes, start, end) && valid(m.as_str()) {
+                            out.push(PiiMatch { start, end, class });
+                        }
+                    }
+                };
+                run(PiiClass::CardNumber, &self.card, 13, valid_card);
+                run(PiiClass::NationalId, &self.ssn, 9, valid_ssn);
+                run(PiiClass::Phone, &self.phone, 10, valid_phone);
             }
         }
-        if set.contains(PiiClass::Iban) {
-            for m in self.iban.find_iter(text) {
-                if valid_iban(m.as_str()) {
-                    out.push(PiiMatch {
-                        start: m.start(),
-                        end: m.end(),
-                        class: PiiClass::Iban,
-                    });
-                }
-            }
-        }
-        if set.contains(PiiClass::NationalId) {
-            for m in self.ssn.find_iter(text) {
-                if isolated(bytes, m.start(), m.end()) && valid_ssn(m.as_str()) {
-                    out.push(PiiMatch {
-                        start: m.start(),
-                        end: m.end(),
-                        class: PiiClass::NationalId,
-                    });
-                }
-            }
-        }
-        if set.contains(PiiClass::Phone) {
-            for m in self.phone.find_iter(text) {
-                if isolated(bytes, m.start(), m.end()) && valid_phone(m.as_str()) {
-                    out.push(PiiMatch {
-                        start: m.start(),
-                        end: m.end(),
-                        class: PiiClass::Phone,
-                    });
+        if set.contains(PiiClass::Iban) && digits >= 2 {
+            for start in iban_starts(bytes) {
+                let (w0, w1) = window(text, start, start + IBAN_WINDOW);
+                if let Some(m) = self.iban.find(&text[w0..w1]) {
+                    let (s0, e0) = (w0 + m.start(), w0 + m.end());
+                    let glued = bytes.get(e0).is_some_and(u8::is_ascii_alphanumeric);
+                    if s0 == start && !glued && valid_iban(m.as_str()) {
+                        out.push(PiiMatch {
+                            start: s0,
+                            end: e0,
+                            class: PiiClass::Iban,
+                        });
+                    }
                 }
             }
         }
     }
+}
+
+/// Fewest digits in a cluster worth a numeric regex (an SSN has 9).
+const MIN_CLUSTER_DIGITS: usize = 9;
+/// Longest IBAN as written with spaces, plus slack.
+const IBAN_WINDOW: usize = 46;
+
+/// Number of ASCII digits in `bytes`, counted per 64-byte chunk so the
+/// compiler can vectorise it: most text is rejected here.
+fn count_digits(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(64)
+        .map(|c| {
+            c.iter()
+                .map(|b| u8::from(b.wrapping_sub(b'0') < 10))
+                .fold(0u8, u8::wrapping_add) as usize
+        })
+        .sum()
+}
+
+/// A run of digits and the separators numbers are written with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cluster {
+    start: usize,
+    end: usize,
+    digits: usize,
+}
+
+/// Separators inside written numbers (`+1 (415) 555-2671`, `4111 1111`).
+fn number_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+' | b'/')
+}
+
+/// The spans made of digits with at most two separator bytes between
+/// digits that hold at least `min_digits` digits. One pass over the bytes:
+/// prose without long numbers never reaches a regex.
+fn digit_clusters(bytes: &[u8], min_digits: usize, out: &mut Vec<Cluster>) {
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i;
+        let mut digits = 0;
+        let mut j = i;
+        while j < bytes.len() {
+            if bytes[j].is_ascii_digit() {
+                digits += 1;
+                end = j + 1;
+                j += 1;
+            } else if number_separator(bytes[j]) && j - end < 2 {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if digits >= min_digits {
+            out.push(Cluster { start, end, digits });
+        }
+        i = end.max(i + 1);
+    }
+}
+
+/// `start..end` widened by a few bytes for prefixes like `+1 (` and
+/// suffixes, on character boundaries.
+fn window(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let mut s = start.saturating_sub(4);
+    while !text.is_char_boundary(s) {
+        s -= 1;
+    }
+    let mut e = (end + 2).min(text.len());
+    while !text.is_char_boundary(e) {
+        e += 1;
+    }
+    (s, e)
+}
+
+/// Positions where an IBAN may start: two capitals and two digits, not
+/// glued to a preceding letter or digit.
+fn iban_starts(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    (0..bytes.len().saturating_sub(3)).filter(move |&i| {
+        bytes[i].is_ascii_uppercase()
+            && bytes[i + 1].is_ascii_uppercase()
+            && bytes[i + 2].is_ascii_digit()
+            && bytes[i + 3].is_ascii_digit()
+            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+    })
 }
 
 /// True when the match is not part of a longer token: no letter, digit,

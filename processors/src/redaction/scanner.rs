@@ -68,6 +68,7 @@ pub struct Scanner {
     unconditional: Vec<u16>,
     pii: PiiScanner,
     pii_set: PiiSet,
+    keywords: Vec<(String, u16)>,
 }
 
 /// A problem building a scanner.
@@ -124,6 +125,7 @@ impl Scanner {
         }
         // One automaton pattern per distinct keyword.
         keywords.sort();
+        let all_keywords = keywords.clone();
         let mut patterns: Vec<String> = Vec::new();
         let mut pattern_rules: Vec<Vec<u16>> = Vec::new();
         for (kw, idx) in keywords {
@@ -154,6 +156,7 @@ impl Scanner {
             unconditional,
             pii: PiiScanner::new().map_err(ScannerError::Pii)?,
             pii_set,
+            keywords: all_keywords,
         })
     }
 
@@ -167,27 +170,47 @@ impl Scanner {
         self.rules.len()
     }
 
-    /// Finds credentials and PII in `text`: non-overlapping, sorted by
-    /// position, appended to `out` (which is cleared first).
-    pub fn scan<'s>(&'s self, text: &str, out: &mut Vec<Detection<'s>>) {
-        out.clear();
-        let mut triggered: Vec<u16> = Vec::new();
+    /// Every keyword of every rule, lower-case, with the rule it triggers
+    /// (for callers that fold these keywords into a larger prefilter).
+    pub fn keywords(&self) -> &[(String, u16)] {
+        &self.keywords
+    }
+
+    /// The rules whose keywords occur in `text`, appended to `out`.
+    pub fn triggers(&self, text: &str, out: &mut Vec<u16>) {
         if let Some(ac) = &self.prefilter {
             for m in ac.find_overlapping_iter(text) {
                 for idx in &self.pattern_rules[m.pattern().as_usize()] {
-                    if !triggered.contains(idx) {
-                        triggered.push(*idx);
+                    if !out.contains(idx) {
+                        out.push(*idx);
                     }
                 }
             }
         }
-        for idx in &self.unconditional {
-            if !triggered.contains(idx) {
-                triggered.push(*idx);
-            }
-        }
+    }
+
+    /// Finds credentials and PII in `text`: non-overlapping, sorted by
+    /// position, appended to `out` (which is cleared first).
+    pub fn scan<'s>(&'s self, text: &str, out: &mut Vec<Detection<'s>>) {
+        let mut triggered: Vec<u16> = Vec::new();
+        self.triggers(text, &mut triggered);
+        self.scan_triggered(text, &triggered, out);
+    }
+
+    /// [`Scanner::scan`] with the keyword pass already done: `triggered`
+    /// lists the rules whose keywords occur (see [`Scanner::keywords`]).
+    pub fn scan_triggered<'s>(
+        &'s self,
+        text: &str,
+        triggered: &[u16],
+        out: &mut Vec<Detection<'s>>,
+    ) {
+        out.clear();
+        let rules = triggered
+            .iter()
+            .chain(self.unconditional.iter().filter(|u| !triggered.contains(u)));
         let mut found: Vec<(u8, u16, Detection<'s>)> = Vec::new();
-        for idx in triggered {
+        for &idx in rules {
             let rule = &self.rules[idx as usize];
             for caps in rule.regex.captures_iter(text) {
                 let Some((start, end)) = rule.extract.range(&caps) else {

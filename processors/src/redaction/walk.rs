@@ -8,7 +8,8 @@
 //! `password`, `cookie`...) are redacted whole whatever they look like.
 //! Existing markers are skipped, inline tokens are never re-redacted, and
 //! `data:` URLs (inline images) are not scanned, so a second pass changes
-//! nothing and base64 images cost nothing.
+//! nothing and base64 images cost nothing. The envelope fields oispd writes
+//! itself (ids, timestamps, `source`, `confidence`) are not scanned either.
 
 use super::rewrite::{
     rewrite, token, Counts, Marker, Rewritten, MARKER_KEY, REASON_SECRET, TOKEN_PREFIX,
@@ -22,6 +23,20 @@ use oispd_component::proto::tonic::trace::v1::Span;
 
 /// Strings shorter than this hold no credential or PII we detect.
 const MIN_SCAN_LEN: usize = 6;
+
+/// Top-level keys of an OISP event that oispd itself writes (ids, times,
+/// provenance, confidence): never user content, not scanned.
+const ENVELOPE_KEYS: &[&str] = &[
+    "oisp_version",
+    "event_id",
+    "event_type",
+    "ts",
+    "ts_mono",
+    "source",
+    "confidence",
+    "related_events",
+    "trace_context",
+];
 
 /// Detector name for a value redacted because of its key.
 pub const SENSITIVE_FIELD: &str = "sensitive_field";
@@ -104,7 +119,14 @@ impl<'r> Walk<'r> {
     pub(crate) fn log_record(&mut self, rec: &mut LogRecord) {
         let before = self.counts;
         if let Some(body) = rec.body.as_mut() {
-            self.value(body, true);
+            match body.value.as_mut() {
+                Some(any_value::Value::KvlistValue(kv))
+                    if kv.values.iter().any(|e| e.key == "event_type") =>
+                {
+                    self.key_values(&mut kv.values, true, ENVELOPE_KEYS);
+                }
+                _ => self.value(body, true),
+            }
             if self.counts != before {
                 mark_redaction_applied(body);
             }
@@ -134,7 +156,7 @@ impl<'r> Walk<'r> {
 
     /// Redacts attribute values (inline tokens only, no marker maps).
     pub(crate) fn attributes(&mut self, attrs: &mut [KeyValue]) {
-        self.key_values(attrs, false);
+        self.key_values(attrs, false, &[]);
     }
 
     fn value(&mut self, v: &mut AnyValue, allow_marker: bool) {
@@ -154,7 +176,7 @@ impl<'r> Walk<'r> {
                 None
             }
             Some(any_value::Value::KvlistValue(kv)) => {
-                self.key_values(&mut kv.values, allow_marker);
+                self.key_values(&mut kv.values, allow_marker, &[]);
                 None
             }
             _ => None,
@@ -164,11 +186,14 @@ impl<'r> Walk<'r> {
         }
     }
 
-    fn key_values(&mut self, kvs: &mut [KeyValue], allow_marker: bool) {
+    fn key_values(&mut self, kvs: &mut [KeyValue], allow_marker: bool, skip: &[&str]) {
         if kvs.iter().any(|kv| kv.key == MARKER_KEY) {
             return;
         }
         for kv in kvs.iter_mut() {
+            if skip.contains(&kv.key.as_str()) {
+                continue;
+            }
             let Some(val) = kv.value.as_mut() else {
                 continue;
             };

@@ -112,11 +112,17 @@ impl Commands {
         })
     }
 
+    /// The keywords that gate each pattern.
+    pub(crate) fn keywords(&self) -> &[(String, usize)] {
+        self.set.keywords()
+    }
+
     /// Looks at a command; one hit per pattern.
     pub(crate) fn inspect(
         &self,
         text: &str,
         seg: &Segment<'_, '_>,
+        triggered: &[usize],
         redactor: &Redactor,
         scratch: &mut Vec<PhraseMatch>,
         hits: &mut Vec<Hit>,
@@ -129,7 +135,7 @@ impl Commands {
             let q = excerpt(text, start, end, EXCERPT_MAX);
             redactor.redact_text(&q).unwrap_or(q)
         };
-        self.set.find(text, scratch);
+        self.set.find_triggered(text, triggered, scratch);
         let mut seen: Vec<usize> = Vec::new();
         for m in scratch.iter() {
             if seen.contains(&m.phrase) {

@@ -15,6 +15,7 @@ use super::injection::Injection;
 use super::jailbreak::Jailbreak;
 use super::phrases::{PhraseError, PhraseMatch};
 use super::pii_leak;
+use super::prefilter::{Combined, Triggers};
 use super::providers::{provider_of, shadow_summary, upload_summary, LargeUpload, ShadowAi};
 use super::unicode;
 use crate::redaction::{gitleaks, Detection, PiiConfig, PiiMode, RedactionError, Redactor};
@@ -41,6 +42,9 @@ pub enum SentinelError {
     /// A built-in path pattern does not compile (a bug, caught by tests).
     #[error("credential file patterns: {0}")]
     Regex(#[from] regex::Error),
+    /// The combined keyword automaton could not be built.
+    #[error("keyword prefilter: {0}")]
+    Prefilter(#[from] aho_corasick::BuildError),
 }
 
 /// A finding before it enters the audit chain.
@@ -74,6 +78,7 @@ pub struct Sentinel {
     shadow_ai: ShadowAi,
     large_upload: LargeUpload,
     catalog: ProviderCatalog,
+    prefilter: Combined,
 }
 
 /// Every PII class hashed: excerpts quoted in findings lose credentials and
@@ -100,13 +105,41 @@ impl Sentinel {
             enabled[id.index()] = c.enabled;
             bounds[id.index()] = c.bounds();
         }
+        let redactor = Redactor::with_rules(extra, EXCERPT_PII)?;
+        let injection = Injection::new()?;
+        let jailbreak = Jailbreak::new()?;
+        let commands = Commands::new()?;
+        let on = |id: DetectorId| enabled[id.index()];
+        let scans = on(DetectorId::CredentialExposure) || on(DetectorId::PiiLeakage);
+        let prefilter = Combined::new(
+            if scans {
+                redactor.scanner().keywords()
+            } else {
+                &[]
+            },
+            if on(DetectorId::PromptInjection) {
+                injection.keywords()
+            } else {
+                &[]
+            },
+            if on(DetectorId::Jailbreak) {
+                jailbreak.keywords()
+            } else {
+                &[]
+            },
+            if on(DetectorId::DangerousCommand) {
+                commands.keywords()
+            } else {
+                &[]
+            },
+        )?;
         Ok(Sentinel {
             enabled,
             bounds,
-            redactor: Redactor::with_rules(extra, EXCERPT_PII)?,
-            injection: Injection::new()?,
-            jailbreak: Jailbreak::new()?,
-            commands: Commands::new()?,
+            redactor,
+            injection,
+            jailbreak,
+            commands,
             credential_files: CredentialFiles::new(&config.credential_readers)?,
             shadow_ai: ShadowAi::new(
                 &config.allowed_providers,
@@ -114,6 +147,7 @@ impl Sentinel {
             ),
             large_upload: LargeUpload::new(config.upload_threshold_bytes),
             catalog: ProviderCatalog::builtin(),
+            prefilter,
         })
     }
 
@@ -135,6 +169,7 @@ impl Sentinel {
         let scan_pii = self.on(DetectorId::PiiLeakage);
         let mut detections: Vec<Detection<'_>> = Vec::new();
         let mut phrases: Vec<PhraseMatch> = Vec::new();
+        let mut trig = Triggers::default();
         let this = &*self;
         for_each_segment(&ev, &mut |seg| {
             let text = match seg.content {
@@ -159,10 +194,13 @@ impl Sentinel {
                     return;
                 }
             };
+            this.prefilter.run(text, &mut trig);
             let creds = scan_creds && credentials::applies(seg.source);
             let pii = scan_pii && pii_leak::applies(seg.source);
             if creds || pii {
-                this.redactor.scanner().scan(text, &mut detections);
+                this.redactor
+                    .scanner()
+                    .scan_triggered(text, &trig.secret, &mut detections);
                 if creds {
                     let h = &mut hits[DetectorId::CredentialExposure.index()];
                     credentials::inspect(text, &detections, seg, h);
@@ -178,6 +216,7 @@ impl Sentinel {
                 this.injection.inspect(
                     text,
                     seg,
+                    &trig.injection,
                     &this.redactor,
                     &mut phrases,
                     &mut hits[DetectorId::PromptInjection.index()],
@@ -187,6 +226,7 @@ impl Sentinel {
                 this.jailbreak.inspect(
                     text,
                     seg,
+                    &trig.jailbreak,
                     &this.redactor,
                     &mut phrases,
                     &mut hits[DetectorId::Jailbreak.index()],
@@ -203,7 +243,7 @@ impl Sentinel {
             if this.on(DetectorId::DangerousCommand) {
                 let h = &mut hits[DetectorId::DangerousCommand.index()];
                 this.commands
-                    .inspect(text, seg, &this.redactor, &mut phrases, h);
+                    .inspect(text, seg, &trig.command, &this.redactor, &mut phrases, h);
                 if seg.source == Source::FilePath {
                     this.commands.inspect_file(&ev, text, seg, h);
                 }

@@ -12,7 +12,10 @@
 //!
 //! Patterns are phrased to miss ordinary requests: "ignore my previous
 //! instructions" (a user correcting themselves) and "ignore previous
-//! commits" do not match; "ignore all previous instructions" does.
+//! commits" do not match; "ignore all previous instructions" does. The
+//! keywords that gate a pattern are written with single spaces: text that
+//! spreads a phrase over odd whitespace to dodge them is out of reach of a
+//! phrase detector anyway.
 
 use super::detector::{escalate, Hit};
 use super::event::{Segment, Source};
@@ -26,21 +29,25 @@ const EXCERPT_MAX: usize = 120;
 pub(crate) const PHRASES: &[Phrase] = &[
     Phrase {
         name: "instruction_override",
-        pattern: r"(?i)\b(?:ignore|disregard|forget|skip|override|bypass|abandon)\s+(?:(?:all|any|the|your|every|of|these|those)\s+)*(?:previous|prior|above|earlier|preceding|former|initial|original|system|developer|existing|current)\s+(?:instructions?|prompts?|rules|directions|directives|guidelines|context|messages|commands|constraints|programming)\b",
-        keywords: &[
-            "ignore",
-            "disregard",
-            "forget",
-            "skip",
-            "override",
-            "bypass",
-            "abandon",
-        ],
+        pattern: r"(?i)\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|the|your|every|of|these|those)\s+)*(?:previous|prior|above|earlier|preceding|former|initial|original|system|developer|existing|current)\s+(?:instructions?|prompts?|rules|directions|directives|guidelines|context|messages|commands|constraints|programming)\b",
+        keywords: &["ignore", "disregard", "forget", "override", "bypass"],
     },
     Phrase {
         name: "new_instructions",
         pattern: r"(?i)\b(?:new|updated|real|actual|true|hidden|secret|revised)\s+(?:system\s+)?instructions?\s*(?::|are\s*:|follow\b)|\bsystem\s+(?:prompt\s+)?override\b|\b(?:begin|start)\s+(?:of\s+)?(?:the\s+)?new\s+system\s+prompt\b|\byour\s+new\s+(?:task|goal|objective|instructions?)\s+(?:is|are)\b",
-        keywords: &["instruction", "override", "system prompt", "your new"],
+        keywords: &[
+            "instructions:",
+            "instruction:",
+            "instructions are",
+            "instructions follow",
+            "system override",
+            "prompt override",
+            "new system prompt",
+            "your new task",
+            "your new goal",
+            "your new objective",
+            "your new instruction",
+        ],
     },
     Phrase {
         name: "chat_template_tokens",
@@ -59,39 +66,79 @@ pub(crate) const PHRASES: &[Phrase] = &[
     },
     Phrase {
         name: "concealment",
-        pattern: r"(?i)\b(?:do\s+not|don'?t|never)\s+(?:tell|inform|mention\s+(?:this|it)\s+to|mention|reveal\s+(?:this|it)\s+to|alert|notify|let)\s+(?:the\s+)?user\b|\bwithout\s+(?:telling|informing|notifying|alerting|asking)\s+(?:the\s+)?user\b|\b(?:secretly|silently|covertly)\s+(?:send|run|execute|call|forward|upload|delete|post|exfiltrate|include)\b",
-        keywords: &["user", "secretly", "silently", "covertly"],
+        pattern: r"(?i)\b(?:do\s+not|don'?t|never)\s+(?:tell|inform|mention\s+(?:this|it)\s+to|mention|reveal\s+(?:this|it)\s+to|alert|notify)\s+(?:the\s+)?user\b|\b(?:do\s+not|don'?t|never)\s+let\s+(?:the\s+)?user\s+know\b|\bwithout\s+(?:telling|informing|notifying|alerting|asking)\s+(?:the\s+)?user\b|\b(?:secretly|silently|covertly)\s+(?:send|run|execute|call|forward|upload|delete|post|exfiltrate|include)\b",
+        keywords: &[
+            "not tell",
+            "n't tell",
+            "never tell",
+            "not inform",
+            "n't inform",
+            "never inform",
+            "not mention",
+            "n't mention",
+            "never mention",
+            "not reveal",
+            "n't reveal",
+            "never reveal",
+            "not alert",
+            "n't alert",
+            "not notify",
+            "n't notify",
+            "never notify",
+            "let the user know",
+            "let user know",
+            "without telling",
+            "without informing",
+            "without notifying",
+            "without alerting",
+            "without asking",
+            "secretly",
+            "silently",
+            "covertly",
+        ],
     },
     Phrase {
         name: "exfiltration",
         pattern: r"(?i)\b(?:send|forward|exfiltrate|upload|post|e-?mail|transmit|leak|copy)\s+(?:(?:all|the|your|any|this|my|of)\s+)*(?:conversation|chat\s+history|system\s+prompt|api\s+keys?|credentials|secrets?|passwords?|access\s+tokens?|ssh\s+keys?|private\s+keys?|env(?:ironment)?\s+variables|\.env(?:\s+file)?|cookies)\s+(?:to|into|via|at)\b",
         keywords: &[
-            "send",
-            "forward",
-            "exfiltrat",
-            "upload",
-            "post",
-            "mail",
-            "transmit",
-            "leak",
-            "copy",
+            "conversation",
+            "chat history",
+            "system prompt",
+            "api key",
+            "credentials",
+            "secret",
+            "password",
+            "access token",
+            "ssh key",
+            "private key",
+            "environment variable",
+            "env variable",
+            ".env",
+            "cookies",
         ],
     },
     Phrase {
         name: "addresses_the_ai",
         pattern: r"(?i)\b(?:attention|important|note|notice|message)\s*(?:[:!,\-]\s*)?(?:to\s+|for\s+)?(?:all\s+|any\s+|the\s+)?(?:ai\s+)?(?:ai|llm|language\s+model|assistant|agent|chatbot)s?\b\s*[:!,\-]|\bif\s+you\s+are\s+(?:an?\s+)?(?:ai|llm|large\s+language\s+model|language\s+model|ai\s+assistant|ai\s+agent)\b(?:\s+(?:reading|processing|summari[sz]ing|parsing)\b)?|\b(?:ai|llm)\s+(?:agents?|assistants?|models?)\s+(?:reading|processing|parsing|summari[sz]ing)\s+this\b",
         keywords: &[
-            "attention",
-            "important",
-            "note",
-            "notice",
-            "message",
+            "ai agent",
+            "ai assistant",
+            "ai model",
+            "llm",
+            "language model",
             "if you are",
-            "reading this",
-            "processing this",
-            "parsing this",
-            "summarizing this",
-            "summarising this",
+            "chatbot",
+            "to the ai",
+            "to all ai",
+            "for the ai",
+            "to the assistant",
+            "for the assistant",
+            "to the agent",
+            "to all agents",
+            "ai:",
+            "ai,",
+            "ai!",
+            "ais:",
         ],
     },
     Phrase {
@@ -100,7 +147,9 @@ pub(crate) const PHRASES: &[Phrase] = &[
         keywords: &[
             "system prompt",
             "system message",
-            "instructions",
+            "hidden instructions",
+            "initial instructions",
+            "instructions above",
             "prompt above",
         ],
     },
@@ -121,11 +170,17 @@ impl Injection {
         })
     }
 
+    /// The keywords that gate each pattern.
+    pub(crate) fn keywords(&self) -> &[(String, usize)] {
+        self.set.keywords()
+    }
+
     /// Looks at one segment; at most one hit per segment.
     pub(crate) fn inspect(
         &self,
         text: &str,
         seg: &Segment<'_, '_>,
+        triggered: &[usize],
         redactor: &Redactor,
         scratch: &mut Vec<PhraseMatch>,
         hits: &mut Vec<Hit>,
@@ -134,7 +189,10 @@ impl Injection {
         if !(indirect || seg.source == Source::UserPrompt) {
             return;
         }
-        self.set.find(text, scratch);
+        if triggered.is_empty() {
+            return;
+        }
+        self.set.find_triggered(text, triggered, scratch);
         let Some(first) = scratch.first().copied() else {
             return;
         };

@@ -45,7 +45,21 @@ pub(crate) const PHRASES: &[Phrase] = &[
     Phrase {
         name: "mode_switch",
         pattern: r"(?i)\b(?:god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|evil|chaos|opposite|dan)\s+mode\b|\bdeveloper\s+mode\s+(?:enabled|output|activated)\b",
-        keywords: &[" mode"],
+        keywords: &[
+            "god mode",
+            "jailbreak mode",
+            "jailbroken mode",
+            "unrestricted mode",
+            "unfiltered mode",
+            "uncensored mode",
+            "evil mode",
+            "chaos mode",
+            "opposite mode",
+            "dan mode",
+            "developer mode enabled",
+            "developer mode output",
+            "developer mode activated",
+        ],
     },
     Phrase {
         name: "no_restrictions",
@@ -57,11 +71,14 @@ pub(crate) const PHRASES: &[Phrase] = &[
             "filters",
             "limitations",
             "constraints",
-            "policies",
-            "policy",
             "censorship",
-            "programming",
             "boundaries",
+            "ethical",
+            "moral",
+            "content polic",
+            "safety polic",
+            "usage polic",
+            "programming",
         ],
     },
     Phrase {
@@ -108,11 +125,17 @@ impl Jailbreak {
         })
     }
 
+    /// The keywords that gate each pattern.
+    pub(crate) fn keywords(&self) -> &[(String, usize)] {
+        self.set.keywords()
+    }
+
     /// Looks at one segment; at most one hit per segment.
     pub(crate) fn inspect(
         &self,
         text: &str,
         seg: &Segment<'_, '_>,
+        triggered: &[usize],
         redactor: &Redactor,
         scratch: &mut Vec<PhraseMatch>,
         hits: &mut Vec<Hit>,
@@ -121,7 +144,10 @@ impl Jailbreak {
         if !(indirect || seg.source == Source::UserPrompt) {
             return;
         }
-        self.set.find(text, scratch);
+        if triggered.is_empty() {
+            return;
+        }
+        self.set.find_triggered(text, triggered, scratch);
         let Some(first) = scratch.first().copied() else {
             return;
         };

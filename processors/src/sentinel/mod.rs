@@ -43,6 +43,7 @@ mod injection;
 mod jailbreak;
 mod phrases;
 mod pii_leak;
+mod prefilter;
 pub mod processor;
 mod providers;
 mod unicode;

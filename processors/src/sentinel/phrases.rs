@@ -1,9 +1,9 @@
-//! Named regex patterns behind a keyword prefilter, shared by the phrase
-//! detectors (injection, jailbreak, dangerous commands): one Aho-Corasick
-//! pass over the text picks the patterns worth running, so text without any
-//! keyword costs one linear scan.
+//! Named regex patterns with the keywords that gate them, shared by the
+//! phrase detectors (injection, jailbreak, dangerous commands). The engine
+//! folds every table's keywords into one Aho-Corasick pass per text (with
+//! the credential scanner's), and only the patterns whose keywords occur
+//! run, so text without any keyword costs that one linear scan.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
 /// A pattern as written in a detector's table.
@@ -18,8 +18,7 @@ pub(crate) struct Phrase {
 
 /// A compiled phrase table.
 pub(crate) struct PhraseSet {
-    prefilter: AhoCorasick,
-    keyword_phrases: Vec<Vec<usize>>,
+    keywords: Vec<(String, usize)>,
     regexes: Vec<Regex>,
     names: Vec<&'static str>,
 }
@@ -47,9 +46,6 @@ pub enum PhraseError {
         #[source]
         source: regex::Error,
     },
-    /// The keyword automaton could not be built.
-    #[error("keywords: {0}")]
-    Keywords(#[from] aho_corasick::BuildError),
 }
 
 impl PhraseSet {
@@ -65,26 +61,9 @@ impl PhraseSet {
             keywords.extend(p.keywords.iter().map(|k| (k.to_ascii_lowercase(), i)));
         }
         keywords.sort();
-        let mut patterns: Vec<String> = Vec::new();
-        let mut keyword_phrases: Vec<Vec<usize>> = Vec::new();
-        for (k, i) in keywords {
-            if patterns.last() != Some(&k) {
-                patterns.push(k);
-                keyword_phrases.push(Vec::new());
-            }
-            if let Some(list) = keyword_phrases.last_mut() {
-                if !list.contains(&i) {
-                    list.push(i);
-                }
-            }
-        }
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)?;
+        keywords.dedup();
         Ok(PhraseSet {
-            prefilter,
-            keyword_phrases,
+            keywords,
             regexes,
             names: phrases.iter().map(|p| p.name).collect(),
         })
@@ -95,19 +74,24 @@ impl PhraseSet {
         self.names[i]
     }
 
-    /// All matches in `text`, appended to `out` (cleared first), by phrase.
-    pub(crate) fn find(&self, text: &str, out: &mut Vec<PhraseMatch>) {
+    /// Every keyword, lower-case, with the phrase it triggers (for a
+    /// caller's combined prefilter).
+    pub(crate) fn keywords(&self) -> &[(String, usize)] {
+        &self.keywords
+    }
+
+    /// All matches in `text` of the `triggered` phrases, appended to `out`
+    /// (cleared first), in phrase order.
+    pub(crate) fn find_triggered(
+        &self,
+        text: &str,
+        triggered: &[usize],
+        out: &mut Vec<PhraseMatch>,
+    ) {
         out.clear();
-        let mut triggered: Vec<usize> = Vec::new();
-        for m in self.prefilter.find_overlapping_iter(text) {
-            for i in &self.keyword_phrases[m.pattern().as_usize()] {
-                if !triggered.contains(i) {
-                    triggered.push(*i);
-                }
-            }
-        }
-        triggered.sort_unstable();
-        for i in triggered {
+        let mut order: Vec<usize> = triggered.to_vec();
+        order.sort_unstable();
+        for i in order {
             for m in self.regexes[i].find_iter(text) {
                 out.push(PhraseMatch {
                     phrase: i,
