@@ -18,7 +18,9 @@ use super::pii_leak;
 use super::prefilter::{Combined, Triggers};
 use super::providers::{provider_of, shadow_summary, upload_summary, LargeUpload, ShadowAi};
 use super::unicode;
-use crate::redaction::{gitleaks, Detection, PiiConfig, PiiMode, RedactionError, Redactor};
+use crate::redaction::{
+    gitleaks, Detection, PiiConfig, PiiMode, RedactionError, Redactor, TOKEN_PREFIX,
+};
 use oispd_component::proto::tonic::logs::v1::LogRecord;
 use oispd_semconv::providers::ProviderCatalog;
 use oispd_semconv::Severity;
@@ -78,7 +80,8 @@ pub struct Sentinel {
     shadow_ai: ShadowAi,
     large_upload: LargeUpload,
     catalog: ProviderCatalog,
-    prefilter: Combined,
+    content_keywords: Combined,
+    command_keywords: Combined,
 }
 
 /// Every PII class hashed: excerpts quoted in findings lose credentials and
@@ -111,12 +114,16 @@ impl Sentinel {
         let commands = Commands::new()?;
         let on = |id: DetectorId| enabled[id.index()];
         let scans = on(DetectorId::CredentialExposure) || on(DetectorId::PiiLeakage);
-        let prefilter = Combined::new(
-            if scans {
-                redactor.scanner().keywords()
-            } else {
-                &[]
-            },
+        // Injection and jailbreak phrases matter in prompts and third-party
+        // content, command phrases in commands; other text needs only the
+        // scanner's own keywords.
+        let secret: &[(String, u16)] = if scans {
+            redactor.scanner().keywords()
+        } else {
+            &[]
+        };
+        let content_keywords = Combined::new(
+            secret,
             if on(DetectorId::PromptInjection) {
                 injection.keywords()
             } else {
@@ -127,6 +134,12 @@ impl Sentinel {
             } else {
                 &[]
             },
+            &[],
+        )?;
+        let command_keywords = Combined::new(
+            secret,
+            &[],
+            &[],
             if on(DetectorId::DangerousCommand) {
                 commands.keywords()
             } else {
@@ -147,7 +160,8 @@ impl Sentinel {
             ),
             large_upload: LargeUpload::new(config.upload_threshold_bytes),
             catalog: ProviderCatalog::builtin(),
-            prefilter,
+            content_keywords,
+            command_keywords,
         })
     }
 
@@ -194,9 +208,21 @@ impl Sentinel {
                     return;
                 }
             };
-            this.prefilter.run(text, &mut trig);
             let creds = scan_creds && credentials::applies(seg.source);
             let pii = scan_pii && pii_leak::applies(seg.source);
+            match seg.source {
+                Source::UserPrompt | Source::ToolOutput | Source::Retrieved => {
+                    this.content_keywords.run(text, &mut trig)
+                }
+                Source::Command => this.command_keywords.run(text, &mut trig),
+                _ => {
+                    trig.clear();
+                    if creds || pii {
+                        this.redactor.scanner().triggers(text, &mut trig.secret);
+                    }
+                }
+            }
+            let tokens = text.contains(TOKEN_PREFIX);
             if creds || pii {
                 this.redactor
                     .scanner()
@@ -204,12 +230,16 @@ impl Sentinel {
                 if creds {
                     let h = &mut hits[DetectorId::CredentialExposure.index()];
                     credentials::inspect(text, &detections, seg, h);
-                    credentials::inspect_tokens(text, seg, h);
+                    if tokens {
+                        credentials::inspect_tokens(text, seg, h);
+                    }
                 }
                 if pii {
                     let h = &mut hits[DetectorId::PiiLeakage.index()];
                     pii_leak::inspect(&detections, seg, h);
-                    pii_leak::inspect_tokens(text, seg, h);
+                    if tokens {
+                        pii_leak::inspect_tokens(text, seg, h);
+                    }
                 }
             }
             if this.on(DetectorId::PromptInjection) {

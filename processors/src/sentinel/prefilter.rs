@@ -1,8 +1,9 @@
 //! One keyword pass per text for every keyword-gated detector: the
-//! credential scanner's rule keywords and the injection, jailbreak and
-//! dangerous-command phrase keywords go into a single ASCII
-//! case-insensitive Aho-Corasick automaton, whose matches say which rules
-//! and patterns are worth running on that text.
+//! credential scanner's rule keywords and the phrase keywords that matter
+//! for the text's origin (injection and jailbreak for prompts and
+//! third-party content, dangerous commands for commands) go into a single
+//! ASCII case-insensitive Aho-Corasick automaton, whose matches say which
+//! rules and patterns are worth running on that text.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
@@ -25,7 +26,8 @@ pub(crate) struct Triggers {
 }
 
 impl Triggers {
-    fn clear(&mut self) {
+    /// Empties every list.
+    pub(crate) fn clear(&mut self) {
         self.secret.clear();
         self.injection.clear();
         self.jailbreak.clear();
