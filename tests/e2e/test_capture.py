@@ -293,10 +293,6 @@ for _ in c.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "use
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known decoder gap (receiver/src/capture): a streamed HTTP/1.1 response whose client closes "
-    "the connection after the stream's last event ([DONE]) without reading the chunked "
-    "terminator is marked partial (connection_closed) although nothing is missing"))
 def test_stream_closed_after_its_last_event_is_complete(capture):
     pid, _ = python_client(capture, SPLIT_END_CLIENT)
     calls = wait_calls(capture, pid, 1, "the streamed call")

@@ -104,6 +104,36 @@ struct Streamed {
     framer: Framer,
     assembler: Assembler,
     records: u64,
+    /// The stream's own end marker was seen (`[DONE]`, `message_stop`,
+    /// `response.completed`, Ollama's `"done": true`): a client may close
+    /// the connection without reading the transfer's terminator, and the
+    /// call is still complete.
+    ended: bool,
+}
+
+/// Whether a streamed record is the provider's end-of-stream marker.
+fn ends_stream(event: Option<&str>, payload: &[u8], json: Option<&Value>) -> bool {
+    if payload == b"[DONE]" {
+        return true;
+    }
+    if matches!(
+        event,
+        Some("message_stop" | "response.completed" | "response.failed" | "response.incomplete")
+    ) {
+        return true;
+    }
+    json.is_some_and(|j| {
+        j.get("done").and_then(Value::as_bool) == Some(true)
+            || matches!(
+                j.get("type").and_then(Value::as_str),
+                Some(
+                    "message_stop"
+                        | "response.completed"
+                        | "response.failed"
+                        | "response.incomplete"
+                )
+            )
+    })
 }
 
 /// One AI call.
@@ -409,6 +439,7 @@ impl Call {
                     },
                 ),
                 records: 0,
+                ended: false,
             });
         }
     }
@@ -427,6 +458,9 @@ impl Call {
         let records = stream.framer.push(data, finish);
         for (event, payload) in records {
             let trimmed = payload.trim_ascii();
+            if ends_stream(event.as_deref(), trimmed, None) {
+                stream.ended = true;
+            }
             if trimmed.is_empty() || trimmed == b"[DONE]" {
                 continue;
             }
@@ -434,6 +468,9 @@ impl Call {
                 env.stats.payload_errors += 1;
                 continue;
             };
+            if ends_stream(event.as_deref(), trimmed, Some(&json)) {
+                stream.ended = true;
+            }
             stream.records += 1;
             let outcome = stream.assembler.record(event.as_deref(), &json);
             if outcome.token && self.first_token.is_none() {
@@ -649,10 +686,14 @@ impl Call {
         if self.response_done || self.not_ai {
             return;
         }
-        env.stats.exchanges_incomplete += 1;
-        self.response_partial.push(reason);
         if self.stream.is_some() {
             self.on_stream_bytes(&[], true, ts, env);
+        }
+        // A stream that delivered its own end marker is whole, whatever
+        // happened to the transfer around it afterwards.
+        if !self.stream.as_ref().is_some_and(|s| s.ended) {
+            env.stats.exchanges_incomplete += 1;
+            self.response_partial.push(reason);
         }
         self.on_response_end(None, BodyFlaws::default(), ts, env);
     }
