@@ -16,6 +16,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// mimalloc instead of glibc's malloc: decoding OTLP allocates per key and
+/// value, and glibc's allocator was a fifth of oispd's CPU in case 1 of the
+/// benchmarks (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Captures AI activity on this host and runs it through collector-style pipelines.
 #[derive(Parser, Debug)]
 #[command(name = "oispd", version, about)]

@@ -25,8 +25,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Batches a pipeline's input channel holds before receivers wait.
-const PIPELINE_CHANNEL_CAPACITY: usize = 64;
+/// Batches a pipeline's input channel holds before receivers wait. Small:
+/// a batch can be a whole OTLP request (megabytes decoded), and buffering
+/// belongs to the exporters' queues, which count what they drop.
+const PIPELINE_CHANNEL_CAPACITY: usize = 8;
 
 /// The running service.
 pub struct Running {
