@@ -12,8 +12,8 @@ use oispd_semconv::ai::{
 use serde_json::Value;
 
 use super::common::{
-    arguments, content_text, copy_scalars, error_of, message, non_empty, num_at, sha256_tag,
-    stop_list, str_at, tool_call, tool_def, tool_result, u64_at,
+    arguments, content_text, copy_scalars, error_of, leading_system, message, non_empty, num_at,
+    set_messages, set_tools, stop_list, str_at, tool_call, tool_result, u64_at,
 };
 use super::openai::model_info;
 use super::{DecodeOptions, RecordOutcome, RequestInfo, ResponseInfo};
@@ -28,11 +28,7 @@ pub(crate) fn request(body: &Value, opts: DecodeOptions) -> RequestInfo {
     };
     let mut msgs = Vec::new();
     let system = content_text(body.get("system")).0;
-    data.has_system_prompt = Some(system.is_some());
-    if let Some(s) = system {
-        data.system_prompt_hash = Some(sha256_tag(s.as_bytes()));
-        msgs.push(message("system", Some(s), 0, opts.capture_content));
-    }
+    leading_system(&mut data, &mut msgs, system, opts.capture_content);
     let mut tool_results = Vec::new();
     let mut images = 0;
     for m in body
@@ -57,26 +53,8 @@ pub(crate) fn request(body: &Value, opts: DecodeOptions) -> RequestInfo {
         images += imgs;
         msgs.push(message(role, text, imgs, opts.capture_content));
     }
-    data.messages_count = Some(msgs.len() as u64);
-    data.messages = Some(msgs);
-    data.has_images = Some(images > 0);
-    if images > 0 {
-        data.image_count = Some(images);
-    }
-    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
-        let defs: Vec<_> = tools
-            .iter()
-            .map(|t| {
-                tool_def(
-                    str_at(t, "name"),
-                    t.get("type").and_then(Value::as_str).unwrap_or("function"),
-                    str_at(t, "description"),
-                )
-            })
-            .collect();
-        data.tools_count = Some(defs.len() as u64);
-        data.tools = Some(defs);
-    }
+    set_messages(&mut data, msgs, images);
+    set_tools(&mut data, body, false);
     data.tool_choice = body.get("tool_choice").map(|c| {
         match c.get("type").and_then(Value::as_str) {
             Some("any") => "required",
@@ -377,6 +355,7 @@ impl Assembler {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use super::super::common::sha256_tag;
     use super::*;
     use serde_json::json;
 

@@ -2,7 +2,9 @@
 //! hashing, message building, and mapping provider vocabularies (roles,
 //! finish reasons, tool types) onto the OISP enums.
 
-use oispd_semconv::ai::{AiError, Content, Message, Parameters, ToolCall, ToolDefinition};
+use oispd_semconv::ai::{
+    AiError, AiRequest, Content, Message, Parameters, ToolCall, ToolDefinition,
+};
 use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
 
@@ -141,6 +143,66 @@ pub(crate) fn message(role: &str, text: Option<String>, images: u64, capture: bo
         m.image_count = Some(images);
     }
     m
+}
+
+/// Flags a request's leading system prompt (Anthropic `system`, Responses
+/// `instructions`, Gemini `systemInstruction`), hashes it and pushes it as
+/// the first message.
+pub(crate) fn leading_system(
+    data: &mut AiRequest,
+    msgs: &mut Vec<Message>,
+    system: Option<String>,
+    capture: bool,
+) {
+    data.has_system_prompt = Some(system.is_some());
+    if let Some(s) = system {
+        data.system_prompt_hash = Some(sha256_tag(s.as_bytes()));
+        msgs.push(message("system", Some(s), 0, capture));
+    }
+}
+
+/// Takes the first system-role message of a conversation as the request's
+/// system prompt.
+pub(crate) fn note_system(data: &mut AiRequest, role: &str, text: Option<&str>) {
+    if norm_role(role) == "system" && data.has_system_prompt != Some(true) {
+        data.has_system_prompt = Some(true);
+        data.system_prompt_hash = text.map(|t| sha256_tag(t.as_bytes()));
+    }
+}
+
+/// Sets a request's messages, their count and its image totals.
+pub(crate) fn set_messages(data: &mut AiRequest, msgs: Vec<Message>, images: u64) {
+    data.messages_count = Some(msgs.len() as u64);
+    data.messages = Some(msgs);
+    data.has_images = Some(images > 0);
+    if images > 0 {
+        data.image_count = Some(images);
+    }
+}
+
+/// Sets the tools offered by the `tools` array of a request, if any. With
+/// `wrapped`, name and description sit in a `function` object when there is
+/// one (Chat Completions shape); otherwise on the tool itself.
+pub(crate) fn set_tools(data: &mut AiRequest, body: &Value, wrapped: bool) {
+    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
+        let defs: Vec<_> = tools
+            .iter()
+            .map(|t| {
+                let f = if wrapped {
+                    t.get("function").unwrap_or(t)
+                } else {
+                    t
+                };
+                tool_def(
+                    str_at(f, "name"),
+                    t.get("type").and_then(Value::as_str).unwrap_or("function"),
+                    str_at(f, "description"),
+                )
+            })
+            .collect();
+        data.tools_count = Some(defs.len() as u64);
+        data.tools = Some(defs);
+    }
 }
 
 /// Tool call arguments: a JSON object when the text parses as one, the text otherwise.

@@ -11,8 +11,8 @@ use oispd_semconv::ai::{
 use serde_json::Value;
 
 use super::common::{
-    error_of, message, non_empty, norm_role, num_at, sha256_tag, stop_list, str_at, tool_call,
-    tool_def, tool_result, u64_at,
+    error_of, leading_system, message, non_empty, norm_role, num_at, set_messages, stop_list,
+    str_at, tool_call, tool_def, tool_result, u64_at,
 };
 use super::openai::model_info;
 use super::{DecodeOptions, RecordOutcome, RequestInfo, ResponseInfo};
@@ -107,11 +107,7 @@ pub(crate) fn request(path: &str, body: &Value, opts: DecodeOptions) -> RequestI
         .or_else(|| body.get("system_instruction"))
         .map(parts)
         .and_then(|p| p.text);
-    data.has_system_prompt = Some(system.is_some());
-    if let Some(s) = system {
-        data.system_prompt_hash = Some(sha256_tag(s.as_bytes()));
-        msgs.push(message("system", Some(s), 0, opts.capture_content));
-    }
+    leading_system(&mut data, &mut msgs, system, opts.capture_content);
     let mut tool_results = Vec::new();
     let mut images = 0;
     for c in body
@@ -133,12 +129,7 @@ pub(crate) fn request(path: &str, body: &Value, opts: DecodeOptions) -> RequestI
         }
         msgs.push(message(role, p.text, p.images, opts.capture_content));
     }
-    data.messages_count = Some(msgs.len() as u64);
-    data.messages = Some(msgs);
-    data.has_images = Some(images > 0);
-    if images > 0 {
-        data.image_count = Some(images);
-    }
+    set_messages(&mut data, msgs, images);
     let mut defs = Vec::new();
     for t in body
         .get("tools")

@@ -8,8 +8,8 @@ use oispd_semconv::ai::{
 use serde_json::Value;
 
 use super::common::{
-    content_text, error_of, message, non_empty, norm_role, num_at, openai_finish, sha256_tag,
-    stop_list, str_at, tool_call, tool_def, tool_result, u64_at,
+    content_text, error_of, message, non_empty, note_system, num_at, openai_finish, set_messages,
+    set_tools, sha256_tag, stop_list, str_at, tool_call, tool_result, u64_at,
 };
 use super::openai::model_info;
 use super::{DecodeOptions, RecordOutcome, RequestInfo, ResponseInfo};
@@ -63,10 +63,7 @@ pub(crate) fn chat_request(body: &Value, opts: DecodeOptions) -> RequestInfo {
             .and_then(Value::as_array)
             .map_or(0, |a| a.len() as u64);
         images += imgs;
-        if norm_role(role) == "system" && data.has_system_prompt != Some(true) {
-            data.has_system_prompt = Some(true);
-            data.system_prompt_hash = text.as_deref().map(|t| sha256_tag(t.as_bytes()));
-        }
+        note_system(&mut data, role, text.as_deref());
         if role == "tool" {
             tool_results.push(tool_result(
                 str_at(m, "tool_call_id"),
@@ -79,27 +76,8 @@ pub(crate) fn chat_request(body: &Value, opts: DecodeOptions) -> RequestInfo {
         msg.name = str_at(m, "tool_name");
         msgs.push(msg);
     }
-    data.messages_count = Some(msgs.len() as u64);
-    data.messages = Some(msgs);
-    data.has_images = Some(images > 0);
-    if images > 0 {
-        data.image_count = Some(images);
-    }
-    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
-        let defs: Vec<_> = tools
-            .iter()
-            .map(|t| {
-                let f = t.get("function").unwrap_or(t);
-                tool_def(
-                    str_at(f, "name"),
-                    t.get("type").and_then(Value::as_str).unwrap_or("function"),
-                    str_at(f, "description"),
-                )
-            })
-            .collect();
-        data.tools_count = Some(defs.len() as u64);
-        data.tools = Some(defs);
-    }
+    set_messages(&mut data, msgs, images);
+    set_tools(&mut data, body, true);
     RequestInfo {
         data,
         tool_results,

@@ -9,8 +9,8 @@ use oispd_semconv::ai::{AiRequest, Choice, ChunkDelta, Parameters, ToolCall, Usa
 use serde_json::Value;
 
 use super::common::{
-    arguments, content_text, copy_scalars, message, non_empty, norm_role, num_at, openai_finish,
-    sha256_tag, stop_list, str_at, tool_call, tool_def, tool_result, u64_at,
+    arguments, content_text, copy_scalars, message, non_empty, note_system, num_at, openai_finish,
+    set_messages, set_tools, stop_list, str_at, tool_call, tool_result, u64_at,
 };
 use super::{DecodeOptions, RecordOutcome, RequestInfo, ResponseInfo};
 
@@ -32,10 +32,7 @@ pub(crate) fn chat_request(body: &Value, opts: DecodeOptions) -> RequestInfo {
             let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
             let (text, imgs) = content_text(m.get("content"));
             images += imgs;
-            if norm_role(role) == "system" && data.has_system_prompt != Some(true) {
-                data.has_system_prompt = Some(true);
-                data.system_prompt_hash = text.as_deref().map(|t| sha256_tag(t.as_bytes()));
-            }
+            note_system(&mut data, role, text.as_deref());
             if role == "tool" {
                 tool_results.push(tool_result(
                     str_at(m, "tool_call_id"),
@@ -49,29 +46,10 @@ pub(crate) fn chat_request(body: &Value, opts: DecodeOptions) -> RequestInfo {
             msg.name = str_at(m, "name");
             out.push(msg);
         }
-        data.messages_count = Some(out.len() as u64);
         data.has_system_prompt.get_or_insert(false);
-        data.messages = Some(out);
-        data.has_images = Some(images > 0);
-        if images > 0 {
-            data.image_count = Some(images);
-        }
+        set_messages(&mut data, out, images);
     }
-    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
-        let defs: Vec<_> = tools
-            .iter()
-            .map(|t| {
-                let f = t.get("function").unwrap_or(t);
-                tool_def(
-                    str_at(f, "name"),
-                    t.get("type").and_then(Value::as_str).unwrap_or("function"),
-                    str_at(f, "description"),
-                )
-            })
-            .collect();
-        data.tools_count = Some(defs.len() as u64);
-        data.tools = Some(defs);
-    }
+    set_tools(&mut data, body, true);
     data.tool_choice = body.get("tool_choice").map(tool_choice);
     data.parameters = non_empty(parameters(body));
     RequestInfo {
@@ -414,6 +392,7 @@ pub(crate) fn embedding_response(body: &Value) -> ResponseInfo {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use super::super::common::sha256_tag;
     use super::*;
     use serde_json::json;
 

@@ -10,8 +10,8 @@ use oispd_semconv::ai::{AiError, AiRequest, Choice, ChunkDelta, Parameters, Tool
 use serde_json::Value;
 
 use super::common::{
-    arguments, content_text, copy_scalars, error_of, message, non_empty, norm_role, num_at,
-    sha256_tag, str_at, tool_call, tool_def, tool_result, u64_at,
+    arguments, content_text, copy_scalars, error_of, leading_system, message, non_empty,
+    note_system, num_at, set_messages, set_tools, str_at, tool_call, tool_result, u64_at,
 };
 use super::openai::{model_info, tool_choice};
 use super::{DecodeOptions, RecordOutcome, RequestInfo, ResponseInfo};
@@ -28,11 +28,7 @@ pub(crate) fn request(body: &Value, opts: DecodeOptions) -> RequestInfo {
     let mut tool_results = Vec::new();
     let mut images = 0;
     let instructions = str_at(body, "instructions");
-    data.has_system_prompt = Some(instructions.is_some());
-    if let Some(s) = instructions {
-        data.system_prompt_hash = Some(sha256_tag(s.as_bytes()));
-        msgs.push(message("system", Some(s), 0, opts.capture_content));
-    }
+    leading_system(&mut data, &mut msgs, instructions, opts.capture_content);
     match body.get("input") {
         Some(Value::String(s)) => {
             msgs.push(message("user", Some(s.clone()), 0, opts.capture_content))
@@ -56,11 +52,7 @@ pub(crate) fn request(body: &Value, opts: DecodeOptions) -> RequestInfo {
                         let role = item.get("role").and_then(Value::as_str).unwrap_or("user");
                         let (text, imgs) = content_text(item.get("content"));
                         images += imgs;
-                        if norm_role(role) == "system" && data.has_system_prompt != Some(true) {
-                            data.has_system_prompt = Some(true);
-                            data.system_prompt_hash =
-                                text.as_deref().map(|t| sha256_tag(t.as_bytes()));
-                        }
+                        note_system(&mut data, role, text.as_deref());
                         msgs.push(message(role, text, imgs, opts.capture_content));
                     }
                     // Earlier model output replayed as input (function calls,
@@ -71,26 +63,8 @@ pub(crate) fn request(body: &Value, opts: DecodeOptions) -> RequestInfo {
         }
         _ => {}
     }
-    data.messages_count = Some(msgs.len() as u64);
-    data.messages = Some(msgs);
-    data.has_images = Some(images > 0);
-    if images > 0 {
-        data.image_count = Some(images);
-    }
-    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
-        let defs: Vec<_> = tools
-            .iter()
-            .map(|t| {
-                tool_def(
-                    str_at(t, "name"),
-                    t.get("type").and_then(Value::as_str).unwrap_or("function"),
-                    str_at(t, "description"),
-                )
-            })
-            .collect();
-        data.tools_count = Some(defs.len() as u64);
-        data.tools = Some(defs);
-    }
+    set_messages(&mut data, msgs, images);
+    set_tools(&mut data, body, false);
     data.tool_choice = body.get("tool_choice").map(tool_choice);
     let mut p = Parameters {
         temperature: num_at(body, "temperature"),
