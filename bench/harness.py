@@ -400,7 +400,8 @@ def machine() -> dict:
 def versions() -> dict:
     dirty = sh(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
     return {
-        "oispd": sh(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"]) + (" (work tree modified)" if dirty else ""),
+        "oispd": os.environ.get("BENCH_OISPD_REV")
+        or sh(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"]) + (" (work tree with uncommitted edits)" if dirty else ""),
         "rustc": sh(["rustc", "--version"]),
         "rotel": f"pip rotel {sh([sys.executable, '-m', 'pip', 'show', 'rotel']).split('Version: ')[-1].splitlines()[0] if ROTEL else 'missing'}; "
                  f"binary says '{sh([ROTEL, '--version']) if ROTEL else ''}'",

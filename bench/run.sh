@@ -6,16 +6,32 @@
 #   bash bench/run.sh --runs 5        # more runs
 #   bash bench/run.sh --cases 1,2     # some cases (BENCHMARKS.md then holds only those)
 #
-# Options after the script name go to bench/harness.py (--help lists them).
+#   bash bench/run.sh --committed ... # benchmark HEAD as committed (a `git archive`
+#                                     # snapshot), not the work tree with whatever
+#                                     # is being edited in it
+#
+# Other options go to bench/harness.py (--help lists them).
 # Run it on a quiet machine: other work on the same cores lowers every figure
 # (BENCHMARKS.md reports how much CPU other processes took during the runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/oispd-target}"
 
-echo "== building release binaries (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)" >&2
-cargo build --release --bin oispd
-cargo build --release -p oispd-loadgen
+src=.
+if [[ "${1:-}" == "--committed" ]]; then
+    shift
+    rev=$(git rev-parse --short=12 HEAD)
+    src=/var/tmp/oispd-bench-src/$rev
+    if [[ ! -d "$src" ]]; then
+        mkdir -p "$src.tmp"
+        git archive HEAD | tar -x -C "$src.tmp"
+        mv "$src.tmp" "$src"
+    fi
+    export BENCH_OISPD_REV="$rev (committed snapshot)"
+fi
+
+echo "== building release binaries from $src (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)" >&2
+(cd "$src" && cargo build --release --bin oispd && cargo build --release -p oispd-loadgen)
 
 echo "== installing peers" >&2
 python3 -c 'import rotel' 2>/dev/null || python3 -m pip install --quiet rotel
