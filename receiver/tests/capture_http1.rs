@@ -113,14 +113,7 @@ fn openai_plain_content_length() {
         (u.prompt_tokens, u.completion_tokens, u.total_tokens),
         (Some(12), Some(3), Some(15))
     );
-    assert_eq!(
-        rs.choices.as_ref().unwrap()[0]
-            .message
-            .as_ref()
-            .unwrap()
-            .content,
-        Some(Content::Text("Hi!".into()))
-    );
+    assert_eq!(first_content(rs), Some(Content::Text("Hi!".into())));
 }
 
 fn sse_pieces() -> Vec<Vec<u8>> {
@@ -188,14 +181,7 @@ fn openai_streaming_chunked_sse() {
     assert_eq!(rs.time_to_first_token_ms, Some(150));
     assert_eq!(rs.latency_ms, Some(400));
     assert_eq!(rs.usage.as_ref().unwrap().total_tokens, Some(11));
-    assert_eq!(
-        rs.choices.as_ref().unwrap()[0]
-            .message
-            .as_ref()
-            .unwrap()
-            .content,
-        Some(Content::Text("Hello".into()))
-    );
+    assert_eq!(first_content(rs), Some(Content::Text("Hello".into())));
     let chunks = of_type(&events, "ai.streaming_chunk");
     assert_eq!(chunks.len(), 5);
 }
@@ -310,11 +296,7 @@ fn every_byte_boundary() {
                 "cut {cut}"
             );
             assert_eq!(
-                rs.choices.as_ref().unwrap()[0]
-                    .message
-                    .as_ref()
-                    .unwrap()
-                    .content,
+                first_content(rs),
                 Some(Content::Text("Hello".into())),
                 "cut {cut}"
             );
@@ -353,12 +335,7 @@ fn truncated_request_is_partial() {
     check(&events, &[]);
     let ev = one(&events, "ai.request");
     assert_eq!(ev.confidence.completeness, Completeness::Partial);
-    assert!(ev
-        .confidence
-        .reasons
-        .as_ref()
-        .unwrap()
-        .contains(&"capture_gap".to_string()));
+    assert!(has_reason(ev, "capture_gap"));
     assert_eq!(
         req(ev).model.as_ref().unwrap().id.as_deref(),
         Some("gpt-4o")
@@ -399,12 +376,7 @@ fn body_over_limit_is_partial() {
     );
     let ev = one(&events, "ai.request");
     assert_eq!(ev.confidence.completeness, Completeness::Partial);
-    assert!(ev
-        .confidence
-        .reasons
-        .as_ref()
-        .unwrap()
-        .contains(&"body_truncated".to_string()));
+    assert!(has_reason(ev, "body_truncated"));
     assert_eq!(d.stats().bodies_truncated, 1);
 }
 

@@ -19,6 +19,16 @@ fn request() -> Vec<u8> {
     h1_request("api.openai.com", "/v1/chat/completions", &[], &body())
 }
 
+/// A non-streamed chat request.
+fn plain_request() -> Vec<u8> {
+    h1_json_request(
+        "api.openai.com",
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+}
+
 fn first_event() -> Vec<u8> {
     let event =
         b"data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
@@ -50,12 +60,7 @@ fn idle_connection_expires_with_partial_response() {
     check(&events, &[]);
     let e = one(&events, "ai.response");
     assert_eq!(e.confidence.completeness, Completeness::Partial);
-    assert!(e
-        .confidence
-        .reasons
-        .as_ref()
-        .unwrap()
-        .contains(&"connection_idle".to_string()));
+    assert!(has_reason(e, "connection_idle"));
     let rs = resp(e);
     assert_eq!(rs.latency_ms, Some(100));
     assert_eq!(rs.time_to_first_token_ms, Some(100));
@@ -98,12 +103,7 @@ fn connection_limit_evicts_oldest() {
     assert_eq!(d.connections(), 2);
     assert_eq!(d.stats().connections_evicted, 1);
     let e = one(&events, "ai.response");
-    assert!(e
-        .confidence
-        .reasons
-        .as_ref()
-        .unwrap()
-        .contains(&"connection_evicted".to_string()));
+    assert!(has_reason(e, "connection_evicted"));
     assert_eq!(resp(e).success, Some(false));
 }
 
@@ -119,20 +119,7 @@ fn bodies_and_connections_stay_bounded() {
         ..DecoderConfig::default()
     });
     let p = procs(1, "python3");
-    let plain = serde_json::to_vec(
-        &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
-    )
-    .unwrap();
-    d.push(
-        chunk(
-            1,
-            1,
-            Direction::Write,
-            0,
-            &h1_request("api.openai.com", "/v1/chat/completions", &[], &plain),
-        ),
-        &p,
-    );
+    d.push(chunk(1, 1, Direction::Write, 0, &plain_request()), &p);
     let huge = vec![b'a'; 1 << 20];
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -145,12 +132,7 @@ fn bodies_and_connections_stay_bounded() {
     }
     let e = one(&events, "ai.response");
     assert_eq!(e.confidence.completeness, Completeness::Partial);
-    assert!(e
-        .confidence
-        .reasons
-        .as_ref()
-        .unwrap()
-        .contains(&"body_truncated".to_string()));
+    assert!(has_reason(e, "body_truncated"));
     assert_eq!(d.stats().bodies_truncated, 1);
     assert_eq!(d.held_bytes(), 0);
 }
@@ -162,20 +144,7 @@ fn bodies_and_connections_stay_bounded() {
 fn close_delimited_body_ends_on_close() {
     let mut d = decoder(DecoderConfig::default());
     let p = procs(1, "python3");
-    let plain = serde_json::to_vec(
-        &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
-    )
-    .unwrap();
-    d.push(
-        chunk(
-            1,
-            1,
-            Direction::Write,
-            0,
-            &h1_request("api.openai.com", "/v1/chat/completions", &[], &plain),
-        ),
-        &p,
-    );
+    d.push(chunk(1, 1, Direction::Write, 0, &plain_request()), &p);
     let answer = json!({"id": "c9", "model": "gpt-4o", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]});
     let mut wire =
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n".to_vec();
@@ -211,20 +180,7 @@ fn mid_stream_start() {
     );
     events.extend(d.push(chunk(1, 1, Direction::Read, 1, b"0\r\n\r\n"), &p));
     assert!(events.is_empty());
-    let plain = serde_json::to_vec(
-        &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
-    )
-    .unwrap();
-    events.extend(d.push(
-        chunk(
-            1,
-            1,
-            Direction::Write,
-            2,
-            &h1_request("api.openai.com", "/v1/chat/completions", &[], &plain),
-        ),
-        &p,
-    ));
+    events.extend(d.push(chunk(1, 1, Direction::Write, 2, &plain_request()), &p));
     let answer = serde_json::to_vec(&json!({"id": "c", "model": "gpt-4o", "choices": []})).unwrap();
     events.extend(d.push(
         chunk(

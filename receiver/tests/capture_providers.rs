@@ -73,11 +73,11 @@ fn anthropic_stream_tool_use_and_result() {
         "tools": [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}],
         "messages": [{"role": "user", "content": "list files"}]
     });
-    let request = h1_request(
+    let request = h1_json_request(
         "api.anthropic.com",
         "/v1/messages",
         &[("x-api-key", ANT_KEY), ("anthropic-version", "2023-06-01")],
-        &serde_json::to_vec(&body).unwrap(),
+        &body,
     );
     let stream = sse(&[
         (
@@ -163,11 +163,11 @@ fn anthropic_stream_tool_use_and_result() {
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01A", "content": "a.txt\nb.txt"}]}
         ]
     });
-    let req2 = h1_request(
+    let req2 = h1_json_request(
         "api.anthropic.com",
         "/v1/messages",
         &[("x-api-key", ANT_KEY)],
-        &serde_json::to_vec(&next).unwrap(),
+        &next,
     );
     let mut c = chunk(11, 1, Direction::Write, 2000, &req2);
     c.tid = 99;
@@ -188,12 +188,7 @@ fn anthropic_stream_tool_use_and_result() {
             1,
             Direction::Write,
             3000,
-            &h1_request(
-                "api.anthropic.com",
-                "/v1/messages",
-                &[],
-                &serde_json::to_vec(&next).unwrap(),
-            ),
+            &h1_json_request("api.anthropic.com", "/v1/messages", &[], &next),
         ),
         &p,
     );
@@ -220,17 +215,13 @@ fn anthropic_plain() {
         &p,
         12,
         1,
-        h1_request(
+        h1_json_request(
             "api.anthropic.com",
             "/v1/messages",
             &[("x-api-key", ANT_KEY)],
-            &serde_json::to_vec(&body).unwrap(),
+            &body,
         ),
-        vec![h1_response(
-            200,
-            "application/json",
-            &serde_json::to_vec(&answer).unwrap(),
-        )],
+        vec![h1_json_response(200, &answer)],
     );
     check(&events, &[ANT_KEY]);
     let rs = resp(one(&events, "ai.response"));
@@ -260,17 +251,8 @@ fn error_response() {
         &p,
         12,
         1,
-        h1_request(
-            "api.anthropic.com",
-            "/v1/messages",
-            &[],
-            &serde_json::to_vec(&body).unwrap(),
-        ),
-        vec![h1_response(
-            429,
-            "application/json",
-            &serde_json::to_vec(&err).unwrap(),
-        )],
+        h1_json_request("api.anthropic.com", "/v1/messages", &[], &body),
+        vec![h1_json_response(429, &err)],
     );
     check(&events, &[]);
     let rs = resp(one(&events, "ai.response"));
@@ -311,12 +293,7 @@ fn openai_responses_stream() {
         &p,
         13,
         1,
-        h1_request(
-            "api.openai.com",
-            "/v1/responses",
-            &[],
-            &serde_json::to_vec(&body).unwrap(),
-        ),
+        h1_json_request("api.openai.com", "/v1/responses", &[], &body),
         vec![h1_chunked_response("text/event-stream", &refs)],
     );
     check(&events, &[]);
@@ -350,17 +327,8 @@ fn openai_embeddings() {
         &p,
         14,
         1,
-        h1_request(
-            "api.openai.com",
-            "/v1/embeddings",
-            &[],
-            &serde_json::to_vec(&body).unwrap(),
-        ),
-        vec![h1_response(
-            200,
-            "application/json",
-            &serde_json::to_vec(&answer).unwrap(),
-        )],
+        h1_json_request("api.openai.com", "/v1/embeddings", &[], &body),
+        vec![h1_json_response(200, &answer)],
     );
     check(&events, &[]);
     assert_eq!(types(&events), vec!["ai.request", "ai.embedding"]);
@@ -421,12 +389,7 @@ fn gemini_array_and_sse_streams() {
             &p,
             15,
             1,
-            h1_request(
-                "generativelanguage.googleapis.com",
-                &path,
-                &[],
-                &serde_json::to_vec(&body).unwrap(),
-            ),
+            h1_json_request("generativelanguage.googleapis.com", &path, &[], &body),
             vec![h1_chunked_response(ctype, &refs)],
         );
         check(&events, &[key, "TESTKEY"]);
@@ -441,14 +404,7 @@ fn gemini_array_and_sse_streams() {
         let rs = resp(one(&events, "ai.response"));
         assert_eq!(rs.usage.as_ref().unwrap().total_tokens, Some(4), "{path}");
         assert_eq!(rs.finish_reason.as_deref(), Some("stop"));
-        assert_eq!(
-            rs.choices.as_ref().unwrap()[0]
-                .message
-                .as_ref()
-                .unwrap()
-                .content,
-            Some(Content::Text("Hello".into()))
-        );
+        assert_eq!(first_content(rs), Some(Content::Text("Hello".into())));
     }
 }
 
@@ -474,12 +430,7 @@ fn ollama_ndjson() {
         &p,
         16,
         1,
-        h1_request(
-            "localhost:11434",
-            "/api/chat",
-            &[],
-            &serde_json::to_vec(&body).unwrap(),
-        ),
+        h1_json_request("localhost:11434", "/api/chat", &[], &body),
         vec![h1_chunked_response("application/x-ndjson", &refs)],
     );
     check(&events, &[]);
@@ -493,14 +444,7 @@ fn ollama_ndjson() {
         (u.prompt_tokens, u.completion_tokens, u.total_tokens),
         (Some(8), Some(3), Some(11))
     );
-    assert_eq!(
-        rs.choices.as_ref().unwrap()[0]
-            .message
-            .as_ref()
-            .unwrap()
-            .content,
-        Some(Content::Text("Hi you".into()))
-    );
+    assert_eq!(first_content(rs), Some(Content::Text("Hi you".into())));
 }
 
 /// Scenario: an OpenAI-compatible chat body on a host no catalogue knows.
@@ -517,17 +461,13 @@ fn openai_compatible_unknown_host() {
         &p,
         17,
         1,
-        h1_request(
+        h1_json_request(
             "llm.internal.example:8443",
             "/v1/chat/completions",
             &[],
-            &serde_json::to_vec(&body).unwrap(),
+            &body,
         ),
-        vec![h1_response(
-            200,
-            "application/json",
-            &serde_json::to_vec(&answer).unwrap(),
-        )],
+        vec![h1_json_response(200, &answer)],
     );
     check(&events, &[]);
     let ev = one(&events, "ai.request");
@@ -617,17 +557,8 @@ fn content_capture_off() {
         &p,
         18,
         1,
-        h1_request(
-            "api.openai.com",
-            "/v1/chat/completions",
-            &[],
-            &serde_json::to_vec(&body).unwrap(),
-        ),
-        vec![h1_response(
-            200,
-            "application/json",
-            &serde_json::to_vec(&answer).unwrap(),
-        )],
+        h1_json_request("api.openai.com", "/v1/chat/completions", &[], &body),
+        vec![h1_json_response(200, &answer)],
     );
     check(&events, &["my secret plan", "the plan is", "hidden"]);
     let m = &req(one(&events, "ai.request")).messages.as_ref().unwrap()[0];
@@ -654,12 +585,7 @@ fn port_from_socket_and_server_address() {
         1,
         Direction::Write,
         0,
-        &h1_request(
-            "localhost",
-            "/api/chat",
-            &[],
-            &serde_json::to_vec(&body).unwrap(),
-        ),
+        &h1_json_request("localhost", "/api/chat", &[], &body),
     );
     c.peer = Some("127.0.0.1:11434".parse().unwrap());
     c.local = Some("127.0.0.1:50000".parse().unwrap());

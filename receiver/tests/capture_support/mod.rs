@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use oispd_receiver::capture::{
     CaptureDecoder, DecoderConfig, Direction, ProcInfo, ProcessLookup, TlsChunk,
 };
+use oispd_semconv::ai::{AiResponse, Content};
 use oispd_semconv::providers::ProviderCatalog;
 use oispd_semconv::schema::OispSchema;
 use oispd_semconv::{EventData, OispEvent};
@@ -77,6 +78,25 @@ pub fn h1_request(host: &str, path: &str, headers: &[(&str, &str)], body: &[u8])
     bytes
 }
 
+/// An HTTP/1.1 request whose Content-Length body is `body` as JSON.
+pub fn h1_json_request(
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> Vec<u8> {
+    h1_request(host, path, headers, &serde_json::to_vec(body).unwrap())
+}
+
+/// An HTTP/1.1 `application/json` response whose body is `body`.
+pub fn h1_json_response(status: u16, body: &serde_json::Value) -> Vec<u8> {
+    h1_response(
+        status,
+        "application/json",
+        &serde_json::to_vec(body).unwrap(),
+    )
+}
+
 /// An HTTP/1.1 response with a Content-Length body.
 pub fn h1_response(status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
     let mut bytes = format!(
@@ -134,8 +154,27 @@ pub fn req(ev: &OispEvent) -> &oispd_semconv::ai::AiRequest {
     }
 }
 
+/// Whether the event's confidence lists `reason` (it must list some).
+pub fn has_reason(ev: &OispEvent, reason: &str) -> bool {
+    ev.confidence
+        .reasons
+        .as_ref()
+        .unwrap()
+        .contains(&reason.to_string())
+}
+
+/// The content of the first choice's message of a response.
+pub fn first_content(rs: &AiResponse) -> Option<Content> {
+    rs.choices.as_ref().unwrap()[0]
+        .message
+        .as_ref()
+        .unwrap()
+        .content
+        .clone()
+}
+
 /// `ai.response` data.
-pub fn resp(ev: &OispEvent) -> &oispd_semconv::ai::AiResponse {
+pub fn resp(ev: &OispEvent) -> &AiResponse {
     match &ev.data {
         Some(EventData::AiResponse(d)) => d,
         other => panic!("not an ai.response: {other:?}"),
