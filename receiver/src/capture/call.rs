@@ -296,6 +296,21 @@ impl Call {
         )
     }
 
+    /// A response-side event, linked to the request event as its parent.
+    fn emit_child(
+        &self,
+        env: &mut CallEnv<'_>,
+        data: EventData,
+        ts: u64,
+        quality: &Quality,
+    ) -> OispEvent {
+        let mut ev = self.emit(env, data, ts, Point::Response, quality);
+        if let Some(id) = &self.request_event_id {
+            ev.add_related(RelatedEvent::new(id.clone(), Relationship::Parent));
+        }
+        ev
+    }
+
     fn model_info(&self, id: Option<String>) -> Option<ModelInfo> {
         let id = id?;
         Some(ModelInfo {
@@ -578,16 +593,7 @@ impl Call {
                 latency_ms,
                 ..AiEmbedding::default()
             };
-            let mut ev = self.emit(
-                env,
-                EventData::AiEmbedding(data),
-                ts,
-                Point::Response,
-                &quality,
-            );
-            if let Some(id) = &self.request_event_id {
-                ev.add_related(RelatedEvent::new(id.clone(), Relationship::Parent));
-            }
+            let ev = self.emit_child(env, EventData::AiEmbedding(data), ts, &quality);
             env.out.push(ev);
             return;
         }
@@ -629,16 +635,7 @@ impl Call {
             finish_reason,
             ..AiResponse::default()
         };
-        let mut ev = self.emit(
-            env,
-            EventData::AiResponse(data),
-            ts,
-            Point::Response,
-            &quality,
-        );
-        if let Some(id) = &self.request_event_id {
-            ev.add_related(RelatedEvent::new(id.clone(), Relationship::Parent));
-        }
+        let ev = self.emit_child(env, EventData::AiResponse(data), ts, &quality);
         let response_event_id = ev.event_id.clone();
         env.out.push(ev);
         for (i, tc) in tool_calls.into_iter().enumerate() {

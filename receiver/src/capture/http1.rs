@@ -297,16 +297,7 @@ impl Http1Conn {
                     if rest.is_empty() {
                         return pos;
                     }
-                    let n = usize::try_from(remaining)
-                        .unwrap_or(usize::MAX)
-                        .min(rest.len());
-                    out.push(HttpEvent::Data {
-                        stream,
-                        role,
-                        data: rest[..n].to_vec(),
-                        ts,
-                    });
-                    let left = remaining - n as u64;
+                    let (n, left) = body_data(stream, role, rest, remaining, ts, out);
                     if left == 0 {
                         out.push(HttpEvent::End { stream, role, ts });
                         self.flow_mut(flow).state = State::Start;
@@ -360,16 +351,7 @@ impl Http1Conn {
                     if rest.is_empty() {
                         return pos;
                     }
-                    let n = usize::try_from(remaining)
-                        .unwrap_or(usize::MAX)
-                        .min(rest.len());
-                    out.push(HttpEvent::Data {
-                        stream,
-                        role,
-                        data: rest[..n].to_vec(),
-                        ts,
-                    });
-                    let left = remaining - n as u64;
+                    let (n, left) = body_data(stream, role, rest, remaining, ts, out);
                     self.flow_mut(flow).state = if left == 0 {
                         State::ChunkDataEnd { stream }
                     } else {
@@ -705,6 +687,28 @@ fn body_framing(headers: &[(String, String)]) -> Framing {
         }
     }
     length.map_or(Framing::None, Framing::Length)
+}
+
+/// Emits up to `remaining` bytes of `rest` as body data of `stream`;
+/// returns how many bytes were taken and how many of `remaining` are left.
+fn body_data(
+    stream: u64,
+    role: Role,
+    rest: &[u8],
+    remaining: u64,
+    ts: u64,
+    out: &mut Vec<HttpEvent>,
+) -> (usize, u64) {
+    let n = usize::try_from(remaining)
+        .unwrap_or(usize::MAX)
+        .min(rest.len());
+    out.push(HttpEvent::Data {
+        stream,
+        role,
+        data: rest[..n].to_vec(),
+        ts,
+    });
+    (n, remaining - n as u64)
 }
 
 /// One line ending in LF (CR before it removed) and the bytes it spans.
