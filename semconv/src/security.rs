@@ -38,12 +38,11 @@ impl Severity {
     }
 
     /// The OTel log severity number of a finding of this severity:
-    /// none = INFO (9), low = INFO4 (12), medium = WARN (13),
+    /// none and low = INFO (9), medium = WARN (13),
     /// high = ERROR (17), critical = FATAL (21).
     pub fn otel_severity_number(self) -> i32 {
         match self {
-            Severity::None => 9,
-            Severity::Low => 12,
+            Severity::None | Severity::Low => 9,
             Severity::Medium => 13,
             Severity::High => 17,
             Severity::Critical => 21,
@@ -53,8 +52,7 @@ impl Severity {
     /// The OTel severity text matching [`Severity::otel_severity_number`].
     pub fn otel_severity_text(self) -> &'static str {
         match self {
-            Severity::None => "INFO",
-            Severity::Low => "INFO4",
+            Severity::None | Severity::Low => "INFO",
             Severity::Medium => "WARN",
             Severity::High => "ERROR",
             Severity::Critical => "FATAL",
@@ -142,5 +140,36 @@ impl SecurityFinding {
             audit: None,
             extra: Extra::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod severity_mapping_tests {
+    use super::Severity;
+
+    /// Guarantees: the mapping a SIEM's collector config relies on
+    /// (Critical 21 FATAL, High 17 ERROR, Medium 13 WARN, Low/None 9 INFO).
+    #[test]
+    fn findings_map_to_the_documented_otel_severities() {
+        let got: Vec<(i32, &str)> = [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+            Severity::None,
+        ]
+        .iter()
+        .map(|s| (s.otel_severity_number(), s.otel_severity_text()))
+        .collect();
+        assert_eq!(
+            got,
+            vec![
+                (21, "FATAL"),
+                (17, "ERROR"),
+                (13, "WARN"),
+                (9, "INFO"),
+                (9, "INFO")
+            ]
+        );
     }
 }
