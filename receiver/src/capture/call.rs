@@ -734,40 +734,42 @@ fn lenient_request(body: &[u8], api: Api) -> AiRequest {
     }
 }
 
-/// The value of the first `"key": "value"` in some JSON text.
-fn find_string_field(text: &str, key: &str) -> Option<String> {
+/// The text after each `"key":` in some JSON text, in order.
+fn field_values<'a>(text: &'a str, key: &str) -> impl Iterator<Item = &'a str> {
     let needle = format!("\"{key}\"");
     let mut from = 0;
-    while let Some(i) = text[from..].find(&needle) {
-        let rest = text[from + i + needle.len()..].trim_start();
-        if let Some(rest) = rest.strip_prefix(':') {
-            let rest = rest.trim_start();
-            if let Some(rest) = rest.strip_prefix('"') {
-                let end = rest.find('"')?;
-                return Some(rest[..end].to_string());
+    std::iter::from_fn(move || {
+        while let Some(i) = text[from..].find(&needle) {
+            let rest = text[from + i + needle.len()..].trim_start();
+            from += i + needle.len();
+            if let Some(rest) = rest.strip_prefix(':') {
+                return Some(rest.trim_start());
             }
         }
-        from += i + needle.len();
+        None
+    })
+}
+
+/// The value of the first `"key": "value"` in some JSON text.
+fn find_string_field(text: &str, key: &str) -> Option<String> {
+    for rest in field_values(text, key) {
+        if let Some(rest) = rest.strip_prefix('"') {
+            let end = rest.find('"')?;
+            return Some(rest[..end].to_string());
+        }
     }
     None
 }
 
 /// The value of the first `"key": true|false` in some JSON text.
 fn find_bool_field(text: &str, key: &str) -> Option<bool> {
-    let needle = format!("\"{key}\"");
-    let mut from = 0;
-    while let Some(i) = text[from..].find(&needle) {
-        let rest = text[from + i + needle.len()..].trim_start();
-        if let Some(rest) = rest.strip_prefix(':') {
-            let rest = rest.trim_start();
-            if rest.starts_with("true") {
-                return Some(true);
-            }
-            if rest.starts_with("false") {
-                return Some(false);
-            }
+    for rest in field_values(text, key) {
+        if rest.starts_with("true") {
+            return Some(true);
         }
-        from += i + needle.len();
+        if rest.starts_with("false") {
+            return Some(false);
+        }
     }
     None
 }
