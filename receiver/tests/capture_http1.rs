@@ -159,8 +159,7 @@ fn openai_streaming_chunked_sse() {
         &p,
     );
     let pieces = sse_pieces();
-    let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
-    let wire = h1_chunked_response("text/event-stream; charset=utf-8", &refs);
+    let wire = h1_chunked_response("text/event-stream; charset=utf-8", &pieces);
     // Head and first event at 100 ms, then the rest one event each 50 ms.
     let head_len = wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let mut pos = 0;
@@ -268,8 +267,7 @@ fn every_byte_boundary() {
         &chat_body(true),
     );
     let pieces = sse_pieces();
-    let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
-    let response = h1_chunked_response("text/event-stream", &refs);
+    let response = h1_chunked_response("text/event-stream", &pieces);
     let p = procs(1, "python3");
     for (dir, wire) in [(Direction::Write, &request), (Direction::Read, &response)] {
         for cut in 1..wire.len() {

@@ -119,8 +119,7 @@ fn anthropic_stream_tool_use_and_result() {
         ),
         ("message_stop", json!({"type": "message_stop"})),
     ]);
-    let refs: Vec<&[u8]> = stream.iter().map(Vec::as_slice).collect();
-    let response = h1_chunked_response("text/event-stream", &refs);
+    let response = h1_chunked_response("text/event-stream", &stream);
     // Deliver the response in 7-byte reads: SSE events split everywhere.
     let pieces: Vec<Vec<u8>> = response.chunks(7).map(<[u8]>::to_vec).collect();
     let mut events = exchange(&mut d, &p, 11, 1, request, pieces);
@@ -287,14 +286,13 @@ fn openai_responses_stream() {
     .iter()
     .map(|v| format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap()).into_bytes())
     .collect();
-    let refs: Vec<&[u8]> = stream.iter().map(Vec::as_slice).collect();
     let events = exchange(
         &mut d,
         &p,
         13,
         1,
         h1_json_request("api.openai.com", "/v1/responses", &[], &body),
-        vec![h1_chunked_response("text/event-stream", &refs)],
+        vec![h1_chunked_response("text/event-stream", &stream)],
     );
     check(&events, &[]);
     let rs = resp(one(&events, "ai.response"));
@@ -424,14 +422,13 @@ fn ollama_ndjson() {
         .iter()
         .map(|l| format!("{l}\n").into_bytes())
         .collect();
-    let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
     let events = exchange(
         &mut d,
         &p,
         16,
         1,
         h1_json_request("localhost:11434", "/api/chat", &[], &body),
-        vec![h1_chunked_response("application/x-ndjson", &refs)],
+        vec![h1_chunked_response("application/x-ndjson", &pieces)],
     );
     check(&events, &[]);
     let r = req(one(&events, "ai.request"));

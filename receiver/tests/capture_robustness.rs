@@ -74,7 +74,10 @@ fn fixtures() -> Vec<(Direction, Vec<u8>)> {
         (Direction::Read, gz_resp),
         (
             Direction::Read,
-            h1_chunked_response("text/event-stream", &[b"data: {\"a\":", b"1}\n\n"]),
+            h1_chunked_response(
+                "text/event-stream",
+                &[b"data: {\"a\":".as_slice(), b"1}\n\n"],
+            ),
         ),
         (Direction::Write, h2),
     ]

@@ -109,12 +109,13 @@ pub fn h1_response(status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
 }
 
 /// An HTTP/1.1 response with a chunked body, one chunk per piece.
-pub fn h1_chunked_response(content_type: &str, pieces: &[&[u8]]) -> Vec<u8> {
+pub fn h1_chunked_response<P: AsRef<[u8]>>(content_type: &str, pieces: &[P]) -> Vec<u8> {
     let mut bytes = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
     .into_bytes();
     for p in pieces {
+        let p = p.as_ref();
         bytes.extend_from_slice(format!("{:x}\r\n", p.len()).as_bytes());
         bytes.extend_from_slice(p);
         bytes.extend_from_slice(b"\r\n");
