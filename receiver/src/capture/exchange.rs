@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use oispd_semconv::providers::ProviderCatalog;
 
-use super::body::{BodyDecoder, Coding};
+use super::body::{BodyDecoder, BodyFlaws, Coding};
 use super::call::{Call, CallEnv};
 use super::events::Origin;
 use super::message::{Head, HttpEvent, Role};
@@ -148,12 +148,7 @@ impl Exchanges {
                     x.call.on_stream_bytes(&decoded, true, ts, env);
                     x.call.on_response_end(None, flaws, ts, env);
                 } else {
-                    if flaws.truncated {
-                        env.stats.bodies_truncated += 1;
-                    }
-                    if flaws.undecodable {
-                        env.stats.decompress_errors += 1;
-                    }
+                    count_flaws(&flaws, env);
                     x.call.on_response_end(Some(b.output()), flaws, ts, env);
                 }
             }
@@ -213,6 +208,16 @@ impl Exchanges {
 
 /// Hands the request body to the call; `early` when the response started
 /// before the request was seen to end.
+/// Counts a buffered body's truncation and decoding failure in the stats.
+fn count_flaws(flaws: &BodyFlaws, env: &mut CallEnv<'_>) {
+    if flaws.truncated {
+        env.stats.bodies_truncated += 1;
+    }
+    if flaws.undecodable {
+        env.stats.decompress_errors += 1;
+    }
+}
+
 fn finish_request(x: &mut Exchange, early: bool, ts: u64, env: &mut CallEnv<'_>) {
     let Some(mut b) = x.request_body.take() else {
         return;
@@ -222,12 +227,7 @@ fn finish_request(x: &mut Exchange, early: bool, ts: u64, env: &mut CallEnv<'_>)
     if early {
         flaws.gap = true;
     }
-    if flaws.truncated {
-        env.stats.bodies_truncated += 1;
-    }
-    if flaws.undecodable {
-        env.stats.decompress_errors += 1;
-    }
+    count_flaws(&flaws, env);
     x.call.on_request(b.output(), flaws, ts, env);
 }
 
