@@ -6,6 +6,7 @@ use crate::batch::Batch;
 use crate::factory::ComponentError;
 use async_trait::async_trait;
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why an export attempt failed.
@@ -78,19 +79,35 @@ pub trait Exporter: Send {
     }
 }
 
-/// `sending_queue`: the bounded queue in front of an exporter.
+/// `sending_queue`: the bounded queue in front of an exporter, in memory or
+/// (with `storage`) persistent on disk.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueSettings {
     /// Whether records are queued at all; without a queue the pipeline waits
     /// for each export.
     pub enabled: bool,
-    /// Capacity in batches (default 1000, as in the collector).
+    /// Capacity of the in-memory queue in batches (default 1000, as in the
+    /// collector). A persistent queue is bounded by `max_storage_bytes`
+    /// instead.
     pub queue_size: usize,
     /// When full: wait for room (back-pressure to receivers) instead of
     /// dropping the oldest batch and counting it (default: drop oldest).
     pub block_on_overflow: bool,
+    /// A directory for a persistent queue (default: none, the queue is in
+    /// memory). Accepted batches are written there before the pipeline goes
+    /// on and removed only once exported, so they survive a restart or a
+    /// crash (at-least-once delivery). Each exporter keeps its own
+    /// subdirectory, so several exporters can share one `storage`.
+    pub storage: Option<PathBuf>,
+    /// Byte limit of a persistent queue's records (default 256 MiB); when a
+    /// new batch would exceed it, the oldest waiting batches are dropped and
+    /// counted (or, with `block_on_overflow`, the pipeline waits).
+    pub max_storage_bytes: u64,
 }
+
+/// The default byte limit of a persistent sending queue: 256 MiB.
+pub const DEFAULT_MAX_STORAGE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Default for QueueSettings {
     fn default() -> Self {
@@ -98,7 +115,38 @@ impl Default for QueueSettings {
             enabled: true,
             queue_size: 1000,
             block_on_overflow: false,
+            storage: None,
+            max_storage_bytes: DEFAULT_MAX_STORAGE_BYTES,
         }
+    }
+}
+
+impl QueueSettings {
+    /// Problems with the values, for `validate`: an empty queue, a storage
+    /// path that is empty or names something other than a directory, a zero
+    /// byte limit, storage on a disabled queue.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.enabled && self.queue_size == 0 {
+            out.push("'sending_queue.queue_size' must be above 0".to_string());
+        }
+        if let Some(dir) = &self.storage {
+            if dir.as_os_str().is_empty() {
+                out.push("'sending_queue.storage' must be a directory path".to_string());
+            } else if dir.exists() && !dir.is_dir() {
+                out.push(format!(
+                    "'sending_queue.storage' must be a directory: {} is not one",
+                    dir.display()
+                ));
+            }
+            if !self.enabled {
+                out.push("'sending_queue.storage' needs 'sending_queue.enabled: true'".to_string());
+            }
+        }
+        if self.max_storage_bytes == 0 {
+            out.push("'sending_queue.max_storage_bytes' must be above 0".to_string());
+        }
+        out
     }
 }
 
@@ -177,5 +225,71 @@ impl Default for ExporterSettings {
             flush_interval: Duration::ZERO,
             timeout: Duration::from_secs(5),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<QueueSettings, serde_yaml_ng::Error> {
+        serde_yaml_ng::from_str(yaml)
+    }
+
+    /// Scenario: a `sending_queue` written before persistent queues existed.
+    /// Guarantees: it still parses, the queue stays in memory, the byte
+    /// limit has its default, and nothing is reported.
+    #[test]
+    fn old_config_still_parses_in_memory() {
+        let q = parse("{enabled: true, queue_size: 50, block_on_overflow: true}").unwrap();
+        assert_eq!(q.queue_size, 50);
+        assert!(q.block_on_overflow);
+        assert_eq!(q.storage, None);
+        assert_eq!(q.max_storage_bytes, DEFAULT_MAX_STORAGE_BYTES);
+        assert!(q.problems().is_empty());
+    }
+
+    /// Scenario: a persistent queue with a byte limit, and a typo.
+    /// Guarantees: storage and limit are read; unknown keys are refused.
+    #[test]
+    fn persistent_options_parse_and_typos_fail() {
+        let q = parse("{storage: /var/lib/oispd/queue, max_storage_bytes: 1048576}").unwrap();
+        assert_eq!(q.storage, Some(PathBuf::from("/var/lib/oispd/queue")));
+        assert_eq!(q.max_storage_bytes, 1 << 20);
+        let err = parse("{storage: /tmp/q, max_storage_byte: 10}").unwrap_err();
+        assert!(err.to_string().contains("max_storage_byte"), "{err}");
+    }
+
+    /// Scenario: storage names a file, the limit is 0, the queue is off.
+    /// Guarantees: every problem is reported at once.
+    #[test]
+    fn problems_are_reported_together() {
+        let file = std::env::current_exe().unwrap();
+        let q = QueueSettings {
+            enabled: false,
+            storage: Some(file.clone()),
+            max_storage_bytes: 0,
+            ..QueueSettings::default()
+        };
+        let problems = q.problems();
+        assert_eq!(
+            problems,
+            vec![
+                format!(
+                    "'sending_queue.storage' must be a directory: {} is not one",
+                    file.display()
+                ),
+                "'sending_queue.storage' needs 'sending_queue.enabled: true'".to_string(),
+                "'sending_queue.max_storage_bytes' must be above 0".to_string(),
+            ]
+        );
+        let empty = QueueSettings {
+            storage: Some(PathBuf::new()),
+            ..QueueSettings::default()
+        };
+        assert_eq!(
+            empty.problems(),
+            vec!["'sending_queue.storage' must be a directory path".to_string()]
+        );
     }
 }

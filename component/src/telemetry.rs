@@ -113,7 +113,7 @@ impl Telemetry {
         let exporter_queue_size = IntGaugeVec::new(
             Opts::new(
                 "otelcol_exporter_queue_size",
-                "Current size of the sending queue, in batches.",
+                "Current size of the sending queue: batches, or bytes for a persistent queue (sending_queue.storage).",
             ),
             &["exporter", "data_type"],
         )?;
@@ -121,7 +121,7 @@ impl Telemetry {
         let exporter_queue_capacity = IntGaugeVec::new(
             Opts::new(
                 "otelcol_exporter_queue_capacity",
-                "Capacity of the sending queue, in batches.",
+                "Capacity of the sending queue: batches, or bytes for a persistent queue (sending_queue.storage).",
             ),
             &["exporter", "data_type"],
         )?;

@@ -12,6 +12,7 @@ use super::queue::Item;
 use oispd_component::{Batch, Signal};
 use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -27,8 +28,38 @@ pub(crate) struct Ready {
 struct Pending {
     batch: Option<Batch>,
     records: usize,
-    completions: Vec<Completion>,
+    /// Every pending queued item in order: its notice (if any) and how many
+    /// of its records are still pending.
+    items: VecDeque<(Option<Completion>, usize)>,
     since: Option<Instant>,
+}
+
+impl Pending {
+    /// The notices of the next `records` pending records, which leave in
+    /// one part: an item that leaves whole gives its notice up, an item
+    /// split across parts gives this part a clone and stays.
+    fn take_notices(&mut self, records: usize) -> Vec<Completion> {
+        let mut left = records;
+        let mut out = Vec::new();
+        while left > 0 {
+            let Some(front) = self.items.front_mut() else {
+                break;
+            };
+            if front.1 <= left {
+                left -= front.1;
+                if let Some((Some(c), _)) = self.items.pop_front() {
+                    out.push(c);
+                }
+            } else {
+                front.1 -= left;
+                left = 0;
+                if let Some(c) = &front.0 {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Accumulates records per signal.
@@ -60,18 +91,17 @@ impl Batcher {
 
     /// Adds a queued item; returns the batches that became ready.
     pub(crate) fn push(&mut self, item: Item, now: Instant) -> Vec<Ready> {
-        let completions: Vec<Completion> = item.completion.into_iter().collect();
         if self.batch_size == 0 {
             return vec![Ready {
                 batch: item.batch,
-                completions,
+                completions: item.completion.into_iter().collect(),
             }];
         }
         let batch_size = self.batch_size;
         let records = item.batch.record_count();
         let pending = self.pending(item.batch.signal());
         pending.records += records;
-        pending.completions.extend(completions);
+        pending.items.push_back((item.completion, records));
         pending.since.get_or_insert(now);
         match &mut pending.batch {
             Some(b) => {
@@ -92,10 +122,13 @@ impl Batcher {
             Some(last) if last.record_count() < batch_size => parts.pop(),
             _ => None,
         };
+        // Every part carries the notices of exactly the items its records
+        // came from, so an item is settled once its last record went out.
         for part in parts {
+            let completions = pending.take_notices(part.record_count());
             ready.push(Ready {
                 batch: part,
-                completions: pending.completions.clone(),
+                completions,
             });
         }
         match remainder {
@@ -105,7 +138,6 @@ impl Batcher {
             }
             None => {
                 pending.records = 0;
-                pending.completions.clear();
                 pending.since = None;
             }
         }
@@ -150,7 +182,7 @@ impl Batcher {
 
 fn take(pending: &mut Pending) -> Option<Ready> {
     let batch = pending.batch.take();
-    let completions = std::mem::take(&mut pending.completions);
+    let completions = pending.items.drain(..).filter_map(|(c, _)| c).collect();
     pending.records = 0;
     pending.since = None;
     batch.map(|batch| Ready { batch, completions })
@@ -349,6 +381,50 @@ mod tests {
         let all = b.flush_all();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].batch.record_count(), 3);
+    }
+
+    /// Scenario: batch_size 4; items of 3 and 3 records with notices arrive.
+    /// Guarantees: the first export of 4 carries the first item's notice
+    /// (given up: it leaves whole) and a clone of the second's; the
+    /// remainder of 2 carries the second's original, so each item is settled
+    /// exactly when its last record went out.
+    #[test]
+    fn notices_follow_their_records_across_parts() {
+        use crate::helper::completion::Settled;
+        use std::sync::{Arc, Mutex};
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let notice = |name: &'static str| {
+            let seen = seen.clone();
+            Some(Completion::new(move |s| {
+                seen.lock().unwrap().push((name, s))
+            }))
+        };
+        let now = Instant::now();
+        let mut b = Batcher::new(4, Duration::from_secs(1));
+        let first = Item {
+            batch: logs(3),
+            completion: notice("first"),
+        };
+        assert!(b.push(first, now).is_empty());
+        let second = Item {
+            batch: logs(3),
+            completion: notice("second"),
+        };
+        let ready = b.push(second, now);
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].completions.len(), 2);
+        for r in ready {
+            r.completions.into_iter().for_each(Completion::succeed);
+        }
+        assert_eq!(*seen.lock().unwrap(), vec![("first", Settled::Exported)]);
+        let rest = b.flush_all();
+        assert_eq!(rest[0].batch.record_count(), 2);
+        assert_eq!(rest[0].completions.len(), 1);
+        drop(rest);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![("first", Settled::Exported), ("second", Settled::Abandoned)]
+        );
     }
 
     /// Scenario: batch_size 0.

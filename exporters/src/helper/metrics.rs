@@ -15,8 +15,9 @@ pub(crate) struct SignalMetrics {
 
 impl SignalMetrics {
     /// Takes the handles for exporter `id` and publishes the queue capacity
-    /// (in batches; the queue is shared by both signals).
-    pub(crate) fn new(telemetry: &Telemetry, id: &str, capacity: usize) -> SignalMetrics {
+    /// (the queue is shared by both signals): in batches for the in-memory
+    /// queue, in bytes for the persistent one, the unit its size gauge uses.
+    pub(crate) fn new(telemetry: &Telemetry, id: &str, capacity: u64) -> SignalMetrics {
         let logs = telemetry.exporter(id, Signal::Logs);
         let traces = telemetry.exporter(id, Signal::Traces);
         let capacity = i64::try_from(capacity).unwrap_or(i64::MAX);

@@ -8,7 +8,10 @@
 //! - a bounded queue of batches (`sending_queue`): when full, the oldest
 //!   batch is dropped and counted (`otelcol_exporter_queue_dropped_*`), or
 //!   with `block_on_overflow: true` the pipeline waits; with
-//!   `enabled: false` the pipeline waits for each export itself;
+//!   `enabled: false` the pipeline waits for each export itself. With
+//!   `storage: DIR` the queue is persistent ([`persistent`]): batches are
+//!   on disk before `consume` returns, bounded by `max_storage_bytes`, and
+//!   delivered at least once across restarts and crashes;
 //! - batching (`batch_size` records or `flush_interval`, whichever first);
 //! - a per-attempt `timeout`, retry of retryable failures with exponential
 //!   backoff and jitter honouring the peer's requested delay
@@ -20,14 +23,21 @@
 //! Shutdown is ownership-driven: when the last clone of the consumer is
 //! dropped, the task drains the queue, flushes the batcher, calls
 //! [`Exporter::shutdown`] and ends. Cancelling the drain deadline token
-//! stops retrying; what is left is counted as failed.
+//! stops retrying; what is left is counted as failed (a persistent queue
+//! keeps it for the next start instead).
+//!
+//! `retry_on_failure.max_elapsed_time: 0` retries a batch until it is
+//! delivered, which is what a persistent queue usually wants: the queue,
+//! not the retry budget, then decides what is dropped.
 
 mod backoff;
 mod batcher;
 mod completion;
 pub(crate) mod log_limit;
 mod metrics;
+pub(crate) mod persistent;
 mod queue;
+mod sending_queue;
 mod worker;
 
 #[cfg(test)]
@@ -40,9 +50,11 @@ use completion::Completion;
 use metrics::SignalMetrics;
 use oispd_component::exporter::{QueueSettings, RetrySettings};
 use oispd_component::{
-    Batch, ComponentError, ConsumeError, Consumer, Exporter, ExporterSettings, Telemetry,
+    Batch, ComponentError, ConsumeError, Consumer, Exporter, ExporterSettings, Signal, Telemetry,
 };
+use persistent::PersistentQueue;
 use queue::{Item, PushError, Queue};
+use sending_queue::SendingQueue;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -50,10 +62,16 @@ use tokio_util::sync::CancellationToken;
 /// Starts `exporter` behind the helper and returns the consumer pipelines
 /// push into and the task's handle. The task ends once every clone of the
 /// consumer is dropped and everything queued has been exported (or counted
-/// as failed); `drain_deadline` cuts the drain short.
+/// as failed, or kept by a persistent queue); `drain_deadline` cuts the
+/// drain short.
 ///
-/// Fails when [`Exporter::start`] fails (a file that cannot be opened, a
-/// port in use); nothing is spawned then.
+/// With `sending_queue.storage` set, the exporter's persistent queue is
+/// opened first (`<storage>/<id, escaped>`), and what a previous run left
+/// there is delivered again.
+///
+/// Fails when the persistent queue cannot be opened (not writable, in use
+/// by another process) or when [`Exporter::start`] fails (a file that cannot
+/// be opened, a port in use); nothing is spawned then.
 pub async fn start_exporter(
     id: &str,
     mut exporter: Box<dyn Exporter>,
@@ -61,20 +79,43 @@ pub async fn start_exporter(
     telemetry: Arc<Telemetry>,
     drain_deadline: CancellationToken,
 ) -> Result<(Arc<dyn Consumer>, JoinHandle<()>), ComponentError> {
-    exporter.start().await?;
-    let capacity = if settings.queue.enabled {
-        settings.queue.queue_size.max(1)
-    } else {
-        1
+    let storage = match (&settings.queue.storage, settings.queue.enabled) {
+        (Some(dir), true) => Some(dir.clone()),
+        _ => None,
     };
-    let metrics = SignalMetrics::new(&telemetry, id, capacity);
-    let health = telemetry.exporter_health(id);
-    let queue = Arc::new(Queue::new(capacity, metrics.clone()));
     let mode = match (settings.queue.enabled, settings.queue.block_on_overflow) {
         (false, _) => Mode::WaitForExport,
         (true, true) => Mode::Block,
         (true, false) => Mode::DropOldest,
     };
+    let queue_size = match mode {
+        Mode::WaitForExport => 1,
+        Mode::Block | Mode::DropOldest => settings.queue.queue_size.max(1),
+    };
+    let limit = settings.queue.max_storage_bytes.max(1);
+    // Capacity in the unit that bounds the queue: bytes on disk, batches
+    // in memory.
+    let capacity = match storage {
+        Some(_) => limit,
+        None => queue_size as u64,
+    };
+    let metrics = SignalMetrics::new(&telemetry, id, capacity);
+    let queue = match storage {
+        Some(root) => {
+            let (owned_id, queue_metrics) = (id.to_string(), metrics.clone());
+            let opened = tokio::task::spawn_blocking(move || {
+                PersistentQueue::open(&root, &owned_id, limit, queue_metrics)
+            })
+            .await
+            .map_err(|e| ComponentError::Environment(e.to_string()))?
+            .map_err(|e| ComponentError::Environment(e.to_string()))?;
+            SendingQueue::Persistent(Arc::new(opened))
+        }
+        None => SendingQueue::Memory(Arc::new(Queue::new(queue_size, metrics.clone()))),
+    };
+    // A failed start drops the queue, which releases a persistent one.
+    exporter.start().await?;
+    let health = telemetry.exporter_health(id);
     let consumer = QueueConsumer {
         queue: queue.clone(),
         metrics: metrics.clone(),
@@ -95,7 +136,7 @@ pub async fn start_exporter(
 
 /// Problems with the helper's config sections, for an exporter's
 /// `validate`: the retry values, a budget shorter than the intervals (as the
-/// collector rejects), an empty queue.
+/// collector rejects), the queue's values ([`QueueSettings::problems`]).
 pub fn settings_problems(retry: &RetrySettings, queue: &QueueSettings) -> Vec<String> {
     let mut out = retry.problems();
     let max = retry.max_elapsed_time;
@@ -106,37 +147,56 @@ pub fn settings_problems(retry: &RetrySettings, queue: &QueueSettings) -> Vec<St
                 .into(),
         );
     }
-    if queue.enabled && queue.queue_size == 0 {
-        out.push("'sending_queue.queue_size' must be above 0".into());
-    }
+    out.extend(queue.problems());
     out
 }
 
 /// How the consumer treats a push.
 #[derive(Clone, Copy, Debug)]
 enum Mode {
-    /// Never wait; evict the oldest batch when full.
+    /// Never wait; evict the oldest batch (or, on disk, the oldest batches)
+    /// when full.
     DropOldest,
     /// Wait for room when full.
     Block,
-    /// Wait until the batch is exported (queue disabled).
+    /// Wait until the batch is exported (queue disabled, always in memory).
     WaitForExport,
 }
 
 /// The pipelines' end of an exporter: pushes into its queue.
 struct QueueConsumer {
-    queue: Arc<Queue>,
+    queue: SendingQueue,
     metrics: SignalMetrics,
     mode: Mode,
 }
 
 impl QueueConsumer {
-    fn refused(&self, batch_signal: oispd_component::Signal, records: usize) -> ConsumeError {
+    fn refused(&self, signal: Signal, records: usize, error: ConsumeError) -> ConsumeError {
         self.metrics
-            .of(batch_signal)
+            .of(signal)
             .enqueue_failed
             .inc_by(records as u64);
-        ConsumeError::Closed
+        error
+    }
+
+    async fn push_memory(&self, q: &Queue, batch: Batch) -> Result<(), ConsumeError> {
+        let signal = batch.signal();
+        let records = batch.record_count();
+        let gone = |PushError::WorkerGone| self.refused(signal, records, ConsumeError::Closed);
+        let item = |completion| Item { batch, completion };
+        match self.mode {
+            Mode::DropOldest => q.push_drop_oldest(item(None)).map_err(gone),
+            Mode::Block => q.push_wait(item(None)).await.map_err(gone),
+            Mode::WaitForExport => {
+                let (completion, done) = Completion::waiter();
+                q.push_wait(item(Some(completion))).await.map_err(gone)?;
+                match done.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(message)) => Err(ConsumeError::Refused(message)),
+                    Err(_) => Err(ConsumeError::Closed),
+                }
+            }
+        }
     }
 }
 
@@ -148,36 +208,17 @@ impl Consumer for QueueConsumer {
             return Ok(());
         }
         let signal = batch.signal();
-        match self.mode {
-            Mode::DropOldest => self
-                .queue
-                .push_drop_oldest(Item {
-                    batch,
-                    completion: None,
+        match &self.queue {
+            SendingQueue::Memory(q) => self.push_memory(q, batch).await,
+            SendingQueue::Persistent(q) => {
+                let block = matches!(self.mode, Mode::Block);
+                q.push(batch, block).await.map_err(|e| {
+                    let error = match e {
+                        persistent::PushError::WorkerGone => ConsumeError::Closed,
+                        other => ConsumeError::Refused(other.to_string()),
+                    };
+                    self.refused(signal, records, error)
                 })
-                .map_err(|PushError::WorkerGone| self.refused(signal, records)),
-            Mode::Block => self
-                .queue
-                .push_wait(Item {
-                    batch,
-                    completion: None,
-                })
-                .await
-                .map_err(|PushError::WorkerGone| self.refused(signal, records)),
-            Mode::WaitForExport => {
-                let (completion, done) = Completion::new();
-                let item = Item {
-                    batch,
-                    completion: Some(completion),
-                };
-                if let Err(PushError::WorkerGone) = self.queue.push_wait(item).await {
-                    return Err(self.refused(signal, records));
-                }
-                match done.await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(message)) => Err(ConsumeError::Refused(message)),
-                    Err(_) => Err(ConsumeError::Closed),
-                }
             }
         }
     }

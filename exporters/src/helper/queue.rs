@@ -95,7 +95,7 @@ impl Queue {
             self.gauge_add(&old.batch, -1);
             let records = old.batch.record_count() as u64;
             self.metrics.of(old.batch.signal()).dropped.inc_by(records);
-            if let Some(c) = &old.completion {
+            if let Some(c) = old.completion {
                 c.fail("dropped from the full sending queue");
             }
         }
@@ -197,7 +197,7 @@ mod tests {
 
     fn queue(cap: usize) -> (Arc<Queue>, Arc<Telemetry>) {
         let t = Arc::new(Telemetry::new().unwrap());
-        let q = Queue::new(cap, SignalMetrics::new(&t, "q", cap));
+        let q = Queue::new(cap, SignalMetrics::new(&t, "q", cap as u64));
         (Arc::new(q), t)
     }
 

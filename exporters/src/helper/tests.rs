@@ -17,6 +17,7 @@ fn settings() -> ExporterSettings {
             enabled: true,
             queue_size: 10,
             block_on_overflow: false,
+            ..QueueSettings::default()
         },
         retry: RetrySettings {
             enabled: true,

@@ -4,14 +4,19 @@
 //! When the producers are gone it drains the queue, flushes what the batcher
 //! holds, shuts the exporter down and ends. The drain deadline token cuts
 //! retries (and the in-flight attempt) short; what is left is counted as
-//! failed.
+//! failed, or, with a persistent queue, stays on disk for the next start.
+//!
+//! Every batch's completion notice is settled explicitly: succeeded when
+//! exported, failed when dropped for good. A notice dropped unsettled
+//! (deadline, panic) means "abandoned", which a persistent queue answers by
+//! keeping the batch, so nothing is acknowledged that was not delivered.
 
 use super::backoff::Backoff;
 use super::batcher::{Batcher, Ready};
 use super::completion::Completion;
 use super::log_limit::{LogLimiter, WARN_INTERVAL};
 use super::metrics::SignalMetrics;
-use super::queue::Queue;
+use super::sending_queue::SendingQueue;
 use oispd_component::telemetry::ExporterHealth;
 use oispd_component::{Batch, ExportError, Exporter, ExporterSettings, Signal};
 use std::sync::Arc;
@@ -26,7 +31,7 @@ pub(crate) struct Worker {
     pub(crate) settings: ExporterSettings,
     pub(crate) metrics: SignalMetrics,
     pub(crate) health: Arc<ExporterHealth>,
-    pub(crate) queue: Arc<Queue>,
+    pub(crate) queue: SendingQueue,
     pub(crate) drain_deadline: CancellationToken,
 }
 
@@ -38,7 +43,7 @@ enum Event {
 /// Counts what is still queued if the worker ends early (a panic inside an
 /// exporter), and releases producers waiting for room.
 struct QueueGuard {
-    queue: Arc<Queue>,
+    queue: SendingQueue,
     metrics: SignalMetrics,
 }
 
@@ -50,7 +55,7 @@ impl Drop for QueueGuard {
                 .of(item.batch.signal())
                 .send_failed
                 .inc_by(records);
-            if let Some(c) = &item.completion {
+            if let Some(c) = item.completion {
                 c.fail("the exporter stopped");
             }
         }
@@ -81,6 +86,7 @@ impl Worker {
         };
         let mut sender = Sender {
             id,
+            keeps_abandoned: queue.is_persistent(),
             exporter: exporter.as_mut(),
             settings: &settings,
             metrics: &metrics,
@@ -153,16 +159,21 @@ struct Sender<'a> {
     metrics: &'a SignalMetrics,
     health: &'a ExporterHealth,
     drain_deadline: &'a CancellationToken,
+    /// True with a persistent queue: batches not delivered by the deadline
+    /// stay on disk instead of being counted as failed.
+    keeps_abandoned: bool,
     logs: Logs,
 }
 
 impl Sender<'_> {
-    /// Exports one batch, retrying as configured, and counts the outcome.
+    /// Exports one batch, retrying as configured, counts the outcome and
+    /// settles the batch's completion notices.
     async fn send(&mut self, ready: Ready) {
         let Ready { batch, completions } = ready;
         let signal = batch.signal();
         let records = batch.record_count() as u64;
         if records == 0 {
+            completions.into_iter().for_each(Completion::succeed);
             return;
         }
         let started = Instant::now();
@@ -177,18 +188,26 @@ impl Sender<'_> {
         loop {
             if self.drain_deadline.is_cancelled() {
                 let msg = "shutdown deadline passed before the batch was exported";
-                self.give_up(signal, records, &completions, msg);
+                self.stop(signal, records, completions, msg);
                 return;
             }
             let outcome = match (owned.take(), kept.as_ref()) {
                 (Some(batch), _) => self.attempt(Attempt::Owned(batch)).await,
                 (None, Some(batch)) => self.attempt(Attempt::Kept(batch)).await,
-                (None, None) => return,
+                (None, None) => Err(ExportError::permanent(
+                    "internal: the batch was handed over and cannot be retried",
+                )),
             };
             let error = match outcome {
                 Ok(()) => {
                     self.metrics.of(signal).sent.inc_by(records);
                     self.health.record_success(records);
+                    completions.into_iter().for_each(Completion::succeed);
+                    return;
+                }
+                Err(_) if self.drain_deadline.is_cancelled() => {
+                    let msg = "shutdown deadline passed during the export";
+                    self.stop(signal, records, completions, msg);
                     return;
                 }
                 Err(e) => e,
@@ -200,6 +219,9 @@ impl Sender<'_> {
                     self.metrics.of(signal).sent.inc_by(accepted);
                     self.metrics.of(signal).send_failed.inc_by(rejected);
                     self.health.record_success(accepted);
+                    // The batch is settled: what was rejected is counted
+                    // and never retried.
+                    completions.into_iter().for_each(Completion::succeed);
                     if let Some(suppressed) = self.logs.partial.allow() {
                         tracing::warn!(
                             exporter = %self.id,
@@ -215,7 +237,7 @@ impl Sender<'_> {
                 }
                 ExportError::Permanent { message } => {
                     self.health.record_failure(&message);
-                    self.give_up(signal, records, &completions, &message);
+                    self.give_up(signal, records, completions, &message);
                     return;
                 }
                 ExportError::Retryable {
@@ -224,7 +246,7 @@ impl Sender<'_> {
                 } => {
                     self.health.record_failure(&message);
                     if !self.settings.retry.enabled {
-                        self.give_up(signal, records, &completions, &message);
+                        self.give_up(signal, records, completions, &message);
                         return;
                     }
                     let Some(delay) = backoff.next_delay(started.elapsed(), retry_after) else {
@@ -232,7 +254,7 @@ impl Sender<'_> {
                             "{message} (gave up after {})",
                             humantime_short(started.elapsed())
                         );
-                        self.give_up(signal, records, &completions, &msg);
+                        self.give_up(signal, records, completions, &msg);
                         return;
                     };
                     if let Some(suppressed) = self.logs.retry.allow() {
@@ -250,7 +272,7 @@ impl Sender<'_> {
                         _ = tokio::time::sleep(delay) => {}
                         _ = self.drain_deadline.cancelled() => {
                             let msg = format!("{message} (shutdown deadline passed while retrying)");
-                            self.give_up(signal, records, &completions, &msg);
+                            self.stop(signal, records, completions, &msg);
                             return;
                         }
                     }
@@ -287,9 +309,15 @@ impl Sender<'_> {
         }
     }
 
-    /// Drops the batch for good: counts it, tells waiting callers, logs
-    /// (rate-limited).
-    fn give_up(&mut self, signal: Signal, records: u64, completions: &[Completion], message: &str) {
+    /// Drops the batch for good: counts it, settles its notices as failed
+    /// (a persistent queue then removes it), logs (rate-limited).
+    fn give_up(
+        &mut self,
+        signal: Signal,
+        records: u64,
+        completions: Vec<Completion>,
+        message: &str,
+    ) {
         self.metrics.of(signal).send_failed.inc_by(records);
         for c in completions {
             c.fail(message);
@@ -304,6 +332,24 @@ impl Sender<'_> {
                 "export failed for good; batch dropped"
             );
         }
+    }
+
+    /// The drain deadline passed before the batch was delivered. A
+    /// persistent queue keeps it for the next start (its notices are left
+    /// unsettled, which abandons them); otherwise it is dropped and counted.
+    fn stop(&mut self, signal: Signal, records: u64, completions: Vec<Completion>, message: &str) {
+        if !self.keeps_abandoned {
+            self.give_up(signal, records, completions, message);
+            return;
+        }
+        drop(completions);
+        tracing::info!(
+            exporter = %self.id,
+            signal = %signal,
+            records,
+            reason = %message,
+            "batch not delivered before shutdown; kept in the persistent queue for the next start"
+        );
     }
 }
 
