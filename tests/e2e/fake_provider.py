@@ -214,6 +214,12 @@ class FakeProvider:
 
     def stop(self):
         self.stopped.set()
+        # close() alone does not wake a thread blocked in accept(), and the
+        # socket keeps the port until it returns; shutdown() wakes it, so the
+        # port is free for the next test module as soon as stop() returns.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.thread.join(timeout=5)
         with contextlib.suppress(OSError):
             self.listener.close()
 
