@@ -157,13 +157,14 @@ pub struct RetrySettings {
     /// Retry retryable failures at all (default true).
     pub enabled: bool,
     /// First wait (default 5s).
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration_or_zero")]
     pub initial_interval: Duration,
     /// Longest wait (default 30s).
-    #[serde(with = "humantime_serde")]
+    #[serde(deserialize_with = "duration_or_zero")]
     pub max_interval: Duration,
-    /// Give up after this long in total; 0 = never (default 300s).
-    #[serde(with = "humantime_serde")]
+    /// Give up after this long in total; 0 = never (default 300s). A bare
+    /// `0` is accepted, as in the collector.
+    #[serde(deserialize_with = "duration_or_zero")]
     pub max_elapsed_time: Duration,
     /// Growth factor per attempt (default 1.5).
     pub multiplier: f64,
@@ -198,6 +199,31 @@ impl RetrySettings {
             out.push("'retry_on_failure.initial_interval' must be above 0".to_string());
         }
         out
+    }
+}
+
+/// A duration with a unit (`250ms`, `5s`, `1h`), or a bare `0`: the
+/// collector's configs write `max_elapsed_time: 0` for "never give up".
+/// Other bare numbers are refused rather than guessed at (the collector
+/// would read them as nanoseconds).
+fn duration_or_zero<'de, D>(deserializer: D) -> Result<Duration, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+    match Raw::deserialize(deserializer)? {
+        Raw::Number(0) => Ok(Duration::ZERO),
+        Raw::Number(n) => Err(D::Error::custom(format!(
+            "invalid duration {n}: give a unit, like {n}s (a bare number is only allowed for 0)"
+        ))),
+        Raw::Text(text) => humantime_serde::re::humantime::parse_duration(&text)
+            .map_err(|e| D::Error::custom(format!("invalid duration {text:?}: {e}"))),
     }
 }
 
@@ -258,6 +284,27 @@ mod tests {
         assert_eq!(q.max_storage_bytes, 1 << 20);
         let err = parse("{storage: /tmp/q, max_storage_byte: 10}").unwrap_err();
         assert!(err.to_string().contains("max_storage_byte"), "{err}");
+    }
+
+    /// Scenario: retry durations written as the collector's configs write
+    /// them: with units, and a bare 0 for "never give up".
+    /// Guarantees: both parse; another bare number is refused with a hint.
+    #[test]
+    fn retry_durations_accept_units_and_a_bare_zero() {
+        let r: RetrySettings = serde_yaml_ng::from_str(
+            "{initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0}",
+        )
+        .unwrap();
+        assert_eq!(r.initial_interval, Duration::from_millis(100));
+        assert_eq!(r.max_interval, Duration::from_millis(500));
+        assert_eq!(r.max_elapsed_time, Duration::ZERO);
+        let r: RetrySettings = serde_yaml_ng::from_str("{max_elapsed_time: 0s}").unwrap();
+        assert_eq!(r.max_elapsed_time, Duration::ZERO);
+        let err = serde_yaml_ng::from_str::<RetrySettings>("{max_elapsed_time: 300}").unwrap_err();
+        assert!(err.to_string().contains("give a unit, like 300s"), "{err}");
+        let err =
+            serde_yaml_ng::from_str::<RetrySettings>("{max_interval: 5 parsecs}").unwrap_err();
+        assert!(err.to_string().contains("invalid duration"), "{err}");
     }
 
     /// Scenario: storage names a file, the limit is 0, the queue is off.

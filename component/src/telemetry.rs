@@ -22,6 +22,7 @@ pub struct Telemetry {
     exporter_dropped: [IntCounterVec; 2],
     exporter_queue_size: IntGaugeVec,
     exporter_queue_capacity: IntGaugeVec,
+    exporter_queue_records: IntGaugeVec,
     processor_incoming: IntCounterVec,
     processor_outgoing: IntCounterVec,
     custom: RwLock<BTreeMap<String, IntCounterVec>>,
@@ -126,6 +127,14 @@ impl Telemetry {
             &["exporter", "data_type"],
         )?;
         registry.register(Box::new(exporter_queue_capacity.clone()))?;
+        let exporter_queue_records = IntGaugeVec::new(
+            Opts::new(
+                "oispd_exporter_queue_size_records",
+                "Records in the sending queue (a persistent queue counts those in flight too).",
+            ),
+            &["exporter", "data_type"],
+        )?;
+        registry.register(Box::new(exporter_queue_records.clone()))?;
         let processor_incoming = IntCounterVec::new(
             Opts::new(
                 "otelcol_processor_incoming_items",
@@ -152,6 +161,7 @@ impl Telemetry {
             exporter_dropped,
             exporter_queue_size,
             exporter_queue_capacity,
+            exporter_queue_records,
             processor_incoming,
             processor_outgoing,
             custom: RwLock::new(BTreeMap::new()),
@@ -233,6 +243,9 @@ impl Telemetry {
             queue_capacity: self
                 .exporter_queue_capacity
                 .with_label_values(&[id, signal.as_str()]),
+            queue_records: self
+                .exporter_queue_records
+                .with_label_values(&[id, signal.as_str()]),
         }
     }
 
@@ -309,6 +322,9 @@ pub struct ExporterMetrics {
     pub queue_size: IntGauge,
     /// `otelcol_exporter_queue_capacity`.
     pub queue_capacity: IntGauge,
+    /// `oispd_exporter_queue_size_records`: records in the queue, whatever
+    /// unit its size gauge uses.
+    pub queue_records: IntGauge,
 }
 
 /// A processor's counters in one pipeline.

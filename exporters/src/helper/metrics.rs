@@ -33,4 +33,12 @@ impl SignalMetrics {
             Signal::Traces => &self.traces,
         }
     }
+
+    /// Moves the queue gauges of `signal` by `size` (in the queue's unit:
+    /// batches or bytes) and `records`; negative when leaving the queue.
+    pub(crate) fn queue_moved(&self, signal: Signal, size: i64, records: i64) {
+        let m = self.of(signal);
+        m.queue_size.add(size);
+        m.queue_records.add(records);
+    }
 }

@@ -71,7 +71,9 @@ impl Queue {
     }
 
     fn gauge_add(&self, batch: &Batch, delta: i64) {
-        self.metrics.of(batch.signal()).queue_size.add(delta);
+        let records = i64::try_from(batch.record_count()).unwrap_or(i64::MAX);
+        self.metrics
+            .queue_moved(batch.signal(), delta, delta.saturating_mul(records));
     }
 
     /// Adds `item`; when full, evicts the oldest batch first and counts its
@@ -220,6 +222,7 @@ mod tests {
         let m = t.exporter("q", Signal::Logs);
         assert_eq!(m.dropped.get(), 1);
         assert_eq!(m.queue_size.get(), 2);
+        assert_eq!(m.queue_records.get(), 5);
         assert_eq!(m.queue_capacity.get(), 2);
         assert_eq!(q.pop().await.unwrap().batch.record_count(), 2);
         assert_eq!(q.pop().await.unwrap().batch.record_count(), 3);

@@ -37,7 +37,8 @@
 //! Metrics: `otelcol_exporter_queue_size{data_type}` is the bytes of
 //! unsettled records of that signal and `otelcol_exporter_queue_capacity`
 //! is `max_storage_bytes`: a persistent queue is sized in bytes, as the
-//! collector's queue with `sizer: bytes`.
+//! collector's queue with `sizer: bytes`; `oispd_exporter_queue_size_records`
+//! counts the records.
 
 mod record;
 mod recovery;
@@ -263,7 +264,7 @@ impl PersistentQueue {
         segment_live.insert(recovered.next_seq, 0);
         let live_bytes = recovered.waiting.iter().map(|e| e.len).sum();
         for e in &recovered.waiting {
-            metrics.of(e.signal).queue_size.add(gauge(e.len));
+            metrics.queue_moved(e.signal, gauge(e.len), i64::from(e.records));
         }
         if !recovered.waiting.is_empty() {
             let records: u64 = recovered.waiting.iter().map(|e| u64::from(e.records)).sum();
@@ -421,7 +422,8 @@ impl PersistentQueue {
         st.active.len += len;
         *st.segments.entry(entry.segment).or_insert(0) += 1;
         st.live_bytes += len;
-        self.metrics.of(entry.signal).queue_size.add(gauge(len));
+        self.metrics
+            .queue_moved(entry.signal, gauge(len), i64::from(entry.records));
         st.waiting.push_back(entry);
         if evicted {
             self.store_settled(&mut st);
@@ -450,9 +452,7 @@ impl PersistentQueue {
         st.settled.insert(entry.seq);
         st.live_bytes = st.live_bytes.saturating_sub(entry.len);
         self.metrics
-            .of(entry.signal)
-            .queue_size
-            .sub(gauge(entry.len));
+            .queue_moved(entry.signal, -gauge(entry.len), -i64::from(entry.records));
         if let Some(live) = st.segments.get_mut(&entry.segment) {
             *live = live.saturating_sub(1);
         }

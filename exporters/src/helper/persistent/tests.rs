@@ -69,8 +69,10 @@ async fn unsettled_batches_survive_reopening() {
         gauge as u64,
         frame_len(logs(2)) + frame_len(logs(3)) + frame_len(logs(4))
     );
+    assert_eq!(t.exporter("q", Signal::Logs).queue_records.get(), 9);
     assert_eq!(drain(&q).await, vec![2, 3, 4]);
     assert_eq!(t.exporter("q", Signal::Logs).queue_size.get(), 0);
+    assert_eq!(t.exporter("q", Signal::Logs).queue_records.get(), 0);
     drop(q);
     let (q, _t) = open_queue(root.path(), 1 << 20);
     assert_eq!(drain(&q).await, Vec::<usize>::new());
@@ -183,6 +185,7 @@ async fn byte_limit_drops_the_oldest_and_counts() {
     assert_eq!(m.dropped.get(), 10 + 11);
     assert_eq!(m.queue_size.get() as u64, limit);
     assert_eq!(m.queue_capacity.get() as u64, limit);
+    assert_eq!(m.queue_records.get(), 12 + 13 + 14);
     let err = q.push(logs(1000), false).await.unwrap_err();
     assert!(matches!(err, PushError::TooLarge { .. }), "{err}");
     assert_eq!(drain(&q).await, vec![12, 13, 14]);
