@@ -330,23 +330,21 @@ impl PersistentQueue {
                 limit: self.limit,
             });
         }
-        let mut frame = Some(frame);
+        let mut frame = frame;
         loop {
             let notified = self.not_full.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let Some(mut f) = frame.take() else {
-                return Err(PushError::WorkerGone);
-            };
             let queue = self.clone();
-            let outcome = tokio::task::spawn_blocking(move || {
-                let appended = queue.append(&mut f, !block);
-                (appended, f)
+            let (appended, back) = tokio::task::spawn_blocking(move || {
+                let appended = queue.append(&mut frame, !block);
+                (appended, frame)
             })
             .await
             .map_err(|e| PushError::Io(e.to_string()))?;
-            match outcome {
-                (Ok(Appended::Written(file)), _) => {
+            frame = back;
+            match appended? {
+                Appended::Written(file) => {
                     self.not_empty.notify_one();
                     let synced = tokio::task::spawn_blocking(move || file.sync_data()).await;
                     return match synced {
@@ -355,11 +353,7 @@ impl PersistentQueue {
                         Err(e) => Err(PushError::Io(e.to_string())),
                     };
                 }
-                (Ok(Appended::NoRoom), f) => {
-                    frame = Some(f);
-                    notified.await;
-                }
-                (Err(e), _) => return Err(e),
+                Appended::NoRoom => notified.await,
             }
         }
     }
