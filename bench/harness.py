@@ -222,6 +222,14 @@ def rotel(args: list[str]) -> Collector:
     return Collector("rotel", [ROTEL, "start", *args])
 
 
+def placeholders(command: str) -> str:
+    """A command as the report shows it: per-run ports and paths replaced by names."""
+    command = re.sub(r"--otlp-http-endpoint 127\.0\.0\.1:\d+", "--otlp-http-endpoint 127.0.0.1:HTTP_PORT", command)
+    command = re.sub(r"--otlp-exporter-endpoint http://127\.0\.0\.1:\S+", "--otlp-exporter-endpoint http://127.0.0.1:SINK",
+                     command)
+    return re.sub(r"(--pid-file|--log-file) \S*/", r"\1 WORKDIR/", command)
+
+
 
 # ---------------------------------------------------------------- one measurement
 
@@ -798,7 +806,8 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         "oispd and its peer taking turns under the same load; each figure is the median of "
         f"{s.runs} runs with (min - max).")
     add("")
-    add(f"- Command: `{' '.join(['bash bench/run.sh', *argv])}`")
+    committed = ["--committed"] if "committed snapshot" in vers["oispd"] else []
+    add(f"- Command: `{' '.join(['bash bench/run.sh', *committed, *argv])}`")
     add(f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, harness wall time {fmt(((finished or time.time()) - started) / 60, 1)} min")
     add(f"- Machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB memory, kernel {mach['kernel']}, {mach['os']}")
     add(f"- oispd: git {vers['oispd']}, release build (`cargo build --release --bin oispd`), {vers['rustc']}")
@@ -990,7 +999,8 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
             add(f"| {int(size):,} B | {cell({k: v / 1000 for k, v in row['none'].items()}, 1)} | "
                 f"{cell({k: v / 1000 for k, v in row['floor'].items()}, 1)} | "
                 f"{cell({k: v / 1000 for k, v in row['oispd'].items()}, 1)} | {fmt(add_f / 1000, 1)} | "
-                f"{fmt(add_o / 1000, 1)} | {fmt(q, 2)}x | {fmt(tput * 100, 1)}% |")
+                f"{fmt(add_o / 1000, 1)} | {fmt(q, 2) + ('x' if q == q else '')} | "
+                f"{fmt(tput * 100, 1) + ('%' if tput == tput else '')} |")
             verdicts.append((int(size), q, tput))
         add("")
         for size, q, tput in verdicts:
@@ -1031,7 +1041,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
     add(f"Sink: `{LOADGEN} sink --listen 127.0.0.1:SINK --control 127.0.0.1:CTL`")
     add("")
     for c in rep.commands:
-        add(f"- {c}")
+        add(f"- {placeholders(c)}")
     add("")
     add("Ports are fresh loopback ports per run; logs of every process of the last run are in the harness's work directory.")
     path.write_text("\n".join(L) + "\n")
