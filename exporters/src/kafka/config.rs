@@ -459,7 +459,10 @@ impl ComponentConfig for KafkaConfig {
                 out.push("'tls.cert_file' and 'tls.key_file' go together".to_string());
             }
         }
-        out.extend(self.retry_on_failure.problems());
+        out.extend(crate::helper::settings_problems(
+            &self.retry_on_failure,
+            &self.sending_queue,
+        ));
         out
     }
 }

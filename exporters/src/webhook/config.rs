@@ -123,7 +123,10 @@ impl ComponentConfig for WebhookConfig {
         if self.timeout.is_zero() {
             out.push("'timeout' must be above 0".to_string());
         }
-        out.extend(self.retry_on_failure.problems());
+        out.extend(crate::helper::settings_problems(
+            &self.retry_on_failure,
+            &self.sending_queue,
+        ));
         out
     }
 }
@@ -185,5 +188,27 @@ mod tests {
     #[test]
     fn host_name_is_not_empty() {
         assert!(!host_name().is_empty());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod queue_validation_tests {
+    use super::*;
+    use oispd_component::parse_config;
+
+    /// Guarantees: `oispd validate` checks the webhook's `sending_queue`
+    /// through the helper's shared check (a zero queue size is refused).
+    #[test]
+    fn sending_queue_is_validated() {
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+            "endpoint: http://127.0.0.1:9/hook\nsending_queue: {queue_size: 0}",
+        )
+        .unwrap();
+        let errs = parse_config::<WebhookConfig>(&v).unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.to_string().contains("queue_size")),
+            "{errs:?}"
+        );
     }
 }

@@ -61,7 +61,10 @@ impl ComponentConfig for WebsocketConfig {
         if self.client_buffer == 0 {
             out.push("'client_buffer' must be above 0".to_string());
         }
-        out.extend(self.retry_on_failure.problems());
+        out.extend(crate::helper::settings_problems(
+            &self.retry_on_failure,
+            &self.sending_queue,
+        ));
         out
     }
 }
