@@ -504,10 +504,14 @@ impl Builder {
     }
 }
 
-/// The total wait of `n` retries spaced 1s, doubling, at most 30s apart.
+/// The waits, in seconds, of `n` retries spaced 1s, doubling, at most 30s apart.
+fn backoff_waits(n: u64) -> impl Iterator<Item = u64> {
+    (0..n.min(64)).map(|i| (1u64 << i.min(5)).min(30))
+}
+
+/// The total wait of `n` retries.
 fn backoff_total(n: u64) -> std::time::Duration {
-    let secs: u64 = (0..n.min(64)).map(|i| (1u64 << i.min(5)).min(30)).sum();
-    std::time::Duration::from_secs(secs)
+    std::time::Duration::from_secs(backoff_waits(n).sum())
 }
 
 /// `retry_on_failure` that approximates `n` retries.
@@ -519,7 +523,11 @@ fn retry_for_count(n: u64) -> Value {
         ("enabled", Value::Bool(true)),
         ("initial_interval", s("1s")),
         ("multiplier", Value::from(2.0)),
-        ("max_interval", s("30s")),
+        // The longest of the n waits: max_elapsed_time must not be below it.
+        (
+            "max_interval",
+            Value::String(format!("{}s", backoff_waits(n).max().unwrap_or(1))),
+        ),
         (
             "max_elapsed_time",
             Value::String(format!("{}s", backoff_total(n).as_secs())),
