@@ -4,7 +4,10 @@
 //! connector id however many pipelines use it, one processor instance per
 //! pipeline. Each pipeline is a task reading a bounded channel; receivers
 //! fan out into those channels, pipelines fan out into exporter queues and
-//! connectors. Shutdown is ownership-driven: receivers stop and drop their
+//! connectors. A receiver that waits for the outcome (OTLP) sends an
+//! [`Ack`] with its batch; the pipeline holds it until every consumer took
+//! the batch, so the receiver answers its client only once the records are
+//! in the exporters' queues. Shutdown is ownership-driven: receivers stop and drop their
 //! outputs, pipelines drain and drop their consumers, connectors and
 //! exporters drain in turn, so everything accepted is flushed.
 
@@ -14,8 +17,8 @@ use anyhow::{anyhow, Context};
 use oispd_component::factory::AdminRoutes;
 use oispd_component::telemetry::ProcessorMetrics;
 use oispd_component::{
-    Batch, BuildContext, ComponentId, Consumer, Kind, Output, PipelineSender, Processor, Signal,
-    Telemetry,
+    Ack, Batch, BuildContext, ComponentId, Consumer, Envelope, Kind, Output, PipelineSender,
+    Processor, Signal, Telemetry,
 };
 use oispd_processors::redaction::Redactor;
 use std::collections::BTreeMap;
@@ -44,8 +47,8 @@ pub struct Running {
 struct PipelinePlan {
     id: String,
     signal: Signal,
-    tx: mpsc::Sender<Batch>,
-    rx: mpsc::Receiver<Batch>,
+    tx: mpsc::Sender<Envelope>,
+    rx: mpsc::Receiver<Envelope>,
 }
 
 fn parse_id(text: &str) -> anyhow::Result<ComponentId> {
@@ -324,7 +327,16 @@ fn run_stages(stages: &mut [Stage], from: usize, batch: Batch) -> Option<Batch> 
     Some(current)
 }
 
-async fn deliver(outputs: &[Arc<dyn Consumer>], redactor: &Redactor, mut batch: Batch) {
+/// Redacts `batch` and hands it to every consumer of the pipeline, waiting
+/// for each to take it. A refusal is recorded on `ack` (the receiver waiting
+/// for this batch, if any) so the sender hears of it; without one the
+/// consumer has already counted it.
+async fn deliver(
+    outputs: &[Arc<dyn Consumer>],
+    redactor: &Redactor,
+    mut batch: Batch,
+    ack: Option<&Ack>,
+) {
     redactor.redact_batch(&mut batch);
     if batch.is_empty() {
         return;
@@ -333,14 +345,24 @@ async fn deliver(outputs: &[Arc<dyn Consumer>], redactor: &Redactor, mut batch: 
         return;
     };
     for c in rest {
-        let _ = c.consume(batch.clone()).await;
+        hand_on(c.as_ref(), batch.clone(), ack).await;
     }
-    let _ = last.consume(batch).await;
+    hand_on(last.as_ref(), batch, ack).await;
+}
+
+async fn hand_on(consumer: &dyn Consumer, batch: Batch, ack: Option<&Ack>) {
+    let Some(ack) = ack else {
+        let _ = consumer.consume(batch).await;
+        return;
+    };
+    if let Err(e) = consumer.consume_acked(batch, ack).await {
+        ack.refuse(e.to_string());
+    }
 }
 
 async fn run_pipeline(
     id: String,
-    mut rx: mpsc::Receiver<Batch>,
+    mut rx: mpsc::Receiver<Envelope>,
     mut stages: Vec<Stage>,
     outputs: Vec<Arc<dyn Consumer>>,
     redactor: Arc<Redactor>,
@@ -361,15 +383,17 @@ async fn run_pipeline(
             None => rx.recv().await.map(Ok),
         };
         match received {
-            Some(Ok(batch)) => {
+            Some(Ok(Envelope { batch, ack })) => {
+                // The ack is dropped once the batch is handed on, held by a
+                // stage (batch) or filtered out: the receiver's wait ends.
                 if let Some(out) = run_stages(&mut stages, 0, batch) {
-                    deliver(&outputs, &redactor, out).await;
+                    deliver(&outputs, &redactor, out, ack.as_ref()).await;
                 }
             }
             Some(Err(index)) => {
                 if let Some(flushed) = stages[index].processor.flush() {
                     if let Some(out) = run_stages(&mut stages, index + 1, flushed) {
-                        deliver(&outputs, &redactor, out).await;
+                        deliver(&outputs, &redactor, out, None).await;
                     }
                 }
             }
@@ -382,7 +406,7 @@ async fn run_pipeline(
     for index in 0..stages.len() {
         while let Some(flushed) = stages[index].processor.flush() {
             if let Some(out) = run_stages(&mut stages, index + 1, flushed) {
-                deliver(&outputs, &redactor, out).await;
+                deliver(&outputs, &redactor, out, None).await;
             }
         }
     }

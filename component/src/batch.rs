@@ -82,6 +82,20 @@ impl Batch {
         }
     }
 
+    /// The size of the batch encoded as an OTLP export request, in bytes:
+    /// what a queue with `sizer: bytes` counts.
+    pub fn encoded_len(&self) -> usize {
+        use prost::Message;
+        // Each resource is a length-delimited field 1 of the request.
+        fn field(len: usize) -> usize {
+            1 + prost::encoding::encoded_len_varint(len as u64) + len
+        }
+        match self {
+            Batch::Logs(rl) => rl.iter().map(|r| field(r.encoded_len())).sum(),
+            Batch::Traces(rs) => rs.iter().map(|r| field(r.encoded_len())).sum(),
+        }
+    }
+
     /// True when the batch holds no record.
     pub fn is_empty(&self) -> bool {
         self.record_count() == 0
@@ -152,6 +166,21 @@ mod tests {
         assert!(b.append(logs(3)).is_ok());
         assert_eq!(b.record_count(), 5);
         assert!(b.append(Batch::Traces(vec![])).is_err());
+    }
+
+    /// Guarantees: `encoded_len` is the size of the OTLP request the batch
+    /// would be sent as, byte for byte.
+    #[test]
+    fn encoded_len_is_the_request_size() {
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+        use prost::Message;
+        let mut b = logs(3);
+        assert!(b.append(logs(200)).is_ok());
+        let Batch::Logs(rl) = &b else { panic!("logs") };
+        let request = ExportLogsServiceRequest {
+            resource_logs: rl.clone(),
+        };
+        assert_eq!(b.encoded_len(), request.encode_to_vec().len());
     }
 
     #[test]

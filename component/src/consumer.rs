@@ -3,15 +3,22 @@
 //! A receiver (or a connector) holds an [`Output`]: one bounded channel per
 //! pipeline that lists it, per signal. [`Output::send`] waits for room in
 //! every target pipeline, which is how back-pressure reaches receivers that
-//! can wait (OTLP answers later); [`Output::try_send`] never waits, for
-//! receivers that cannot (the eBPF ring buffer), and reports what was dropped.
+//! can wait; [`Output::try_send`] never waits, for receivers that cannot
+//! (the eBPF ring buffer), and reports what was dropped.
+//! [`Output::send_acked`] goes further and waits until every pipeline has
+//! handed the batch to its exporters' queues (or to a stage that holds
+//! records, such as `batch`): an OTLP receiver answers its client only
+//! then, so a record acknowledged to a sender is in a sending queue (on
+//! disk, for a persistent one), and a slow exporter slows the senders
+//! instead of piling requests up in memory.
 //!
 //! A pipeline pushes its processed records into [`Consumer`]s: exporter
 //! queues and connectors.
 
 use crate::batch::{Batch, Signal};
 use async_trait::async_trait;
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 /// Why a consumer did not take a batch.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +36,81 @@ pub enum ConsumeError {
 pub trait Consumer: Send + Sync {
     /// Accepts `batch`; may wait for room when the consumer applies back-pressure.
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError>;
+
+    /// Accepts `batch` on behalf of a receiver waiting on `ack`. A consumer
+    /// that passes records on to other pipelines (a connector) keeps a clone
+    /// of `ack` with them, so the receiver's wait covers those pipelines
+    /// too; the default is [`Consumer::consume`], for consumers where taking
+    /// the batch is the end of the pipeline's part (exporter queues).
+    async fn consume_acked(&self, batch: Batch, ack: &Ack) -> Result<(), ConsumeError> {
+        let _ = ack;
+        self.consume(batch).await
+    }
+}
+
+/// The outcome a receiver waits for in [`Output::send_acked`]. Every
+/// pipeline (and connector) the batch reaches holds a clone while it works
+/// on it; the outcome is settled when the last clone is dropped: accepted,
+/// unless some consumer called [`Ack::refuse`].
+#[derive(Clone, Debug)]
+pub struct Ack(Arc<AckState>);
+
+#[derive(Debug)]
+struct AckState {
+    refused: Mutex<Option<String>>,
+    settle: Option<oneshot::Sender<Option<String>>>,
+}
+
+impl Drop for AckState {
+    fn drop(&mut self) {
+        let refused = self
+            .refused
+            .get_mut()
+            .map(Option::take)
+            .unwrap_or_else(|p| p.into_inner().take());
+        if let Some(settle) = self.settle.take() {
+            // The receiver may have stopped waiting (its client went away).
+            let _ = settle.send(refused);
+        }
+    }
+}
+
+impl Ack {
+    /// A new outcome and the waiting end of it, which yields the first
+    /// refusal (or `None`) once every clone of the ack is dropped.
+    pub fn new() -> (Ack, oneshot::Receiver<Option<String>>) {
+        let (settle, outcome) = oneshot::channel();
+        let state = AckState {
+            refused: Mutex::new(None),
+            settle: Some(settle),
+        };
+        (Ack(Arc::new(state)), outcome)
+    }
+
+    /// Records that a consumer did not take the batch; the first reason is
+    /// what the receiver reports.
+    pub fn refuse(&self, reason: impl Into<String>) {
+        let mut refused = self.0.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.is_none() {
+            *refused = Some(reason.into());
+        }
+    }
+}
+
+/// What travels on a pipeline's input channel: a batch and, when its
+/// receiver waits for the outcome, the [`Ack`] to hold while working on it.
+#[derive(Debug)]
+pub struct Envelope {
+    /// The records.
+    pub batch: Batch,
+    /// Dropped once the pipeline has handed the batch on.
+    pub ack: Option<Ack>,
+}
+
+impl From<Batch> for Envelope {
+    fn from(batch: Batch) -> Envelope {
+        Envelope { batch, ack: None }
+    }
 }
 
 /// The input end of one pipeline.
@@ -37,7 +119,7 @@ pub struct PipelineSender {
     /// The pipeline id (`logs/siem`).
     pub pipeline: String,
     /// Bounded channel into the pipeline task.
-    pub tx: mpsc::Sender<Batch>,
+    pub tx: mpsc::Sender<Envelope>,
 }
 
 /// Where a receiver or connector delivers: every pipeline that lists it.
@@ -81,19 +163,48 @@ impl Output {
     /// Delivers `batch` to every pipeline of its signal, waiting for room.
     /// Fails with [`ConsumeError::Closed`] only if no pipeline took it.
     pub async fn send(&self, batch: Batch) -> Result<(), ConsumeError> {
+        self.send_with(batch, None).await
+    }
+
+    /// Delivers `batch` like [`Output::send`], each pipeline holding a clone
+    /// of `ack` (if any) while it works on the batch: how a connector passes
+    /// its receiver's wait on to the pipelines it feeds.
+    pub async fn send_with(&self, batch: Batch, ack: Option<Ack>) -> Result<(), ConsumeError> {
         let targets = self.targets(batch.signal());
         let Some((last, rest)) = targets.split_last() else {
             return Ok(());
         };
         let mut delivered = false;
         for t in rest {
-            delivered |= t.tx.send(batch.clone()).await.is_ok();
+            let envelope = Envelope {
+                batch: batch.clone(),
+                ack: ack.clone(),
+            };
+            delivered |= t.tx.send(envelope).await.is_ok();
         }
-        delivered |= last.tx.send(batch).await.is_ok();
+        delivered |= last.tx.send(Envelope { batch, ack }).await.is_ok();
         if delivered {
             Ok(())
         } else {
             Err(ConsumeError::Closed)
+        }
+    }
+
+    /// Delivers `batch` to every pipeline of its signal and waits until each
+    /// has handed it on: to its exporters' sending queues, to a connector's
+    /// pipelines in turn, or to a stage that holds records (`batch`), or
+    /// dropped it on purpose (a filter). Fails with
+    /// [`ConsumeError::Refused`] when a consumer refused it (a queue that
+    /// cannot take it, an exporter that failed with its queue disabled) and
+    /// [`ConsumeError::Closed`] when no pipeline took it.
+    pub async fn send_acked(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let (ack, outcome) = Ack::new();
+        self.send_with(batch, Some(ack)).await?;
+        match outcome.await {
+            Ok(Some(reason)) => Err(ConsumeError::Refused(reason)),
+            // Settled without refusal; a dropped sender cannot happen, as
+            // the state sends on drop.
+            Ok(None) | Err(_) => Ok(()),
         }
     }
 
@@ -106,11 +217,11 @@ impl Output {
         };
         let mut full = 0;
         for t in rest {
-            if t.tx.try_send(batch.clone()).is_err() {
+            if t.tx.try_send(batch.clone().into()).is_err() {
                 full += 1;
             }
         }
-        if last.tx.try_send(batch).is_err() {
+        if last.tx.try_send(batch.into()).is_err() {
             full += 1;
         }
         full
@@ -121,7 +232,7 @@ impl Output {
 mod tests {
     use super::*;
 
-    fn sender(name: &str, cap: usize) -> (PipelineSender, mpsc::Receiver<Batch>) {
+    fn sender(name: &str, cap: usize) -> (PipelineSender, mpsc::Receiver<Envelope>) {
         let (tx, rx) = mpsc::channel(cap);
         (
             PipelineSender {
@@ -166,5 +277,58 @@ mod tests {
             out.send(Batch::Logs(vec![])).await,
             Err(ConsumeError::Closed)
         ));
+    }
+
+    /// Scenario: a batch goes to two pipelines with `send_acked`.
+    /// Guarantees: the sender waits until both pipelines dropped their
+    /// envelope (handed the batch on), not merely until the channels took it.
+    #[tokio::test]
+    async fn send_acked_waits_for_every_pipeline() {
+        let (a, mut ra) = sender("logs/a", 4);
+        let (b, mut rb) = sender("logs/b", 4);
+        let out = Output::new(vec![(Signal::Logs, a), (Signal::Logs, b)]);
+        let waiting = tokio::spawn(async move { out.send_acked(Batch::Logs(vec![])).await });
+        let first = ra.recv().await.expect("pipeline a gets the batch");
+        let second = rb.recv().await.expect("pipeline b gets the batch");
+        assert!(first.ack.is_some() && second.ack.is_some());
+        drop(first);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "pipeline b still holds the batch");
+        drop(second);
+        assert!(waiting.await.expect("task").is_ok());
+    }
+
+    /// Scenario: one pipeline's consumer refuses the batch.
+    /// Guarantees: the sender gets that refusal (the first reason), even
+    /// though another pipeline took it.
+    #[tokio::test]
+    async fn send_acked_reports_a_refusal() {
+        let (a, mut ra) = sender("logs/a", 4);
+        let (b, mut rb) = sender("logs/b", 4);
+        let out = Output::new(vec![(Signal::Logs, a), (Signal::Logs, b)]);
+        let waiting = tokio::spawn(async move { out.send_acked(Batch::Logs(vec![])).await });
+        let first = ra.recv().await.expect("pipeline a gets the batch");
+        let second = rb.recv().await.expect("pipeline b gets the batch");
+        if let Some(ack) = &second.ack {
+            ack.refuse("queue full");
+            ack.refuse("second reason");
+        }
+        drop((first, second));
+        match waiting.await.expect("task") {
+            Err(ConsumeError::Refused(reason)) => assert_eq!(reason, "queue full"),
+            other => panic!("expected the refusal, got {other:?}"),
+        }
+    }
+
+    /// Scenario: `send` and `try_send` (receivers that do not wait).
+    /// Guarantees: their envelopes carry no ack.
+    #[tokio::test]
+    async fn plain_sends_carry_no_ack() {
+        let (a, mut ra) = sender("logs/a", 4);
+        let out = Output::new(vec![(Signal::Logs, a)]);
+        out.send(Batch::Logs(vec![])).await.expect("sent");
+        out.try_send(Batch::Logs(vec![]));
+        assert!(ra.recv().await.expect("first").ack.is_none());
+        assert!(ra.recv().await.expect("second").ack.is_none());
     }
 }

@@ -87,10 +87,14 @@ pub struct QueueSettings {
     /// Whether records are queued at all; without a queue the pipeline waits
     /// for each export.
     pub enabled: bool,
-    /// Capacity of the in-memory queue in batches (default 1000, as in the
-    /// collector). A persistent queue is bounded by `max_storage_bytes`
-    /// instead.
+    /// Capacity of the in-memory queue, in the unit `sizer` names (default
+    /// 1000 batches, as in the collector). A persistent queue is bounded by
+    /// `max_storage_bytes` instead.
     pub queue_size: usize,
+    /// What `queue_size` counts: `requests` (batches, the default), `items`
+    /// (log records or spans) or `bytes` (the batches' OTLP-encoded size).
+    /// Items or bytes bound the queue's memory whatever the batch sizes.
+    pub sizer: QueueSizer,
     /// When full: wait for room (back-pressure to receivers) instead of
     /// dropping the oldest batch and counting it (default: drop oldest).
     pub block_on_overflow: bool,
@@ -106,6 +110,31 @@ pub struct QueueSettings {
     pub max_storage_bytes: u64,
 }
 
+/// `sending_queue.sizer`: the unit of `queue_size`, as in the collector.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueSizer {
+    /// Batches, whatever their size.
+    #[default]
+    Requests,
+    /// Log records or spans.
+    Items,
+    /// Bytes of the batches encoded as OTLP.
+    Bytes,
+}
+
+impl QueueSizer {
+    /// What `batch` counts against a queue sized this way.
+    pub fn size_of(self, batch: &Batch) -> u64 {
+        let size = match self {
+            QueueSizer::Requests => 1,
+            QueueSizer::Items => batch.record_count(),
+            QueueSizer::Bytes => batch.encoded_len(),
+        };
+        size as u64
+    }
+}
+
 /// The default byte limit of a persistent sending queue: 256 MiB.
 pub const DEFAULT_MAX_STORAGE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -114,6 +143,7 @@ impl Default for QueueSettings {
         QueueSettings {
             enabled: true,
             queue_size: 1000,
+            sizer: QueueSizer::Requests,
             block_on_overflow: false,
             storage: None,
             max_storage_bytes: DEFAULT_MAX_STORAGE_BYTES,
@@ -273,6 +303,28 @@ mod tests {
         assert_eq!(q.storage, None);
         assert_eq!(q.max_storage_bytes, DEFAULT_MAX_STORAGE_BYTES);
         assert!(q.problems().is_empty());
+    }
+
+    /// Scenario: each `sizer` value, and one the collector does not have.
+    /// Guarantees: the default counts batches; items and bytes count what
+    /// the batch holds; an unknown sizer is refused.
+    #[test]
+    fn sizer_parses_and_sizes_batches() {
+        use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+        let batch = Batch::Logs(vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord::default(); 3],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }]);
+        assert_eq!(parse("{}").unwrap().sizer, QueueSizer::Requests);
+        assert_eq!(QueueSizer::Requests.size_of(&batch), 1);
+        let items = parse("{sizer: items, queue_size: 5000}").unwrap();
+        assert_eq!(items.sizer.size_of(&batch), 3);
+        let bytes = parse("{sizer: bytes}").unwrap();
+        assert_eq!(bytes.sizer.size_of(&batch), batch.encoded_len() as u64);
+        assert!(parse("{sizer: records}").is_err());
     }
 
     /// Scenario: a persistent queue with a byte limit, and a typo.

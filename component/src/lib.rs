@@ -21,7 +21,7 @@ pub mod telemetry;
 
 pub use batch::{Batch, Signal};
 pub use config::{parse_config, ComponentConfig, ConfigError};
-pub use consumer::{ConsumeError, Consumer, Output, PipelineSender};
+pub use consumer::{Ack, ConsumeError, Consumer, Envelope, Output, PipelineSender};
 pub use exporter::{ExportError, Exporter, ExporterSettings};
 pub use factory::{
     BuildContext, ComponentError, ComponentInfo, ConnectorFactory, ExporterFactory, Extension,

@@ -197,8 +197,8 @@ async fn receiver_turns_a_real_call_into_events_and_a_span() {
         && spans >= 1)
     {
         tokio::select! {
-            Some(b) = logs_rx.recv() => events.extend(events_of(&b)),
-            Some(b) = traces_rx.recv() => spans += b.record_count(),
+            Some(e) = logs_rx.recv() => events.extend(events_of(&e.batch)),
+            Some(e) = traces_rx.recv() => spans += e.batch.record_count(),
             () = tokio::time::sleep_until(deadline) => {
                 let kinds: Vec<_> = events.iter().map(|e| (e.event_type.clone(), e.process.as_ref().and_then(|p| p.pid))).collect();
                 panic!("timed out; client pid {pid}; spans {spans}; events {kinds:?}");

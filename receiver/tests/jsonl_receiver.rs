@@ -2,7 +2,8 @@
 //! counted, follow mode picking up appended lines and a rotated file.
 
 use oispd_component::{
-    Batch, BuildContext, ComponentId, Output, PipelineSender, ReceiverFactory, Signal, Telemetry,
+    Batch, BuildContext, ComponentId, Envelope, Output, PipelineSender, ReceiverFactory, Signal,
+    Telemetry,
 };
 use oispd_receiver::jsonl::JsonlFactory;
 use std::io::Write;
@@ -34,7 +35,7 @@ async fn start(
     path: &Path,
     extra: &str,
 ) -> (
-    mpsc::Receiver<Batch>,
+    mpsc::Receiver<Envelope>,
     CancellationToken,
     Arc<Telemetry>,
     tokio::task::JoinHandle<()>,
@@ -67,11 +68,11 @@ async fn start(
     (rx, stop, telemetry, handle)
 }
 
-async fn collect(rx: &mut mpsc::Receiver<Batch>, want: usize) -> Vec<String> {
+async fn collect(rx: &mut mpsc::Receiver<Envelope>, want: usize) -> Vec<String> {
     let mut got = Vec::new();
     while got.len() < want {
         match tokio::time::timeout(Duration::from_secs(20), rx.recv()).await {
-            Ok(Some(b)) => got.extend(ids(&b)),
+            Ok(Some(e)) => got.extend(ids(&e.batch)),
             _ => break,
         }
     }

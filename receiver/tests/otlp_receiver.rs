@@ -2,7 +2,8 @@
 //! records arriving in a pipeline channel.
 
 use oispd_component::{
-    Batch, BuildContext, ComponentId, Output, PipelineSender, ReceiverFactory, Signal, Telemetry,
+    Batch, BuildContext, ComponentId, Envelope, Output, PipelineSender, ReceiverFactory, Signal,
+    Telemetry,
 };
 use oispd_receiver::otlp::OtlpFactory;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
@@ -49,7 +50,25 @@ struct Running {
     telemetry: Arc<Telemetry>,
 }
 
+/// The receiver with a stand-in pipeline that takes each batch at once
+/// (drops its ack) and passes it to `rx`.
 async fn start() -> Running {
+    let (mut running, mut envelopes) = start_raw().await;
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Some(envelope) = envelopes.recv().await {
+            if tx.send(envelope.batch).await.is_err() {
+                break;
+            }
+        }
+    });
+    running.rx = rx;
+    running
+}
+
+/// The receiver with the pipeline channel itself: the test decides when a
+/// batch is handed on (its envelope dropped).
+async fn start_raw() -> (Running, mpsc::Receiver<Envelope>) {
     let (grpc, http) = (free_port(), free_port());
     let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!(
         "protocols: {{grpc: {{endpoint: '127.0.0.1:{grpc}'}}, http: {{endpoint: '127.0.0.1:{http}'}}}}"
@@ -77,13 +96,63 @@ async fn start() -> Running {
         .start(output, stop.clone())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    Running {
+    let running = Running {
         grpc,
         http,
-        rx,
+        rx: mpsc::channel(1).1,
         stop,
         telemetry,
+    };
+    (running, rx)
+}
+
+/// Scenario: the pipeline holds a request's batch (its exporter queue has
+/// not taken it yet), then hands it on; later a consumer refuses one.
+/// Guarantees: the client gets no answer while the batch is held, success
+/// once it is handed on, and a retryable UNAVAILABLE naming the reason when
+/// it is refused: an acknowledged record is always in an exporter's queue.
+#[tokio::test]
+async fn answers_only_once_the_pipeline_handed_the_batch_on() {
+    let (r, mut envelopes) = start_raw().await;
+    let mut client = LogsServiceClient::connect(format!("http://127.0.0.1:{}", r.grpc))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut second = client.clone();
+    let call = tokio::spawn(async move { client.export(request(&["held"])).await });
+    let held = envelopes.recv().await.unwrap_or_else(|| panic!("no batch"));
+    assert!(held.ack.is_some(), "an OTLP batch carries an ack");
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
     }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        !call.is_finished(),
+        "answered before the batch was handed on"
+    );
+    drop(held);
+    let answered = call.await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(answered.is_ok(), "{answered:?}");
+
+    let call = tokio::spawn(async move { second.export(request(&["refused"])).await });
+    let refused = envelopes.recv().await.unwrap_or_else(|| panic!("no batch"));
+    if let Some(ack) = &refused.ack {
+        ack.refuse("sending queue is full");
+    }
+    drop(refused);
+    let status = match call.await.unwrap_or_else(|e| panic!("{e}")) {
+        Ok(_) => panic!("a refused batch was acknowledged"),
+        Err(status) => status,
+    };
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert!(
+        status.message().contains("sending queue is full"),
+        "{status:?}"
+    );
+    assert!(r
+        .telemetry
+        .render()
+        .contains("otelcol_receiver_refused_log_records{receiver=\"otlp\"} 1"));
+    r.stop.cancel();
 }
 
 /// Scenario: a gRPC client exports two records with gzip.

@@ -5,8 +5,9 @@
 //! pipelines push into plus the handle of the task that drives the
 //! exporter:
 //!
-//! - a bounded queue of batches (`sending_queue`): when full, the oldest
-//!   batch is dropped and counted (`otelcol_exporter_queue_dropped_*`), or
+//! - a bounded queue of batches (`sending_queue`, sized in batches, records
+//!   or bytes by `sizer`): when full, the oldest batches are dropped and
+//!   counted (`otelcol_exporter_queue_dropped_*`), or
 //!   with `block_on_overflow: true` the pipeline waits; with
 //!   `enabled: false` the pipeline waits for each export itself. With
 //!   `storage: DIR` the queue is persistent ([`persistent`]): batches are
@@ -48,7 +49,7 @@ mod tests;
 use async_trait::async_trait;
 use completion::Completion;
 use metrics::SignalMetrics;
-use oispd_component::exporter::{QueueSettings, RetrySettings};
+use oispd_component::exporter::{QueueSettings, QueueSizer, RetrySettings};
 use oispd_component::{
     Batch, ComponentError, ConsumeError, Consumer, Exporter, ExporterSettings, Signal, Telemetry,
 };
@@ -88,16 +89,20 @@ pub async fn start_exporter(
         (true, true) => Mode::Block,
         (true, false) => Mode::DropOldest,
     };
-    let queue_size = match mode {
-        Mode::WaitForExport => 1,
-        Mode::Block | Mode::DropOldest => settings.queue.queue_size.max(1),
+    // Without a queue, one batch waits for its export.
+    let (queue_size, sizer) = match mode {
+        Mode::WaitForExport => (1, QueueSizer::Requests),
+        Mode::Block | Mode::DropOldest => (
+            (settings.queue.queue_size as u64).max(1),
+            settings.queue.sizer,
+        ),
     };
     let limit = settings.queue.max_storage_bytes.max(1);
-    // Capacity in the unit that bounds the queue: bytes on disk, batches
-    // in memory.
+    // Capacity in the unit that bounds the queue: bytes on disk, the
+    // sizer's unit in memory.
     let capacity = match storage {
         Some(_) => limit,
-        None => queue_size as u64,
+        None => queue_size,
     };
     let metrics = SignalMetrics::new(&telemetry, id, capacity);
     let queue = match storage {
@@ -111,7 +116,7 @@ pub async fn start_exporter(
             .map_err(|e| ComponentError::Environment(e.to_string()))?;
             SendingQueue::Persistent(Arc::new(opened))
         }
-        None => SendingQueue::Memory(Arc::new(Queue::new(queue_size, metrics.clone()))),
+        None => SendingQueue::Memory(Arc::new(Queue::new(queue_size, sizer, metrics.clone()))),
     };
     // A failed start drops the queue, which releases a persistent one.
     exporter.start().await?;

@@ -1,4 +1,5 @@
-//! The bounded sending queue in front of an exporter, counted in batches.
+//! The bounded sending queue in front of an exporter, counted in the unit
+//! of `sending_queue.sizer`: batches, records or encoded bytes.
 //!
 //! Written here rather than taken from a channel crate because the overflow
 //! policy is the product: when full, the default drops the *oldest* batch and
@@ -13,6 +14,7 @@
 
 use super::completion::Completion;
 use super::metrics::SignalMetrics;
+use oispd_component::exporter::QueueSizer;
 use oispd_component::Batch;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -34,30 +36,46 @@ pub(crate) enum PushError {
 }
 
 struct State {
-    items: VecDeque<Item>,
+    /// Each batch with its size in the sizer's unit.
+    items: VecDeque<(Item, u64)>,
+    /// The sum of the sizes queued.
+    used: u64,
     producers_closed: bool,
     worker_gone: bool,
+}
+
+impl State {
+    /// True when a batch of `size` may join: it fits, or the queue is empty
+    /// (a single batch larger than the capacity still goes through alone,
+    /// rather than never).
+    fn has_room(&self, size: u64, capacity: u64) -> bool {
+        self.items.is_empty() || self.used.saturating_add(size) <= capacity
+    }
 }
 
 /// A bounded multi-producer, single-consumer queue of batches.
 pub(crate) struct Queue {
     state: Mutex<State>,
-    capacity: usize,
+    capacity: u64,
+    sizer: QueueSizer,
     not_empty: Notify,
     not_full: Notify,
     metrics: SignalMetrics,
 }
 
 impl Queue {
-    /// An empty queue holding at most `capacity` batches (at least one).
-    pub(crate) fn new(capacity: usize, metrics: SignalMetrics) -> Queue {
+    /// An empty queue holding at most `capacity` (at least one) in the unit
+    /// `sizer` counts.
+    pub(crate) fn new(capacity: u64, sizer: QueueSizer, metrics: SignalMetrics) -> Queue {
         Queue {
             state: Mutex::new(State {
                 items: VecDeque::new(),
+                used: 0,
                 producers_closed: false,
                 worker_gone: false,
             }),
             capacity: capacity.max(1),
+            sizer,
             not_empty: Notify::new(),
             not_full: Notify::new(),
             metrics,
@@ -70,31 +88,50 @@ impl Queue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn gauge_add(&self, batch: &Batch, delta: i64) {
+    /// Moves the gauges by one batch of `size` in (`sign` 1) or out (-1).
+    fn gauge_add(&self, batch: &Batch, size: u64, sign: i64) {
         let records = i64::try_from(batch.record_count()).unwrap_or(i64::MAX);
-        self.metrics
-            .queue_moved(batch.signal(), delta, delta.saturating_mul(records));
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        self.metrics.queue_moved(
+            batch.signal(),
+            sign.saturating_mul(size),
+            sign.saturating_mul(records),
+        );
     }
 
-    /// Adds `item`; when full, evicts the oldest batch first and counts its
-    /// records as dropped. Never waits.
+    fn enqueue(&self, state: &mut State, item: Item, size: u64) {
+        self.gauge_add(&item.batch, size, 1);
+        state.used = state.used.saturating_add(size);
+        state.items.push_back((item, size));
+    }
+
+    fn dequeue(&self, state: &mut State) -> Option<Item> {
+        let (item, size) = state.items.pop_front()?;
+        state.used = state.used.saturating_sub(size);
+        self.gauge_add(&item.batch, size, -1);
+        Some(item)
+    }
+
+    /// Adds `item`; when full, evicts the oldest batches until it fits and
+    /// counts their records as dropped. Never waits.
     pub(crate) fn push_drop_oldest(&self, item: Item) -> Result<(), PushError> {
+        let size = self.sizer.size_of(&item.batch);
         let evicted = {
             let mut state = self.lock();
             if state.worker_gone {
                 return Err(PushError::WorkerGone);
             }
-            let evicted = if state.items.len() >= self.capacity {
-                state.items.pop_front()
-            } else {
-                None
-            };
-            self.gauge_add(&item.batch, 1);
-            state.items.push_back(item);
+            let mut evicted = Vec::new();
+            while !state.has_room(size, self.capacity) {
+                match self.dequeue(&mut state) {
+                    Some(old) => evicted.push(old),
+                    None => break,
+                }
+            }
+            self.enqueue(&mut state, item, size);
             evicted
         };
-        if let Some(old) = evicted {
-            self.gauge_add(&old.batch, -1);
+        for old in evicted {
             let records = old.batch.record_count() as u64;
             self.metrics.of(old.batch.signal()).dropped.inc_by(records);
             if let Some(c) = old.completion {
@@ -107,6 +144,7 @@ impl Queue {
 
     /// Adds `item`, waiting for room while the queue is full.
     pub(crate) async fn push_wait(&self, item: Item) -> Result<(), PushError> {
+        let size = self.sizer.size_of(&item.batch);
         let mut item = Some(item);
         loop {
             let notified = self.not_full.notified();
@@ -117,10 +155,9 @@ impl Queue {
                 if state.worker_gone {
                     return Err(PushError::WorkerGone);
                 }
-                if state.items.len() < self.capacity {
+                if state.has_room(size, self.capacity) {
                     if let Some(item) = item.take() {
-                        self.gauge_add(&item.batch, 1);
-                        state.items.push_back(item);
+                        self.enqueue(&mut state, item, size);
                     }
                     drop(state);
                     self.not_empty.notify_one();
@@ -149,11 +186,12 @@ impl Queue {
     /// `Some(None)` when closed and drained, or `None` when merely empty.
     pub(crate) fn try_pop(&self) -> Option<Option<Item>> {
         let mut state = self.lock();
-        match state.items.pop_front() {
+        match self.dequeue(&mut state) {
             Some(item) => {
                 drop(state);
-                self.gauge_add(&item.batch, -1);
-                self.not_full.notify_one();
+                // Sizes differ: every waiting producer checks whether it
+                // fits now.
+                self.not_full.notify_waiters();
                 Some(Some(item))
             }
             None if state.producers_closed => Some(None),
@@ -178,11 +216,8 @@ impl Queue {
         let left: Vec<Item> = {
             let mut state = self.lock();
             state.worker_gone = true;
-            state.items.drain(..).collect()
+            std::iter::from_fn(|| self.dequeue(&mut state)).collect()
         };
-        for item in &left {
-            self.gauge_add(&item.batch, -1);
-        }
         self.not_full.notify_waiters();
         left
     }
@@ -197,9 +232,13 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    fn queue(cap: usize) -> (Arc<Queue>, Arc<Telemetry>) {
+    fn queue(cap: u64) -> (Arc<Queue>, Arc<Telemetry>) {
+        sized(cap, QueueSizer::Requests)
+    }
+
+    fn sized(cap: u64, sizer: QueueSizer) -> (Arc<Queue>, Arc<Telemetry>) {
         let t = Arc::new(Telemetry::new().unwrap());
-        let q = Queue::new(cap, SignalMetrics::new(&t, "q", cap as u64));
+        let q = Queue::new(cap, sizer, SignalMetrics::new(&t, "q", cap));
         (Arc::new(q), t)
     }
 
@@ -227,6 +266,52 @@ mod tests {
         assert_eq!(q.pop().await.unwrap().batch.record_count(), 2);
         assert_eq!(q.pop().await.unwrap().batch.record_count(), 3);
         assert_eq!(m.queue_size.get(), 0);
+    }
+
+    /// Scenario: a queue of 5 records (`sizer: items`) gets batches of 2,
+    /// 2 and 3 records, then one of 9 (larger than the whole queue).
+    /// Guarantees: eviction frees room by records, not batches: the 3 evicts
+    /// the oldest 2; the 9 evicts everything and is kept alone; the gauges
+    /// count records.
+    #[tokio::test]
+    async fn items_sizer_evicts_by_records() {
+        let (q, t) = sized(5, QueueSizer::Items);
+        q.push_drop_oldest(item(2)).unwrap();
+        q.push_drop_oldest(item(2)).unwrap();
+        q.push_drop_oldest(item(3)).unwrap();
+        let m = t.exporter("q", Signal::Logs);
+        assert_eq!(m.dropped.get(), 2);
+        assert_eq!(m.queue_size.get(), 5);
+        q.push_drop_oldest(item(9)).unwrap();
+        assert_eq!(m.dropped.get(), 7);
+        assert_eq!(m.queue_size.get(), 9);
+        assert_eq!(q.pop().await.unwrap().batch.record_count(), 9);
+        assert_eq!(m.queue_size.get(), 0);
+    }
+
+    /// Scenario: `sizer: bytes` with room for about two batches, and a
+    /// blocking producer. Guarantees: the third batch waits until a pop frees
+    /// enough bytes; the gauge counts bytes.
+    #[tokio::test(start_paused = true)]
+    async fn bytes_sizer_blocks_until_enough_bytes_are_free() {
+        let one = logs(10).encoded_len() as u64;
+        let (q, t) = sized(2 * one + 1, QueueSizer::Bytes);
+        q.push_wait(item(10)).await.unwrap();
+        q.push_wait(item(10)).await.unwrap();
+        assert_eq!(
+            t.exporter("q", Signal::Logs).queue_size.get() as u64,
+            2 * one
+        );
+        let q2 = q.clone();
+        let pusher = tokio::spawn(async move { q2.push_wait(item(10)).await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!pusher.is_finished(), "no room for a third batch");
+        assert!(q.pop().await.is_some());
+        pusher.await.unwrap().unwrap();
+        assert_eq!(
+            t.exporter("q", Signal::Logs).queue_size.get() as u64,
+            2 * one
+        );
     }
 
     /// Scenario: a blocking producer pushes into a full queue.

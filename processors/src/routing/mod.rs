@@ -26,8 +26,8 @@
 use crate::ottl::{Condition, Context, ErrorCounters, ErrorLog, ErrorMode, RecordMut, Statement};
 use async_trait::async_trait;
 use oispd_component::{
-    parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
-    ConnectorFactory, ConsumeError, Consumer, Output, Signal, Stability,
+    parse_config, Ack, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo,
+    ConfigError, ConnectorFactory, ConsumeError, Consumer, Output, Signal, Stability,
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -339,6 +339,18 @@ impl RoutingConnector {
 #[async_trait]
 impl Consumer for RoutingConnector {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        self.route(batch, None).await
+    }
+
+    async fn consume_acked(&self, batch: Batch, ack: &Ack) -> Result<(), ConsumeError> {
+        self.route(batch, Some(ack)).await
+    }
+}
+
+impl RoutingConnector {
+    /// Splits `batch` by the routing table and sends each part to its
+    /// pipelines, which hold `ack` (the waiting receiver's) while they work.
+    async fn route(&self, batch: Batch, ack: Option<&Ack>) -> Result<(), ConsumeError> {
         let signal = batch.signal();
         let router = self.router(signal);
         let total = batch.record_count() as u64;
@@ -363,7 +375,7 @@ impl Consumer for RoutingConnector {
             if batch.is_empty() {
                 continue;
             }
-            if let Err(e) = output.send(batch).await {
+            if let Err(e) = output.send_with(batch, ack.cloned()).await {
                 failure = Some(e);
             }
         }

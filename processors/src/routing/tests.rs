@@ -2,14 +2,14 @@
 
 use super::*;
 use crate::test_support::{counter, ctx, log, logs, names, span, traces, yaml};
-use oispd_component::PipelineSender;
+use oispd_component::{Envelope, PipelineSender};
 use tokio::sync::mpsc;
 
 const PIPELINES: [&str; 4] = ["logs/siem", "logs/loki", "logs/billing", "traces/out"];
 
 struct Harness {
     connector: Arc<dyn Consumer>,
-    rx: BTreeMap<String, mpsc::Receiver<Batch>>,
+    rx: BTreeMap<String, mpsc::Receiver<Envelope>>,
     telemetry: Arc<oispd_component::Telemetry>,
 }
 
@@ -51,14 +51,14 @@ impl Harness {
     fn got(&mut self, name: &str) -> Vec<Vec<String>> {
         let rx = self.rx.get_mut(name).unwrap();
         let mut out = Vec::new();
-        while let Ok(b) = rx.try_recv() {
-            out.push(names(&b));
+        while let Ok(e) = rx.try_recv() {
+            out.push(names(&e.batch));
         }
         out
     }
 
     fn batch(&mut self, name: &str) -> Batch {
-        self.rx.get_mut(name).unwrap().try_recv().unwrap()
+        self.rx.get_mut(name).unwrap().try_recv().unwrap().batch
     }
 
     fn unmatched(&self, noun: &str) -> u64 {
@@ -133,6 +133,34 @@ table:
         rls[0].resource.as_ref().unwrap().attributes[0].value,
         Some(crate::test_support::s("web-1"))
     );
+}
+
+/// Scenario: an OTLP receiver waits on an ack while the connector routes
+/// its batch to two pipelines. Guarantees: each routed part carries the ack,
+/// so the receiver's wait ends only when both pipelines are done with it.
+#[tokio::test]
+async fn routed_parts_carry_the_receivers_ack() {
+    let mut h = Harness::new(
+        r#"
+default_pipelines: [logs/loki]
+table:
+  - statement: 'route() where attributes["host.name"] == "billing-1"'
+    pipelines: [logs/billing]
+"#,
+    );
+    let (ack, mut outcome) = Ack::new();
+    h.connector.consume_acked(sample(), &ack).await.unwrap();
+    drop(ack);
+    let billing = h.rx.get_mut("logs/billing").unwrap().try_recv().unwrap();
+    let loki = h.rx.get_mut("logs/loki").unwrap().try_recv().unwrap();
+    assert!(billing.ack.is_some() && loki.ack.is_some());
+    drop(billing);
+    assert!(
+        outcome.try_recv().is_err(),
+        "logs/loki still holds its part"
+    );
+    drop(loki);
+    assert_eq!(outcome.try_recv().unwrap(), None);
 }
 
 /// Scenario: resource-context routes (the default context) and the legacy

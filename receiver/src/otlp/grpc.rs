@@ -32,6 +32,9 @@ fn refusal(e: IntakeError) -> Status {
         IntakeError::MemoryPressure => Status::unavailable(
             "data refused due to high memory usage (memory_limiter); retry later",
         ),
+        IntakeError::Refused(why) => {
+            Status::unavailable(format!("an exporter's queue did not take the records ({why}); retry later"))
+        }
     }
 }
 

@@ -226,17 +226,17 @@ fn ok<T: Message + serde::Serialize>(encoding: Encoding, response: T) -> Respons
 
 fn unavailable(encoding: Encoding, why: IntakeError) -> Response {
     let message = match why {
-        IntakeError::Unavailable => "oispd is shutting down and accepts no more records",
+        IntakeError::Unavailable => {
+            "oispd is shutting down and accepts no more records".to_string()
+        }
         IntakeError::MemoryPressure => {
-            "data refused due to high memory usage (memory_limiter); retry later"
+            "data refused due to high memory usage (memory_limiter); retry later".to_string()
+        }
+        IntakeError::Refused(why) => {
+            format!("an exporter's queue did not take the records ({why}); retry later")
         }
     };
-    let mut r = error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        14,
-        encoding,
-        message.to_string(),
-    );
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, 14, encoding, message);
     r.headers_mut()
         .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
     r

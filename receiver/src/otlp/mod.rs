@@ -1,9 +1,13 @@
 //! The `otlp` receiver: OTLP/gRPC and OTLP/HTTP (protobuf and JSON, gzip)
 //! for logs and traces, with the collector's config and defaults
 //! (`protocols.grpc.endpoint: localhost:4317`, `protocols.http.endpoint:
-//! localhost:4318`, bound to localhost). A request is answered only once its
-//! records are in every pipeline's queue: that is the back-pressure a sender
-//! sees. Records that carry OISP events are OISP events from here on; other
+//! localhost:4318`, bound to localhost). A request is answered only once
+//! every pipeline has handed its records to the exporters' sending queues
+//! (`Output::send_acked`): a record acknowledged to a sender is queued (on
+//! disk, with a persistent queue), and a slow exporter with a blocking queue
+//! slows the senders down instead of letting requests pile up in memory.
+//! A queue that refuses the records is answered with UNAVAILABLE / 503, so
+//! the sender retries. Records that carry OISP events are OISP events from here on; other
 //! records pass through untouched.
 
 mod grpc;
@@ -13,7 +17,7 @@ use async_trait::async_trait;
 use oispd_component::telemetry::{MemoryPressure, ReceiverMetrics};
 use oispd_component::{
     parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
-    Output, Receiver, ReceiverFactory, Signal, Stability,
+    ConsumeError, Output, Receiver, ReceiverFactory, Signal, Stability,
 };
 use serde::{Deserialize, Deserializer};
 use serde_yaml_ng::Value;
@@ -178,10 +182,13 @@ pub(crate) enum IntakeError {
     Unavailable,
     /// A memory limiter is refusing data: the sender should retry later.
     MemoryPressure,
+    /// An exporter's queue did not take the records (why).
+    Refused(String),
 }
 
 impl Intake {
-    /// Pushes a decoded request into the pipelines, waiting for room.
+    /// Pushes a decoded request into the pipelines and waits until they
+    /// handed it to the exporters' queues.
     pub(crate) async fn accept(&self, batch: Batch) -> Result<(), IntakeError> {
         let count = batch.record_count() as u64;
         if count == 0 {
@@ -195,14 +202,18 @@ impl Intake {
             metrics.refused.inc_by(count);
             return Err(IntakeError::MemoryPressure);
         }
-        match self.output.send(batch).await {
+        match self.output.send_acked(batch).await {
             Ok(()) => {
                 metrics.accepted.inc_by(count);
                 Ok(())
             }
-            Err(_) => {
+            Err(ConsumeError::Closed) => {
                 metrics.refused.inc_by(count);
                 Err(IntakeError::Unavailable)
+            }
+            Err(ConsumeError::Refused(why)) => {
+                metrics.refused.inc_by(count);
+                Err(IntakeError::Refused(why))
             }
         }
     }
