@@ -49,7 +49,8 @@ pub mod programs {
             ("oisp_mmap_exit", "syscalls", "sys_exit_mmap"),
         ];
         /// Always attached: the socket syscalls that tie `SSL*` to sockets
-        /// (write also reports file writes, sendto/sendmsg DNS questions).
+        /// (read and write also note file reads and report file writes,
+        /// sendto/sendmsg DNS questions).
         pub const SOCKET_IO: &[(&str, &str, &str)] = &[
             ("oisp_write", "syscalls", "sys_enter_write"),
             ("oisp_writev", "syscalls", "sys_enter_writev"),
@@ -60,7 +61,8 @@ pub mod programs {
             ("oisp_recvfrom", "syscalls", "sys_enter_recvfrom"),
             ("oisp_recvmsg", "syscalls", "sys_enter_recvmsg"),
         ];
-        /// Attached unless activity is off: connect, accept, DNS, openat.
+        /// Attached unless activity is off: connect, accept, DNS, openat,
+        /// the return of file reads, unlink and rename.
         pub const ACTIVITY: &[(&str, &str, &str)] = &[
             ("oisp_connect_enter", "syscalls", "sys_enter_connect"),
             ("oisp_connect_exit", "syscalls", "sys_exit_connect"),
@@ -71,6 +73,17 @@ pub mod programs {
             ("oisp_sendmmsg", "syscalls", "sys_enter_sendmmsg"),
             ("oisp_openat_enter", "syscalls", "sys_enter_openat"),
             ("oisp_openat_exit", "syscalls", "sys_exit_openat"),
+            ("oisp_read_exit", "syscalls", "sys_exit_read"),
+            ("oisp_unlink_enter", "syscalls", "sys_enter_unlink"),
+            ("oisp_unlink_exit", "syscalls", "sys_exit_unlink"),
+            ("oisp_unlinkat_enter", "syscalls", "sys_enter_unlinkat"),
+            ("oisp_unlinkat_exit", "syscalls", "sys_exit_unlinkat"),
+            ("oisp_rename_enter", "syscalls", "sys_enter_rename"),
+            ("oisp_rename_exit", "syscalls", "sys_exit_rename"),
+            ("oisp_renameat_enter", "syscalls", "sys_enter_renameat"),
+            ("oisp_renameat_exit", "syscalls", "sys_exit_renameat"),
+            ("oisp_renameat2_enter", "syscalls", "sys_enter_renameat2"),
+            ("oisp_renameat2_exit", "syscalls", "sys_exit_renameat2"),
         ];
     }
 

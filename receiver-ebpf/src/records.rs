@@ -17,7 +17,7 @@ pub const MAX_BODY_LIMIT: u32 = 4 << 20;
 pub const EXEC_FILENAME_MAX: usize = 512;
 /// Longest argv kept (NUL separated).
 pub const EXEC_ARGS_MAX: usize = 2048;
-/// Longest `openat` path kept.
+/// Longest path kept (`openat`, `unlink*`, each side of `rename*`).
 pub const PATH_MAX: usize = 1024;
 /// Longest DNS message kept.
 pub const DNS_PAYLOAD_MAX: usize = 512;
@@ -48,6 +48,12 @@ pub mod kind {
     pub const FILE_WRITE: u16 = 11;
     /// [`super::ExecMap`]
     pub const EXEC_MAP: u16 = 12;
+    /// [`super::FileRead`]
+    pub const FILE_READ: u16 = 13;
+    /// [`super::FileDelete`]
+    pub const FILE_DELETE: u16 = 14;
+    /// [`super::FileRename`]
+    pub const FILE_RENAME: u16 = 15;
 }
 
 /// `oisp_hdr.flags` bits.
@@ -319,6 +325,55 @@ pub struct FileWrite {
     pub _pad: u32,
     /// Bytes asked to write.
     pub count: u64,
+}
+
+/// A successful `read(2)` of a regular file, at its return.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct FileRead {
+    /// Header.
+    pub hdr: Hdr,
+    /// File descriptor.
+    pub fd: i32,
+    /// Padding.
+    pub _pad: u32,
+    /// Bytes read (more than 0).
+    pub bytes: u64,
+    /// File position before the read.
+    pub offset: u64,
+    /// File size before the read (0 for most pseudo files).
+    pub size: u64,
+}
+
+/// A successful `unlink(2)`/`unlinkat(2)`; data = the path as passed (capped).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct FileDelete {
+    /// Header.
+    pub hdr: Hdr,
+    /// Directory fd a relative path is resolved against (`AT_FDCWD` = -100).
+    pub dfd: i32,
+    /// `unlinkat` flags (`AT_REMOVEDIR` = 0x200).
+    pub flags: i32,
+}
+
+/// A successful `rename(2)`/`renameat(2)`/`renameat2(2)`; data = the old
+/// path (`old_len` bytes) then the new path, both as passed (each capped).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct FileRename {
+    /// Header.
+    pub hdr: Hdr,
+    /// Directory fd of the old path (`AT_FDCWD` = -100).
+    pub old_dfd: i32,
+    /// Directory fd of the new path.
+    pub new_dfd: i32,
+    /// `renameat2` flags (`RENAME_NOREPLACE` = 1, `RENAME_EXCHANGE` = 2).
+    pub flags: u32,
+    /// Bytes of the old path in the data.
+    pub old_len: u16,
+    /// Padding.
+    pub _pad: u16,
 }
 
 /// A successful executable mapping of a file user space has not examined.

@@ -175,6 +175,17 @@ fn rust_layouts() -> Vec<Layout> {
         layout!("oisp_dns", Dns, [hdr, fd, full_len, peer, _pad]),
         layout!("oisp_file_open", FileOpen, [hdr, dfd, ret, flags, mode]),
         layout!("oisp_file_write", FileWrite, [hdr, fd, _pad, count]),
+        layout!(
+            "oisp_file_read",
+            FileRead,
+            [hdr, fd, _pad, bytes, offset, size]
+        ),
+        layout!("oisp_file_delete", FileDelete, [hdr, dfd, flags]),
+        layout!(
+            "oisp_file_rename",
+            FileRename,
+            [hdr, old_dfd, new_dfd, flags, old_len, _pad]
+        ),
         layout!("oisp_exec_map", ExecMap, [hdr, dev, ino]),
         layout!("oisp_file_key", FileKey, [dev, ino]),
     ]
@@ -243,6 +254,9 @@ fn constants_match_the_compiled_object() {
                 ("OISP_REC_FILE_OPEN", kind::FILE_OPEN as i64),
                 ("OISP_REC_FILE_WRITE", kind::FILE_WRITE as i64),
                 ("OISP_REC_EXEC_MAP", kind::EXEC_MAP as i64),
+                ("OISP_REC_FILE_READ", kind::FILE_READ as i64),
+                ("OISP_REC_FILE_DELETE", kind::FILE_DELETE as i64),
+                ("OISP_REC_FILE_RENAME", kind::FILE_RENAME as i64),
             ],
         ),
         (

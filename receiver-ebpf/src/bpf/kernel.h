@@ -168,11 +168,13 @@ struct inode {
 	unsigned short i_mode;
 	struct super_block *i_sb;
 	unsigned long i_ino;
+	long long i_size;
 };
 
 struct file {
 	void *private_data;
 	struct inode *f_inode;
+	long long f_pos;
 };
 
 struct fdtable {
@@ -233,5 +235,6 @@ struct user_msghdr {
 #define S_IFSOCK 0140000
 #define S_IFREG 0100000
 #define PROT_EXEC 0x4
+#define AT_FDCWD -100
 
 #endif /* OISPD_KERNEL_H */

@@ -7,7 +7,8 @@
  * result with both addresses (the local one read from the socket). DNS: UDP
  * datagrams to port 53 (sendto, sendmsg, sendmmsg; connected sockets too),
  * the raw message for user space to parse. The read/write family enters only
- * call tls_bind_from_syscall (and write reports file writes, files.bpf.h).
+ * call tls_bind_from_syscall (read and write, which also report file
+ * activity, live in files.bpf.h).
  */
 #ifndef OISPD_NET_BPF_H
 #define OISPD_NET_BPF_H
@@ -20,6 +21,9 @@ enum sys_args_kind {
 	SYS_ACCEPT = 2,
 	SYS_OPENAT = 3,
 	SYS_MMAP = 4,
+	SYS_READ = 5,
+	SYS_UNLINK = 6,
+	SYS_RENAME = 7,
 };
 
 /* Arguments of the syscall a thread is in, kept from enter to exit. */
@@ -232,13 +236,6 @@ SEC("tracepoint/syscalls/sys_enter_writev")
 int oisp_writev(struct trace_event_raw_sys_enter *ctx)
 {
 	tls_bind_from_syscall((int)ctx->args[0], true);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_read")
-int oisp_read(struct trace_event_raw_sys_enter *ctx)
-{
-	tls_bind_from_syscall((int)ctx->args[0], false);
 	return 0;
 }
 

@@ -3,8 +3,8 @@
  * oispd.bpf.c: the one eBPF object oispd loads. The programs live in the
  * headers by concern: tls.bpf.h (SSL_* uprobes), process.bpf.h (exec, exit,
  * fork, executable mappings), net.bpf.h (connect, accept, DNS, socket
- * syscalls that tie SSL* to sockets), files.bpf.h (openat, write). The record
- * layout is records.h.
+ * syscalls that tie SSL* to sockets), files.bpf.h (openat, read, write,
+ * unlink, rename). The record layout is records.h.
  *
  * Build (receiver-ebpf/build.rs):
  *   clang -O2 -g -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -c oispd.bpf.c
@@ -35,6 +35,9 @@ LAYOUT_ANCHOR(oisp_accept)
 LAYOUT_ANCHOR(oisp_dns)
 LAYOUT_ANCHOR(oisp_file_open)
 LAYOUT_ANCHOR(oisp_file_write)
+LAYOUT_ANCHOR(oisp_file_read)
+LAYOUT_ANCHOR(oisp_file_delete)
+LAYOUT_ANCHOR(oisp_file_rename)
 LAYOUT_ANCHOR(oisp_exec_map)
 LAYOUT_ANCHOR(oisp_file_key)
 #define ENUM_ANCHOR(type) const volatile enum type layout_anchor_##type __attribute__((used)) = 0;

@@ -42,6 +42,9 @@ enum oisp_record_kind {
 	OISP_REC_FILE_OPEN = 10,
 	OISP_REC_FILE_WRITE = 11,
 	OISP_REC_EXEC_MAP = 12,
+	OISP_REC_FILE_READ = 13,
+	OISP_REC_FILE_DELETE = 14,
+	OISP_REC_FILE_RENAME = 15,
 };
 
 /* hdr.flags */
@@ -215,6 +218,35 @@ struct oisp_file_write {
 	__s32 fd;
 	__u32 _pad;
 	__u64 count;      /* bytes asked to write */
+};
+
+/* A successful read(2) of a regular file, at its return. Offset and size
+ * are read at entry: where the read started and the file's size then. */
+struct oisp_file_read {
+	struct oisp_hdr hdr;
+	__s32 fd;
+	__u32 _pad;
+	__u64 bytes;      /* bytes read (> 0) */
+	__u64 offset;     /* file position before the read */
+	__u64 size;       /* i_size before the read (0 for most pseudo files) */
+};
+
+/* A successful unlink(2)/unlinkat(2); data = the path as passed (capped). */
+struct oisp_file_delete {
+	struct oisp_hdr hdr;
+	__s32 dfd;        /* AT_FDCWD (-100) for unlink and cwd-relative paths */
+	__s32 flags;      /* unlinkat flags (AT_REMOVEDIR 0x200) */
+};
+
+/* A successful rename(2)/renameat(2)/renameat2(2); data = the old path
+ * (old_len bytes) then the new path, both as passed (each capped). */
+struct oisp_file_rename {
+	struct oisp_hdr hdr;
+	__s32 old_dfd;
+	__s32 new_dfd;
+	__u32 flags;      /* renameat2 flags (RENAME_NOREPLACE 1, RENAME_EXCHANGE 2) */
+	__u16 old_len;
+	__u16 _pad;
 };
 
 /* A successful mmap(2) with PROT_EXEC of a file not in `seen_files` (the

@@ -163,6 +163,59 @@ pub enum RawActivity {
         /// Capture time.
         ts_mono_ns: u64,
     },
+    /// `read(2)` of a regular file that read something, at its return.
+    FileRead {
+        /// Process id.
+        pid: u32,
+        /// Thread id.
+        tid: u32,
+        /// File descriptor.
+        fd: i32,
+        /// Bytes read (more than 0).
+        bytes: u64,
+        /// File position before the read.
+        offset: u64,
+        /// File size before the read (0 for most pseudo files).
+        size: u64,
+        /// The file's path when known.
+        path: Option<String>,
+        /// Capture time.
+        ts_mono_ns: u64,
+    },
+    /// A successful `unlink(2)`/`unlinkat(2)`.
+    FileDelete {
+        /// Process id.
+        pid: u32,
+        /// Thread id.
+        tid: u32,
+        /// The path, made absolute with the process's cwd or dirfd when possible.
+        path: String,
+        /// The directory fd a relative path was given against (-100: the cwd).
+        dirfd: i32,
+        /// An empty directory was removed (`AT_REMOVEDIR`).
+        directory: bool,
+        /// Capture time.
+        ts_mono_ns: u64,
+    },
+    /// A successful `rename(2)`/`renameat(2)`/`renameat2(2)`.
+    FileRename {
+        /// Process id.
+        pid: u32,
+        /// Thread id.
+        tid: u32,
+        /// The old path, made absolute when possible.
+        old_path: String,
+        /// The new path, made absolute when possible.
+        new_path: String,
+        /// The directory fd of a relative old path (-100: the cwd).
+        old_dirfd: i32,
+        /// The directory fd of a relative new path.
+        new_dirfd: i32,
+        /// `renameat2` flags (`RENAME_NOREPLACE` 1, `RENAME_EXCHANGE` 2).
+        flags: u32,
+        /// Capture time.
+        ts_mono_ns: u64,
+    },
 }
 
 impl RawActivity {
@@ -175,7 +228,10 @@ impl RawActivity {
             | RawActivity::Accept { pid, .. }
             | RawActivity::DnsQuery { pid, .. }
             | RawActivity::FileOpen { pid, .. }
-            | RawActivity::FileWrite { pid, .. } => *pid,
+            | RawActivity::FileWrite { pid, .. }
+            | RawActivity::FileRead { pid, .. }
+            | RawActivity::FileDelete { pid, .. }
+            | RawActivity::FileRename { pid, .. } => *pid,
             RawActivity::Fork { parent, .. } => *parent,
         }
     }
@@ -190,7 +246,10 @@ impl RawActivity {
             | RawActivity::Accept { ts_mono_ns, .. }
             | RawActivity::DnsQuery { ts_mono_ns, .. }
             | RawActivity::FileOpen { ts_mono_ns, .. }
-            | RawActivity::FileWrite { ts_mono_ns, .. } => *ts_mono_ns,
+            | RawActivity::FileWrite { ts_mono_ns, .. }
+            | RawActivity::FileRead { ts_mono_ns, .. }
+            | RawActivity::FileDelete { ts_mono_ns, .. }
+            | RawActivity::FileRename { ts_mono_ns, .. } => *ts_mono_ns,
         }
     }
 }

@@ -102,7 +102,7 @@ pub struct CaptureDrops {
 /// bounds the delay of a lone record.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
 
-/// Paths of open files per process, for file-write records.
+/// Paths of open files per process, for file read and write records.
 const MAX_FD_PATHS_PER_PID: usize = 4096;
 
 /// The running kernel capture. Dropping it detaches every probe.
@@ -391,21 +391,49 @@ impl EbpfCapture {
                     return;
                 }
             }
-            RawActivity::FileWrite { pid, fd, path, .. } => {
+            RawActivity::FileWrite { pid, fd, path, .. }
+            | RawActivity::FileRead { pid, fd, path, .. } => {
                 let (pid, fd) = (*pid, *fd);
                 if !self.admit(pid) {
                     return;
                 }
-                let known = self.fd_paths.get(&pid).and_then(|m| m.get(&fd)).cloned();
-                let resolved = known.or_else(|| {
-                    procfs::fd_target(pid, fd).map(|p| p.to_string_lossy().into_owned())
-                });
+                let resolved = self.fd_path(pid, fd);
                 if let Some(p) = &resolved {
                     if !self.paths.matches(p) {
                         return;
                     }
                 }
                 *path = resolved;
+            }
+            RawActivity::FileDelete {
+                pid, path, dirfd, ..
+            } => {
+                let pid = *pid;
+                if !self.admit(pid) {
+                    return;
+                }
+                *path = procfs::resolve_at(pid, *dirfd, path);
+                if !self.paths.matches(path) {
+                    return;
+                }
+            }
+            RawActivity::FileRename {
+                pid,
+                old_path,
+                new_path,
+                old_dirfd,
+                new_dirfd,
+                ..
+            } => {
+                let pid = *pid;
+                if !self.admit(pid) {
+                    return;
+                }
+                *old_path = procfs::resolve_at(pid, *old_dirfd, old_path);
+                *new_path = procfs::resolve_at(pid, *new_dirfd, new_path);
+                if !self.paths.matches(old_path) && !self.paths.matches(new_path) {
+                    return;
+                }
             }
             other => {
                 if !self.admit(other.pid()) {
@@ -414,6 +442,21 @@ impl EbpfCapture {
             }
         }
         self.ready.push_back(CaptureRecord::Activity(a));
+    }
+
+    /// The path of `fd` of `pid`: as its `openat` gave it, else from
+    /// `/proc` (kept, so a file read in many calls costs one readlink).
+    fn fd_path(&mut self, pid: u32, fd: i32) -> Option<String> {
+        let per_pid = self.fd_paths.entry(pid).or_default();
+        if let Some(p) = per_pid.get(&fd) {
+            return Some(p.clone());
+        }
+        let found = procfs::fd_target(pid, fd)?.to_string_lossy().into_owned();
+        if per_pid.len() >= MAX_FD_PATHS_PER_PID {
+            per_pid.clear();
+        }
+        per_pid.insert(fd, found.clone());
+        Some(found)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Process, network and file activity as OISP events: `process.exec`,
 //! `process.exit`, `process.fork`, `network.connect`, `network.accept`,
-//! `network.dns`, `file.open` and `file.write`
+//! `network.dns`, `file.open`, `file.read` (one per run of reads, see
+//! `reads`), `file.write`, `file.delete` and `file.rename`
 //! (`schema/v0.1/events/{process,network,file}.schema.json`), and the
 //! enrichment every event of the receiver gets (host, process, actor,
 //! container, pod).
@@ -14,7 +15,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use oispd_semconv::common::{Container, Host, ProcessInfo};
-use oispd_semconv::file::{FileInfo, FileOpen, FileWrite};
+use oispd_semconv::file::{FileDelete, FileInfo, FileOpen, FileRead, FileRename, FileWrite};
 use oispd_semconv::network::{Endpoint, NetworkAccept, NetworkConnect, NetworkDns};
 use oispd_semconv::process::{ProcessExec, ProcessExit, ProcessFork};
 use oispd_semconv::{
@@ -22,6 +23,7 @@ use oispd_semconv::{
     OispEvent, Source,
 };
 
+use super::reads::ReadRun;
 use crate::capture::ProcInfo;
 use crate::ebpf::{Protocol, RawActivity};
 
@@ -63,7 +65,8 @@ impl MonoClock {
 }
 
 /// The OISP event of one activity record, without enrichment; `None` for
-/// records that are no event (a failed `openat`, a write whose file is unknown).
+/// records that are no event (a failed `openat`, a write whose file is
+/// unknown) and for reads, which become events as runs ([`read_event`]).
 pub(crate) fn activity_event(a: &RawActivity, clock: MonoClock) -> Option<OispEvent> {
     let (data, point, completeness, reasons): (EventData, &str, Completeness, Vec<&str>) = match a {
         RawActivity::Exec {
@@ -222,7 +225,97 @@ pub(crate) fn activity_event(a: &RawActivity, clock: MonoClock) -> Option<OispEv
                 vec!["kernel_tracepoint"],
             )
         }
+        RawActivity::FileRead { .. } => return None,
+        RawActivity::FileDelete {
+            path, directory, ..
+        } => {
+            let mut file = file_info(path);
+            file.is_directory = directory.then_some(true);
+            (
+                EventData::FileDelete(FileDelete {
+                    path: path.clone(),
+                    file: Some(file),
+                    ..Default::default()
+                }),
+                "unlink",
+                Completeness::MetadataOnly,
+                vec!["kernel_tracepoint", "syscall_result"],
+            )
+        }
+        RawActivity::FileRename {
+            old_path,
+            new_path,
+            flags,
+            ..
+        } => {
+            const RENAME_NOREPLACE: u32 = 1;
+            const RENAME_EXCHANGE: u32 = 2;
+            (
+                EventData::FileRename(FileRename {
+                    old_path: old_path.clone(),
+                    new_path: new_path.clone(),
+                    // Only these flags tell: the call succeeded without
+                    // replacing anything.
+                    overwrote: (flags & (RENAME_NOREPLACE | RENAME_EXCHANGE) != 0).then_some(false),
+                    file: Some(file_info(new_path)),
+                    ..Default::default()
+                }),
+                "rename",
+                Completeness::MetadataOnly,
+                vec!["kernel_tracepoint", "syscall_result"],
+            )
+        }
     };
+    Some(tracepoint_event(
+        data,
+        point,
+        completeness,
+        reasons,
+        a.ts_mono_ns(),
+        clock,
+    ))
+}
+
+/// The `file.read` of a run of reads, without enrichment: the bytes of all
+/// its calls, the offset of the first, whether the whole file was read when
+/// that can be told, and the fd (a key beyond the schema's, which allows
+/// it) that ties the read to its `file.open`.
+pub(crate) fn read_event(run: &ReadRun, clock: MonoClock) -> OispEvent {
+    let mut file = file_info(&run.path);
+    file.size = (run.size > 0).then_some(run.size);
+    let mut extra = oispd_semconv::common::Extra::new();
+    extra.insert("fd".into(), run.fd.into());
+    let mut reasons = vec!["kernel_tracepoint", "syscall_result"];
+    if run.reads > 1 {
+        reasons.push("reads_merged");
+    }
+    tracepoint_event(
+        EventData::FileRead(FileRead {
+            path: run.path.clone(),
+            bytes_read: Some(run.bytes),
+            offset: i64::try_from(run.offset).ok(),
+            complete: run.complete(),
+            file: Some(file),
+            extra,
+            ..Default::default()
+        }),
+        "read",
+        Completeness::MetadataOnly,
+        reasons,
+        run.first_ts,
+        clock,
+    )
+}
+
+/// An event the kernel reported through a tracepoint at monotonic `ts`.
+fn tracepoint_event(
+    data: EventData,
+    point: &str,
+    completeness: Completeness,
+    reasons: Vec<&str>,
+    ts: u64,
+    clock: MonoClock,
+) -> OispEvent {
     let mut confidence = Confidence::new(ConfidenceLevel::High, completeness);
     confidence.reasons = Some(reasons.into_iter().map(str::to_string).collect());
     confidence.process_attribution = Some("direct".into());
@@ -232,9 +325,9 @@ pub(crate) fn activity_event(a: &RawActivity, clock: MonoClock) -> Option<OispEv
         Source::oispd(CaptureMethod::EbpfTracepoint, point),
         confidence,
     );
-    ev.ts = clock.ts(a.ts_mono_ns());
-    ev.ts_mono = Some(a.ts_mono_ns());
-    Some(ev)
+    ev.ts = clock.ts(ts);
+    ev.ts_mono = Some(ts);
+    ev
 }
 
 /// The thread of an activity record (the process for records without one).
@@ -244,7 +337,10 @@ pub(crate) fn activity_tid(a: &RawActivity) -> u32 {
         | RawActivity::Accept { tid, .. }
         | RawActivity::DnsQuery { tid, .. }
         | RawActivity::FileOpen { tid, .. }
-        | RawActivity::FileWrite { tid, .. } => *tid,
+        | RawActivity::FileWrite { tid, .. }
+        | RawActivity::FileRead { tid, .. }
+        | RawActivity::FileDelete { tid, .. }
+        | RawActivity::FileRename { tid, .. } => *tid,
         other => other.pid(),
     }
 }
@@ -553,6 +649,121 @@ mod tests {
             open_flags(0o2 | 0o1000 | 0o200),
             vec!["read", "write", "truncate", "exclusive"]
         );
+    }
+
+    fn schema() -> oispd_semconv::schema::OispSchema {
+        let dir = std::env::var_os("OISP_SPEC_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/oisp-spec")
+            });
+        oispd_semconv::schema::OispSchema::load(dir).unwrap()
+    }
+
+    /// Scenario: a run of three reads from the start of a 10,000-byte file,
+    /// a single read of a pseudo file, an unlinkat of a directory, a plain
+    /// rename and a renameat2 with RENAME_NOREPLACE.
+    /// Guarantees: file.read carries the run's bytes, offset, completeness,
+    /// size, fd and the time of its first read; file.delete and file.rename
+    /// carry their paths (overwrote only where the flags tell); every one
+    /// validates against the OISP schema.
+    #[test]
+    fn read_delete_rename_events() {
+        let schema = schema();
+        let clock = MonoClock::system();
+        let mut reads = super::super::reads::FileReads::default();
+        let read = |offset, bytes, size, ts| super::super::reads::Read {
+            pid: 1,
+            tid: 2,
+            fd: 7,
+            path: "/w/src/main.rs".into(),
+            bytes,
+            offset,
+            size,
+            ts_mono_ns: ts,
+        };
+        reads.read(read(0, 4096, 10_000, 5));
+        reads.read(read(4096, 4096, 10_000, 6));
+        reads.read(read(8192, 1808, 10_000, 7));
+        let run = reads.drain().pop().unwrap();
+        let ev = read_event(&run, clock);
+        assert_eq!(ev.ts_mono, Some(5));
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["event_type"], "file.read");
+        assert_eq!(
+            v["data"],
+            json!({"path": "/w/src/main.rs", "bytes_read": 10000, "offset": 0, "complete": true, "fd": 7,
+                   "file": {"path": "/w/src/main.rs", "name": "main.rs", "extension": "rs", "size": 10000}})
+        );
+        assert_eq!(v["source"]["capture_point"], "read");
+        assert_eq!(v["confidence"]["completeness"], "metadata_only");
+        assert_eq!(
+            v["confidence"]["reasons"],
+            json!(["kernel_tracepoint", "syscall_result", "reads_merged"])
+        );
+        schema.validate(&v).unwrap();
+
+        let mut pseudo = read(0, 900, 0, 9);
+        pseudo.path = "/proc/self/status".into();
+        reads.read(pseudo);
+        let v = serde_json::to_value(read_event(&reads.drain()[0], clock)).unwrap();
+        assert!(v["data"].get("complete").is_none());
+        assert!(v["data"]["file"].get("size").is_none());
+        assert_eq!(
+            v["confidence"]["reasons"],
+            json!(["kernel_tracepoint", "syscall_result"])
+        );
+        schema.validate(&v).unwrap();
+
+        let v = data(&RawActivity::FileDelete {
+            pid: 1,
+            tid: 1,
+            path: "/w/build".into(),
+            dirfd: -100,
+            directory: true,
+            ts_mono_ns: 1,
+        });
+        assert_eq!(v["event_type"], "file.delete");
+        assert_eq!(
+            v["data"],
+            json!({"path": "/w/build", "file": {"path": "/w/build", "name": "build", "is_directory": true}})
+        );
+        assert_eq!(v["source"]["capture_point"], "unlink");
+        schema.validate(&v).unwrap();
+
+        let rename = |flags| RawActivity::FileRename {
+            pid: 1,
+            tid: 1,
+            old_path: "/w/notes.tmp".into(),
+            new_path: "/w/notes.md".into(),
+            old_dirfd: -100,
+            new_dirfd: -100,
+            flags,
+            ts_mono_ns: 1,
+        };
+        let v = data(&rename(0));
+        assert_eq!(v["event_type"], "file.rename");
+        assert_eq!(
+            v["data"],
+            json!({"old_path": "/w/notes.tmp", "new_path": "/w/notes.md",
+                   "file": {"path": "/w/notes.md", "name": "notes.md", "extension": "md"}})
+        );
+        schema.validate(&v).unwrap();
+        assert_eq!(data(&rename(1))["data"]["overwrote"], false);
+        assert!(activity_event(
+            &RawActivity::FileRead {
+                pid: 1,
+                tid: 1,
+                fd: 3,
+                bytes: 1,
+                offset: 0,
+                size: 1,
+                path: Some("/x".into()),
+                ts_mono_ns: 1,
+            },
+            clock
+        )
+        .is_none());
     }
 
     /// Scenario: enrichment with a containerised process, and with an unknown one.

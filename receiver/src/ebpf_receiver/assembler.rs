@@ -1,9 +1,10 @@
 //! From capture records to OISP events, without I/O: TLS chunks go
 //! through the [`CaptureDecoder`]; activity records keep the process table
 //! and the agent marks current and become enriched `process.*`,
-//! `network.*` and `file.*` events for the processes `activity` selects;
-//! every decoded AI call marks its process as an agent; request/response
-//! pairs become spans when a traces pipeline wants them.
+//! `network.*` and `file.*` events for the processes `activity` selects
+//! (a file's reads merged into one `file.read` per run, `reads`); every
+//! decoded AI call marks its process as an agent; request/response pairs
+//! become spans when a traces pipeline wants them.
 //!
 //! The run loop feeds records in capture order and takes events, spans
 //! and the processes to mark in the kernel.
@@ -12,9 +13,10 @@ use oispd_semconv::common::Host;
 use oispd_semconv::{EventData, OispEvent};
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-use super::activity::{activity_event, activity_tid, enrich, MonoClock};
+use super::activity::{activity_event, activity_tid, enrich, read_event, MonoClock};
 use super::agents::Agents;
 use super::procs::{ExecFacts, ProcTable};
+use super::reads::{FileReads, Read, ReadRun};
 use super::spans::SpanPairs;
 use crate::capture::{CaptureDecoder, DecoderStats};
 use crate::ebpf::{ActivityMode, CaptureRecord, RawActivity};
@@ -30,6 +32,8 @@ pub(crate) struct StateSizes {
     pub processes: usize,
     /// Activity events held until their process is known as an agent.
     pub held_activity: usize,
+    /// Runs of file reads not reported yet.
+    pub read_runs: usize,
     /// Requests waiting for their response (spans).
     pub pending_requests: usize,
 }
@@ -45,6 +49,7 @@ pub(crate) struct Assembler {
     clock: MonoClock,
     events: Vec<OispEvent>,
     span_out: Vec<(OispEvent, Span)>,
+    reads: FileReads,
     file_path_unknown: u64,
 }
 
@@ -68,6 +73,7 @@ impl Assembler {
             clock: MonoClock::system(),
             events: Vec::new(),
             span_out: Vec::new(),
+            reads: FileReads::default(),
             file_path_unknown: 0,
         }
     }
@@ -92,11 +98,20 @@ impl Assembler {
         }
     }
 
-    /// Expires idle decoder state and old held activity at monotonic `now`.
+    /// Expires idle decoder state and old held activity at monotonic
+    /// `now`, and reports the runs of file reads that ended by time.
     pub(crate) fn tick(&mut self, now_mono: u64) {
         let events = self.decoder.tick(now_mono, &self.procs);
         self.decoded(events);
+        let runs = self.reads.expire(now_mono);
+        self.report_reads(runs);
         self.agents.expire(now_mono);
+    }
+
+    /// Reports every run of file reads still open (the receiver stops).
+    pub(crate) fn finish(&mut self) {
+        let runs = self.reads.drain();
+        self.report_reads(runs);
     }
 
     /// Events ready to be sent.
@@ -131,6 +146,7 @@ impl Assembler {
             decoder_bytes: self.decoder.held_bytes(),
             processes: self.procs.len(),
             held_activity: self.agents.held(),
+            read_runs: self.reads.len(),
             pending_requests: self.spans.as_ref().map_or(0, SpanPairs::pending),
         }
     }
@@ -140,7 +156,7 @@ impl Assembler {
         self.spans.as_ref().map_or(0, |s| s.evicted)
     }
 
-    /// File writes that could not be reported for want of a path.
+    /// File reads and writes that could not be reported for want of a path.
     pub(crate) fn file_path_unknown(&self) -> u64 {
         self.file_path_unknown
     }
@@ -194,13 +210,47 @@ impl Assembler {
             RawActivity::Exit { ts_mono_ns, .. } => {
                 let events = self.decoder.process_exited(pid, *ts_mono_ns, &self.procs);
                 self.decoded(events);
+                let runs = self.reads.exited(pid);
+                self.report_reads(runs);
+            }
+            RawActivity::FileOpen { result, .. } => {
+                self.procs.observe(pid);
+                let run = self.reads.reopened(pid, *result);
+                self.report_reads(run);
             }
             _ => self.procs.observe(pid),
         }
-        if self.mode != ActivityMode::Off {
-            self.report(&a, pid);
+        let exited = matches!(a, RawActivity::Exit { .. });
+        match a {
+            _ if self.mode == ActivityMode::Off => {}
+            RawActivity::FileRead {
+                pid,
+                tid,
+                fd,
+                bytes,
+                offset,
+                size,
+                path,
+                ts_mono_ns,
+            } => match path {
+                Some(path) => {
+                    let ended = self.reads.read(Read {
+                        pid,
+                        tid,
+                        fd,
+                        path,
+                        bytes,
+                        offset,
+                        size,
+                        ts_mono_ns,
+                    });
+                    self.report_reads(ended);
+                }
+                None => self.file_path_unknown += 1,
+            },
+            other => self.report(&other, pid),
         }
-        if let RawActivity::Exit { .. } = a {
+        if exited {
             self.procs.forget(pid);
             self.agents.exit(pid);
         }
@@ -216,17 +266,28 @@ impl Assembler {
         if let Some(EventData::ProcessExec(x)) = &mut ev.data {
             x.cwd = self.procs.cwd(pid);
         }
-        enrich(
-            &mut ev,
-            pid,
-            activity_tid(a),
-            self.procs.get(pid),
-            &self.host,
-        );
+        let is_exit = matches!(a, RawActivity::Exit { .. });
+        self.deliver(ev, pid, activity_tid(a), a.ts_mono_ns(), is_exit);
+    }
+
+    fn report_reads(&mut self, runs: impl IntoIterator<Item = ReadRun>) {
+        if self.mode == ActivityMode::Off {
+            return;
+        }
+        for run in runs {
+            let ev = read_event(&run, self.clock);
+            self.deliver(ev, run.pid, run.tid, run.first_ts, false);
+        }
+    }
+
+    /// Enriches an activity event and sends it, or holds it until its
+    /// process is known as an agent (an exit is never held).
+    fn deliver(&mut self, mut ev: OispEvent, pid: u32, tid: u32, ts_mono: u64, is_exit: bool) {
+        enrich(&mut ev, pid, tid, self.procs.get(pid), &self.host);
         if self.mode == ActivityMode::All || self.agents.is_agent(pid) {
             self.events.push(ev);
-        } else if !matches!(a, RawActivity::Exit { .. }) {
-            self.agents.hold(pid, a.ts_mono_ns(), ev);
+        } else if !is_exit {
+            self.agents.hold(pid, ts_mono, ev);
         }
     }
 }
@@ -515,6 +576,107 @@ mod tests {
         assert_eq!(spans[0].1.name, "chat gpt-4o-mini");
         assert!(without.take_spans().is_empty());
         assert_eq!(with.pending(), 2);
+    }
+
+    fn file_read(pid: u32, fd: i32, path: Option<&str>, offset: u64, ts: u64) -> CaptureRecord {
+        CaptureRecord::Activity(RawActivity::FileRead {
+            pid,
+            tid: pid,
+            fd,
+            bytes: 4096,
+            offset,
+            size: 3 * 4096,
+            path: path.map(str::to_string),
+            ts_mono_ns: ts,
+        })
+    }
+
+    fn read_data(ev: &OispEvent) -> &oispd_semconv::file::FileRead {
+        match &ev.data {
+            Some(EventData::FileRead(d)) => d,
+            other => panic!("not a file.read: {other:?}"),
+        }
+    }
+
+    /// Scenario: with `activity: all`, A reads a 12 KiB file in three 4 KiB
+    /// chunks, opens another file on the same fd and reads it, reads a third
+    /// file and then nothing, and exits; B reads a file and the receiver
+    /// stops; a read whose fd cannot be named.
+    /// Guarantees: one file.read per file and fd, not per chunk; the reopen
+    /// reports the first run at once; the idle run comes out at the tick
+    /// one second after its last read (not before); the exit reports the
+    /// open run before process.exit; the stop reports what is left; the
+    /// unnamed read is counted.
+    #[test]
+    fn file_reads_are_merged_per_file() {
+        let (mut asm, _d) = assembler(ActivityMode::All, false);
+        let ms = 1_000_000;
+        for (i, off) in [0, 4096, 8192].into_iter().enumerate() {
+            asm.handle(file_read(A, 5, Some("/w/a.txt"), off, i as u64 * ms));
+        }
+        assert!(
+            asm.take_events().is_empty(),
+            "a run is reported when it ends"
+        );
+        asm.handle(CaptureRecord::Activity(RawActivity::FileOpen {
+            pid: A,
+            tid: A,
+            path: "/w/b.txt".into(),
+            dirfd: -100,
+            flags: 0,
+            mode: 0,
+            result: 5,
+            ts_mono_ns: 10 * ms,
+        }));
+        let ev = asm.take_events();
+        assert_eq!(kinds(&ev), vec![s("file.read", A), s("file.open", A)]);
+        let first = read_data(&ev[0]);
+        assert_eq!(
+            (first.path.as_str(), first.bytes_read, first.complete),
+            ("/w/a.txt", Some(3 * 4096), Some(true))
+        );
+        assert_eq!(ev[0].ts_mono, Some(0));
+        asm.handle(file_read(A, 5, Some("/w/b.txt"), 0, 11 * ms));
+        asm.handle(file_read(A, 6, Some("/w/c.txt"), 0, 12 * ms));
+        asm.handle(file_read(A, 6, Some("/w/c.txt"), 4096, 500 * ms));
+        asm.tick(1_499 * ms);
+        let ev = asm.take_events();
+        assert_eq!(kinds(&ev), vec![s("file.read", A)], "only b.txt is idle");
+        assert_eq!(read_data(&ev[0]).path, "/w/b.txt");
+        assert_eq!(asm.state_sizes().read_runs, 1);
+        asm.handle(exit(A, 1_600 * ms));
+        let ev = asm.take_events();
+        assert_eq!(kinds(&ev), vec![s("file.read", A), s("process.exit", A)]);
+        let c = read_data(&ev[0]);
+        assert_eq!((c.path.as_str(), c.bytes_read), ("/w/c.txt", Some(8192)));
+        assert_eq!(c.extra["fd"], 6);
+
+        asm.handle(file_read(B, 3, Some("/w/d.txt"), 0, 2_000 * ms));
+        asm.handle(file_read(B, 4, None, 0, 2_000 * ms));
+        assert_eq!(asm.file_path_unknown(), 1);
+        asm.finish();
+        let ev = asm.take_events();
+        assert_eq!(kinds(&ev), vec![s("file.read", B)]);
+        assert_eq!(asm.state_sizes().read_runs, 0);
+    }
+
+    /// Scenario: with `activity: agents`, process B (no agent yet) reads a
+    /// file, then makes an AI call.
+    /// Guarantees: its file.read is held like its other activity and comes
+    /// out once it is an agent.
+    #[test]
+    fn reads_of_a_future_agent_are_held() {
+        let (mut asm, _d) = assembler(ActivityMode::Agents, false);
+        asm.handle(file_read(B, 3, Some("/w/prompt.md"), 0, 1));
+        asm.tick(2_000_000_000);
+        assert!(asm.take_events().is_empty());
+        for r in ai_call(B, 3_000_000_000) {
+            asm.handle(r);
+        }
+        assert_eq!(
+            kinds(&asm.take_events()),
+            vec![s("file.read", B), s("ai.request", B), s("ai.response", B)]
+        );
     }
 
     /// Scenario: a file write of a process whose fd cannot be named.

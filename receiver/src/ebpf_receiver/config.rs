@@ -96,7 +96,8 @@ pub struct EbpfReceiverConfig {
     /// led to its first call are reported once it does (default 60s).
     #[serde(with = "humantime_serde")]
     pub agent_lookback: Duration,
-    /// Globs on the paths reported by file activity (all when empty).
+    /// Globs on the paths reported by file activity (all when empty); a
+    /// rename is reported when either of its paths matches.
     pub file_paths: Vec<String>,
     /// Decode the server side of TLS connections too (a local gateway);
     /// such events carry `oispd.capture.side: server`. Default false.

@@ -47,7 +47,7 @@ pub(crate) enum RecordLoss {
     ResponseWithoutRequest,
     /// Server-side exchanges skipped (`capture_server_side: false`).
     ServerSide,
-    /// File writes whose file could not be named.
+    /// File reads and writes whose file could not be named.
     FilePathUnknown,
     /// Events refused because a memory limiter was above its limit.
     MemoryLimit,

@@ -5,6 +5,7 @@
 //! `ai.response` (and `ai.embedding`, `agent.tool_call`, ...) events;
 //! process, network and file activity of AI agents (or of every process,
 //! or none: `activity`) becomes `process.*`, `network.*` and `file.*`
+//! (`file.open`, `file.read`, `file.write`, `file.delete`, `file.rename`)
 //! events; every event carries the host, the process (pid, ppid, exe,
 //! name, cmdline), its user, and its container and pod. With a `traces`
 //! pipeline, each call also yields a GenAI client span.
@@ -19,9 +20,10 @@
 //! `oispd_receiver_ebpf_dropped_bytes` (see [`metrics`]).
 //!
 //! Module map: [`config`] (settings), `assembler` (records to events),
-//! `activity` (activity events and enrichment), `agents` (agent marks and
-//! held activity), `procs` (process table), `host` (host facts), `spans`
-//! (request/response pairing), [`metrics`] (loss accounting).
+//! `activity` (activity events and enrichment), `reads` (a file's reads
+//! merged into one `file.read`), `agents` (agent marks and held activity),
+//! `procs` (process table), `host` (host facts), `spans` (request/response
+//! pairing), [`metrics`] (loss accounting).
 
 mod activity;
 mod agents;
@@ -30,6 +32,7 @@ pub mod config;
 mod host;
 pub mod metrics;
 mod procs;
+mod reads;
 mod spans;
 
 use std::path::Path;
@@ -205,6 +208,7 @@ impl Run {
                         decoder_bytes = s.decoder_bytes,
                         processes = s.processes,
                         held_activity = s.held_activity,
+                        read_runs = s.read_runs,
                         pending_requests = s.pending_requests,
                         "ebpf receiver state"
                     );
@@ -229,6 +233,7 @@ impl Run {
                 flush_at = Some(Instant::now() + self.batch_timeout);
             }
         }
+        asm.finish();
         self.flush(&mut asm).await;
         self.account(&capture, &asm, &mut file_path_unknown_seen);
         let k = capture.dropped();
