@@ -10,8 +10,10 @@ OISP schema (envelope and data); that no API key appears anywhere in the
 output. Also: two concurrent streams of one node process come out as two
 calls; a client started after oispd, with a libssl copy oispd never saw, is
 captured; process, network and file events of an agent and its child carry
-the right pids; a body above `max_body_bytes` is marked partial; start-up
-errors are one clear line.
+the right pids; an agent's chunked reads of a file come out as one
+`file.read`, and its rename and delete as `file.rename` and `file.delete`;
+a body above `max_body_bytes` is marked partial; start-up errors are one
+clear line.
 
 One oispd runs for the whole module (loading eBPF takes seconds); each test
 runs its clients and reads the events of their pids.
@@ -479,6 +481,68 @@ def test_agent_process_network_and_file_events_carry_the_right_pids(capture):
                           and e["data"]["path"] == child_txt and e["process"]["pid"] in child_pids],
                  "the child's file.open")
     check_clean(ev + child_ev)
+
+
+READER_CLIENT = f"""
+import os, sys, openai
+c = openai.OpenAI(api_key={OPENAI_KEY!r})
+c.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "read"}}])
+sys.stdin.readline()  # the test says when oispd traces this process
+watched = sys.argv[1]
+with open(os.path.join(watched, "read-me.txt"), "rb", buffering=0) as f:
+    while f.read(4096):
+        pass
+os.rename(os.path.join(watched, "plan.tmp"), os.path.join(watched, "plan.md"))
+os.remove(os.path.join(watched, "plan.md"))
+"""
+READ_SIZE = 40_000  # ten 4 KiB reads, the last one short, then one at EOF
+
+
+def test_agent_file_reads_are_one_event_and_deletes_and_renames_are_reported(capture):
+    watched = capture.watched
+    (watched / "read-me.txt").write_bytes(b"r" * READ_SIZE)
+    (watched / "plan.tmp").write_text("plan\n")
+    env = dict(capture.env)
+    proc = subprocess.Popen([sys.executable, "-c", READER_CLIENT, str(watched)], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Its call in the output: oispd has marked it an agent (activity: agents).
+        capture.wait(lambda: [e for e in capture.of_pid(proc.pid) if e["event_type"] == "ai.response"] or None,
+                     "the reader's AI call")
+        out, err = proc.communicate("go\n", timeout=CLIENT_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    pid = proc.pid
+    read_path = str(watched / "read-me.txt")
+
+    def done():
+        ev = capture.of_pid(pid)
+        types = {e["event_type"] for e in ev}
+        return ev if {"file.read", "file.rename", "file.delete", "process.exit"} <= types else None
+
+    ev = capture.wait(done, "the reader's file.read, file.rename and file.delete")
+    reads = [e for e in ev if e["event_type"] == "file.read" and e["data"]["path"] == read_path]
+    assert len(reads) == 1, [r["data"] for r in reads]
+    read = reads[0]
+    assert read["process"]["pid"] == pid and read["process"]["name"] == "python3"
+    assert read["data"]["bytes_read"] == READ_SIZE
+    assert read["data"]["offset"] == 0 and read["data"]["complete"] is True
+    assert read["data"]["file"] == {**read["data"]["file"], "name": "read-me.txt", "extension": "txt",
+                                    "size": READ_SIZE}
+    assert isinstance(read["data"]["fd"], int)
+    assert read["source"]["capture_method"] == "ebpf_tracepoint" and read["source"]["capture_point"] == "read"
+    assert read["confidence"]["completeness"] == "metadata_only"
+    assert "reads_merged" in read["confidence"]["reasons"]
+    opened = [e for e in ev if e["event_type"] == "file.open" and e["data"]["path"] == read_path]
+    assert opened and opened[0]["data"]["fd"] == read["data"]["fd"]
+    renamed = [e for e in ev if e["event_type"] == "file.rename"]
+    assert [r["data"]["old_path"] for r in renamed] == [str(watched / "plan.tmp")]
+    assert renamed[0]["data"]["new_path"] == str(watched / "plan.md")
+    deleted = [e for e in ev if e["event_type"] == "file.delete"]
+    assert [d["data"]["path"] for d in deleted] == [str(watched / "plan.md")]
+    check_clean(ev)
 
 
 def test_a_process_that_made_no_ai_call_is_not_reported(capture):
