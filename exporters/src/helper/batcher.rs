@@ -10,8 +10,8 @@
 use super::completion::Completion;
 use super::queue::Item;
 use oispd_component::{Batch, Signal};
-use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -195,34 +195,109 @@ pub(crate) fn split(batch: Batch, max: usize) -> Vec<Batch> {
         return vec![batch];
     }
     match batch {
-        Batch::Logs(resources) => split_logs(resources, max)
+        Batch::Logs(resources) => split_nested(resources, max)
             .into_iter()
             .map(Batch::Logs)
             .collect(),
-        Batch::Traces(resources) => split_traces(resources, max)
+        Batch::Traces(resources) => split_nested(resources, max)
             .into_iter()
             .map(Batch::Traces)
             .collect(),
     }
 }
 
-fn split_logs(resources: Vec<ResourceLogs>, max: usize) -> Vec<Vec<ResourceLogs>> {
-    let mut parts: Vec<Vec<ResourceLogs>> = Vec::new();
-    let mut current: Vec<ResourceLogs> = Vec::new();
+/// OTLP's resource -> scope -> record nesting, for logs and spans alike.
+trait Nested: Sized {
+    type Scope: Clone;
+    type Record;
+    fn take_scopes(&mut self) -> Vec<Self::Scope>;
+    fn take_records(scope: &mut Self::Scope) -> Vec<Self::Record>;
+    /// `scope` (its records taken) holding `records`.
+    fn refill(scope: &Self::Scope, records: Vec<Self::Record>) -> Self::Scope;
+    fn same_resource(&self, other: &Self) -> bool;
+    fn push_scope(&mut self, scope: Self::Scope);
+    /// A group with `like`'s resource holding only `scope`.
+    fn regroup(like: &Self, scope: Self::Scope) -> Self;
+}
+
+impl Nested for ResourceLogs {
+    type Scope = ScopeLogs;
+    type Record = LogRecord;
+    fn take_scopes(&mut self) -> Vec<ScopeLogs> {
+        std::mem::take(&mut self.scope_logs)
+    }
+    fn take_records(scope: &mut ScopeLogs) -> Vec<Self::Record> {
+        std::mem::take(&mut scope.log_records)
+    }
+    fn refill(scope: &ScopeLogs, records: Vec<Self::Record>) -> ScopeLogs {
+        ScopeLogs {
+            log_records: records,
+            ..scope.clone()
+        }
+    }
+    fn same_resource(&self, other: &Self) -> bool {
+        self.resource == other.resource && self.schema_url == other.schema_url
+    }
+    fn push_scope(&mut self, scope: ScopeLogs) {
+        self.scope_logs.push(scope);
+    }
+    fn regroup(like: &Self, scope: ScopeLogs) -> Self {
+        ResourceLogs {
+            resource: like.resource.clone(),
+            scope_logs: vec![scope],
+            schema_url: like.schema_url.clone(),
+        }
+    }
+}
+
+impl Nested for ResourceSpans {
+    type Scope = ScopeSpans;
+    type Record = Span;
+    fn take_scopes(&mut self) -> Vec<ScopeSpans> {
+        std::mem::take(&mut self.scope_spans)
+    }
+    fn take_records(scope: &mut ScopeSpans) -> Vec<Self::Record> {
+        std::mem::take(&mut scope.spans)
+    }
+    fn refill(scope: &ScopeSpans, records: Vec<Self::Record>) -> ScopeSpans {
+        ScopeSpans {
+            spans: records,
+            ..scope.clone()
+        }
+    }
+    fn same_resource(&self, other: &Self) -> bool {
+        self.resource == other.resource && self.schema_url == other.schema_url
+    }
+    fn push_scope(&mut self, scope: ScopeSpans) {
+        self.scope_spans.push(scope);
+    }
+    fn regroup(like: &Self, scope: ScopeSpans) -> Self {
+        ResourceSpans {
+            resource: like.resource.clone(),
+            scope_spans: vec![scope],
+            schema_url: like.schema_url.clone(),
+        }
+    }
+}
+
+/// Cuts `resources` into parts of at most `max` records, keeping order and
+/// each record under its own resource and scope.
+fn split_nested<R: Nested>(resources: Vec<R>, max: usize) -> Vec<Vec<R>> {
+    let mut parts: Vec<Vec<R>> = Vec::new();
+    let mut current: Vec<R> = Vec::new();
     let mut count = 0;
-    for mut rl in resources {
-        let scopes = std::mem::take(&mut rl.scope_logs);
-        for mut sl in scopes {
-            let mut records = std::mem::take(&mut sl.log_records).into_iter().peekable();
+    for mut group in resources {
+        for mut scope in group.take_scopes() {
+            let mut records = R::take_records(&mut scope).into_iter().peekable();
             while records.peek().is_some() {
-                let room = max - count;
-                let chunk: Vec<_> = records.by_ref().take(room).collect();
+                let chunk: Vec<_> = records.by_ref().take(max - count).collect();
                 count += chunk.len();
-                let scope = ScopeLogs {
-                    log_records: chunk,
-                    ..sl.clone()
-                };
-                push_scope_logs(&mut current, &rl, scope);
+                let piece = R::refill(&scope, chunk);
+                // Reuse the last group when it is the same resource.
+                match current.last_mut() {
+                    Some(last) if last.same_resource(&group) => last.push_scope(piece),
+                    _ => current.push(R::regroup(&group, piece)),
+                }
                 if count == max {
                     parts.push(std::mem::take(&mut current));
                     count = 0;
@@ -234,66 +309,6 @@ fn split_logs(resources: Vec<ResourceLogs>, max: usize) -> Vec<Vec<ResourceLogs>
         parts.push(current);
     }
     parts
-}
-
-/// Appends `scope` under a resource equal to `rl`, reusing the last group
-/// when it is that resource.
-fn push_scope_logs(current: &mut Vec<ResourceLogs>, rl: &ResourceLogs, scope: ScopeLogs) {
-    if let Some(last) = current.last_mut() {
-        if last.resource == rl.resource && last.schema_url == rl.schema_url {
-            last.scope_logs.push(scope);
-            return;
-        }
-    }
-    current.push(ResourceLogs {
-        resource: rl.resource.clone(),
-        scope_logs: vec![scope],
-        schema_url: rl.schema_url.clone(),
-    });
-}
-
-fn split_traces(resources: Vec<ResourceSpans>, max: usize) -> Vec<Vec<ResourceSpans>> {
-    let mut parts: Vec<Vec<ResourceSpans>> = Vec::new();
-    let mut current: Vec<ResourceSpans> = Vec::new();
-    let mut count = 0;
-    for mut rs in resources {
-        let scopes = std::mem::take(&mut rs.scope_spans);
-        for mut ss in scopes {
-            let mut spans = std::mem::take(&mut ss.spans).into_iter().peekable();
-            while spans.peek().is_some() {
-                let room = max - count;
-                let chunk: Vec<_> = spans.by_ref().take(room).collect();
-                count += chunk.len();
-                let scope = ScopeSpans {
-                    spans: chunk,
-                    ..ss.clone()
-                };
-                push_scope_spans(&mut current, &rs, scope);
-                if count == max {
-                    parts.push(std::mem::take(&mut current));
-                    count = 0;
-                }
-            }
-        }
-    }
-    if count > 0 {
-        parts.push(current);
-    }
-    parts
-}
-
-fn push_scope_spans(current: &mut Vec<ResourceSpans>, rs: &ResourceSpans, scope: ScopeSpans) {
-    if let Some(last) = current.last_mut() {
-        if last.resource == rs.resource && last.schema_url == rs.schema_url {
-            last.scope_spans.push(scope);
-            return;
-        }
-    }
-    current.push(ResourceSpans {
-        resource: rs.resource.clone(),
-        scope_spans: vec![scope],
-        schema_url: rs.schema_url.clone(),
-    });
 }
 
 #[cfg(test)]
