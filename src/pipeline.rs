@@ -30,7 +30,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Batches a pipeline's input channel holds before receivers wait. Small:
 /// a batch can be a whole OTLP request (megabytes decoded), and buffering
-/// belongs to the exporters' queues, which count what they drop.
+/// belongs to the exporters' queues, which are bounded and count what they
+/// drop. An OTLP receiver waits for its batch to be handed on anyway (the
+/// ack); the slack is for the eBPF receiver's bursts of small batches.
 const PIPELINE_CHANNEL_CAPACITY: usize = 8;
 
 /// The running service.
