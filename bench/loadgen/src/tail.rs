@@ -12,7 +12,10 @@
 //! upper bound of the collector's latency.
 //!
 //! Stops on SIGINT / SIGTERM after reading what the file holds by then, and
-//! prints counts by event type and latency percentiles.
+//! prints counts by event type and latency percentiles, overall and for
+//! `ai.request` + `ai.response` per second of capture time (so that a
+//! transient, such as the first calls of a new process, can be told from
+//! the steady state).
 
 use crate::latency::Samples;
 use anyhow::Context as _;
@@ -32,6 +35,9 @@ const IDLE_CHECK: Timespec = Timespec {
     tv_sec: 0,
     tv_nsec: 50_000_000,
 };
+
+/// Longest span of capture time the per-second latency covers.
+const MAX_SECONDS: u64 = 3600;
 
 /// What to follow.
 #[derive(Clone, Debug, clap::Args)]
@@ -76,6 +82,8 @@ struct Tally {
     clock_real: u64,
     untimed: u64,
     unparsed: u64,
+    /// `ai.request` + `ai.response` delays by `ts_mono`: (capture ns, delay ns).
+    ai_timeline: Vec<(u64, u64)>,
 }
 
 impl Tally {
@@ -87,9 +95,14 @@ impl Tally {
             self.unparsed += 1;
             return;
         };
+        let ai = kind == "ai.request" || kind == "ai.response";
         let delay = if let Some(mono) = number_field(line, "ts_mono") {
             self.clock_mono += 1;
-            Some(stamp.mono.saturating_sub(mono))
+            let delay = stamp.mono.saturating_sub(mono);
+            if ai {
+                self.ai_timeline.push((mono, delay));
+            }
+            Some(delay)
         } else if let Some(real) = string_field(line, "ts").and_then(oispd_semconv::parse_ts_nanos)
         {
             self.clock_real += 1;
@@ -117,6 +130,7 @@ impl Tally {
             latency.insert(kind, samples.summary());
         }
         latency.insert("ai.request+ai.response".into(), ai.summary());
+        let per_second = per_second(self.ai_timeline);
         json!({
             "file": file.display().to_string(),
             "lines": self.lines,
@@ -126,8 +140,34 @@ impl Tally {
             "latency_ms": latency,
             "capture_clock": {"ts_mono": self.clock_mono, "ts": self.clock_real, "none": self.untimed},
             "unparsed_lines": self.unparsed,
+            "ai_latency_by_second": per_second,
         })
     }
+}
+
+/// Latency summaries of consecutive one-second slices of capture time,
+/// from the first event's (at most [`MAX_SECONDS`] of them).
+fn per_second(mut timeline: Vec<(u64, u64)>) -> Vec<Value> {
+    timeline.sort_unstable();
+    let Some(&(first, _)) = timeline.first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut slice = Samples::default();
+    let mut second = 0;
+    for (at, delay) in timeline {
+        let s = (at - first) / 1_000_000_000;
+        if s >= MAX_SECONDS {
+            break;
+        }
+        while s > second {
+            out.push(std::mem::take(&mut slice).summary());
+            second += 1;
+        }
+        slice.push(delay);
+    }
+    out.push(slice.summary());
+    out
 }
 
 /// Follows the file until `stop` is set; returns the JSON summary.
@@ -259,6 +299,26 @@ mod tests {
         assert_eq!(v["capture_clock"]["ts_mono"], 1);
         assert_eq!(v["capture_clock"]["ts"], 1);
         assert_eq!(v["capture_clock"]["none"], 1);
+        // Only the event with ts_mono is placed in time.
+        assert_eq!(v["ai_latency_by_second"].as_array().map(Vec::len), Some(1));
+        assert_eq!(v["ai_latency_by_second"][0]["n"], 1);
+    }
+
+    /// Scenario: AI events captured 0.5 s, 1.2 s and 3.1 s after the first.
+    /// Guarantees: one summary per second of capture time, empty seconds kept.
+    #[test]
+    fn latency_is_sliced_by_second_of_capture_time() {
+        let base = 10_000_000_000u64;
+        let slices = per_second(vec![
+            (base + 3_100_000_000, 4_000_000),
+            (base, 1_000_000),
+            (base + 500_000_000, 2_000_000),
+            (base + 1_200_000_000, 3_000_000),
+        ]);
+        let n: Vec<_> = slices.iter().map(|s| s["n"].clone()).collect();
+        assert_eq!(n, vec![2, 1, 0, 1]);
+        assert_eq!(slices[0]["max"], 2.0);
+        assert_eq!(slices[3]["p50"], 4.0);
     }
 
     /// Scenario: a file that grows by a partial line, then the rest.
