@@ -179,6 +179,13 @@ impl Scanner {
     /// The rules whose keywords occur in `text`, appended to `out`.
     pub fn triggers(&self, text: &str, out: &mut Vec<u16>) {
         if let Some(ac) = &self.prefilter {
+            // Most strings hold no keyword at all: one leftmost search (which
+            // can skip ahead with the automaton's prefilter) settles those,
+            // and only a string with a keyword pays for the overlapping
+            // search that finds every keyword.
+            if !ac.is_match(text) {
+                return;
+            }
             for m in ac.find_overlapping_iter(text) {
                 for idx in &self.pattern_rules[m.pattern().as_usize()] {
                     if !out.contains(idx) {
