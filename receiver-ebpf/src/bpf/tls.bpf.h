@@ -7,6 +7,13 @@
  *   SSL_write, SSL_read         entry + return
  *   SSL_write_ex, SSL_read_ex   entry + return
  *   SSL_free                    entry
+ * Where a function starts with an instruction the kernel cannot emulate
+ * (every probe hit would then cost a second, single-step trap), user space
+ * moves the _ex probes to the internal function the _ex function forwards
+ * its arguments to, and leaves out SSL_write/SSL_read when they call it
+ * (receiver/src/ebpf/probe_points.rs). The programs do not care which
+ * function they sit on: the _ex ones see (SSL*, buf, num, size_t *count)
+ * either way and treat a result > 0 as success.
  *
  * Why both entry and return on the data calls: the buffer is known at entry,
  * but how many bytes the call moved is known only at return (SSL_write may
@@ -238,7 +245,8 @@ int BPF_KRETPROBE(ssl_ret, int ret)
 	return 0;
 }
 
-/* Return of SSL_write_ex / SSL_read_ex: 1 on success, count in *len_ptr. */
+/* Return of SSL_write_ex / SSL_read_ex, or of the internal function they
+ * forward to: > 0 on success (1 for the API functions), count in *len_ptr. */
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_ex_ret, int ret)
 {
@@ -247,7 +255,7 @@ int BPF_KRETPROBE(ssl_ex_ret, int ret)
 	if (!c || !c->in_call || !c->ex)
 		return 0;
 	u64 len = 0;
-	if (ret == 1 && c->len_ptr)
+	if (ret > 0 && c->len_ptr)
 		bpf_probe_read_user(&len, sizeof(len), (const void *)c->len_ptr);
 	ssl_finish(pid_tgid, c, len);
 	return 0;

@@ -19,10 +19,11 @@
 //! ```
 //!
 //! Module map: [`config`] (settings), `preflight` (capabilities, BTF,
-//! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` (which
-//! files to uprobe), `parse` (ring bytes to records), `conns` (socket
-//! addresses per connection), `filter` (include/exclude, file paths),
-//! `procfs` (/proc reading), [`activity`] (the activity types).
+//! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` +
+//! `probe_points` (which files to uprobe, and where), `parse` (ring bytes
+//! to records), `conns` (socket addresses per connection), `filter`
+//! (include/exclude, file paths), `procfs` (/proc reading), [`activity`]
+//! (the activity types).
 
 pub mod activity;
 pub mod config;
@@ -33,6 +34,7 @@ mod filter;
 mod loader;
 mod parse;
 mod preflight;
+mod probe_points;
 mod probes;
 mod procfs;
 

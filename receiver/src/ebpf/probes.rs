@@ -6,7 +6,8 @@
 //! `/proc/PID/root`, and executables such as node that link OpenSSL
 //! statically and export its symbols), the usual library directories, and
 //! the configured `libraries`. A file qualifies when its dynamic symbol table
-//! defines `SSL_write` and `SSL_read`. Uprobes are per inode, so one
+//! defines `SSL_write` and `SSL_read`; where in it each probe goes is
+//! [`probe_points`](super::probe_points)'s choice. Uprobes are per inode, so one
 //! attachment covers every process mapping the file, now and later; files are
 //! deduplicated by (device, inode). New files are found when the kernel
 //! reports an exec or an executable mapping of an unexamined file.
@@ -19,9 +20,8 @@ use std::path::{Path, PathBuf};
 use aya::programs::uprobe::{UProbeAttachLocation, UProbeLinkId, UProbeScope};
 use aya::programs::UProbe;
 use aya::Ebpf;
-use oispd_receiver_ebpf::programs;
 
-use super::elf::{ssl_symbols, SslSymbols};
+use super::elf::{ssl_probes, Attach};
 use super::error::CaptureError;
 use super::loader::KernelMaps;
 use super::procfs;
@@ -88,14 +88,14 @@ impl LibraryProbes {
         }
         // Only a concluded examination is remembered: a file that vanished
         // or failed to attach is tried again when it is mapped again.
-        let symbols = ssl_symbols(path).map_err(|source| CaptureError::Io {
+        let probes = ssl_probes(path).map_err(|source| CaptureError::Io {
             context: format!("reading {}", path.display()),
             source,
         })?;
-        let outcome = match symbols {
+        let outcome = match probes {
             None => Examined::NotOpenSsl,
-            Some(symbols) => {
-                attach(ebpf, path, &symbols)?;
+            Some(probes) => {
+                attach(ebpf, path, &probes)?;
                 tracing::info!(path = %path.display(), "probing OpenSSL");
                 self.attached.push(path.to_path_buf());
                 Examined::Attached
@@ -199,23 +199,11 @@ impl LibraryProbes {
     }
 }
 
-/// Attaches every probe `symbols` allows to `path`; on failure detaches the
-/// ones already made, so a file is either fully probed or not at all.
-fn attach(ebpf: &mut Ebpf, path: &Path, symbols: &SslSymbols) -> Result<(), CaptureError> {
-    let points: [(&str, Option<u64>); 9] = [
-        (programs::SSL_WRITE_ENTER, Some(symbols.write)),
-        (programs::SSL_RET, Some(symbols.write)),
-        (programs::SSL_READ_ENTER, Some(symbols.read)),
-        (programs::SSL_RET, Some(symbols.read)),
-        (programs::SSL_WRITE_EX_ENTER, symbols.write_ex),
-        (programs::SSL_EX_RET, symbols.write_ex),
-        (programs::SSL_READ_EX_ENTER, symbols.read_ex),
-        (programs::SSL_EX_RET, symbols.read_ex),
-        (programs::SSL_FREE_ENTER, symbols.free),
-    ];
+/// Attaches `probes` to `path`; on failure detaches the ones already made,
+/// so a file is either fully probed or not at all.
+fn attach(ebpf: &mut Ebpf, path: &Path, probes: &[Attach]) -> Result<(), CaptureError> {
     let mut done: Vec<(&str, UProbeLinkId)> = Vec::new();
-    for (program, offset) in points {
-        let Some(offset) = offset else { continue };
+    for &Attach { program, offset } in probes {
         let result = uprobe(ebpf, program).and_then(|p| {
             p.attach(
                 UProbeAttachLocation::AbsoluteOffset(offset),
