@@ -20,6 +20,14 @@ pub const DEFAULT_TRACES_TOPIC: &str = "otlp_spans";
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_000_000;
 /// Room librdkafka needs around one message inside a produce request.
 const REQUEST_OVERHEAD_BYTES: usize = 1024;
+/// Least room of librdkafka's producer queue (messages handed over and not
+/// yet reported delivered), in bytes; it grows to hold one message of
+/// `producer.max_message_bytes` when that is larger. librdkafka's own
+/// default, about 1 GB, would let a slow broker pile messages up in memory;
+/// with this bound the export waits for deliveries instead.
+pub const PRODUCER_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// Most messages librdkafka's producer queue holds (its default is 100000).
+pub const PRODUCER_QUEUE_MESSAGES: usize = 10_000;
 /// Time the helper waits beyond `timeout` so that librdkafka's own delivery
 /// deadline (`message.timeout.ms`) fires first and reports each message.
 pub const DELIVERY_GRACE: Duration = Duration::from_secs(5);
@@ -114,7 +122,9 @@ pub struct ProducerConfig {
     /// Largest message in bytes; a larger one is dropped and counted, never
     /// retried (default 1000000).
     pub max_message_bytes: usize,
-    /// How long librdkafka waits to fill a batch (default 5ms).
+    /// How long librdkafka waits to fill a batch while an export is still
+    /// handing messages over (default 5ms); once the export has handed them
+    /// all over, or waits for room, they are sent at once.
     #[serde(with = "humantime_serde")]
     pub linger: Duration,
 }
@@ -356,6 +366,13 @@ impl KafkaConfig {
         }
     }
 
+    /// The byte bound of librdkafka's producer queue: [`PRODUCER_QUEUE_BYTES`],
+    /// or one largest message (`message.max.bytes`) if that is more, so that
+    /// any message fits once the queue has drained.
+    pub fn producer_queue_bytes(&self) -> usize {
+        PRODUCER_QUEUE_BYTES.max(self.producer.max_message_bytes + REQUEST_OVERHEAD_BYTES)
+    }
+
     /// librdkafka producer properties.
     pub fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
@@ -369,6 +386,14 @@ impl KafkaConfig {
                 (p.max_message_bytes + REQUEST_OVERHEAD_BYTES).to_string(),
             )
             .set("linger.ms", p.linger.as_millis().to_string())
+            .set(
+                "queue.buffering.max.kbytes",
+                self.producer_queue_bytes().div_ceil(1024).to_string(),
+            )
+            .set(
+                "queue.buffering.max.messages",
+                PRODUCER_QUEUE_MESSAGES.to_string(),
+            )
             .set(
                 "message.timeout.ms",
                 self.timeout.as_millis().max(1).to_string(),
@@ -624,6 +649,38 @@ mod tests {
         assert_eq!(
             prop(&rd, "max.in.flight.requests.per.connection").as_deref(),
             Some("1")
+        );
+    }
+
+    /// Scenario: the default message limit, then one above the queue's
+    /// least room.
+    /// Guarantees: librdkafka's queue is bounded at 16 MiB and 10000
+    /// messages (not its ~1 GB default), and always has room for one
+    /// message of the largest size allowed.
+    #[test]
+    fn producer_queue_is_bounded_and_fits_the_largest_message() {
+        let c = parse("~").unwrap();
+        let rd = c.client_config();
+        assert_eq!(
+            prop(&rd, "queue.buffering.max.kbytes").as_deref(),
+            Some("16384")
+        );
+        assert_eq!(
+            prop(&rd, "queue.buffering.max.messages").as_deref(),
+            Some("10000")
+        );
+        let big = parse("producer: {max_message_bytes: 20000000}").unwrap();
+        let kbytes: usize = prop(&big.client_config(), "queue.buffering.max.kbytes")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            kbytes * 1024 >= 20_000_000 + REQUEST_OVERHEAD_BYTES,
+            "{kbytes}"
+        );
+        assert!(
+            kbytes * 1024 < 20_000_000 + REQUEST_OVERHEAD_BYTES + 1024,
+            "{kbytes}"
         );
     }
 }

@@ -4,16 +4,18 @@
 //! inside one partition (`oisp_json` messages go out in event-time order,
 //! since a batch groups records by resource and one agent's records may sit
 //! under several resources). Messages above the size limit are set aside
-//! here, before anything is sent.
+//! here, before anything is sent (`otlp_proto` ones before they are even
+//! encoded). OTLP messages are encoded straight from the borrowed batch,
+//! never from a copy of its resource groups.
 
 use super::config::Encoding;
 use crate::oisp_view::{json_records, producer_key, record_json};
 use oispd_component::Batch;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
-use prost::Message as _;
+use prost::encoding::{encode_varint, encoded_len_varint};
+use prost::Message;
+use serde::Serialize;
 
 /// One message ready to send.
 #[derive(Debug)]
@@ -47,6 +49,8 @@ pub(crate) struct Encoded {
 }
 
 impl Encoded {
+    /// Keeps `msg`, or sets it aside when its key and value together exceed
+    /// `max_bytes`.
     fn push(&mut self, msg: OutMessage, max_bytes: usize, event_ids: impl FnOnce() -> Vec<String>) {
         let bytes = msg.payload.len() + msg.key.as_ref().map_or(0, String::len);
         if bytes > max_bytes {
@@ -59,7 +63,50 @@ impl Encoded {
             self.messages.push(msg);
         }
     }
+
+    /// Encodes `group` as the protobuf export request that carries it alone,
+    /// straight from the borrowed group, or sets it aside, unencoded, when
+    /// the request and `key` would exceed `max_bytes`.
+    ///
+    /// Both OTLP export requests hold their resource groups in field 1, so
+    /// a request of one group is that field's key, the group's length and
+    /// the group: the bytes `Export*ServiceRequest::encode_to_vec` gives,
+    /// without copying the group into a request first.
+    fn push_proto<M: Message>(
+        &mut self,
+        key: Option<String>,
+        group: &M,
+        records: u64,
+        max_bytes: usize,
+        event_ids: impl FnOnce() -> Vec<String>,
+    ) {
+        let len = group.encoded_len();
+        let request_len = 1 + encoded_len_varint(len as u64) + len;
+        let bytes = request_len + key.as_ref().map_or(0, String::len);
+        if bytes > max_bytes {
+            self.oversized.push(Oversized {
+                bytes,
+                records,
+                event_ids: event_ids(),
+            });
+            return;
+        }
+        let mut payload = Vec::with_capacity(request_len);
+        payload.push(GROUP_FIELD_KEY);
+        encode_varint(len as u64, &mut payload);
+        group.encode_raw(&mut payload);
+        self.messages.push(OutMessage {
+            key,
+            payload,
+            records,
+        });
+    }
 }
+
+/// The key of field 1 (the resource groups) of `ExportLogsServiceRequest`
+/// and `ExportTraceServiceRequest`: field number 1, wire type 2
+/// (length-delimited).
+const GROUP_FIELD_KEY: u8 = (1 << 3) | 2;
 
 /// Encodes `batch` with `encoding`; messages above `max_bytes` go to
 /// [`Encoded::oversized`].
@@ -88,19 +135,20 @@ pub(crate) fn encode(batch: &Batch, encoding: Encoding, max_bytes: usize) -> Enc
                     out.push(msg, max_bytes, || event_id.into_iter().collect());
                 }
             }
-            Encoding::OtlpProto | Encoding::OtlpJson => {
+            Encoding::OtlpProto => {
                 for rl in logs {
                     let key = producer_key(rl.resource.as_ref(), None);
-                    let req = ExportLogsServiceRequest {
-                        resource_logs: vec![rl.clone()],
+                    out.push_proto(key, rl, log_count(rl), max_bytes, || log_event_ids(rl));
+                }
+            }
+            Encoding::OtlpJson => {
+                for rl in logs {
+                    let key = producer_key(rl.resource.as_ref(), None);
+                    let req = LogsRequest {
+                        resource_logs: [rl],
                     };
-                    let payload = if encoding == Encoding::OtlpProto {
-                        req.encode_to_vec()
-                    } else {
-                        match serde_json::to_vec(&req) {
-                            Ok(p) => p,
-                            Err(_) => continue,
-                        }
+                    let Ok(payload) = serde_json::to_vec(&req) else {
+                        continue;
                     };
                     let msg = OutMessage {
                         key,
@@ -114,29 +162,44 @@ pub(crate) fn encode(batch: &Batch, encoding: Encoding, max_bytes: usize) -> Enc
         Batch::Traces(spans) => {
             for rs in spans {
                 let key = producer_key(rs.resource.as_ref(), None);
-                let req = ExportTraceServiceRequest {
-                    resource_spans: vec![rs.clone()],
-                };
+                let records = span_count(rs);
                 // oisp_json is rejected for traces by validation; protobuf is
                 // the traces default.
-                let payload = if encoding == Encoding::OtlpJson {
-                    match serde_json::to_vec(&req) {
-                        Ok(p) => p,
-                        Err(_) => continue,
-                    }
+                if encoding == Encoding::OtlpJson {
+                    let req = TraceRequest {
+                        resource_spans: [rs],
+                    };
+                    let Ok(payload) = serde_json::to_vec(&req) else {
+                        continue;
+                    };
+                    let msg = OutMessage {
+                        key,
+                        payload,
+                        records,
+                    };
+                    out.push(msg, max_bytes, Vec::new);
                 } else {
-                    req.encode_to_vec()
-                };
-                let msg = OutMessage {
-                    key,
-                    payload,
-                    records: span_count(rs),
-                };
-                out.push(msg, max_bytes, Vec::new);
+                    out.push_proto(key, rs, records, max_bytes, Vec::new);
+                }
             }
         }
     }
     out
+}
+
+/// `ExportLogsServiceRequest` with one resource group, borrowed: its
+/// OTLP/JSON is the owned request's, without copying the group.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogsRequest<'a> {
+    resource_logs: [&'a ResourceLogs; 1],
+}
+
+/// `ExportTraceServiceRequest` with one resource group, borrowed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TraceRequest<'a> {
+    resource_spans: [&'a ResourceSpans; 1],
 }
 
 fn log_count(rl: &ResourceLogs) -> u64 {
@@ -170,6 +233,8 @@ pub(crate) mod tests {
     use super::*;
     use oispd_semconv::otel::events_to_resource_logs;
     use oispd_semconv::OispEvent;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use serde_json::{json, Value};
 
     /// An OISP event of `event_type` from host `host`, pid `pid`.
@@ -294,6 +359,75 @@ pub(crate) mod tests {
             serde_json::from_slice(&js.messages[1].payload).unwrap();
         assert_eq!(back.resource_logs[0].scope_logs[0].log_records.len(), 1);
         assert_eq!(js.messages[1].key.as_deref(), Some("h2/20"));
+    }
+
+    /// Scenario: a batch of two resources of logs and one of spans, in both
+    /// OTLP encodings.
+    /// Guarantees: each message is byte for byte the export request built
+    /// from a copy of its resource group, so encoding from the borrowed
+    /// group changes nothing on the wire.
+    #[test]
+    fn otlp_messages_are_the_requests_of_one_group() {
+        let b = batch(vec![
+            event("01A", "ai.request", "h1", 10, json!({"data": {"n": 1}})),
+            event("01B", "ai.request", "h2", 20, json!({})),
+        ]);
+        let Batch::Logs(ref logs) = b else { panic!() };
+        let proto = encode(&b, Encoding::OtlpProto, 1_000_000);
+        let js = encode(&b, Encoding::OtlpJson, 1_000_000);
+        assert_eq!(proto.messages.len(), 2);
+        assert_eq!(js.messages.len(), 2);
+        for (i, rl) in logs.iter().enumerate() {
+            let owned = ExportLogsServiceRequest {
+                resource_logs: vec![rl.clone()],
+            };
+            assert_eq!(proto.messages[i].payload, owned.encode_to_vec());
+            assert_eq!(js.messages[i].payload, serde_json::to_vec(&owned).unwrap());
+        }
+        let spans = vec![ResourceSpans {
+            scope_spans: vec![opentelemetry_proto::tonic::trace::v1::ScopeSpans {
+                spans: vec![
+                    opentelemetry_proto::tonic::trace::v1::Span {
+                        name: "call".into(),
+                        trace_id: vec![7; 16],
+                        span_id: vec![9; 8],
+                        ..Default::default()
+                    };
+                    2
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }];
+        let owned = ExportTraceServiceRequest {
+            resource_spans: spans.clone(),
+        };
+        let b = Batch::Traces(spans);
+        let proto = encode(&b, Encoding::OtlpProto, 1_000_000);
+        assert_eq!(proto.messages[0].payload, owned.encode_to_vec());
+        let js = encode(&b, Encoding::OtlpJson, 1_000_000);
+        assert_eq!(js.messages[0].payload, serde_json::to_vec(&owned).unwrap());
+    }
+
+    /// Scenario: protobuf messages right at and just above the limit.
+    /// Guarantees: the limit counts the whole request plus the key, as the
+    /// encoded message would; one byte over is set aside with its size.
+    #[test]
+    fn otlp_proto_limit_counts_the_request_and_key() {
+        let b = batch(vec![event("01A", "ai.request", "h1", 10, json!({}))]);
+        let Batch::Logs(ref logs) = b else { panic!() };
+        let exact = ExportLogsServiceRequest {
+            resource_logs: logs.clone(),
+        }
+        .encode_to_vec()
+        .len()
+            + "h1/10".len();
+        let fits = encode(&b, Encoding::OtlpProto, exact);
+        assert_eq!(fits.messages.len(), 1);
+        let over = encode(&b, Encoding::OtlpProto, exact - 1);
+        assert!(over.messages.is_empty());
+        assert_eq!(over.oversized[0].bytes, exact);
+        assert_eq!(over.oversized[0].event_ids, vec!["01A"]);
     }
 
     /// Scenario: one event carries a huge payload.

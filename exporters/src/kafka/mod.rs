@@ -4,7 +4,14 @@
 //! Each export encodes the batch ([`encode`]), drops and counts messages
 //! above `producer.max_message_bytes` (`oispd_exporter_kafka_oversized_messages`,
 //! logged with their event ids; never retried), hands the rest to
-//! librdkafka in batch order and awaits every delivery report. A message
+//! librdkafka in batch order and awaits every delivery report.
+//! librdkafka's queue is bounded ([`config`]): when it is full the export
+//! waits for deliveries to make room (`oispd_exporter_kafka_queue_full_waits`
+//! counts the waits), so a slow broker slows the caller down instead of
+//! filling memory. Once the export waits, whether for room or for its
+//! delivery reports, it asks librdkafka to send what it holds at once:
+//! `producer.linger` only gathers messages while the export is still
+//! handing them over, never delays the last ones. A message
 //! the broker rejects for its size is dropped the same way; any other
 //! failure makes the export retryable, and the helper sends the batch again
 //! (at least once: messages of a failed attempt that did arrive are sent
@@ -32,10 +39,13 @@ use rdkafka::ClientConfig;
 use serde_yaml_ng::Value;
 use std::collections::VecDeque;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Name of the counter of messages dropped for their size.
 pub const OVERSIZED_METRIC: &str = "oispd_exporter_kafka_oversized_messages";
+/// Name of the counter of waits for room in librdkafka's bounded queue.
+pub const QUEUE_FULL_METRIC: &str = "oispd_exporter_kafka_queue_full_waits";
 
 /// Builds `kafka` exporters.
 pub struct KafkaFactory;
@@ -78,9 +88,30 @@ impl ExporterFactory for KafkaFactory {
                 &id,
             )
             .map_err(|e| ComponentError::Config(format!("cannot register metrics: {e}")))?;
+        let queue_full = ctx
+            .telemetry
+            .component_counter(
+                QUEUE_FULL_METRIC,
+                "Times an export waited for room in librdkafka's full producer queue.",
+                "exporter",
+                &id,
+            )
+            .map_err(|e| ComponentError::Config(format!("cannot register metrics: {e}")))?;
         let settings = cfg.exporter_settings();
-        Ok((Box::new(KafkaExporter::new(id, &cfg, oversized)), settings))
+        let metrics = Metrics {
+            oversized,
+            queue_full,
+        };
+        Ok((Box::new(KafkaExporter::new(id, &cfg, metrics)), settings))
     }
+}
+
+/// The exporter's counters.
+pub struct Metrics {
+    /// Messages dropped for their size.
+    pub oversized: IntCounter,
+    /// Waits for room in librdkafka's queue.
+    pub queue_full: IntCounter,
 }
 
 /// One `kafka` exporter instance.
@@ -92,7 +123,7 @@ pub struct KafkaExporter {
     traces: Target,
     max_message_bytes: usize,
     delivery_timeout: Duration,
-    oversized: IntCounter,
+    metrics: Metrics,
     /// Sizes and first event ids of the messages dropped in the last failed
     /// attempt, so that the helper's retry of the same batch does not count
     /// and log them twice.
@@ -101,7 +132,7 @@ pub struct KafkaExporter {
 
 impl KafkaExporter {
     /// An exporter for `cfg`; the producer is created by `start`.
-    pub fn new(id: String, cfg: &KafkaConfig, oversized: IntCounter) -> KafkaExporter {
+    pub fn new(id: String, cfg: &KafkaConfig, metrics: Metrics) -> KafkaExporter {
         KafkaExporter {
             id,
             client_config: cfg.client_config(),
@@ -110,7 +141,7 @@ impl KafkaExporter {
             traces: cfg.target(Signal::Traces),
             max_message_bytes: cfg.producer.max_message_bytes,
             delivery_timeout: cfg.timeout,
-            oversized,
+            metrics,
             last_dropped: Vec::new(),
         }
     }
@@ -124,7 +155,7 @@ impl KafkaExporter {
         let already = !fingerprint.is_empty() && fingerprint == self.last_dropped;
         if !already {
             for o in dropped {
-                self.oversized.inc();
+                self.metrics.oversized.inc();
                 tracing::warn!(
                     exporter = %self.id,
                     bytes = o.bytes,
@@ -150,7 +181,14 @@ impl KafkaExporter {
         let total = batch.record_count() as u64;
         let enc = encode(batch, target.encoding, self.max_message_bytes);
         let deadline = Instant::now() + self.delivery_timeout;
-        let outcome = deliver(&producer, &target.topic, &enc.messages, deadline).await;
+        let outcome = deliver(
+            &producer,
+            &target.topic,
+            &enc.messages,
+            deadline,
+            &self.metrics.queue_full,
+        )
+        .await;
         let mut dropped = enc.oversized;
         dropped.extend(outcome.rejected);
         self.drop_oversized(&dropped, outcome.retryable.is_some());
@@ -218,15 +256,55 @@ async fn settle(pending: DeliveryFuture, records: u64, bytes: usize, outcome: &m
     }
 }
 
+/// Tells librdkafka to send the messages it holds now, without waiting
+/// `linger` for more, until none is left or `deadline` passes.
+///
+/// `rd_kafka_flush` does that for as long as it runs (librdkafka's broker
+/// threads treat linger as elapsed while a flush is in progress); it blocks
+/// until every message is delivered, so it runs on a blocking thread and
+/// the export awaits the delivery reports themselves as before. The `rdkafka`
+/// crate's `flush` cannot serve: it calls `rd_kafka_flush` with no wait
+/// between polls, so librdkafka sees the flush only for an instant.
+fn send_now(producer: &FutureProducer<KafkaContext>, deadline: Instant) -> JoinHandle<()> {
+    let producer = producer.clone();
+    let wait_ms = i32::try_from(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis(),
+    )
+    .unwrap_or(i32::MAX);
+    tokio::task::spawn_blocking(move || {
+        // SAFETY: the handle belongs to `producer`, which this closure owns,
+        // so it stays valid until the call returns; rd_kafka_flush may be
+        // called from any thread. Its result is not needed: every message's
+        // outcome arrives through its delivery report.
+        unsafe {
+            rdkafka::bindings::rd_kafka_flush(producer.client().native_ptr(), wait_ms);
+        }
+    })
+}
+
 /// Sends `messages` to `topic` in order and awaits every delivery report.
+/// When librdkafka's queue is full, waits for the oldest message handed over
+/// to be delivered (or, if none of this call's is pending, a moment) and
+/// tries again, until `deadline`; each wait counts in `queue_full`.
 async fn deliver(
     producer: &FutureProducer<KafkaContext>,
     topic: &str,
     messages: &[OutMessage],
     deadline: Instant,
+    queue_full: &IntCounter,
 ) -> Outcome {
     let mut outcome = Outcome::default();
     let mut pending: VecDeque<(DeliveryFuture, u64, usize)> = VecDeque::new();
+    // The running flush, started whenever this call starts waiting and
+    // none is running.
+    let mut flush: Option<JoinHandle<()>> = None;
+    let flush_now = |flush: &mut Option<JoinHandle<()>>| {
+        if flush.as_ref().is_none_or(JoinHandle::is_finished) {
+            *flush = Some(send_now(producer, deadline));
+        }
+    };
     for m in messages {
         let bytes = m.payload.len() + m.key.as_ref().map_or(0, String::len);
         loop {
@@ -240,14 +318,17 @@ async fn deliver(
                     break;
                 }
                 Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
-                    // librdkafka's local queue is full: wait for a delivery
-                    // to free room, or a moment if nothing is in flight.
+                    // librdkafka's bounded queue is full: wait for a
+                    // delivery to free room, or a moment if nothing of
+                    // this call is in flight.
                     if Instant::now() >= deadline {
                         outcome
                             .retryable
                             .get_or_insert_with(|| format!("kafka producer queue full: {e}"));
                         break;
                     }
+                    queue_full.inc();
+                    flush_now(&mut flush);
                     match pending.pop_front() {
                         Some((f, records, bytes)) => settle(f, records, bytes, &mut outcome).await,
                         None => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -272,6 +353,9 @@ async fn deliver(
         if outcome.retryable.is_some() {
             break;
         }
+    }
+    if !pending.is_empty() {
+        flush_now(&mut flush);
     }
     for (f, records, bytes) in pending {
         settle(f, records, bytes, &mut outcome).await;
@@ -333,6 +417,7 @@ mod tests {
     use super::*;
     use oispd_component::{ComponentId, Telemetry};
     use oispd_semconv::otel::events_to_resource_logs;
+    use rdkafka::mocking::MockCluster;
     use serde_json::json;
     use std::sync::Arc;
 
@@ -398,6 +483,142 @@ mod tests {
         )]));
         let err = exporter.export(batch).await.unwrap_err();
         assert!(matches!(err, ExportError::Retryable { .. }), "{err:?}");
+    }
+
+    /// An exporter for `config` with its counters registered in `telemetry`,
+    /// as the factory builds it, but with its librdkafka settings reachable.
+    fn exporter(telemetry: &Telemetry, config: &str) -> KafkaExporter {
+        let cfg: KafkaConfig = parse_config(&yaml(config)).unwrap();
+        let counter = |name| {
+            telemetry
+                .component_counter(name, "test", "exporter", "kafka/test")
+                .unwrap()
+        };
+        let metrics = Metrics {
+            oversized: counter(OVERSIZED_METRIC),
+            queue_full: counter(QUEUE_FULL_METRIC),
+        };
+        KafkaExporter::new("kafka/test".into(), &cfg, metrics)
+    }
+
+    /// Three agents' events: one OTLP resource (one message) each.
+    fn three_agents() -> Batch {
+        Batch::Logs(events_to_resource_logs(vec![
+            event("01A", "ai.request", "h1", 10, json!({})),
+            event("01B", "ai.request", "h2", 20, json!({})),
+            event("01C", "ai.request", "h3", 30, json!({})),
+        ]))
+    }
+
+    /// Reads every message of partition 0 of `topic` on `brokers`:
+    /// (key, records inside).
+    fn read_topic(brokers: &str, topic: &str, expected: usize) -> Vec<(String, usize)> {
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+        use prost::Message as _;
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        use rdkafka::{Message as _, Offset, TopicPartitionList};
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("group.id", "kafka-test")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, 0, Offset::Beginning)
+            .unwrap();
+        consumer.assign(&tpl).unwrap();
+        let mut out = Vec::new();
+        while out.len() < expected {
+            let Some(m) = consumer.poll(Duration::from_secs(30)) else {
+                panic!("only {} of {expected} messages read", out.len());
+            };
+            let m = m.unwrap();
+            let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+            let req = ExportLogsServiceRequest::decode(m.payload().unwrap()).unwrap();
+            let records = req.resource_logs[0].scope_logs[0].log_records.len();
+            out.push((key, records));
+        }
+        out
+    }
+
+    /// Scenario: librdkafka's queue holds one message and the (mock) broker
+    /// is down when an export of three messages starts; it comes up once
+    /// the export waits for room.
+    /// Guarantees: a full queue makes the export wait (counted), neither
+    /// failing nor buffering more; once the broker is back every message is
+    /// delivered, in batch order, with its key.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn full_queue_makes_the_export_wait_then_deliver_in_order() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        cluster.broker_down(-1).unwrap();
+        let telemetry = Arc::new(Telemetry::new().unwrap());
+        let mut exporter = exporter(
+            &telemetry,
+            &format!("brokers: {brokers}\nlogs: {{topic: t, encoding: otlp_proto}}\ntimeout: 60s"),
+        );
+        exporter
+            .client_config
+            .set("queue.buffering.max.messages", "1");
+        exporter.start().await.unwrap();
+        let export = tokio::spawn(async move {
+            let result = exporter.export(three_agents()).await;
+            (exporter, result)
+        });
+        let waits = "oispd_exporter_kafka_queue_full_waits{exporter=\"kafka/test\"}";
+        while !telemetry
+            .render()
+            .lines()
+            .any(|l| l.starts_with(waits) && !l.ends_with(" 0"))
+        {
+            assert!(!export.is_finished(), "the export ended without waiting");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cluster.broker_up(-1).unwrap();
+        let (mut exporter, result) = export.await.unwrap();
+        result.unwrap();
+        exporter.shutdown().await.unwrap();
+        let got = tokio::task::spawn_blocking(move || read_topic(&brokers, "t", 3))
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("h1/10".into(), 1),
+                ("h2/20".into(), 1),
+                ("h3/30".into(), 1)
+            ]
+        );
+    }
+
+    /// Scenario: `producer.linger` is five minutes (the delivery timeout
+    /// ten), so librdkafka left alone would hold the messages that long.
+    /// Guarantees: the export still delivers at once: once it has handed
+    /// every message over it has librdkafka send them without lingering.
+    /// (The 60 s guard only stops a broken build from hanging for minutes.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn handed_over_messages_do_not_wait_for_linger() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        let telemetry = Arc::new(Telemetry::new().unwrap());
+        let mut exporter = exporter(
+            &telemetry,
+            &format!(
+                "brokers: {brokers}\nlogs: {{topic: t, encoding: otlp_proto}}\n\
+                 producer: {{linger: 5m}}\ntimeout: 10m"
+            ),
+        );
+        exporter.start().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(60), exporter.export(three_agents()))
+            .await
+            .expect("the export waited for linger")
+            .unwrap();
+        exporter.shutdown().await.unwrap();
+        let got = tokio::task::spawn_blocking(move || read_topic(&brokers, "t", 3))
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 3);
     }
 
     /// Scenario: a config with a typo. Guarantees: validate names the key.
