@@ -1098,8 +1098,10 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
     add("- **Peak RSS**: `VmHWM` from `/proc/PID/status` (the kernel's high-water mark over the process's life).")
     add("- Compression is off on both sides (`compression: none` in oispd's exporter, `--otlp-exporter-compression none` "
         "for rotel; the load generator sends uncompressed), so both do the same work per byte. oispd's exporter has a blocking "
-        "sending queue (`sending_queue: {block_on_overflow: true}`): when the exporter falls behind, the receiver waits "
-        "instead of buffering. rotel runs with its defaults otherwise (batch 8192 records / 200 ms).")
+        "sending queue bounded in records (`sending_queue: {sizer: items, queue_size: 4096, block_on_overflow: true}`, "
+        "8 requests' worth), and oispd's OTLP receiver answers a request only once the exporter's queue holds its "
+        "records: when the exporter falls behind, the sender waits instead of oispd buffering. rotel runs with its "
+        "defaults otherwise (batch 8192 records / 200 ms) and acknowledges a request before exporting it.")
     add("- The load generator and the sink run on the same 2 cores; their CPU use is listed so that it can be seen not to be "
         "the limit. oispd always runs its built-in credential redactor before every exporter (it cannot be turned off), "
         "so case 1's oispd includes that cost; rotel does no redaction.")
