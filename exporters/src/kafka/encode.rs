@@ -6,9 +6,11 @@
 //! under several resources). Messages above the size limit are set aside
 //! here, before anything is sent (`otlp_proto` ones before they are even
 //! encoded). OTLP messages are encoded straight from the borrowed batch,
-//! never from a copy of its resource groups.
+//! never from a copy of its resource groups; `otlp_proto` logs through
+//! [`super::proto`], which computes nested lengths once.
 
 use super::config::Encoding;
+use super::proto::MeasuredLogs;
 use crate::oisp_view::{json_records, producer_key, record_json};
 use oispd_component::Batch;
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
@@ -64,23 +66,23 @@ impl Encoded {
         }
     }
 
-    /// Encodes `group` as the protobuf export request that carries it alone,
-    /// straight from the borrowed group, or sets it aside, unencoded, when
-    /// the request and `key` would exceed `max_bytes`.
+    /// Encodes a resource group of `len` bytes, which `write` appends, as
+    /// the protobuf export request that carries it alone, straight from the
+    /// borrowed group; or sets it aside, unencoded, when the request and
+    /// `key` would exceed `max_bytes`.
     ///
     /// Both OTLP export requests hold their resource groups in field 1, so
     /// a request of one group is that field's key, the group's length and
     /// the group: the bytes `Export*ServiceRequest::encode_to_vec` gives,
     /// without copying the group into a request first.
-    fn push_proto<M: Message>(
+    fn push_proto(
         &mut self,
         key: Option<String>,
-        group: &M,
+        (len, write): (usize, impl FnOnce(&mut Vec<u8>)),
         records: u64,
         max_bytes: usize,
         event_ids: impl FnOnce() -> Vec<String>,
     ) {
-        let len = group.encoded_len();
         let request_len = 1 + encoded_len_varint(len as u64) + len;
         let bytes = request_len + key.as_ref().map_or(0, String::len);
         if bytes > max_bytes {
@@ -94,7 +96,7 @@ impl Encoded {
         let mut payload = Vec::with_capacity(request_len);
         payload.push(GROUP_FIELD_KEY);
         encode_varint(len as u64, &mut payload);
-        group.encode_raw(&mut payload);
+        write(&mut payload);
         self.messages.push(OutMessage {
             key,
             payload,
@@ -138,7 +140,9 @@ pub(crate) fn encode(batch: &Batch, encoding: Encoding, max_bytes: usize) -> Enc
             Encoding::OtlpProto => {
                 for rl in logs {
                     let key = producer_key(rl.resource.as_ref(), None);
-                    out.push_proto(key, rl, log_count(rl), max_bytes, || log_event_ids(rl));
+                    let group = MeasuredLogs::new(rl);
+                    let encoded = (group.len(), |buf: &mut Vec<u8>| group.write(buf));
+                    out.push_proto(key, encoded, log_count(rl), max_bytes, || log_event_ids(rl));
                 }
             }
             Encoding::OtlpJson => {
@@ -179,7 +183,8 @@ pub(crate) fn encode(batch: &Batch, encoding: Encoding, max_bytes: usize) -> Enc
                     };
                     out.push(msg, max_bytes, Vec::new);
                 } else {
-                    out.push_proto(key, rs, records, max_bytes, Vec::new);
+                    let encoded = (rs.encoded_len(), |buf: &mut Vec<u8>| rs.encode_raw(buf));
+                    out.push_proto(key, encoded, records, max_bytes, Vec::new);
                 }
             }
         }

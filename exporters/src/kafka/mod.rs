@@ -23,6 +23,7 @@
 pub mod config;
 mod context;
 mod encode;
+mod proto;
 
 use async_trait::async_trait;
 use config::{KafkaConfig, Target};
