@@ -9,7 +9,7 @@ bash scripts/setup.sh
 
 # Keep the build cache outside the clone so repeated runs stay fast.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/oispd-target}
-export OISP_SPEC_DIR=${OISP_SPEC_DIR:-$(cd .. && pwd)/shared/oisp-spec}
+export OISP_SPEC_DIR=${OISP_SPEC_DIR:-$(pwd)/spec/oisp-spec}
 
 cargo build --locked --bin oispd
 cargo test --locked --workspace

@@ -13,7 +13,7 @@
 //!
 //! Encoders read the batch by reference; output buffers are dropped
 //! outside the timing. Throughput is in records. Run: `cargo bench -p oispd-exporters --bench encode`. Reads the
-//! spec example from `$OISP_SPEC_DIR` or `../../shared/oisp-spec`.
+//! spec example from `$OISP_SPEC_DIR` or `spec/oisp-spec` (the copy in this repository).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,7 +31,7 @@ const RECORDS: usize = 1000;
 fn batch() -> Batch {
     let dir = match std::env::var_os("OISP_SPEC_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oisp-spec"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/oisp-spec"),
     };
     let path = dir.join("examples/ai-request-openai.json");
     let text = std::fs::read_to_string(&path)

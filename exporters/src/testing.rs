@@ -41,11 +41,11 @@ pub(crate) fn test_pki() -> TestPki {
 }
 
 /// The OISP spec's example events, from `$OISP_SPEC_DIR` or
-/// `../../shared/oisp-spec`; a missing spec fails the test.
+/// `spec/oisp-spec` (the copy in this repository); a missing spec fails the test.
 pub(crate) fn spec_examples() -> Vec<serde_json::Value> {
     let dir = match std::env::var_os("OISP_SPEC_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oisp-spec"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/oisp-spec"),
     }
     .join("examples");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -5,12 +5,12 @@
 
 use std::path::PathBuf;
 
-/// The OISP spec directory: `$OISP_SPEC_DIR`, else `../../shared/oisp-spec`
+/// The OISP spec directory: `$OISP_SPEC_DIR`, else `spec/oisp-spec` (the copy in this repository)
 /// relative to this crate. Panics with a clear message when it is missing.
 pub fn spec_dir() -> PathBuf {
     let dir = match std::env::var_os("OISP_SPEC_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oisp-spec"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/oisp-spec"),
     };
     assert!(
         dir.join("schema/v0.1/envelope.schema.json").is_file(),

@@ -22,7 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _spec_dir() -> pathlib.Path:
-    d = pathlib.Path(os.environ.get("OISP_SPEC_DIR", ROOT.parent / "shared" / "oisp-spec"))
+    d = pathlib.Path(os.environ.get("OISP_SPEC_DIR", ROOT / "spec" / "oisp-spec"))
     if not (d / "schema" / "v0.1" / "envelope.schema.json").exists():
         pytest.fail(f"OISP spec not found at {d}: set OISP_SPEC_DIR")
     return d

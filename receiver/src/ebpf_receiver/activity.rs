@@ -655,7 +655,7 @@ mod tests {
         let dir = std::env::var_os("OISP_SPEC_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/oisp-spec")
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/oisp-spec")
             });
         oispd_semconv::schema::OispSchema::load(dir).unwrap()
     }

@@ -185,14 +185,14 @@ pub fn resp(ev: &OispEvent) -> &AiResponse {
 fn spec_dir() -> PathBuf {
     match std::env::var_os("OISP_SPEC_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oisp-spec"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/oisp-spec"),
     }
 }
 
 fn schema() -> &'static OispSchema {
     static SCHEMA: OnceLock<OispSchema> = OnceLock::new();
     SCHEMA
-        .get_or_init(|| OispSchema::load(spec_dir()).expect("OISP schemas under shared/oisp-spec"))
+        .get_or_init(|| OispSchema::load(spec_dir()).expect("OISP schemas under spec/oisp-spec"))
 }
 
 /// Every event validates against the OISP schema and carries none of `secrets`.
