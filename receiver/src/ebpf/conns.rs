@@ -58,26 +58,28 @@ impl Conns {
         self.release(pid, conn)
     }
 
-    /// Takes a chunk: returns the chunks ready to hand on (none when it is held).
+    /// Takes a chunk and hands on, in order, the chunks that are ready
+    /// (none when it is held).
     pub(crate) fn chunk(
         &mut self,
         mut chunk: TlsChunk,
         bind_pending: bool,
         now: Instant,
-    ) -> Vec<TlsChunk> {
+        out: &mut impl FnMut(TlsChunk),
+    ) {
         let key = (chunk.pid, chunk.conn);
         if let Some(held) = self.held.get_mut(&key) {
             held.chunks.push(chunk);
             if held.chunks.len() >= MAX_HELD_PER_CONN {
-                return self.release(key.0, key.1);
+                self.release(key.0, key.1).into_iter().for_each(out);
             }
-            return Vec::new();
+            return;
         }
         match self.addrs.get(&chunk.pid).and_then(|m| m.get(&chunk.conn)) {
             Some(a) => {
                 chunk.local = a.local;
                 chunk.peer = a.peer;
-                vec![chunk]
+                out(chunk);
             }
             None if bind_pending => {
                 self.held.insert(
@@ -87,9 +89,8 @@ impl Conns {
                         deadline: now + HOLD_FOR,
                     },
                 );
-                Vec::new()
             }
-            None => vec![chunk],
+            None => out(chunk),
         }
     }
 
@@ -179,6 +180,13 @@ mod tests {
         Some(s.parse().unwrap())
     }
 
+    /// `Conns::chunk`, collecting what it hands on.
+    fn take(c: &mut Conns, chunk: TlsChunk, bind_pending: bool, now: Instant) -> Vec<TlsChunk> {
+        let mut out = Vec::new();
+        c.chunk(chunk, bind_pending, now, &mut |x| out.push(x));
+        out
+    }
+
     /// Scenario: bind before data (socket BIO), data of an unknown conn
     /// without the pending flag.
     /// Guarantees: passed on at once, with addresses when known.
@@ -189,9 +197,9 @@ mod tests {
         assert!(c
             .bind(1, 10, addr("127.0.0.1:5000"), addr("127.0.0.1:443"))
             .is_empty());
-        let out = c.chunk(chunk(1, 10, b"a"), false, now);
+        let out = take(&mut c, chunk(1, 10, b"a"), false, now);
         assert_eq!(out[0].peer, addr("127.0.0.1:443"));
-        let out = c.chunk(chunk(1, 11, b"b"), false, now);
+        let out = take(&mut c, chunk(1, 11, b"b"), false, now);
         assert_eq!((out.len(), out[0].peer), (1, None));
     }
 
@@ -203,9 +211,9 @@ mod tests {
     fn pending_chunks_wait_for_their_bind() {
         let mut c = Conns::default();
         let now = Instant::now();
-        assert!(c.chunk(chunk(1, 10, b"req"), true, now).is_empty());
-        assert!(c.chunk(chunk(1, 10, b"more"), false, now).is_empty());
-        assert_eq!(c.chunk(chunk(1, 20, b"x"), false, now).len(), 1);
+        assert!(take(&mut c, chunk(1, 10, b"req"), true, now).is_empty());
+        assert!(take(&mut c, chunk(1, 10, b"more"), false, now).is_empty());
+        assert_eq!(take(&mut c, chunk(1, 20, b"x"), false, now).len(), 1);
         assert!(c.next_deadline().is_some());
         let out = c.bind(1, 10, addr("127.0.0.1:5000"), addr("127.0.0.1:443"));
         assert_eq!(
@@ -224,15 +232,15 @@ mod tests {
     fn held_chunks_are_always_released() {
         let mut c = Conns::default();
         let t0 = Instant::now();
-        c.chunk(chunk(1, 10, b"a"), true, t0);
-        c.chunk(chunk(2, 20, b"b"), true, t0);
-        c.chunk(chunk(3, 30, b"c"), true, t0);
+        take(&mut c, chunk(1, 10, b"a"), true, t0);
+        take(&mut c, chunk(2, 20, b"b"), true, t0);
+        take(&mut c, chunk(3, 30, b"c"), true, t0);
         assert!(c.expire(t0).is_empty());
         let out = c.expire(t0 + HOLD_FOR);
         assert_eq!(out.len(), 3);
-        c.chunk(chunk(2, 20, b"d"), true, t0);
+        take(&mut c, chunk(2, 20, b"d"), true, t0);
         assert_eq!(c.free(2, 20).len(), 1);
-        c.chunk(chunk(3, 30, b"e"), true, t0);
+        take(&mut c, chunk(3, 30, b"e"), true, t0);
         assert_eq!(c.exit(3).len(), 1);
         assert!(c.next_deadline().is_none());
     }

@@ -194,12 +194,8 @@ impl EbpfCapture {
     /// (no record is lost when the future is dropped, e.g. in `select!`).
     pub async fn next(&mut self) -> Option<CaptureRecord> {
         loop {
-            if let Some(record) = self.ready.pop_front() {
+            if let Some(record) = self.try_next() {
                 return Some(record);
-            }
-            if let Some(record) = self.ring.get_mut().next().map(|item| parse(&item)) {
-                self.handle(record);
-                continue;
             }
             let deadline = self.conns.next_deadline();
             let record = {
@@ -229,6 +225,20 @@ impl EbpfCapture {
             let expired = self.conns.expire(Instant::now());
             self.ready
                 .extend(expired.into_iter().map(CaptureRecord::Tls));
+        }
+    }
+
+    /// The next record if one is ready now, without waiting: a consumer
+    /// that got a record from [`EbpfCapture::next`] takes what else the
+    /// ring holds with this, instead of a trip through its event loop per
+    /// record.
+    pub fn try_next(&mut self) -> Option<CaptureRecord> {
+        loop {
+            if let Some(record) = self.ready.pop_front() {
+                return Some(record);
+            }
+            let record = self.ring.get_mut().next().map(|item| parse(&item))?;
+            self.handle(record);
         }
     }
 
@@ -329,9 +339,11 @@ impl EbpfCapture {
             return;
         }
         let now = Instant::now();
+        let ready = &mut self.ready;
         for (chunk, bind_pending) in tls_chunks(&rec, data) {
-            let out = self.conns.chunk(chunk, bind_pending, now);
-            self.ready.extend(out.into_iter().map(CaptureRecord::Tls));
+            self.conns.chunk(chunk, bind_pending, now, &mut |c| {
+                ready.push_back(CaptureRecord::Tls(c));
+            });
         }
     }
 

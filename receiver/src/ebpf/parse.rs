@@ -117,7 +117,10 @@ fn argv(bytes: &[u8]) -> Vec<String> {
 /// its connection's socket (`BIND_PENDING`): first, when bytes of this
 /// connection and direction were lost before it, an empty chunk whose
 /// `full_len` is the loss; then the record's own plaintext.
-pub(crate) fn tls_chunks(rec: &records::TlsData, data: Vec<u8>) -> Vec<(TlsChunk, bool)> {
+pub(crate) fn tls_chunks(
+    rec: &records::TlsData,
+    data: Vec<u8>,
+) -> impl Iterator<Item = (TlsChunk, bool)> {
     let direction = if rec.hdr.flags & flags::WRITE != 0 {
         Direction::Write
     } else {
@@ -134,13 +137,10 @@ pub(crate) fn tls_chunks(rec: &records::TlsData, data: Vec<u8>) -> Vec<(TlsChunk
         local: None,
         peer: None,
     };
-    let mut out = Vec::with_capacity(2);
-    if rec.gap_bytes > 0 {
-        out.push((chunk(Vec::new(), rec.gap_bytes), false));
-    }
+    let gap = (rec.gap_bytes > 0).then(|| (chunk(Vec::new(), rec.gap_bytes), false));
     let pending = rec.hdr.flags & flags::BIND_PENDING != 0;
-    out.push((chunk(data, rec.full_len), pending));
-    out
+    gap.into_iter()
+        .chain(std::iter::once((chunk(data, rec.full_len), pending)))
 }
 
 /// Parses one ring-buffer record.
@@ -367,7 +367,7 @@ mod tests {
             fd: 4,
             _pad: 0,
         };
-        let out = tls_chunks(&rec, b"abc".to_vec());
+        let out: Vec<_> = tls_chunks(&rec, b"abc".to_vec()).collect();
         assert_eq!(out.len(), 2);
         let (gap, data) = (&out[0], &out[1]);
         assert_eq!((gap.0.data.len(), gap.0.full_len, gap.1), (0, 700, false));
@@ -379,7 +379,7 @@ mod tests {
         let mut w = rec;
         w.gap_bytes = 0;
         w.hdr.flags = flags::WRITE | flags::BIND_PENDING;
-        let out = tls_chunks(&w, b"req".to_vec());
+        let out: Vec<_> = tls_chunks(&w, b"req".to_vec()).collect();
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].0.direction, out[0].1), (Direction::Write, true));
 
@@ -387,7 +387,7 @@ mod tests {
         fault.gap_bytes = 0;
         fault.full_len = 5000;
         fault.hdr.flags = flags::READ_FAULT;
-        let out = tls_chunks(&fault, Vec::new());
+        let out: Vec<_> = tls_chunks(&fault, Vec::new()).collect();
         assert_eq!((out[0].0.data.len(), out[0].0.full_len), (0, 5000));
     }
 

@@ -47,7 +47,12 @@ pub(crate) struct Assembler {
     mode: ActivityMode,
     host: Host,
     clock: MonoClock,
+    /// Events ready to be sent. Its capacity is kept across batches: an
+    /// event is over 5 KB, so regrowing it for every batch allocated (and
+    /// page-faulted in) hundreds of KB per batch.
     events: Vec<OispEvent>,
+    /// The events one chunk completed (reused, see `events`).
+    fresh: Vec<OispEvent>,
     span_out: Vec<(OispEvent, Span)>,
     reads: FileReads,
     file_path_unknown: u64,
@@ -72,6 +77,7 @@ impl Assembler {
             host,
             clock: MonoClock::system(),
             events: Vec::new(),
+            fresh: Vec::new(),
             span_out: Vec::new(),
             reads: FileReads::default(),
             file_path_unknown: 0,
@@ -83,8 +89,10 @@ impl Assembler {
         match record {
             CaptureRecord::Tls(chunk) => {
                 self.procs.observe(chunk.pid);
-                let events = self.decoder.push(chunk, &self.procs);
-                self.decoded(events);
+                let mut fresh = std::mem::take(&mut self.fresh);
+                self.decoder.push_into(chunk, &self.procs, &mut fresh);
+                self.decoded(fresh.drain(..));
+                self.fresh = fresh;
             }
             CaptureRecord::TlsClosed {
                 pid,
@@ -119,9 +127,10 @@ impl Assembler {
         self.events.len() + self.span_out.len()
     }
 
-    /// Takes the events ready to be sent.
+    /// Takes the events ready to be sent (in a vector of their exact size;
+    /// the assembler keeps its own buffer).
     pub(crate) fn take_events(&mut self) -> Vec<OispEvent> {
-        std::mem::take(&mut self.events)
+        self.events.drain(..).collect()
     }
 
     /// Takes the completed spans (with their request, for the resource).
@@ -161,7 +170,7 @@ impl Assembler {
         self.file_path_unknown
     }
 
-    fn decoded(&mut self, events: Vec<OispEvent>) {
+    fn decoded(&mut self, events: impl IntoIterator<Item = OispEvent>) {
         for ev in events {
             if let Some(pid) = ev
                 .process

@@ -63,6 +63,9 @@ use metrics::{DropMetrics, RecordLoss};
 /// How often idle decoder state and held activity are expired and the
 /// loss counters brought up to date.
 const TICK: Duration = Duration::from_secs(1);
+/// Records handled per pass of the run loop at most, so that a full ring
+/// does not hold off shutdown, flushes and ticks.
+const DRAIN_MAX: usize = 1024;
 
 /// Builds `ebpf` receivers.
 pub struct EbpfFactory;
@@ -214,7 +217,18 @@ impl Run {
                     );
                 }
                 record = capture.next() => match record {
-                    Some(r) => asm.handle(r),
+                    Some(r) => {
+                        asm.handle(r);
+                        // What else is ready is taken in the same pass (a
+                        // trip through `select!` re-arms every branch).
+                        for _ in 1..DRAIN_MAX {
+                            if asm.pending() >= self.batch_max {
+                                break;
+                            }
+                            let Some(r) = capture.try_next() else { break };
+                            asm.handle(r);
+                        }
+                    }
                     None => {
                         tracing::error!(receiver = %self.id, "the ebpf ring buffer failed; the receiver stops capturing");
                         break;
