@@ -6,7 +6,7 @@
 //! - `redaction/*`: the always-on redactor on the clean request (the common
 //!   case: nothing to replace), on the same request with a fake AWS key
 //!   pasted in, with PII masking, and with the public gitleaks rules loaded
-//!   (when `shared/reference/gitleaks.toml` is beside the checkout);
+//!   (`tests/data/gitleaks/gitleaks.toml`);
 //! - `sentinel/all` and `sentinel/SEC-NN`: every detector, then each alone;
 //! - `pipeline/*`: a batch of 100 such records through the sentinel
 //!   processor and the always-on redactor, against one deep copy of the
@@ -150,7 +150,7 @@ fn redaction(c: &mut Criterion) {
         )
     });
     let public =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/gitleaks.toml");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/gitleaks/gitleaks.toml");
     if let Ok(rules) = gitleaks::load(&public) {
         let all = Redactor::with_rules(Some(rules), PiiConfig::OFF).expect("redactor");
         g.bench_function("gitleaks_rules/clean_2kb", |b| {

@@ -613,23 +613,19 @@ fn sensitive_key_names() {
     }
 }
 
-fn shared_reference(name: &str) -> PathBuf {
+fn gitleaks_data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/reference")
+        .join("../tests/data/gitleaks")
         .join(name)
 }
 
-/// Scenario: the public gitleaks rule set from `shared/reference/`.
+/// Scenario: the public gitleaks rule set (`tests/data/gitleaks/`).
 /// Guarantees: it loads with nearly every rule, rules the built-ins do not
 /// have fire under their gitleaks id, and built-in formats keep their name.
 #[test]
 fn loads_the_public_gitleaks_rules() {
-    let path = shared_reference("gitleaks.toml");
-    assert!(
-        path.exists(),
-        "{} is missing: the test needs shared/ beside the checkout",
-        path.display()
-    );
+    let path = gitleaks_data("gitleaks.toml");
+    assert!(path.exists(), "{} is missing", path.display());
     let rules = gitleaks::load(&path).unwrap();
     assert!(rules.loaded() >= 200, "loaded {}", rules.loaded());
     assert!(rules.skipped.len() <= 10, "skipped {:?}", rules.skipped);
