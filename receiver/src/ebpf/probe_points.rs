@@ -13,12 +13,13 @@
 //!
 //! - An `_ex` function whose first instruction is emulated (node's static
 //!   OpenSSL starts with `push %rbp`) is probed where it is.
-//! - An `_ex` function that only adjusts the stack and then calls or jumps to
-//!   another function with its arguments untouched (OpenSSL 1.1.1 - 3.1:
-//!   `SSL_write_ex` is `sub $8,%rsp; call ssl_write_internal`) is probed at
-//!   that callee when the callee starts with an emulated instruction: it has
-//!   the same arguments and success means the same (result > 0, count in
-//!   `*written` / `*readbytes`).
+//! - An `_ex` function that only adjusts the stack, then calls or jumps to
+//!   another function with its arguments untouched and returns right after
+//!   (OpenSSL 1.1.1 - 3.1: `SSL_write_ex` is `sub $8,%rsp; call
+//!   ssl_write_internal`, a few register-only instructions, `ret`) is probed
+//!   at that callee when the callee starts with an emulated instruction: it
+//!   has the same arguments and success means the same (result > 0, count
+//!   in `*written` / `*readbytes`).
 //! - `SSL_write` / `SSL_read` whose first instruction is not emulated are
 //!   not probed at all when their body calls the function that carries the
 //!   `_ex` probes (they are wrappers around it): every byte they move passes
@@ -26,7 +27,7 @@
 //!   both an outer and an inner function are probed, the kernel side
 //!   captures the call once (see tls.bpf.h).
 //! - Everything else (other architectures, other code shapes) is probed at
-//!   the exported symbol, as before: correct, only slower.
+//!   the exported symbol: correct, only slower.
 
 use oispd_receiver_ebpf::programs;
 
@@ -64,7 +65,7 @@ pub(crate) struct Point {
 }
 
 /// Bytes read from the start of a function to recognise a forwarding prologue.
-pub(crate) const PROLOGUE_BYTES: usize = 32;
+pub(crate) const PROLOGUE_BYTES: usize = 64;
 /// Bytes of a plain `SSL_write`/`SSL_read` body searched for a call at most.
 pub(crate) const BODY_BYTES: usize = 4096;
 
@@ -163,13 +164,24 @@ pub(crate) fn first_insn_emulated(code: &[u8]) -> bool {
 /// and then calls or jumps to another function, that function's address:
 /// the arguments arrive there as they were passed. Recognised before the
 /// branch: `endbr64`, `push reg`, `sub/add $imm,%rsp`, `mov %rsp,%rbp`, nops.
+/// After a call, the function must only adjust the result and registers
+/// and return ([`quiet_return`]): a wrapper that calls something else
+/// first, or goes on after the call, is not a forwarder.
 pub(crate) fn forward_target(code: &[u8], vaddr: u64) -> Option<u64> {
     let mut at = 0usize;
     for _ in 0..8 {
         let rest = code.get(at..)?;
         let len = match rest {
-            // call rel32 / jmp rel32
-            [0xe8 | 0xe9, a, b, c, d, ..] => {
+            // call rel32
+            [0xe8, a, b, c, d, after @ ..] => {
+                if !quiet_return(after) {
+                    return None;
+                }
+                let rel = i32::from_le_bytes([*a, *b, *c, *d]);
+                return branch_target(vaddr, at + 5, i64::from(rel));
+            }
+            // jmp rel32 (a tail call)
+            [0xe9, a, b, c, d, ..] => {
                 let rel = i32::from_le_bytes([*a, *b, *c, *d]);
                 return branch_target(vaddr, at + 5, i64::from(rel));
             }
@@ -200,6 +212,46 @@ pub(crate) fn forward_target(code: &[u8], vaddr: u64) -> Option<u64> {
         at += len;
     }
     None
+}
+
+/// Whether `code` reaches a `ret` through register-only instructions that
+/// neither branch nor touch memory (other than popping the stack): what a
+/// compiler leaves after a forwarded call (`test`, `cmovcc`, `mov`/`xor`
+/// between registers, `movslq`, `mov $imm`, `add/sub $imm,%rsp`, `pop`,
+/// `leave`).
+fn quiet_return(code: &[u8]) -> bool {
+    let reg_reg = |modrm: u8| modrm >= 0xc0;
+    let mut at = 0usize;
+    for _ in 0..16 {
+        let Some(rest) = code.get(at..) else {
+            return false;
+        };
+        // An optional REX prefix before the register-to-register forms.
+        let (rex, op) = match rest {
+            [0x40..=0x4f, op @ ..] => (1, op),
+            op => (0, op),
+        };
+        let len = match op {
+            [0xc3, ..] | [0xf3, 0xc3, ..] => return true,
+            // xor, mov, test between registers
+            [0x31 | 0x33 | 0x89 | 0x8b | 0x85, m, ..] if reg_reg(*m) => rex + 2,
+            // cmovcc between registers
+            [0x0f, 0x40..=0x4f, m, ..] if reg_reg(*m) => rex + 3,
+            // movslq between registers
+            [0x63, m, ..] if rex == 1 && reg_reg(*m) => 3,
+            // add/sub $imm8 and $imm32 to %rsp
+            [0x83, 0xc4 | 0xec, _, ..] if rest[0] == 0x48 => 4,
+            [0x81, 0xc4 | 0xec, _, _, _, _, ..] if rest[0] == 0x48 => 7,
+            // mov $imm32,reg
+            [0xb8..=0xbf, _, _, _, _, ..] => rex + 5,
+            // pop reg, leave
+            [0x58..=0x5f, ..] => rex + 1,
+            [0xc9, ..] if rex == 0 => 1,
+            _ => return false,
+        };
+        at += len;
+    }
+    false
 }
 
 /// Whether `body` (at `vaddr`) holds a `call rel32` or `jmp rel32` to
@@ -285,17 +337,35 @@ mod tests {
         }
     }
 
-    /// Scenario: Debian's libssl.so.3 `SSL_write_ex` (sub $8,%rsp; call), a
-    /// tail call after endbr64 and push, a short jmp, and prologues that
-    /// touch an argument register or never branch.
-    /// Guarantees: the forward target for the first three, none otherwise.
+    /// Scenario: Debian's libssl.so.3 `SSL_write_ex` (sub $8,%rsp; call;
+    /// register-only epilogue; ret), the same without its ret, with a second
+    /// call, or reading memory after the call; a tail call after endbr64 and
+    /// push, a short jmp, and prologues that touch an argument register or
+    /// never branch.
+    /// Guarantees: the forward target for the complete wrapper and the two
+    /// jumps, none otherwise.
     #[test]
     fn forwarding_prologues() {
-        // 35a10: sub $0x8,%rsp; call 355a0; xor %edx,%edx
+        // 35a10: sub $0x8,%rsp; call 355a0; xor %edx,%edx; test %eax,%eax;
+        // cmovs %edx,%eax; add $0x8,%rsp; xor %edx,%edx; xor %ecx,%ecx;
+        // xor %esi,%esi; xor %edi,%edi; ret
         let ssl_write_ex = [
-            0x48, 0x83, 0xec, 0x08, 0xe8, 0x87, 0xfb, 0xff, 0xff, 0x31, 0xd2,
+            0x48, 0x83, 0xec, 0x08, 0xe8, 0x87, 0xfb, 0xff, 0xff, 0x31, 0xd2, 0x85, 0xc0, 0x0f,
+            0x48, 0xc2, 0x48, 0x83, 0xc4, 0x08, 0x31, 0xd2, 0x31, 0xc9, 0x31, 0xf6, 0x31, 0xff,
+            0xc3,
         ];
         assert_eq!(forward_target(&ssl_write_ex, 0x35a10), Some(0x355a0));
+        // The same cut before its ret, and with a second call after the first.
+        assert_eq!(forward_target(&ssl_write_ex[..28], 0x35a10), None);
+        let mut calls_again = ssl_write_ex[..16].to_vec();
+        calls_again.extend_from_slice(&[0xe8, 0, 0, 0, 0, 0xc3]);
+        assert_eq!(forward_target(&calls_again, 0x35a10), None);
+        // A result read from memory after the call (mov (%rsp),%eax) is not a
+        // plain forward either.
+        let reads_memory = [
+            0x48, 0x83, 0xec, 0x08, 0xe8, 0, 0, 0, 0, 0x8b, 0x04, 0x24, 0xc3,
+        ];
+        assert_eq!(forward_target(&reads_memory, 0x1000), None);
         let mut tail = vec![0xf3, 0x0f, 0x1e, 0xfa, 0x55, 0x48, 0x89, 0xe5];
         tail.extend_from_slice(&[0xe9, 0x00, 0x10, 0x00, 0x00]);
         assert_eq!(forward_target(&tail, 0x1000), Some(0x1000 + 13 + 0x1000));
@@ -338,7 +408,7 @@ mod tests {
         let fwd = |from: u64, to: u64| {
             let mut c = vec![0x48, 0x83, 0xec, 0x08];
             c.extend_from_slice(&call(from, 4, to));
-            c.extend_from_slice(&[0x31, 0xd2, 0xc3]);
+            c.extend_from_slice(&[0x31, 0xd2, 0x48, 0x83, 0xc4, 0x08, 0xc3]);
             c
         };
         text.insert(wx, fwd(wx, wi));
