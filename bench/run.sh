@@ -24,7 +24,9 @@ if [[ "${1:-}" == "--committed" ]]; then
     src=/var/tmp/oispd-bench-src/$rev
     if [[ ! -d "$src" ]]; then
         mkdir -p "$src.tmp"
-        git archive HEAD | tar -x -C "$src.tmp"
+        # --touch: fresh mtimes, so cargo (sharing CARGO_TARGET_DIR with the work
+        # tree) rebuilds the snapshot instead of reusing the work tree's build.
+        git archive HEAD | tar -x --touch -C "$src.tmp"
         mv "$src.tmp" "$src"
     fi
     export BENCH_OISPD_REV="$rev (committed snapshot)"
