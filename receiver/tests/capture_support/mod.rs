@@ -191,8 +191,7 @@ fn spec_dir() -> PathBuf {
 
 fn schema() -> &'static OispSchema {
     static SCHEMA: OnceLock<OispSchema> = OnceLock::new();
-    SCHEMA
-        .get_or_init(|| OispSchema::load(spec_dir()).expect("OISP schemas under spec/oisp-spec"))
+    SCHEMA.get_or_init(|| OispSchema::load(spec_dir()).expect("OISP schemas under spec/oisp-spec"))
 }
 
 /// Every event validates against the OISP schema and carries none of `secrets`.
