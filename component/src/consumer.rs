@@ -279,17 +279,28 @@ mod tests {
         ));
     }
 
-    /// Scenario: a batch goes to two pipelines with `send_acked`.
-    /// Guarantees: the sender waits until both pipelines dropped their
-    /// envelope (handed the batch on), not merely until the channels took it.
-    #[tokio::test]
-    async fn send_acked_waits_for_every_pipeline() {
+    /// `send_acked` of one batch into two pipelines: the waiting sender and
+    /// the envelope each pipeline received.
+    async fn send_acked_to_two_pipelines() -> (
+        tokio::task::JoinHandle<Result<(), ConsumeError>>,
+        Envelope,
+        Envelope,
+    ) {
         let (a, mut ra) = sender("logs/a", 4);
         let (b, mut rb) = sender("logs/b", 4);
         let out = Output::new(vec![(Signal::Logs, a), (Signal::Logs, b)]);
         let waiting = tokio::spawn(async move { out.send_acked(Batch::Logs(vec![])).await });
         let first = ra.recv().await.expect("pipeline a gets the batch");
         let second = rb.recv().await.expect("pipeline b gets the batch");
+        (waiting, first, second)
+    }
+
+    /// Scenario: a batch goes to two pipelines with `send_acked`.
+    /// Guarantees: the sender waits until both pipelines dropped their
+    /// envelope (handed the batch on), not merely until the channels took it.
+    #[tokio::test]
+    async fn send_acked_waits_for_every_pipeline() {
+        let (waiting, first, second) = send_acked_to_two_pipelines().await;
         assert!(first.ack.is_some() && second.ack.is_some());
         drop(first);
         tokio::task::yield_now().await;
@@ -303,12 +314,7 @@ mod tests {
     /// though another pipeline took it.
     #[tokio::test]
     async fn send_acked_reports_a_refusal() {
-        let (a, mut ra) = sender("logs/a", 4);
-        let (b, mut rb) = sender("logs/b", 4);
-        let out = Output::new(vec![(Signal::Logs, a), (Signal::Logs, b)]);
-        let waiting = tokio::spawn(async move { out.send_acked(Batch::Logs(vec![])).await });
-        let first = ra.recv().await.expect("pipeline a gets the batch");
-        let second = rb.recv().await.expect("pipeline b gets the batch");
+        let (waiting, first, second) = send_acked_to_two_pipelines().await;
         if let Some(ack) = &second.ack {
             ack.refuse("queue full");
             ack.refuse("second reason");

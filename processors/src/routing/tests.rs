@@ -135,19 +135,21 @@ table:
     );
 }
 
+/// Resources of host `billing-1` to logs/billing (legacy statement form),
+/// the rest to logs/loki.
+const BILLING_BY_HOST: &str = r#"
+default_pipelines: [logs/loki]
+table:
+  - statement: 'route() where attributes["host.name"] == "billing-1"'
+    pipelines: [logs/billing]
+"#;
+
 /// Scenario: an OTLP receiver waits on an ack while the connector routes
 /// its batch to two pipelines. Guarantees: each routed part carries the ack,
 /// so the receiver's wait ends only when both pipelines are done with it.
 #[tokio::test]
 async fn routed_parts_carry_the_receivers_ack() {
-    let mut h = Harness::new(
-        r#"
-default_pipelines: [logs/loki]
-table:
-  - statement: 'route() where attributes["host.name"] == "billing-1"'
-    pipelines: [logs/billing]
-"#,
-    );
+    let mut h = Harness::new(BILLING_BY_HOST);
     let (ack, mut outcome) = Ack::new();
     h.connector.consume_acked(sample(), &ack).await.unwrap();
     drop(ack);
@@ -168,14 +170,7 @@ table:
 /// the rest goes to the defaults.
 #[tokio::test]
 async fn resource_routes_take_whole_resources() {
-    let mut h = Harness::new(
-        r#"
-default_pipelines: [logs/loki]
-table:
-  - statement: 'route() where attributes["host.name"] == "billing-1"'
-    pipelines: [logs/billing]
-"#,
-    );
+    let mut h = Harness::new(BILLING_BY_HOST);
     h.connector.consume(sample()).await.unwrap();
     assert_eq!(h.got("logs/billing"), [["invoice"]]);
     assert_eq!(h.got("logs/loki"), [["finding", "chat", "finding-2"]]);
