@@ -208,7 +208,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "url_credentials",
-        pattern: r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^/\s:@]{1,64}:([^/\s:@]{3,128})@[A-Za-z0-9.\-\[]",
+        pattern: r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^/\s:@]+:([^/\s:@]{3,})@[A-Za-z0-9.\-\[]",
         keywords: &["://"],
         extract: Extract::Group(1),
         validate: not_placeholder,
@@ -232,7 +232,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "password",
-        pattern: r#"(?i)(?:^|[^a-z0-9])(?:password|passwd|pwd)["']?\s*(?:=>|:=|=|:)\s*(?:"([^"\r\n]{3,256})"|'([^'\r\n]{3,256})'|([^\s"'`,;)}\]]{3,256}))"#,
+        pattern: r#"(?i)(?:^|[^a-z0-9])(?:password|passwd|pwd)["']?\s*(?:=>|:=|=|:)\s*(?:"([^"\r\n]{3,})"|'([^'\r\n]{3,})'|([^\s"'`,;)}\]]{3,}))"#,
         keywords: &["password", "passwd", "pwd"],
         extract: Extract::FirstNonEmpty,
         validate: assigned_value,
@@ -240,7 +240,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "generic_secret",
-        pattern: r#"(?i)(?:^|[^a-z0-9])(?:secret|client[_\-]?secret|api[_\-]?key|apikey|access[_\-]?key|secret[_\-]?(?:access[_\-]?)?key|private[_\-]?key|auth[_\-]?token|access[_\-]?token|api[_\-]?token|refresh[_\-]?token)["']?\s*(?:=>|:=|=|:)\s*(?:"([^"\r\n]{3,256})"|'([^'\r\n]{3,256})'|([^\s"'`,;)}\]]{3,256}))"#,
+        pattern: r#"(?i)(?:^|[^a-z0-9])(?:secret|client[_\-]?secret|api[_\-]?key|apikey|access[_\-]?key|secret[_\-]?(?:access[_\-]?)?key|private[_\-]?key|auth[_\-]?token|access[_\-]?token|api[_\-]?token|refresh[_\-]?token)["']?\s*(?:=>|:=|=|:)\s*(?:"([^"\r\n]{3,})"|'([^'\r\n]{3,})'|([^\s"'`,;)}\]]{3,}))"#,
         keywords: &[
             "secret",
             "api_key",

@@ -315,6 +315,25 @@ fn assignments_urls_and_authorization_values() {
     );
 }
 
+/// Scenario: assigned and URL-embedded secrets of several hundred
+/// characters, quoted and bare.
+/// Guarantees: the whole value is redacted, however long (no length cap
+/// leaves a tail of it in the output).
+#[test]
+fn long_assigned_values_are_redacted_whole() {
+    let r = redactor();
+    let long = fake(35, 600, ALNUM);
+    for text in [
+        format!("password = \"{long}\""),
+        format!("client_secret: {long}"),
+        format!("https://app:{long}@db.internal/app"),
+    ] {
+        let out = r.redact_text(&text).unwrap();
+        assert!(out.contains("[REDACTED:"), "{out}");
+        assert!(!out.contains(&long[long.len() - 20..]), "{out}");
+    }
+}
+
 /// Scenario: ordinary prompts, code that handles secrets without containing
 /// any, UUIDs, git SHAs (even next to the word "secret"), hashes, base64
 /// images, version strings, AWS documentation keys.
