@@ -3,7 +3,10 @@
 //! event becomes that event's exact JSON, any other record a readable
 //! generic JSON object (`oispd_semconv::otel::log_record_generic_json`).
 
-use oispd_semconv::otel::{find_attribute, log_record_event_json, log_record_generic_json};
+use oispd_semconv::otel::{
+    find_attribute, log_record_event_json, log_record_event_kvlist, log_record_generic_json,
+    KeyValuesJson,
+};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -43,6 +46,20 @@ pub(crate) fn record_json(
 ) -> Value {
     log_record_event_json(record)
         .unwrap_or_else(|| log_record_generic_json(resource, scope, record))
+}
+
+/// Appends the JSON view of one record to `out`; an OISP event held as a
+/// kvlist is written straight from it, without building a [`Value`].
+pub(crate) fn write_record_json(
+    resource: Option<&Resource>,
+    scope: Option<&InstrumentationScope>,
+    record: &LogRecord,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    match log_record_event_kvlist(record) {
+        Some(kvs) => serde_json::to_writer(out, &KeyValuesJson(kvs)),
+        None => serde_json::to_writer(out, &record_json(resource, scope, record)),
+    }
 }
 
 /// Every record of `logs` in its JSON view, in batch order.

@@ -21,10 +21,14 @@
 mod anyvalue;
 mod flatten;
 mod span;
+mod to_any;
 
-pub use anyvalue::{any_value_to_json, json_to_any_value, key_values_to_json};
+pub use anyvalue::{
+    any_value_to_json, json_to_any_value, key_values_to_json, AnyValueJson, KeyValuesJson,
+};
 pub use flatten::event_attributes;
 pub use span::span_from_exchange;
+pub use to_any::{to_any_value, ToAnyError};
 
 use crate::attributes::{otel_host_arch, resource as res};
 use crate::event::{format_ts_nanos, EventData, OispEvent};
@@ -34,7 +38,6 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, Key
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 
 /// OTel severity number INFO.
 pub const SEVERITY_INFO: i32 = 9;
@@ -61,7 +64,7 @@ pub fn event_to_log_record(event: &OispEvent) -> LogRecord {
         observed_time_unix_nano: ts,
         severity_number,
         severity_text: severity_text.to_string(),
-        body: Some(json_to_any_value(&event.to_value())),
+        body: Some(event_body(event)),
         attributes: event_attributes(event),
         dropped_attributes_count: 0,
         flags,
@@ -69,6 +72,13 @@ pub fn event_to_log_record(event: &OispEvent) -> LogRecord {
         span_id,
         event_name: event.event_type.clone(),
     }
+}
+
+/// The event as a kvlist, built straight from its fields.
+fn event_body(event: &OispEvent) -> AnyValue {
+    // Every map key of an event is a string, so this cannot fail; should a
+    // future field break that, the JSON path still gives the same value.
+    to_any_value(event).unwrap_or_else(|_| json_to_any_value(&event.to_value()))
 }
 
 fn severity(event: &OispEvent) -> (i32, &'static str) {
@@ -174,22 +184,29 @@ pub fn event_resource(event: &OispEvent) -> Resource {
 /// holding that resource's records in input order.
 pub fn events_to_resource_logs(events: Vec<OispEvent>) -> Vec<ResourceLogs> {
     let mut out: Vec<ResourceLogs> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
     for event in &events {
         let resource = event_resource(event);
-        let key = format!("{:?}", resource.attributes);
-        let i = *index.entry(key).or_insert_with(|| {
-            out.push(ResourceLogs {
-                resource: Some(resource),
-                scope_logs: vec![ScopeLogs {
-                    scope: Some(oispd_scope()),
-                    log_records: Vec::new(),
+        // A batch holds few distinct resources, and events of one process
+        // tend to be adjacent: a search from the latest group is cheaper
+        // than hashing every resource.
+        let found = out
+            .iter()
+            .rposition(|rl| rl.resource.as_ref() == Some(&resource));
+        let i = match found {
+            Some(i) => i,
+            None => {
+                out.push(ResourceLogs {
+                    resource: Some(resource),
+                    scope_logs: vec![ScopeLogs {
+                        scope: Some(oispd_scope()),
+                        log_records: Vec::new(),
+                        schema_url: String::new(),
+                    }],
                     schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            });
-            out.len() - 1
-        });
+                });
+                out.len() - 1
+            }
+        };
         if let Some(scope) = out[i].scope_logs.first_mut() {
             scope.log_records.push(event_to_log_record(event));
         }
@@ -205,15 +222,10 @@ pub fn events_to_resource_logs(events: Vec<OispEvent>) -> Vec<ResourceLogs> {
 /// check looks at the body's keys only; the conversion happens only for
 /// records that pass it.
 pub fn log_record_event_json(record: &LogRecord) -> Option<Value> {
+    if let Some(kvs) = log_record_event_kvlist(record) {
+        return Some(Value::Object(key_values_to_json(kvs)));
+    }
     match record.body.as_ref()?.value.as_ref()? {
-        Av::KvlistValue(kv) => {
-            let has = |k: &str| kv.values.iter().any(|e| e.key == k);
-            if has("oisp_version") && has("event_type") {
-                Some(Value::Object(key_values_to_json(&kv.values)))
-            } else {
-                None
-            }
-        }
         Av::StringValue(s) => {
             let t = s.trim_start();
             if !(t.starts_with('{') && t.contains("\"oisp_version\"")) {
@@ -225,6 +237,19 @@ pub fn log_record_event_json(record: &LogRecord) -> Option<Value> {
                 }
                 _ => None,
             }
+        }
+        _ => None,
+    }
+}
+
+/// The body of a record that carries an OISP event as a kvlist (what
+/// [`event_to_log_record`] writes); [`KeyValuesJson`] writes it as the
+/// event's JSON without building a [`Value`].
+pub fn log_record_event_kvlist(record: &LogRecord) -> Option<&[KeyValue]> {
+    match record.body.as_ref()?.value.as_ref()? {
+        Av::KvlistValue(kv) => {
+            let has = |k: &str| kv.values.iter().any(|e| e.key == k);
+            (has("oisp_version") && has("event_type")).then_some(kv.values.as_slice())
         }
         _ => None,
     }
@@ -341,7 +366,8 @@ mod tests {
     }
 
     /// Scenario: every spec example goes OISP -> LogRecord -> OISP.
-    /// Guarantees: the JSON that comes back is identical, and parses to the same event.
+    /// Guarantees: the JSON that comes back is identical, and parses to the same event;
+    /// the body is the event's JSON as a kvlist in key order.
     #[test]
     fn every_example_round_trips_through_a_log_record() {
         for (name, v) in crate::test_support::examples() {
@@ -353,6 +379,9 @@ mod tests {
             assert_eq!(rec.severity_number, SEVERITY_INFO, "{name}");
             assert_eq!(log_record_event_json(&rec).unwrap(), v, "{name}");
             assert_eq!(log_record_to_event(&rec).unwrap(), ev, "{name}");
+            // Built straight from the event, the body is exactly the JSON
+            // path's, key order included.
+            assert_eq!(rec.body, Some(json_to_any_value(&ev.to_value())), "{name}");
         }
     }
 

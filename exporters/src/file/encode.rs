@@ -3,7 +3,7 @@
 //! characters, so a record can never span two lines.
 
 use super::config::Format;
-use crate::oisp_view::record_json;
+use crate::oisp_view::write_record_json;
 use crate::otlp::encode::request_json;
 use oispd_component::Batch;
 
@@ -15,8 +15,7 @@ pub fn encode_lines(batch: &Batch, format: Format, out: &mut Vec<u8>) -> serde_j
                 let resource = rl.resource.as_ref();
                 for sl in &rl.scope_logs {
                     for record in &sl.log_records {
-                        let json = record_json(resource, sl.scope.as_ref(), record);
-                        serde_json::to_writer(&mut *out, &json)?;
+                        write_record_json(resource, sl.scope.as_ref(), record, out)?;
                         out.push(b'\n');
                     }
                 }

@@ -10,7 +10,10 @@
 use base64::Engine;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Number, Value};
+use std::collections::HashSet;
 
 /// Converts a JSON value to an OTLP `AnyValue`.
 pub fn json_to_any_value(v: &Value) -> AnyValue {
@@ -77,6 +80,69 @@ pub fn key_values_to_json(kvs: &[KeyValue]) -> Map<String, Value> {
         .collect()
 }
 
+/// Serializes an `AnyValue` as the JSON [`any_value_to_json`] gives,
+/// without building that JSON value first (the exporters write each
+/// captured event this way).
+pub struct AnyValueJson<'a>(pub &'a AnyValue);
+
+/// Serializes key-values as the JSON object [`key_values_to_json`] gives.
+pub struct KeyValuesJson<'a>(pub &'a [KeyValue]);
+
+impl Serialize for AnyValueJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0.value {
+            None | Some(Av::StringValueStrindex(_)) => s.serialize_unit(),
+            Some(Av::StringValue(v)) => s.serialize_str(v),
+            Some(Av::BoolValue(b)) => s.serialize_bool(*b),
+            Some(Av::IntValue(i)) => s.serialize_i64(*i),
+            Some(Av::DoubleValue(d)) if d.is_finite() => s.serialize_f64(*d),
+            Some(Av::DoubleValue(d)) => s.serialize_str(&d.to_string()),
+            Some(Av::ArrayValue(a)) => {
+                let mut seq = s.serialize_seq(Some(a.values.len()))?;
+                for v in &a.values {
+                    seq.serialize_element(&AnyValueJson(v))?;
+                }
+                seq.end()
+            }
+            Some(Av::KvlistValue(kv)) => KeyValuesJson(&kv.values).serialize(s),
+            Some(Av::BytesValue(b)) => {
+                s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b))
+            }
+        }
+    }
+}
+
+impl Serialize for KeyValuesJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if has_repeated_key(self.0) {
+            // A JSON object keeps one value per key: the slow path has
+            // exactly `key_values_to_json`'s answer.
+            return key_values_to_json(self.0).serialize(s);
+        }
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for kv in self.0 {
+            match &kv.value {
+                Some(v) => map.serialize_entry(&kv.key, &AnyValueJson(v))?,
+                None => map.serialize_entry(&kv.key, &())?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// Whether two key-values share a key (linear for the small lists events
+/// hold, hashed beyond).
+fn has_repeated_key(kvs: &[KeyValue]) -> bool {
+    if kvs.len() <= 16 {
+        return kvs
+            .iter()
+            .enumerate()
+            .any(|(i, a)| kvs[..i].iter().any(|b| b.key == a.key));
+    }
+    let mut seen = HashSet::with_capacity(kvs.len());
+    !kvs.iter().all(|kv| seen.insert(kv.key.as_str()))
+}
+
 fn double_to_json(d: f64) -> Value {
     match Number::from_f64(d) {
         Some(n) => Value::Number(n),
@@ -124,5 +190,58 @@ mod tests {
         assert_eq!(any_value_to_json(&nan), json!("NaN"));
         let big = json_to_any_value(&json!(u64::MAX));
         assert!(matches!(big.value, Some(Av::DoubleValue(_))));
+    }
+
+    /// Scenario: values of every kind (nested, bytes, NaN, infinities, a
+    /// strindex, a key without value) and kvlists with repeated keys, short
+    /// and past the linear check.
+    /// Guarantees: the text written directly is the text of
+    /// `any_value_to_json`'s value.
+    #[test]
+    fn direct_json_is_the_json_of_the_value() {
+        let kv = |k: &str, v: Option<Av>| KeyValue {
+            key: k.into(),
+            value: Some(AnyValue { value: v }),
+            ..Default::default()
+        };
+        let mut long: Vec<KeyValue> = (0..40)
+            .map(|i| kv(&format!("k{i}"), Some(Av::IntValue(i))))
+            .collect();
+        long.push(kv("k7", Some(Av::StringValue("last".into()))));
+        let values = vec![
+            Av::StringValue("é \"q\" \n".into()),
+            Av::BoolValue(false),
+            Av::IntValue(i64::MIN),
+            Av::DoubleValue(0.1),
+            Av::DoubleValue(f64::NAN),
+            Av::DoubleValue(f64::NEG_INFINITY),
+            Av::BytesValue(vec![1, 2, 3, 250]),
+            Av::StringValueStrindex(3),
+            Av::KvlistValue(KeyValueList {
+                values: vec![
+                    kv("b", Some(Av::IntValue(1))),
+                    kv("a", None),
+                    KeyValue {
+                        key: "none".into(),
+                        ..Default::default()
+                    },
+                    kv("b", Some(Av::IntValue(2))),
+                ],
+            }),
+            Av::KvlistValue(KeyValueList { values: long }),
+        ];
+        let all = AnyValue {
+            value: Some(Av::ArrayValue(ArrayValue {
+                values: values
+                    .into_iter()
+                    .map(|v| AnyValue { value: Some(v) })
+                    .chain([AnyValue { value: None }])
+                    .collect(),
+            })),
+        };
+        assert_eq!(
+            serde_json::to_string(&AnyValueJson(&all)).unwrap(),
+            serde_json::to_string(&any_value_to_json(&all)).unwrap()
+        );
     }
 }
