@@ -22,7 +22,7 @@
 //!     idle_timeout: 5m
 //!     max_pending_tool_calls: 256
 //!     providers: {catalog: /etc/oispd/models.json}
-//!     batch: {max_events: 256, timeout: 5ms}
+//!     batch: {max_events: 64, timeout: 1ms}
 //! ```
 
 use std::path::PathBuf;
@@ -37,10 +37,14 @@ use crate::ebpf::{ActivityMode, EbpfCaptureConfig, ProcessMatch};
 
 /// Default time a process's activity is kept while it is not (yet) known as an agent.
 pub const DEFAULT_AGENT_LOOKBACK: Duration = Duration::from_secs(60);
-/// Default number of events per batch pushed into pipelines.
-pub const DEFAULT_BATCH_MAX_EVENTS: usize = 256;
-/// Default longest time an event waits for its batch to fill.
-pub const DEFAULT_BATCH_TIMEOUT: Duration = Duration::from_millis(5);
+/// Default number of events per batch pushed into pipelines: enough to
+/// amortise a batch's hand-offs, small enough that the batches in flight
+/// after a burst (pipeline channels, exporter queues) stay a few MB.
+pub const DEFAULT_BATCH_MAX_EVENTS: usize = 64;
+/// Default longest time an event waits for its batch to fill. The ring is
+/// read every 2 ms, so a longer wait adds latency without making batches
+/// much fuller at the rates where batching matters.
+pub const DEFAULT_BATCH_TIMEOUT: Duration = Duration::from_millis(1);
 
 /// `providers`: where provider detection gets its table.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -55,9 +59,9 @@ pub struct ProvidersConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {
-    /// Events per batch at most (default 256).
+    /// Events per batch at most (default 64).
     pub max_events: usize,
-    /// Longest time an event waits for more (default 5ms).
+    /// Longest time an event waits for more (default 1ms).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
 }
@@ -242,7 +246,8 @@ mod tests {
         let d = c.decoder_config();
         assert_eq!(d, DecoderConfig::default());
         assert_eq!(c.activity, ActivityMode::Agents);
-        assert_eq!(c.batch.max_events, 256);
+        assert_eq!(c.batch.max_events, 64);
+        assert_eq!(c.batch.timeout, Duration::from_millis(1));
     }
 
     /// Scenario: every key set.
