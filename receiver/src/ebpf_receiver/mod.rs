@@ -131,8 +131,25 @@ impl Receiver for EbpfReceiver {
         output: Output,
         shutdown: CancellationToken,
     ) -> Result<JoinHandle<()>, ComponentError> {
-        let capture = EbpfCapture::start(&self.config.capture_config())
-            .map_err(|e| ComponentError::Environment(e.to_string()))?;
+        // The capture's ring buffer is registered with the runtime that
+        // will poll it: the receiver's own, on its own thread (see `run_on_own_thread`).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ComponentError::Environment(format!("ebpf receiver runtime: {e}")))?;
+        let started = {
+            let _entered = runtime.enter();
+            EbpfCapture::start(&self.config.capture_config())
+        };
+        let capture = match started {
+            Ok(capture) => capture,
+            Err(e) => {
+                // Dropping a runtime blocks, which is not allowed inside the
+                // pipeline's runtime; it holds no tasks yet, so let it go.
+                runtime.shutdown_background();
+                return Err(ComponentError::Environment(e.to_string()));
+            }
+        };
         let host = host::host_facts(Path::new("/"));
         let mut decoder_config = self.config.decoder_config();
         decoder_config.host = Some(host.clone());
@@ -161,8 +178,33 @@ impl Receiver for EbpfReceiver {
             pressure: this.pressure,
             output,
         };
-        Ok(tokio::spawn(run.run(capture, assembler, shutdown)))
+        run_on_own_thread(runtime, run.run(capture, assembler, shutdown))
     }
+}
+
+/// Runs the receiver on a thread of its own, with its own runtime, and
+/// returns a handle that completes when it stops.
+///
+/// The ring buffer must be drained within milliseconds whatever the
+/// pipeline's tasks are doing: on the shared runtime, timers and readiness
+/// are only seen when a worker parks on the I/O driver, and records waited
+/// unread for tens of milliseconds while the workers were busy or parked
+/// elsewhere. A dedicated thread is always parked on its own driver.
+fn run_on_own_thread(
+    runtime: tokio::runtime::Runtime,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<JoinHandle<()>, ComponentError> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("oispd-ebpf".into())
+        .spawn(move || {
+            runtime.block_on(task);
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| ComponentError::Environment(format!("ebpf receiver thread: {e}")))?;
+    Ok(tokio::spawn(async move {
+        let _ = done_rx.await;
+    }))
 }
 
 /// The receiver's task state besides the capture and the assembler.
