@@ -6,7 +6,7 @@
 //! receivers:
 //!   ebpf:
 //!     max_body_bytes: 1048576       # per SSL_* call and per decoded body
-//!     ring_buffer_size: 16777216    # bytes, a power of two
+//!     ring_buffer_size: 8388608     # bytes, a power of two
 //!     libraries: [/opt/app/lib/libssl.so.3]
 //!     include: {names: ["python*", node], pids: [], cgroups: []}
 //!     exclude: {names: [sshd]}
@@ -83,7 +83,7 @@ pub struct EbpfReceiverConfig {
     /// decoded, in bytes (default 1 MiB, at most 4 MiB); a call or body
     /// beyond it is captured up to it and its events are marked partial.
     pub max_body_bytes: u32,
-    /// Kernel ring buffer size in bytes (default 16 MiB), a power of two.
+    /// Kernel ring buffer size in bytes (default 8 MiB), a power of two.
     pub ring_buffer_size: u32,
     /// Extra OpenSSL libraries or executables to probe.
     pub libraries: Vec<PathBuf>,
