@@ -8,7 +8,8 @@ Scenario coverage:
 - the file exporter's output validates against the OISP schema;
 - rotation keeps max_backups files and loses no line;
 - SIGTERM flushes what was accepted; a finite replay exits 0 by itself;
-- bad input (malformed lines, garbage OTLP, a port in use) is reported, not fatal.
+- bad input (malformed lines, garbage OTLP, a port in use) is reported, not fatal;
+- oispd runs without transparent huge pages.
 """
 import json
 import pathlib
@@ -261,3 +262,13 @@ def test_port_in_use_is_a_one_line_startup_error(start_oispd, tmp_path):
     assert code != 0
     err = [l for l in o.log().splitlines() if l.startswith("Error:")]
     assert err and f"127.0.0.1:{port}" in err[0] and "receivers::otlp" in err[0], o.log()
+
+
+def test_runs_without_transparent_huge_pages(start_oispd, tmp_path):
+    # mimalloc asks for huge pages on its arenas; oispd opts out at start-up so
+    # that its resident memory follows what it uses (src/main.rs, use_small_pages).
+    grpc_port, http_port = free_port(), free_port()
+    o = start_oispd(otlp_config(grpc_port, http_port, tmp_path / "out.jsonl"), wait_ports=[grpc_port])
+    status = pathlib.Path(f"/proc/{o.proc.pid}/status").read_text()
+    assert "THP_enabled:\t0" in status, [line for line in status.splitlines() if "THP" in line]
+    assert o.stop() == 0, o.log()
