@@ -136,9 +136,9 @@ where
 
 /// Unconsumed bytes at which the kernel wakes the reader: 64 KiB, or an
 /// eighth of a smaller ring. Less than that is picked up by the reader's
-/// poll every [`POLL_INTERVAL`](super::POLL_INTERVAL): a wakeup per record
-/// (the kernel's default when the reader keeps up) costs each `SSL_*` call
-/// more than the rest of its capture.
+/// poll (see `pace`): a wakeup per record (the kernel's default when the
+/// reader keeps up) costs each `SSL_*` call more than the rest of its
+/// capture.
 fn wakeup_bytes(ring_buffer_size: u32) -> u32 {
     (ring_buffer_size / 8).min(64 << 10)
 }

@@ -32,6 +32,7 @@ mod elf;
 mod error;
 mod filter;
 mod loader;
+mod pace;
 mod parse;
 mod preflight;
 mod probe_points;
@@ -40,7 +41,7 @@ mod procfs;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aya::maps::{MapData, RingBuf};
 use oispd_component::ComponentConfig;
@@ -56,6 +57,7 @@ use crate::capture::TlsChunk;
 use conns::Conns;
 use filter::{basename, PathFilter, ProcessFilter, ProcessInfo};
 use loader::{KernelMaps, SKIP, TRACE};
+use pace::PollPace;
 use parse::{parse, socket_addr, tls_chunks, KernelRecord, ParseError};
 use probes::LibraryProbes;
 
@@ -99,11 +101,6 @@ pub struct CaptureDrops {
     pub malformed_records: u64,
 }
 
-/// How often the ring buffer is checked without a wakeup: the kernel wakes
-/// the reader only once 64 KiB wait (see `loader::wakeup_bytes`), so this
-/// bounds the delay of a lone record.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
-
 /// Paths of open files per process, for file read and write records.
 const MAX_FD_PATHS_PER_PID: usize = 4096;
 
@@ -118,7 +115,7 @@ pub struct EbpfCapture {
     conns: Conns,
     fd_paths: HashMap<u32, HashMap<i32, String>>,
     ready: VecDeque<CaptureRecord>,
-    poll: tokio::time::Interval,
+    poll: PollPace,
     malformed: u64,
     mono_to_unix_ns: i128,
 }
@@ -184,7 +181,7 @@ impl EbpfCapture {
             conns: Conns::default(),
             fd_paths: HashMap::new(),
             ready: VecDeque::new(),
-            poll: poll_interval(),
+            poll: PollPace::new(Instant::now()),
             malformed: 0,
             mono_to_unix_ns: mono_to_unix_offset(),
         })
@@ -216,7 +213,7 @@ impl EbpfCapture {
                         }
                     },
                     () = sleep_until(deadline) => None,
-                    _ = poll.tick() => None,
+                    () = poll.tick() => None,
                 }
             };
             if let Some(record) = record {
@@ -296,6 +293,9 @@ impl EbpfCapture {
                 return;
             }
         };
+        if record.is_tls() {
+            self.poll.record_seen();
+        }
         match record {
             KernelRecord::TlsData { rec, data } => self.tls_data(rec, data),
             KernelRecord::TlsBind(b) => {
@@ -484,12 +484,6 @@ fn single_target(config: &EbpfCaptureConfig) -> u32 {
         ([pid], true) if config.exclude.is_empty() => *pid,
         _ => 0,
     }
-}
-
-fn poll_interval() -> tokio::time::Interval {
-    let mut poll = tokio::time::interval(POLL_INTERVAL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    poll
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

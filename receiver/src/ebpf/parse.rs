@@ -35,6 +35,16 @@ pub(crate) enum KernelRecord {
     Nothing,
 }
 
+impl KernelRecord {
+    /// Part of a TLS connection's capture (data, socket, close).
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(
+            self,
+            KernelRecord::TlsData { .. } | KernelRecord::TlsBind(_) | KernelRecord::TlsFree(_)
+        )
+    }
+}
+
 /// Why a record could not be parsed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum ParseError {
