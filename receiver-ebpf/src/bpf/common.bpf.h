@@ -113,11 +113,21 @@ static __always_inline u64 ring_avail(void)
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 }
 
-/* bpf_ringbuf_output of `size` bytes, counted when the ring is full;
- * `wake_now` wakes the reader whatever is waiting. */
-static __always_inline void ring_output(void *data, u64 size, bool wake_now)
+/* Exec and new executable mappings wake the reader whatever is waiting: it
+ * probes the new program's OpenSSL on them, and may be polling slowly on a
+ * quiet host. They are rare next to TLS records, so the wakeups cost little. */
+static __always_inline bool wakes_reader_now(u16 kind)
 {
-	u64 flags = wake_now ? BPF_RB_FORCE_WAKEUP : wakeup_flags(ring_avail() + size + 8, size);
+	return kind == OISP_REC_EXEC || kind == OISP_REC_EXEC_MAP;
+}
+
+/* bpf_ringbuf_output of a record of `size` bytes, counted when the ring is
+ * full. */
+static __always_inline void ring_output(void *data, u64 size)
+{
+	u64 flags = wakes_reader_now(((struct oisp_hdr *)data)->kind)
+			    ? BPF_RB_FORCE_WAKEUP
+			    : wakeup_flags(ring_avail() + size + 8, size);
 	if (bpf_ringbuf_output(&events, data, size, flags))
 		count_drop(OISP_DROP_ACTIVITY, 1);
 }
@@ -148,15 +158,10 @@ static __always_inline struct scratch *scratch_get(void)
 }
 
 /* Copies `size` bytes of the scratch record to the ring and releases it. */
-static __always_inline void scratch_emit_flags(struct scratch *s, u32 size, bool wake_now)
-{
-	ring_output(s->buf, bounded(size, SCRATCH_SIZE), wake_now);
-	*(volatile u32 *)&s->busy = 0;
-}
-
 static __always_inline void scratch_emit(struct scratch *s, u32 size)
 {
-	scratch_emit_flags(s, size, false);
+	ring_output(s->buf, bounded(size, SCRATCH_SIZE));
+	*(volatile u32 *)&s->busy = 0;
 }
 
 static __always_inline void scratch_release(struct scratch *s)
@@ -167,13 +172,7 @@ static __always_inline void scratch_release(struct scratch *s)
 /* Sends a fixed-size record, counting it when the ring is full. */
 static __always_inline void emit_fixed(void *rec, u32 size)
 {
-	ring_output(rec, size, false);
-}
-
-/* Sends a fixed-size record and wakes the reader at once. */
-static __always_inline void emit_fixed_now(void *rec, u32 size)
-{
-	ring_output(rec, size, true);
+	ring_output(rec, size);
 }
 
 /* True when the current process must not be looked at at all. */

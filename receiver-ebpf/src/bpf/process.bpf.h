@@ -58,10 +58,7 @@ int oisp_exec(struct trace_event_raw_sched_process_exec *ctx)
 	r->filename_len = fname_len;
 	r->args_len = args_len;
 	fill_hdr(&r->hdr, pid_tgid, OISP_REC_EXEC, 0, fname_len + args_len);
-	/* The reader probes the new program's OpenSSL on this record, and may be
-	 * polling slowly on a quiet host: wake it now. Execs are rare next to
-	 * TLS records, so the wakeups cost little. */
-	scratch_emit_flags(s, sizeof(*r) + fname_len + args_len, true);
+	scratch_emit(s, sizeof(*r) + fname_len + args_len);
 	return 0;
 }
 
@@ -147,8 +144,7 @@ int oisp_mmap_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	struct oisp_exec_map r = { .dev = a.ptr, .ino = a.aux };
 	fill_hdr(&r.hdr, pid_tgid, OISP_REC_EXEC_MAP, 0, 0);
-	/* Like exec: the reader probes the file on this record. */
-	emit_fixed_now(&r, sizeof(r));
+	emit_fixed(&r, sizeof(r));
 	return 0;
 }
 

@@ -18,11 +18,11 @@
 
 use std::time::{Duration, Instant};
 
-/// Poll period while records flow.
+/// Poll period while TLS records flow.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(2);
-/// Poll period once the ring has been empty for [`IDLE_AFTER`].
+/// Poll period once no TLS record has come for [`IDLE_AFTER`].
 pub const IDLE_POLL_INTERVAL: Duration = Duration::from_millis(20);
-/// Time without a record after which the reader slows down.
+/// Time without a TLS record after which the reader slows down.
 pub const IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// The reader's poll timer and the pace it runs at.
@@ -46,7 +46,7 @@ impl PollPace {
     }
 
     /// Waits for the next time to look at the ring, and slows down if no
-    /// record came for [`IDLE_AFTER`] before it.
+    /// TLS record came for [`IDLE_AFTER`] before it.
     pub async fn tick(&mut self) {
         self.timer.tick().await;
         self.ticked(Instant::now());
@@ -56,9 +56,7 @@ impl PollPace {
     /// enough for every record (no clock read).
     pub fn record_seen(&mut self) {
         self.seen = true;
-        if self.period != POLL_INTERVAL {
-            self.set_period(POLL_INTERVAL);
-        }
+        self.set_period(POLL_INTERVAL);
     }
 
     fn ticked(&mut self, now: Instant) {
