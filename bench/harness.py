@@ -108,6 +108,17 @@ class Proc:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
+    def cpu_precise(self) -> float:
+        """Time on CPU of the live threads, seconds, from schedstat (ns, where
+        utime + stime count whole scheduler ticks)."""
+        total = 0
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # the thread ended between the listing and the read
+        return total / 1e9
+
     def peak_rss_mb(self) -> float:
         """VmHWM: the kernel's peak resident set size of the process, MiB."""
         with open(f"/proc/{self.pid}/status") as f:
@@ -807,6 +818,8 @@ def case5(s: Settings, rep: Report, have: set[str]) -> dict | str:
 # only process oispd captures there (bench/cases/ebpf-load.yaml).
 AI_CLIENT = "aicalls"
 CASE6_BODY_BYTES = 8192
+# Seconds oispd is watched at rest (started, no AI calls) before each run's client.
+CASE6_IDLE_WINDOW_S = 5.0
 
 
 def ebpf_drops(admin_port: int) -> dict[str, float]:
@@ -844,6 +857,10 @@ def case6_run(s: Settings, rate: int, run: int, provider: Proc, pport: int, ca: 
         wait_port(admin, proc)
         tail = Proc(f"{tag}-tail", [LOADGEN, "tail-events", "--file", out], s.workdir)
         time.sleep(0.5)  # oispd attached to the libraries, the tailer watching
+        time.sleep(1.0)  # past the capture's fast polling right after start-up
+        i0 = proc.cpu_precise()
+        time.sleep(CASE6_IDLE_WINDOW_S)
+        idle_cpu_ms_per_s = (proc.cpu_precise() - i0) * 1000 / CASE6_IDLE_WINDOW_S
         h0, tl0 = provider.cpu(), tail.cpu()
         client = Proc(f"{tag}-client", case6_client_args(s, client_bin, pport, ca, rate), s.workdir)
         t0, m0, c0 = time.monotonic(), machine_busy(), proc.cpu()
@@ -876,6 +893,7 @@ def case6_run(s: Settings, rate: int, run: int, provider: Proc, pport: int, ca: 
         "calls_failed": calls["calls_failed"],
         "achieved_per_s": calls["achieved_per_s"],
         "client_latency_p99_ms": calls["latency_ms"]["p99"],
+        "idle_cpu_ms_per_s": idle_cpu_ms_per_s,
         "client_start_delay_p99_ms": calls["start_delay_ms"]["p99"],
         "requests": events.get("ai.request", 0),
         "responses": events.get("ai.response", 0),
@@ -961,7 +979,7 @@ def case6(s: Settings, rep: Report, have: set[str]) -> dict | str:
                 "achieved_per_s", "latency_p50_ms", "latency_p99_ms", "latency_max_ms", "request_p99_ms",
                 "response_p99_ms", "cpu_util", "cpu_ms_per_call", "peak_rss_mb", "drain_s", "client_cpu_util",
                 "provider_cpu_util", "tail_cpu_util", "others_cpu_util", "client_latency_p99_ms",
-                "client_start_delay_p99_ms")},
+                "client_start_delay_p99_ms", "idle_cpu_ms_per_s")},
         }
     return out
 
@@ -1042,6 +1060,12 @@ def write_case6(add, s: Settings, c6: dict) -> None:
             notes.append(f"{r['calls_failed']:,} calls failed at the client")
         if notes:
             add(f"- At {int(rate):,} calls/s: " + "; ".join(notes) + ".")
+    idle = [r["idle_cpu_ms_per_s"] for _, r in rows if r.get("idle_cpu_ms_per_s", {}).get("n")]
+    if idle:
+        add(f"- oispd at rest (running, no AI calls, {fmt(CASE6_IDLE_WINDOW_S, 0)} s ending just before each run's client; "
+            f"all threads' time on CPU from `/proc/PID/task/*/schedstat`): "
+            f"{fmt(statistics.median(i['median'] for i in idle), 2)} ({fmt(min(i['min'] for i in idle), 2)} - "
+            f"{fmt(max(i['max'] for i in idle), 2)}) ms of CPU per second.")
     add("- p99 capture-to-export per second of capture time, each run (ms), to tell a transient from the steady state:")
     for rate, r in rows:
         series = ["[" + ", ".join(fmt(v, 1) if v is not None else "-" for v in run) + "]"
