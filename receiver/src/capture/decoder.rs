@@ -143,7 +143,7 @@ impl CaptureDecoder {
             self.conns.insert(
                 key,
                 Connection {
-                    stream: HttpStream::new(),
+                    stream: HttpStream::with_message_limit(self.config.max_body_bytes),
                     exchanges: Exchanges::default(),
                     last_seen: chunk.ts_mono_ns,
                     last_tid: chunk.tid,

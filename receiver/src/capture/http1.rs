@@ -132,6 +132,20 @@ struct Pending {
     stream: u64,
     head: bool,
     connect: bool,
+    /// The request asked for `Upgrade: websocket`.
+    websocket: bool,
+}
+
+/// A connection that a `101` switched to WebSocket: what the decoder after
+/// HTTP/1 needs.
+#[derive(Debug, Default)]
+pub(crate) struct Upgrade {
+    /// The 101's `Sec-WebSocket-Extensions`.
+    pub extensions: Option<String>,
+    /// Bytes each flow held or received after the switch.
+    pub to_server: Vec<u8>,
+    /// Bytes after the 101 head.
+    pub to_client: Vec<u8>,
 }
 
 /// HTTP/1.x decoding state of one connection (both directions).
@@ -145,6 +159,8 @@ pub(crate) struct Http1Conn {
     next_orphan: u64,
     /// Set by a 101 or a successful CONNECT: both flows become tunnels.
     tunnel: bool,
+    /// Set by a 101 answering a WebSocket upgrade, until taken.
+    upgrade: Option<Upgrade>,
 }
 
 /// Stream ids given to responses whose request was not seen; the exchange
@@ -174,6 +190,7 @@ impl Http1Conn {
             next_request: 1,
             next_orphan: ORPHAN_BASE,
             tunnel: false,
+            upgrade: None,
         }
     }
 
@@ -240,6 +257,9 @@ impl Http1Conn {
         }
         f.buf = buf;
         if self.tunnel {
+            if let Some(u) = self.upgrade.as_mut() {
+                u.to_server.append(&mut self.to_server.buf);
+            }
             self.to_server.state = State::Tunnel;
             self.to_client.state = State::Tunnel;
             self.to_server.buf.clear();
@@ -262,7 +282,16 @@ impl Http1Conn {
             let rest = &input[pos..];
             let state = self.flow_mut(flow).state;
             let step = match state {
-                State::Tunnel | State::Resync => return input.len(),
+                State::Tunnel => {
+                    if let Some(u) = self.upgrade.as_mut() {
+                        match flow {
+                            Flow::ToServer => u.to_server.extend_from_slice(rest),
+                            Flow::ToClient => u.to_client.extend_from_slice(rest),
+                        }
+                    }
+                    return input.len();
+                }
+                State::Resync => return input.len(),
                 State::Start => {
                     // Empty lines between messages are allowed.
                     let skip = rest
@@ -443,6 +472,8 @@ impl Http1Conn {
                     stream,
                     head: method.eq_ignore_ascii_case("HEAD"),
                     connect: method.eq_ignore_ascii_case("CONNECT"),
+                    websocket: find(&headers, "upgrade")
+                        .is_some_and(|u| u.to_ascii_lowercase().contains("websocket")),
                 });
                 let authority = find(&headers, "host").map(str::to_string);
                 out.push(HttpEvent::Head {
@@ -485,6 +516,7 @@ impl Http1Conn {
                     return HeadStep::Consumed(n);
                 }
                 let headers = collect_headers(resp.headers);
+                let ws_extensions = find(&headers, "sec-websocket-extensions").map(str::to_string);
                 let framing = body_framing(&headers);
                 let pending = match self.pending.pop_front() {
                     Some(p) => p,
@@ -496,6 +528,7 @@ impl Http1Conn {
                             stream,
                             head: false,
                             connect: false,
+                            websocket: false,
                         }
                     }
                 };
@@ -518,6 +551,12 @@ impl Http1Conn {
                     out.push(HttpEvent::End { stream, role, ts });
                     if upgrade {
                         self.tunnel = true;
+                        if status == 101 && pending.websocket {
+                            self.upgrade = Some(Upgrade {
+                                extensions: ws_extensions,
+                                ..Upgrade::default()
+                            });
+                        }
                         State::Tunnel
                     } else {
                         State::Start
@@ -541,6 +580,12 @@ impl Http1Conn {
                 HeadStep::Consumed(n)
             }
         }
+    }
+
+    /// The WebSocket upgrade a 101 just completed, with the bytes that
+    /// followed it; the caller decodes the rest of the connection.
+    pub(crate) fn take_upgrade(&mut self) -> Option<Upgrade> {
+        self.upgrade.take()
     }
 
     /// `len` bytes of `flow` went uncaptured.
