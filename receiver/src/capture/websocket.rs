@@ -638,3 +638,552 @@ fn end_frame(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::capture::stream::HttpStream;
+    use crate::capture::Direction;
+    use flate2::{Compress, Compression, FlushCompress};
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    /// One frame: FIN, RSV1, opcode, payload, masked with `KEY` when `mask`.
+    fn frame(fin: bool, rsv1: bool, opcode: u8, payload: &[u8], mask: bool) -> Vec<u8> {
+        let mut f = vec![(u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode];
+        let m = if mask { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => f.push(m | n as u8),
+            n if n <= 0xffff => {
+                f.push(m | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(m | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        if mask {
+            f.extend_from_slice(&KEY);
+            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ KEY[i % 4]));
+        } else {
+            f.extend_from_slice(payload);
+        }
+        f
+    }
+
+    /// Compresses one message as permessage-deflate does (sync flush, tail removed).
+    fn deflate(c: &mut Compress, msg: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(msg.len() + 64);
+        c.compress_vec(msg, &mut out, FlushCompress::Sync).unwrap();
+        while out.len() == out.capacity() {
+            out.reserve(1024);
+            c.compress_vec(&[], &mut out, FlushCompress::Sync).unwrap();
+        }
+        assert!(out.ends_with(&DEFLATE_TAIL));
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    fn raw() -> Compress {
+        Compress::new(Compression::default(), false)
+    }
+
+    /// Decodes `chunks` of `flow` on `conn`; returns the messages and the stats.
+    fn run(conn: &mut WsConn, flow: Flow, chunks: &[Vec<u8>]) -> (Vec<HttpEvent>, DecoderStats) {
+        let mut out = Vec::new();
+        let mut stats = DecoderStats::default();
+        for c in chunks {
+            conn.push(flow, c, 5, &mut out, &mut stats);
+        }
+        (out, stats)
+    }
+
+    fn texts(events: &[HttpEvent]) -> Vec<Vec<u8>> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                HttpEvent::Message { data, .. } => Some(data.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn deflate_both() -> Extensions {
+        negotiate(Some("permessage-deflate"))
+    }
+
+    /// Scenario: a masked client text frame and an unmasked server binary frame.
+    /// Guarantees: the client payload is unmasked; each message keeps its
+    /// direction and text/binary kind.
+    #[test]
+    fn masking_and_directions() {
+        let mut c = WsConn::new(Extensions::None, 1 << 20);
+        let (out, _) = run(
+            &mut c,
+            Flow::ToServer,
+            &[frame(
+                true,
+                false,
+                1,
+                b"{\"type\":\"response.create\"}",
+                true,
+            )],
+        );
+        assert_eq!(
+            out,
+            vec![HttpEvent::Message {
+                role: Role::Request,
+                data: b"{\"type\":\"response.create\"}".to_vec(),
+                text: true,
+                truncated: false,
+                ts: 5
+            }]
+        );
+        let (out, _) = run(
+            &mut c,
+            Flow::ToClient,
+            &[frame(true, false, 2, b"\x00\x01", false)],
+        );
+        assert!(matches!(
+            &out[..],
+            [HttpEvent::Message { role: Role::Response, text: false, data, .. }] if data == b"\x00\x01"
+        ));
+    }
+
+    /// Scenario: payloads at each length form's edges (7-bit 0 and 125,
+    /// 16-bit 126 and 65535, 64-bit 65536), masked and not.
+    /// Guarantees: every payload comes back exactly.
+    #[test]
+    fn each_length_form() {
+        for len in [0usize, 125, 126, 65535, 65536] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            for mask in [false, true] {
+                let mut c = WsConn::new(Extensions::None, 1 << 20);
+                let (out, st) = run(
+                    &mut c,
+                    Flow::ToServer,
+                    &[frame(true, false, 1, &payload, mask)],
+                );
+                assert_eq!(texts(&out), vec![payload.clone()], "len {len} mask {mask}");
+                assert_eq!(st.websocket_messages, 1);
+            }
+        }
+    }
+
+    /// Scenario: a message in three fragments with a ping and a pong
+    /// between them, then a close.
+    /// Guarantees: one message with the fragments joined; control frames
+    /// emit nothing; bytes after the close are skipped, not decoded.
+    #[test]
+    fn fragmentation_with_interleaved_control() {
+        let mut c = WsConn::new(Extensions::None, 1 << 20);
+        let chunks = vec![
+            frame(false, false, 1, b"Hel", true),
+            frame(true, false, 9, b"ping", true),
+            frame(false, false, 0, b"lo ", true),
+            frame(true, false, 10, b"", true),
+            frame(true, false, 0, b"world", true),
+            frame(true, false, 8, b"\x03\xe8", true),
+            frame(true, false, 1, b"after close", true),
+        ];
+        let (out, st) = run(&mut c, Flow::ToServer, &chunks);
+        assert_eq!(texts(&out), vec![b"Hello world".to_vec()]);
+        assert_eq!(st.websocket_errors, 0);
+        assert!(st.bytes_skipped > 0);
+    }
+
+    /// Scenario: permessage-deflate with context takeover: the second
+    /// message is compressed against the first one's window; fragmented
+    /// compressed message (RSV1 on the first frame only).
+    /// Guarantees: each message inflates to its text; the second decodes
+    /// only because the inflater kept its context (alone it does not).
+    #[test]
+    fn deflate_context_takeover() {
+        let first = br#"{"type":"response.output_text.delta","delta":"context takeover"}"#;
+        let second = br#"{"type":"response.output_text.delta","delta":"context takeover!"}"#;
+        let mut comp = raw();
+        let a = deflate(&mut comp, first);
+        let b = deflate(&mut comp, second);
+        assert!(
+            b.len() < second.len() / 2,
+            "second message reuses the window"
+        );
+        let mut c = WsConn::new(deflate_both(), 1 << 20);
+        let (out, st) = run(
+            &mut c,
+            Flow::ToClient,
+            &[
+                frame(false, true, 1, &a[..3], false),
+                frame(true, false, 0, &a[3..], false),
+                frame(true, true, 1, &b, false),
+            ],
+        );
+        assert_eq!(texts(&out), vec![first.to_vec(), second.to_vec()]);
+        assert_eq!(st.websocket_errors, 0);
+        // Without the first message's window the second cannot be inflated.
+        let mut fresh = WsConn::new(deflate_both(), 1 << 20);
+        let (out, _) = run(
+            &mut fresh,
+            Flow::ToClient,
+            &[frame(true, true, 1, &b, false)],
+        );
+        assert_ne!(texts(&out), vec![second.to_vec()]);
+    }
+
+    /// Scenario: `client_no_context_takeover` / `server_no_context_takeover`
+    /// negotiated; each message compressed on its own; an uncompressed
+    /// message in between (RSV1 clear).
+    /// Guarantees: every message decodes and the parameters are read.
+    #[test]
+    fn deflate_no_context_takeover() {
+        let ext = negotiate(Some(
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+        ));
+        let Extensions::Deflate(d) = ext else {
+            panic!("{ext:?}")
+        };
+        assert!(d.client_no_context_takeover && d.server_no_context_takeover);
+        let msgs: [&[u8]; 3] = [b"one message", b"one message again", b"one message again!"];
+        let mut c = WsConn::new(ext, 1 << 20);
+        let chunks = vec![
+            frame(true, true, 1, &deflate(&mut raw(), msgs[0]), true),
+            frame(true, false, 1, msgs[1], true),
+            frame(true, true, 1, &deflate(&mut raw(), msgs[2]), true),
+        ];
+        let (out, _) = run(&mut c, Flow::ToServer, &chunks);
+        assert_eq!(
+            texts(&out),
+            msgs.iter().map(|m| m.to_vec()).collect::<Vec<_>>()
+        );
+    }
+
+    /// Scenario: the server compresses with a 9-bit window
+    /// (`server_max_window_bits=9`, made with Python's zlib, wbits=-9),
+    /// two messages sharing context.
+    /// Guarantees: the parameters are read and both messages inflate.
+    #[test]
+    fn deflate_small_window() {
+        let ext = negotiate(Some(
+            "permessage-deflate; server_max_window_bits=9; client_max_window_bits=\"10\"",
+        ));
+        assert_eq!(
+            ext,
+            Extensions::Deflate(Deflate {
+                server_max_window_bits: 9,
+                client_max_window_bits: 10,
+                ..Deflate::default()
+            })
+        );
+        let a = hex::decode("aa562aa92c4855b2522a4a2d2ec8cf2b4ed5cb2f2d29282d892f49ad28d14b49cd294954d25182d0564ae5997929f9e50a499925c50a799979a94ab50000").unwrap();
+        let b = hex::decode("aaa648bf42627a62669e522d00").unwrap();
+        let mut c = WsConn::new(ext, 1 << 20);
+        let (out, _) = run(
+            &mut c,
+            Flow::ToClient,
+            &[
+                frame(true, true, 1, &a, false),
+                frame(true, true, 1, &b, false),
+            ],
+        );
+        assert_eq!(
+            texts(&out),
+            vec![
+                br#"{"type":"response.output_text.delta","delta":"window bits nine"}"#.to_vec(),
+                br#"{"type":"response.output_text.delta","delta":"window bits nine again"}"#
+                    .to_vec()
+            ]
+        );
+    }
+
+    /// Scenario: extension answers a 101 may carry.
+    /// Guarantees: none, deflate with defaults, and anything oispd cannot
+    /// follow (other extensions, bad window bits, unknown parameters) told apart.
+    #[test]
+    fn negotiation() {
+        assert_eq!(negotiate(None), Extensions::None);
+        assert_eq!(negotiate(Some(" ")), Extensions::None);
+        assert_eq!(
+            negotiate(Some("Permessage-Deflate; client_max_window_bits")),
+            Extensions::Deflate(Deflate::default())
+        );
+        for bad in [
+            "x-webkit-deflate-frame",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; mystery",
+            "permessage-deflate, permessage-deflate",
+        ] {
+            assert_eq!(negotiate(Some(bad)), Extensions::Unsupported, "{bad}");
+        }
+    }
+
+    /// Scenario: a decompression bomb: a few KB of deflate that inflate to
+    /// 4 MiB, with a 4 KiB message cap; with and without context takeover;
+    /// then a normal message.
+    /// Guarantees: the message is cut at the cap and counted, never held
+    /// whole; with takeover the direction stops (its context is lost),
+    /// without it the next message decodes.
+    #[test]
+    fn decompression_bomb_is_cut() {
+        let zeros = vec![b'0'; 4 * 1024 * 1024];
+        let cap = 4096;
+        for no_takeover in [false, true] {
+            let ext = if no_takeover {
+                negotiate(Some("permessage-deflate; server_no_context_takeover"))
+            } else {
+                deflate_both()
+            };
+            let mut comp = raw();
+            let bomb = deflate(&mut comp, &zeros);
+            assert!(bomb.len() < 16 * 1024);
+            let next = deflate(&mut raw(), b"after the bomb");
+            let mut c = WsConn::new(ext, cap);
+            let mut out = Vec::new();
+            let mut st = DecoderStats::default();
+            let f = frame(true, true, 1, &bomb, false);
+            for piece in f.chunks(16 * 1024) {
+                c.push(Flow::ToClient, piece, 1, &mut out, &mut st);
+                assert!(c.buffered() <= cap + 14);
+            }
+            c.push(
+                Flow::ToClient,
+                &frame(true, true, 1, &next, false),
+                2,
+                &mut out,
+                &mut st,
+            );
+            let got = texts(&out);
+            assert_eq!(got[0], vec![b'0'; cap]);
+            assert_eq!(st.websocket_messages_truncated, 1);
+            if no_takeover {
+                assert_eq!(got[1], b"after the bomb");
+            } else {
+                assert_eq!(got.len(), 1);
+            }
+            assert_eq!(st.websocket_errors, 0);
+        }
+    }
+
+    /// Scenario: an uncompressed message longer than the cap.
+    /// Guarantees: it is kept up to the cap, marked truncated and counted.
+    #[test]
+    fn long_message_is_cut() {
+        let mut c = WsConn::new(Extensions::None, 10);
+        let (out, st) = run(
+            &mut c,
+            Flow::ToClient,
+            &[frame(true, false, 1, &[b'a'; 100], false)],
+        );
+        assert!(matches!(
+            &out[..],
+            [HttpEvent::Message { truncated: true, data, .. }] if data.len() == 10
+        ));
+        assert_eq!(st.websocket_messages_truncated, 1);
+    }
+
+    /// Scenario: a frame header claiming 2^40 bytes (and one with the
+    /// 64-bit length's top bit set).
+    /// Guarantees: refused before anything is allocated: counted once, the
+    /// connection's calls are ended (desync) and later bytes are skipped.
+    #[test]
+    fn huge_length_claim_refused() {
+        for len in [1u64 << 40, 1u64 << 63] {
+            let mut f = vec![0x81, 127];
+            f.extend_from_slice(&len.to_be_bytes());
+            f.extend_from_slice(b"payload");
+            let mut c = WsConn::new(Extensions::None, 1 << 20);
+            let (out, st) = run(
+                &mut c,
+                Flow::ToClient,
+                &[f, frame(true, false, 1, b"x", false)],
+            );
+            assert_eq!(out, vec![HttpEvent::Desync { ts: 5 }]);
+            assert_eq!(st.websocket_errors, 1);
+            assert_eq!(c.buffered(), 0);
+        }
+    }
+
+    /// Scenario: frames that break RFC 6455: RSV2 set, a reserved opcode,
+    /// a continuation with no message, a new message inside a fragmented
+    /// one, a fragmented ping, a 126-byte close, RSV1 without deflate,
+    /// RSV1 on a continuation, random bytes, corrupt deflate data.
+    /// Guarantees: each is counted as one websocket error and nothing panics.
+    #[test]
+    fn garbage_is_counted_never_panics() {
+        let cases: Vec<(Extensions, Vec<Vec<u8>>)> = vec![
+            (Extensions::None, vec![vec![0xa1, 0x00]]),
+            (Extensions::None, vec![vec![0x83, 0x00]]),
+            (Extensions::None, vec![frame(true, false, 0, b"x", false)]),
+            (
+                Extensions::None,
+                vec![
+                    frame(false, false, 1, b"x", false),
+                    frame(true, false, 1, b"y", false),
+                ],
+            ),
+            (Extensions::None, vec![frame(false, false, 9, b"x", false)]),
+            (
+                Extensions::None,
+                vec![frame(true, false, 8, &[0u8; 126], false)],
+            ),
+            (Extensions::None, vec![frame(true, true, 1, b"x", false)]),
+            (
+                deflate_both(),
+                vec![
+                    frame(false, true, 1, b"\x02\x00", false),
+                    frame(true, true, 0, b"x", false),
+                ],
+            ),
+            (
+                deflate_both(),
+                vec![frame(true, true, 1, b"\xff\xff\xff\xff\xff", false)],
+            ),
+            (Extensions::None, vec![b"\x8f\xfe\x00\x00garbage".to_vec()]),
+        ];
+        for (i, (ext, chunks)) in cases.into_iter().enumerate() {
+            let mut c = WsConn::new(ext, 1 << 20);
+            let (out, st) = run(&mut c, Flow::ToClient, &chunks);
+            assert_eq!(st.websocket_errors, 1, "case {i}");
+            assert!(texts(&out).is_empty(), "case {i}");
+        }
+        // Pseudo-random input: counted or skipped, never a panic.
+        let mut x: u32 = 7;
+        for _ in 0..200 {
+            let bytes: Vec<u8> = (0..64)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            let mut c = WsConn::new(deflate_both(), 1024);
+            run(&mut c, Flow::ToServer, &[bytes]);
+        }
+    }
+
+    /// Scenario: a stream of frames (masked, compressed with takeover,
+    /// fragmented, a ping between fragments) cut in two at every byte, and
+    /// fed one byte per chunk.
+    /// Guarantees: the same messages come out whatever the cut.
+    #[test]
+    fn split_at_every_boundary() {
+        let mut comp = raw();
+        let m1 = br#"{"type":"response.create","model":"gpt-5","input":"hi"}"#;
+        let m2 = br#"{"type":"response.create","model":"gpt-5","input":"hi again"}"#;
+        let a = deflate(&mut comp, m1);
+        let b = deflate(&mut comp, m2);
+        let mut wire = Vec::new();
+        wire.extend(frame(false, true, 1, &a[..a.len() / 2], true));
+        wire.extend(frame(true, false, 9, b"p", true));
+        wire.extend(frame(true, false, 0, &a[a.len() / 2..], true));
+        wire.extend(frame(true, true, 1, &b, true));
+        let want = vec![m1.to_vec(), m2.to_vec()];
+        for cut in 0..=wire.len() {
+            let mut c = WsConn::new(deflate_both(), 1 << 20);
+            let (out, st) = run(
+                &mut c,
+                Flow::ToServer,
+                &[wire[..cut].to_vec(), wire[cut..].to_vec()],
+            );
+            assert_eq!(texts(&out), want, "cut at {cut}");
+            assert_eq!(st.websocket_errors, 0);
+        }
+        let mut c = WsConn::new(deflate_both(), 1 << 20);
+        let bytes: Vec<Vec<u8>> = wire.iter().map(|b| vec![*b]).collect();
+        let (out, _) = run(&mut c, Flow::ToServer, &bytes);
+        assert_eq!(texts(&out), want);
+    }
+
+    /// Scenario: the probe missed bytes inside an uncompressed message, then
+    /// a whole message follows; and a hole inside a compressed message with
+    /// context takeover.
+    /// Guarantees: the damaged message is dropped and the next one decodes;
+    /// with shared deflate context the direction stops instead.
+    #[test]
+    fn capture_gap() {
+        let mut c = WsConn::new(Extensions::None, 1 << 20);
+        let mut out = Vec::new();
+        let mut st = DecoderStats::default();
+        let f = frame(true, false, 1, b"0123456789", true);
+        c.push(Flow::ToServer, &f[..8], 1, &mut out, &mut st);
+        c.gap(Flow::ToServer, 4, &mut st);
+        c.push(Flow::ToServer, &f[12..], 1, &mut out, &mut st);
+        c.push(
+            Flow::ToServer,
+            &frame(true, false, 1, b"next", true),
+            2,
+            &mut out,
+            &mut st,
+        );
+        assert_eq!(texts(&out), vec![b"next".to_vec()]);
+
+        let mut comp = raw();
+        let z = deflate(&mut comp, &[b'z'; 300]);
+        let mut c = WsConn::new(deflate_both(), 1 << 20);
+        let mut out = Vec::new();
+        let f = frame(true, true, 1, &z, false);
+        c.push(Flow::ToClient, &f[..3], 1, &mut out, &mut st);
+        c.gap(Flow::ToClient, 2, &mut st);
+        c.push(Flow::ToClient, &f[5..], 1, &mut out, &mut st);
+        c.push(
+            Flow::ToClient,
+            &frame(true, true, 1, &deflate(&mut comp, b"x"), false),
+            2,
+            &mut out,
+            &mut st,
+        );
+        assert!(texts(&out).is_empty());
+    }
+
+    /// Scenario: a WebSocket upgrade whose 101 arrives in the same captured
+    /// chunk as the server's first (compressed) frame.
+    /// Guarantees: the HTTP/1 decoder hands the bytes after the 101 to the
+    /// frame decoder with the negotiated extension; the upgrade is counted.
+    #[test]
+    fn upgrade_hands_over_to_frames() {
+        let mut s = HttpStream::with_message_limit(1 << 20);
+        let mut out = Vec::new();
+        let mut st = DecoderStats::default();
+        s.push(
+            Direction::Write,
+            b"GET /v1/responses HTTP/1.1\r\nHost: api.openai.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            0,
+            1,
+            &mut out,
+            &mut st,
+        );
+        let mut read = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n".to_vec();
+        read.extend(frame(
+            true,
+            true,
+            1,
+            &deflate(&mut raw(), b"{\"type\":\"response.created\"}"),
+            false,
+        ));
+        s.push(Direction::Read, &read, 0, 2, &mut out, &mut st);
+        s.push(
+            Direction::Write,
+            &frame(true, false, 1, b"{}", true),
+            0,
+            3,
+            &mut out,
+            &mut st,
+        );
+        assert_eq!(st.websocket_connections, 1);
+        let msgs: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                HttpEvent::Message { role, data, .. } => Some((*role, data.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            msgs,
+            vec![
+                (Role::Response, b"{\"type\":\"response.created\"}".to_vec()),
+                (Role::Request, b"{}".to_vec())
+            ]
+        );
+    }
+}
