@@ -263,6 +263,47 @@ fn socket_lost_mid_turn() {
     assert_eq!(d.stats().exchanges_incomplete, 1);
 }
 
+/// Scenario: the socket stays quiet longer than the idle timeout between
+/// the prewarm and the turn (a user thinking), then the turn goes on the
+/// same socket; and a socket that goes quiet while a turn is in flight.
+/// Guarantees: between turns the connection is kept, so the next turn
+/// (whose frames continue the deflate context) decodes whole; with a turn
+/// in flight it expires and the turn's ai.response is emitted partial.
+#[test]
+fn idle_between_turns_keeps_the_socket() {
+    let chunks = wire("codex-0.171.0-ws-plain.wire.json");
+    let p = procs(PID, "codex");
+    let idle = DecoderConfig::default().idle_timeout_ns;
+    // Upgrade, 101, prewarm create, created, completed: the prewarm is done.
+    for (split, kept) in [(5, true), (7, false)] {
+        let mut d = decoder(DecoderConfig::default());
+        let mut events = Vec::new();
+        for (i, (dir, bytes)) in chunks[..split].iter().enumerate() {
+            events.extend(d.push(chunk(PID, 7, *dir, 1000 + i as u64, bytes), &p));
+        }
+        events.extend(d.tick(1_000_000_000 + 3 * idle, &p));
+        assert_eq!(d.connections(), usize::from(kept), "split {split}");
+        for (i, (dir, bytes)) in chunks[split..].iter().enumerate() {
+            let ts = 1_000 + 3 * idle / 1_000_000 + i as u64;
+            events.extend(d.push(chunk(PID, 7, *dir, ts, bytes), &p));
+        }
+        check(&events, &[KEY]);
+        assert_eq!(
+            types(&events),
+            ["ai.request", "ai.response", "ai.request", "ai.response"],
+            "split {split}"
+        );
+        let turn = resp(&events[3]);
+        if kept {
+            assert_eq!(turn.usage.as_ref().unwrap().total_tokens, Some(1209));
+            assert_eq!(d.stats().connections_expired, 0);
+        } else {
+            assert!(has_reason(&events[3], "connection_idle"));
+            assert_eq!(d.stats().connections_expired, 1);
+        }
+    }
+}
+
 /// Scenario: Codex's fallback: the upgrade is refused with 426, then the
 /// turn goes as `POST /v1/responses` with a zstd request body
 /// (`accept-encoding: zstd,gzip`) and a gzip SSE response, headers and

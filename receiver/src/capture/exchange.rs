@@ -50,6 +50,12 @@ impl Exchanges {
             + self.ws.as_ref().map_or(0, WsSession::held)
     }
 
+    /// Whether the connection is a WebSocket with no call waiting for its
+    /// answer: quiet between turns, which may be minutes apart.
+    pub(crate) fn between_turns(&self) -> bool {
+        self.open.is_empty() && self.ws.as_ref().is_some_and(WsSession::is_idle)
+    }
+
     /// Takes one HTTP event. `origin` is asked for the call's origin when a
     /// request head starts an AI call; it returns `None` when the call must
     /// not be followed (server side without `capture_server_side`).

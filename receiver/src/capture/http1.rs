@@ -127,19 +127,21 @@ struct H1Flow {
 }
 
 /// What the response side needs to know about a request it answers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     stream: u64,
     head: bool,
     connect: bool,
-    /// The request asked for `Upgrade: websocket`.
-    websocket: bool,
+    /// The request asked for `Upgrade: websocket`: its path.
+    websocket: Option<String>,
 }
 
 /// A connection that a `101` switched to WebSocket: what the decoder after
 /// HTTP/1 needs.
 #[derive(Debug, Default)]
 pub(crate) struct Upgrade {
+    /// The upgrade request's path.
+    pub path: String,
     /// The 101's `Sec-WebSocket-Extensions`.
     pub extensions: Option<String>,
     /// Bytes each flow held or received after the switch.
@@ -473,7 +475,8 @@ impl Http1Conn {
                     head: method.eq_ignore_ascii_case("HEAD"),
                     connect: method.eq_ignore_ascii_case("CONNECT"),
                     websocket: find(&headers, "upgrade")
-                        .is_some_and(|u| u.to_ascii_lowercase().contains("websocket")),
+                        .is_some_and(|u| u.to_ascii_lowercase().contains("websocket"))
+                        .then(|| path.clone()),
                 });
                 let authority = find(&headers, "host").map(str::to_string);
                 out.push(HttpEvent::Head {
@@ -528,7 +531,7 @@ impl Http1Conn {
                             stream,
                             head: false,
                             connect: false,
-                            websocket: false,
+                            websocket: None,
                         }
                     }
                 };
@@ -551,8 +554,9 @@ impl Http1Conn {
                     out.push(HttpEvent::End { stream, role, ts });
                     if upgrade {
                         self.tunnel = true;
-                        if status == 101 && pending.websocket {
+                        if let (101, Some(path)) = (status, pending.websocket) {
                             self.upgrade = Some(Upgrade {
+                                path,
                                 extensions: ws_extensions,
                                 ..Upgrade::default()
                             });

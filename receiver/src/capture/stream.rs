@@ -9,12 +9,14 @@
 //! chunk that cannot begin a message is skipped and counted, which is how a
 //! connection whose start was missed finds the next message boundary.
 //! An HTTP/1.1 connection that a `101` switches to WebSocket continues in
-//! the WebSocket frame decoder.
+//! the WebSocket frame decoder when its path is one an AI API speaks
+//! WebSocket on; other WebSockets are not decoded at all.
 
 use super::config::DEFAULT_MAX_BODY_BYTES;
 use super::http1::{request_start, response_start, Http1Conn, StartMatch};
 use super::http2::{preface_start, Http2Conn};
 use super::message::{Flow, HttpEvent};
+use super::providers::Api;
 use super::stats::DecoderStats;
 use super::websocket::{negotiate, WsConn};
 use super::Direction;
@@ -143,6 +145,11 @@ impl HttpStream {
             Proto::Http2(_) => Some(2),
             Proto::Detecting { .. } | Proto::NotHttp => None,
         }
+    }
+
+    /// Whether the connection is a decoded WebSocket.
+    pub(crate) fn is_websocket(&self) -> bool {
+        matches!(self.proto, Proto::WebSocket(_))
     }
 
     /// Bytes held by the decoders.
@@ -314,6 +321,9 @@ impl HttpStream {
         let Some(up) = c.take_upgrade() else {
             return;
         };
+        if Api::classify_websocket(&up.path).is_none() {
+            return;
+        }
         stats.websocket_connections = stats.websocket_connections.saturating_add(1);
         let mut ws = Box::new(WsConn::new(
             negotiate(up.extensions.as_deref()),

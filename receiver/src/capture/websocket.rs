@@ -1136,6 +1136,44 @@ mod tests {
         assert!(texts(&out).is_empty());
     }
 
+    /// Scenario: a WebSocket upgrade to a path no AI API uses (a chat app's
+    /// socket), answered 101, then frames.
+    /// Guarantees: its frames are not decoded at all (no message, nothing counted).
+    #[test]
+    fn other_websockets_are_not_decoded() {
+        let mut s = HttpStream::with_message_limit(1 << 20);
+        let mut out = Vec::new();
+        let mut st = DecoderStats::default();
+        s.push(
+            Direction::Write,
+            b"GET /socket.io/?EIO=4 HTTP/1.1\r\nHost: chat.example\r\nUpgrade: websocket\r\n\r\n",
+            0,
+            1,
+            &mut out,
+            &mut st,
+        );
+        let mut read = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec();
+        read.extend(frame(
+            true,
+            false,
+            1,
+            b"{\"type\":\"response.created\"}",
+            false,
+        ));
+        s.push(Direction::Read, &read, 0, 2, &mut out, &mut st);
+        s.push(
+            Direction::Write,
+            &frame(true, false, 1, b"{}", true),
+            0,
+            3,
+            &mut out,
+            &mut st,
+        );
+        assert!(!s.is_websocket());
+        assert_eq!(st.websocket_connections, 0);
+        assert!(!out.iter().any(|e| matches!(e, HttpEvent::Message { .. })));
+    }
+
     /// Scenario: a WebSocket upgrade whose 101 arrives in the same captured
     /// chunk as the server's first (compressed) frame.
     /// Guarantees: the HTTP/1 decoder hands the bytes after the 101 to the

@@ -118,6 +118,11 @@ impl WsSession {
         self.calls.iter().map(Call::held).sum()
     }
 
+    /// No call is waiting for its answer.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.calls.is_empty()
+    }
+
     /// Takes one data message.
     pub(crate) fn message(
         &mut self,
