@@ -304,6 +304,39 @@ fn idle_between_turns_keeps_the_socket() {
     }
 }
 
+/// Scenario: the plain turn with `streaming_chunks` on.
+/// Guarantees: the server's messages become ai.streaming_chunk events of
+/// the turn's request, as SSE records do on the HTTP path; their deltas
+/// join to the answer.
+#[test]
+fn streaming_chunks_from_messages() {
+    let mut d = decoder(DecoderConfig {
+        streaming_chunks: true,
+        ..DecoderConfig::default()
+    });
+    let p = procs(PID, "codex");
+    let mut events = Vec::new();
+    for (i, (dir, bytes)) in wire("codex-0.171.0-ws-plain.wire.json").iter().enumerate() {
+        events.extend(d.push(chunk(PID, 7, *dir, 1000 + i as u64, bytes), &p));
+    }
+    check(&events, &[KEY]);
+    let turn = of_type(&events, "ai.request")[1];
+    let chunks: Vec<_> = of_type(&events, "ai.streaming_chunk")
+        .into_iter()
+        .filter_map(|e| match &e.data {
+            Some(EventData::AiStreamingChunk(c)) => Some(c),
+            _ => None,
+        })
+        .filter(|c| c.request_id == req(turn).request_id)
+        .collect();
+    assert!(!chunks.is_empty());
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c.delta.as_ref().and_then(|d| d.content.clone()))
+        .collect();
+    assert_eq!(text, "Hello from the fake Responses API.");
+}
+
 /// Scenario: Codex's fallback: the upgrade is refused with 426, then the
 /// turn goes as `POST /v1/responses` with a zstd request body
 /// (`accept-encoding: zstd,gzip`) and a gzip SSE response, headers and
