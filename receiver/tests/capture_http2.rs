@@ -286,3 +286,196 @@ fn later_header_blocks_use_the_dynamic_table() {
         "{header_sizes:?}"
     );
 }
+
+/// A Responses API server event as an SSE record.
+fn responses_sse(v: serde_json::Value) -> String {
+    format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap())
+}
+
+/// Codex's fallback transport over HTTP/2: two `POST /v1/responses` on one
+/// connection, zstd request bodies, gzip SSE answers in several DATA
+/// frames. The first turn gets a `function_call` to `exec_command`, the
+/// second (which carries the `function_call_output`) a text answer.
+fn record_h2_responses() -> Vec<(Direction, Vec<u8>)> {
+    use std::io::Write;
+    let log: Log = Arc::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (c, s) = tokio::io::duplex(1 << 16);
+        let client_io = Recorder { inner: c, dir: Direction::Write, log: log.clone() };
+        let server_io = Recorder { inner: s, dir: Direction::Read, log: log.clone() };
+        let server = tokio::spawn(async move {
+            let mut conn = h2::server::handshake(server_io).await.unwrap();
+            let mut turn = 0;
+            while let Some(req) = conn.accept().await {
+                let (req, mut respond) = req.unwrap();
+                assert_eq!(req.headers()["content-encoding"], "zstd");
+                let mut body = req.into_body();
+                let mut data = Vec::new();
+                while let Some(chunk) = body.data().await {
+                    let chunk = chunk.unwrap();
+                    body.flow_control().release_capacity(chunk.len()).unwrap();
+                    data.extend_from_slice(&chunk);
+                }
+                let v: serde_json::Value =
+                    serde_json::from_slice(&zstd::decode_all(data.as_slice()).unwrap()).unwrap();
+                turn += 1;
+                let id = format!("resp_h2_{turn}");
+                let base = serde_json::json!({"id": id, "object": "response", "model": v["model"]});
+                let mut sse = responses_sse(serde_json::json!({"type": "response.created", "response": base}));
+                let answered = v["input"][0]["type"] == "function_call_output";
+                let (output, usage) = if answered {
+                    for d in ["Done", ": ok"] {
+                        sse += &responses_sse(serde_json::json!({"type": "response.output_text.delta", "output_index": 0, "delta": d}));
+                    }
+                    (
+                        serde_json::json!([{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Done: ok"}]}]),
+                        serde_json::json!({"input_tokens": 90, "output_tokens": 3, "total_tokens": 93}),
+                    )
+                } else {
+                    let item = serde_json::json!({"type": "function_call", "call_id": "call_h2_1", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"});
+                    sse += &responses_sse(serde_json::json!({"type": "response.output_item.added", "output_index": 0, "item": {"type": "function_call", "call_id": "call_h2_1", "name": "exec_command", "arguments": ""}}));
+                    sse += &responses_sse(serde_json::json!({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "{\"cmd\":\"ls\"}"}));
+                    sse += &responses_sse(serde_json::json!({"type": "response.output_item.done", "output_index": 0, "item": item}));
+                    (
+                        serde_json::json!([item]),
+                        serde_json::json!({"input_tokens": 80, "output_tokens": 11, "total_tokens": 91, "input_tokens_details": {"cached_tokens": 64}}),
+                    )
+                };
+                let mut done = base.clone();
+                done["status"] = "completed".into();
+                done["output"] = output;
+                done["usage"] = usage;
+                sse += &responses_sse(serde_json::json!({"type": "response.completed", "response": done}));
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                gz.write_all(sse.as_bytes()).unwrap();
+                let gz = gz.finish().unwrap();
+                let resp = http::Response::builder()
+                    .status(200)
+                    .header("content-type", "text/event-stream")
+                    .header("content-encoding", "gzip")
+                    .body(())
+                    .unwrap();
+                let mut send = respond.send_response(resp, false).unwrap();
+                let third = gz.len() / 3;
+                let parts = [&gz[..third], &gz[third..2 * third], &gz[2 * third..]];
+                for (i, p) in parts.iter().enumerate() {
+                    send.send_data(Bytes::copy_from_slice(p), i == 2).unwrap();
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        let (client, conn) = h2::client::handshake(client_io).await.unwrap();
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let tools = serde_json::json!([{"type": "function", "name": "exec_command"}]);
+        let bodies = [
+            serde_json::json!({"model": "gpt-5.1-codex", "stream": true, "tools": tools,
+                "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "list files"}]}]}),
+            serde_json::json!({"model": "gpt-5.1-codex", "stream": true, "tools": tools,
+                "input": [{"type": "function_call_output", "call_id": "call_h2_1", "output": "a.txt\nb.txt\n"}]}),
+        ];
+        for body in bodies {
+            let mut client = client.clone().ready().await.unwrap();
+            let req = http::Request::builder()
+                .method("POST")
+                .uri("https://api.openai.com/v1/responses")
+                .header("content-type", "application/json")
+                .header("content-encoding", "zstd")
+                .header("accept-encoding", "zstd,gzip")
+                .header("authorization", format!("Bearer {KEY}"))
+                .body(())
+                .unwrap();
+            let (resp, mut send) = client.send_request(req, false).unwrap();
+            let zbody = zstd::encode_all(serde_json::to_vec(&body).unwrap().as_slice(), 3).unwrap();
+            send.send_data(Bytes::from(zbody), true).unwrap();
+            let mut body = resp.await.unwrap().into_body();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.unwrap();
+                body.flow_control().release_capacity(chunk.len()).unwrap();
+            }
+        }
+        drop(client);
+        driver.await.unwrap();
+        server.await.unwrap();
+    });
+    let chunks = log.lock().unwrap().clone();
+    chunks
+}
+
+/// Scenario: the Responses API over HTTP/2 + SSE as Codex falls back to it:
+/// zstd request bodies, gzip event streams, a function call in the first
+/// turn and its output in the second.
+/// Guarantees: two streamed calls with exact usage (cached tokens too),
+/// finish reasons and text; one agent.tool_call (exec_command, its id and
+/// arguments) and one agent.tool_result linked to it; HTTP/2 noted; no key.
+#[test]
+fn responses_api_tool_turns_over_h2() {
+    let chunks = record_h2_responses();
+    let mut d = decoder(DecoderConfig::default());
+    let p = procs(88, "codex");
+    let mut events = Vec::new();
+    for (i, (dir, data)) in chunks.iter().enumerate() {
+        events.extend(d.push(chunk(88, 3, *dir, i as u64, data), &p));
+    }
+    check(&events, &[KEY, "H2SECRET"]);
+    assert_eq!(d.stats().decompress_errors, 0);
+    assert_eq!(
+        types(&events),
+        [
+            "ai.request",
+            "ai.response",
+            "agent.tool_call",
+            "ai.request",
+            "agent.tool_result",
+            "ai.response"
+        ]
+    );
+    assert_eq!(
+        events[0].attrs.as_ref().unwrap()[ATTR_PROTOCOL_VERSION],
+        "2"
+    );
+    assert_eq!(req(&events[0]).streaming, Some(true));
+    let first = resp(&events[1]);
+    assert_eq!(first.finish_reason.as_deref(), Some("tool_calls"));
+    let u = first.usage.as_ref().unwrap();
+    assert_eq!(
+        (
+            u.prompt_tokens,
+            u.completion_tokens,
+            u.total_tokens,
+            u.cached_tokens
+        ),
+        (Some(80), Some(11), Some(91), Some(64))
+    );
+    let Some(oispd_semconv::EventData::AgentToolCall(call)) = &events[2].data else {
+        panic!("{:?}", events[2].data)
+    };
+    assert_eq!(call.tool.name.as_deref(), Some("exec_command"));
+    assert_eq!(call.call_id.as_deref(), Some("call_h2_1"));
+    assert_eq!(call.arguments.as_ref().unwrap()["cmd"], "ls");
+    let Some(oispd_semconv::EventData::AgentToolResult(result)) = &events[4].data else {
+        panic!("{:?}", events[4].data)
+    };
+    assert_eq!(result.call_id, "call_h2_1");
+    assert_eq!(result.result, Some(Content::Text("a.txt\nb.txt\n".into())));
+    assert_eq!(
+        events[4].related_events.as_ref().unwrap()[0].event_id,
+        events[2].event_id
+    );
+    let second = resp(&events[5]);
+    assert_eq!(second.finish_reason.as_deref(), Some("stop"));
+    assert_eq!(second.usage.as_ref().unwrap().total_tokens, Some(93));
+    assert_eq!(
+        second.choices.as_ref().unwrap()[0]
+            .message
+            .as_ref()
+            .unwrap()
+            .content,
+        Some(Content::Text("Done: ok".into()))
+    );
+}

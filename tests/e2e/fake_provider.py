@@ -12,8 +12,9 @@ eBPF capture tests (tests/e2e/test_capture.py), and the fixtures around it.
   Python SDKs, node's fetch).
 - Endpoints: OpenAI `/v1/chat/completions` (plain, streaming with
   `stream_options.include_usage`, tool calls), `/v1/embeddings` (float and
-  base64), `/v1/responses`; Anthropic `/v1/messages` (plain, streaming,
-  tool use). The model in each answer is the model asked for; token usage
+  base64), `/v1/responses`, and the Responses API's WebSocket mode on
+  `GET /v1/responses` (fake_responses_ws.py); Anthropic `/v1/messages`
+  (plain, streaming, tool use). The model in each answer is the model asked for; token usage
   comes from the constants below, so tests know the exact counts.
 - Every request is recorded (path, headers, JSON body) for the tests.
 """
@@ -295,6 +296,15 @@ class _Http1Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # quiet
         pass
+
+    def do_GET(self):
+        if "websocket" in (self.headers.get("Upgrade") or "").lower() and self.path.split("?")[0].endswith("/responses"):
+            import fake_responses_ws
+
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            fake_responses_ws.serve(self, lambda body: self.provider.record("websocket", self.path, headers, body))
+            return
+        self.send_error(404)
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)

@@ -687,3 +687,92 @@ service: {pipelines: {logs: {receivers: [ebpf], exporters: [file]}}}
     r = subprocess.run([oispd_bin, "validate", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert "receivers::ebpf" in r.stderr and "activty" in r.stderr, r.stderr
+
+
+# A Responses API client over WebSocket (the `websockets` package, over
+# Python's ssl, i.e. the system libssl): one turn where the model asks for
+# exec_command, then the tool output alone in the next response.create,
+# chained by previous_response_id, as Codex does.
+WS_CLIENT = f"""
+import json, os, ssl, sys
+from websockets.sync.client import connect
+
+ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+compression = "deflate" if sys.argv[1] == "deflate" else None
+tools = [{{"type": "function", "name": "exec_command", "description": "run a shell command",
+          "parameters": {{"type": "object", "properties": {{"cmd": {{"type": "string"}}}}}}}}]
+with connect("wss://api.openai.com/v1/responses", ssl=ctx, compression=compression,
+             additional_headers={{"Authorization": "Bearer {OPENAI_KEY}",
+                                 "OpenAI-Beta": "responses_websockets=2026-02-06"}}) as ws:
+    print(json.dumps([type(e).__name__ for e in ws.protocol.extensions]))
+
+    def turn(msg):
+        ws.send(json.dumps(msg))
+        while True:
+            ev = json.loads(ws.recv())
+            if ev["type"] in ("response.completed", "response.failed", "error"):
+                return ev
+
+    first = turn({{"type": "response.create", "model": "gpt-5.1-codex", "stream": True, "tools": tools,
+                  "input": [{{"role": "user", "content": [{{"type": "input_text", "text": "run echo"}}]}}]}})
+    call = first["response"]["output"][0]
+    turn({{"type": "response.create", "model": "gpt-5.1-codex", "stream": True, "tools": tools,
+           "previous_response_id": first["response"]["id"],
+           "input": [{{"type": "function_call_output", "call_id": call["call_id"], "output": "oispd-ws\\n"}}]}})
+"""
+
+
+@pytest.mark.parametrize("compression", ["deflate", "none"])
+def test_responses_api_over_websocket(capture, provider_env, compression):  # noqa: F811
+    from fake_responses_ws import WS_TEXT_USAGE, WS_TOOL_ARGS, WS_TOOL_CALL_ID, WS_TOOL_USAGE
+
+    before = len(provider_env["provider"].requests)
+    pid, out = run_client(capture, [sys.executable, "-c", WS_CLIENT, compression])
+    # The client really negotiated (or really did not) permessage-deflate.
+    assert json.loads(out.splitlines()[0]) == (["PerMessageDeflate"] if compression == "deflate" else [])
+    seen = [json.loads(r["body"])["type"] for r in provider_env["provider"].requests[before:]
+            if r["protocol"] == "websocket"]
+    assert seen == ["response.create", "response.create"], seen
+    calls = wait_calls(capture, pid, 2, "the two WebSocket turns")
+    turns = sorted(calls["gpt-5.1-codex"], key=lambda c: c[0]["ts"])
+    assert len(turns) == 2
+
+    def usage(u):
+        return {"prompt_tokens": u["input_tokens"], "completion_tokens": u["output_tokens"],
+                "total_tokens": u["total_tokens"]}
+
+    for (req, resp), want in zip(turns, (WS_TOOL_USAGE, WS_TEXT_USAGE)):
+        for e in (req, resp):
+            assert e["process"]["name"] == "python3" and e["process"]["pid"] == pid
+            assert e["data"]["provider"]["name"] == "openai"
+            assert e["data"]["provider"]["endpoint"] == "wss://api.openai.com/v1/responses"
+            assert e["data"]["model"]["id"] == "gpt-5.1-codex"
+            assert e["source"]["capture_method"] == "tls_boundary"
+            assert e["confidence"]["completeness"] == "full", e["confidence"]
+        assert req["data"]["streaming"] is True
+        assert req["data"]["auth"]["type"] == "api_key"
+        assert resp["data"]["success"] is True
+        assert "status_code" not in resp["data"]
+        assert resp["data"]["usage"] == usage(want), resp["data"]
+        assert resp["data"]["time_to_first_token_ms"] >= 0
+        assert resp["related_events"][0]["event_id"] == req["event_id"]
+    first_resp, second_resp = turns[0][1]["data"], turns[1][1]["data"]
+    assert first_resp["finish_reason"] == "tool_calls"
+    assert second_resp["finish_reason"] == "stop"
+    assert second_resp["choices"][0]["message"]["content"] == "The tool said oispd-ws."
+    assert turns[1][0]["data"]["parameters"]["previous_response_id"] == first_resp["provider_request_id"]
+
+    events = capture.wait(
+        lambda: (ev := capture.of_pid(pid)) and any(e["event_type"] == "agent.tool_result" for e in ev) and ev,
+        "the tool result")
+    tool_calls = [e for e in events if e["event_type"] == "agent.tool_call"]
+    assert len(tool_calls) == 1
+    tc = tool_calls[0]["data"]
+    assert (tc["tool"]["name"], tc["call_id"], tc["arguments"]) == ("exec_command", WS_TOOL_CALL_ID, WS_TOOL_ARGS)
+    results = [e for e in events if e["event_type"] == "agent.tool_result"]
+    assert len(results) == 1
+    assert results[0]["data"]["call_id"] == WS_TOOL_CALL_ID
+    assert results[0]["data"]["result"] == "oispd-ws\n"
+    assert results[0]["related_events"][0]["event_id"] == tool_calls[0]["event_id"]
+    check_clean(events)
+    assert "panicked" not in capture.oispd.log()

@@ -4,7 +4,9 @@
 //! into `ai.request` (and `agent.tool_result` for results it carries),
 //! assembling the response, streamed or not, into one `ai.response` (or
 //! `ai.embedding`), optional `ai.streaming_chunk`s, one `agent.tool_call`
-//! per tool call, latency and time to first token.
+//! per tool call, latency and time to first token. The same call carries
+//! a Responses API turn over WebSocket: its request is a `response.create`
+//! message and its stream the server's messages (see `ws_calls`).
 
 use oispd_semconv::agent::{AgentToolCall, AgentToolResult, ToolInfo};
 use oispd_semconv::ai::{
@@ -48,6 +50,8 @@ enum Framer {
     Sse(SseDecoder),
     Ndjson(NdjsonDecoder),
     Array(JsonArrayDecoder),
+    /// Records already split by the transport (WebSocket messages).
+    Messages,
 }
 
 impl Framer {
@@ -56,6 +60,7 @@ impl Framer {
             Framing::Sse => Framer::Sse(SseDecoder::default()),
             Framing::Ndjson => Framer::Ndjson(NdjsonDecoder::default()),
             Framing::JsonArray => Framer::Array(JsonArrayDecoder::default()),
+            Framing::Messages => Framer::Messages,
         }
     }
 
@@ -86,6 +91,8 @@ impl Framer {
                 d.push(data, &mut items);
                 items.into_iter().map(|i| (None, i)).collect()
             }
+            Framer::Messages if data.is_empty() => Vec::new(),
+            Framer::Messages => vec![(None, data.to_vec())],
         }
     }
 
@@ -94,6 +101,7 @@ impl Framer {
             Framer::Sse(d) => d.held(),
             Framer::Ndjson(d) => d.held(),
             Framer::Array(d) => d.held(),
+            Framer::Messages => 0,
         }
     }
 }
@@ -156,6 +164,11 @@ pub(crate) struct Call {
     not_ai: bool,
     parsed_request: bool,
     status: Option<u16>,
+    /// The response started (a response head, or the first server message
+    /// of a WebSocket turn).
+    seen_response: bool,
+    /// Carried by WebSocket messages rather than an HTTP exchange.
+    websocket: bool,
     header_request_id: Option<String>,
     stream: Option<Streamed>,
     first_token: Option<u64>,
@@ -190,12 +203,46 @@ impl Call {
             return None;
         };
         let api = Api::classify(method, path)?;
+        Some(Call::with_api(head, api, path, ts, origin, catalog))
+    }
+
+    /// A call for one `response.create` message on a WebSocket that `head`
+    /// (the upgrade request) opened to an AI API path.
+    pub(crate) fn start_websocket(
+        head: &Head,
+        api: Api,
+        ts: u64,
+        origin: Origin,
+        catalog: &ProviderCatalog,
+    ) -> Option<Call> {
+        let StartLine::Request { path, .. } = &head.start else {
+            return None;
+        };
+        let mut call = Call::with_api(head, api, path, ts, origin, catalog);
+        call.websocket = true;
+        Some(call)
+    }
+
+    fn with_api(
+        head: &Head,
+        api: Api,
+        path: &str,
+        ts: u64,
+        origin: Origin,
+        catalog: &ProviderCatalog,
+    ) -> Call {
         let authority = head.authority.as_deref().unwrap_or("");
         let (host, port) = host_port(authority);
         // A port missing from the authority is the socket's, else HTTPS's.
         let port = port.or(origin.server_addr.map(|a| a.port())).unwrap_or(443);
         let provider_match = catalog.detect(host, Some(port));
-        let scheme = head.scheme.as_deref().unwrap_or("https");
+        let upgrade = head
+            .header("upgrade")
+            .is_some_and(|u| u.to_ascii_lowercase().contains("websocket"));
+        let scheme = head
+            .scheme
+            .as_deref()
+            .unwrap_or(if upgrade { "wss" } else { "https" });
         let endpoint = format!("{scheme}://{authority}{}", path_without_query(path));
         // `provider.id` keeps the catalogue id behind the schema's name enum.
         let (provider, detection) = match &provider_match {
@@ -209,9 +256,9 @@ impl Call {
                 Detection::PayloadShape,
             ),
         };
-        Some(Call {
+        Call {
             api,
-            path: path.clone(),
+            path: path.to_string(),
             detection,
             provider,
             auth: auth_of(head, path),
@@ -226,13 +273,15 @@ impl Call {
             not_ai: false,
             parsed_request: false,
             status: None,
+            seen_response: false,
+            websocket: false,
             header_request_id: None,
             stream: None,
             first_token: None,
             chunk_index: 0,
             response_done: false,
             response_partial: Vec::new(),
-        })
+        }
     }
 
     /// Whether a request head may start an AI call (POST to an AI API path).
@@ -360,6 +409,10 @@ impl Call {
         self.embedding_inputs = inputs;
         self.request_model = data.model.as_ref().and_then(|m| m.id.clone());
         data.model = self.model_info(self.request_model.clone());
+        if self.websocket {
+            // The server answers a WebSocket turn with events, always.
+            data.streaming = Some(true);
+        }
         self.streaming = data.streaming.unwrap_or(false);
         data.request_id = Some(self.request_id.clone());
         data.provider = Some(self.provider.clone());
@@ -423,6 +476,7 @@ impl Call {
             return;
         };
         self.status = Some(status);
+        self.seen_response = true;
         self.header_request_id = head
             .header("x-request-id")
             .or_else(|| head.header("request-id"))
@@ -457,6 +511,31 @@ impl Call {
                 ended: false,
             });
         }
+    }
+
+    /// The server's messages of a WebSocket turn follow: each is one
+    /// record of the response stream.
+    pub(crate) fn start_messages(&mut self) {
+        if self.stream.is_some() || self.not_ai {
+            return;
+        }
+        self.seen_response = true;
+        self.stream = Some(Streamed {
+            framer: Framer::new(Framing::Messages),
+            assembler: Assembler::new(
+                self.api,
+                DecodeOptions {
+                    capture_content: true,
+                },
+            ),
+            records: 0,
+            ended: false,
+        });
+    }
+
+    /// Whether the response's own end marker was seen.
+    pub(crate) fn stream_ended(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.ended)
     }
 
     /// Decoded bytes of a streamed response.
@@ -567,7 +646,7 @@ impl Call {
                 None => (ResponseInfo::default(), false),
             },
         };
-        if self.status.is_none() && !partial.contains(&"no_response") {
+        if !self.seen_response && !partial.contains(&"no_response") {
             partial.push("no_response");
         }
         let status = self.status;
@@ -612,13 +691,13 @@ impl Call {
             provider: Some(self.provider.clone()),
             model: self.model_info(model),
             status_code: status,
-            success: if status.is_some() {
-                success
+            success: if self.seen_response {
+                success.or(Some(info.error.is_none()))
             } else {
                 Some(false)
             },
             error: info.error.clone().or_else(|| {
-                status.is_none().then(|| AiError {
+                (!self.seen_response).then(|| AiError {
                     kind: Some("incomplete".into()),
                     message: Some("the response was not seen".into()),
                     ..AiError::default()

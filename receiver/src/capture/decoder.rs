@@ -143,7 +143,7 @@ impl CaptureDecoder {
             self.conns.insert(
                 key,
                 Connection {
-                    stream: HttpStream::new(),
+                    stream: HttpStream::with_message_limit(self.config.max_body_bytes),
                     exchanges: Exchanges::default(),
                     last_seen: chunk.ts_mono_ns,
                     last_tid: chunk.tid,
@@ -275,7 +275,8 @@ impl CaptureDecoder {
     }
 
     /// Expires connections idle for longer than the idle timeout at
-    /// monotonic time `now_mono_ns`.
+    /// monotonic time `now_mono_ns`; a WebSocket with no call in flight is
+    /// kept (it ends with its close, its process or an eviction).
     pub fn tick(&mut self, now_mono_ns: u64, procs: &dyn ProcessLookup) -> Vec<OispEvent> {
         let mut out = Vec::new();
         let timeout = self.config.idle_timeout_ns;
@@ -283,6 +284,9 @@ impl CaptureDecoder {
             .conns
             .iter()
             .filter(|(_, c)| now_mono_ns.saturating_sub(c.last_seen) > timeout)
+            // A WebSocket between turns is kept: its next turn continues the
+            // frames and deflate context that a new connection could not.
+            .filter(|(_, c)| !(c.stream.is_websocket() && c.exchanges.between_turns()))
             .map(|(k, _)| *k)
             .collect();
         idle.sort_unstable();

@@ -1,7 +1,9 @@
 //! Request/response exchanges of one connection: turns the HTTP decoders'
 //! events into calls, keeps each AI call's bodies (content-decoded, capped)
 //! and hands them to the call layer at the right moments. Exchanges that
-//! are not AI calls are not kept at all, so their bodies cost nothing.
+//! are not AI calls are not kept at all, so their bodies cost nothing. A
+//! WebSocket upgrade to an AI API path is followed to its 101, after which
+//! the connection's messages go to a [`WsSession`].
 
 use std::collections::HashMap;
 
@@ -10,7 +12,11 @@ use oispd_semconv::providers::ProviderCatalog;
 use super::body::{BodyDecoder, BodyFlaws, Coding};
 use super::call::{Call, CallEnv};
 use super::events::Origin;
-use super::message::{Head, HttpEvent, Role};
+use super::message::{Head, HttpEvent, Role, StartLine};
+use super::ws_calls::{WsSession, WsUpgrade};
+
+/// WebSocket upgrade requests followed at once on one connection.
+const MAX_PENDING_UPGRADES: usize = 4;
 
 /// One exchange being followed.
 #[derive(Debug)]
@@ -24,6 +30,10 @@ struct Exchange {
 #[derive(Debug, Default)]
 pub(crate) struct Exchanges {
     open: HashMap<u64, Exchange>,
+    /// WebSocket upgrade requests waiting for their answer.
+    upgrades: HashMap<u64, WsUpgrade>,
+    /// The connection's WebSocket, once a 101 switched it.
+    ws: Option<WsSession>,
 }
 
 impl Exchanges {
@@ -36,7 +46,14 @@ impl Exchanges {
                     + e.response_body.as_ref().map_or(0, BodyDecoder::held)
                     + e.call.held()
             })
-            .sum()
+            .sum::<usize>()
+            + self.ws.as_ref().map_or(0, WsSession::held)
+    }
+
+    /// Whether the connection is a WebSocket with no call waiting for its
+    /// answer: quiet between turns, which may be minutes apart.
+    pub(crate) fn between_turns(&self) -> bool {
+        self.open.is_empty() && self.ws.as_ref().is_some_and(WsSession::is_idle)
     }
 
     /// Takes one HTTP event. `origin` is asked for the call's origin when a
@@ -62,6 +79,13 @@ impl Exchanges {
                 head,
                 ts,
             } => {
+                if let Some(up) = self.upgrades.remove(&stream) {
+                    // A refusal (Codex gets 426 and falls back to HTTP) ends it.
+                    if head.start == (StartLine::Response { status: 101 }) {
+                        self.ws = Some(up.open());
+                    }
+                    return;
+                }
                 let Some(x) = self.open.get_mut(&stream) else {
                     return;
                 };
@@ -157,6 +181,17 @@ impl Exchanges {
                     abort(x, "stream_reset", ts, env);
                 }
             }
+            HttpEvent::Message {
+                role,
+                data,
+                truncated,
+                ts,
+                ..
+            } => {
+                if let Some(ws) = self.ws.as_mut() {
+                    ws.message(role, &data, truncated, ts, catalog, env);
+                }
+            }
             HttpEvent::Desync { ts } => self.abort_all("decoder_desync", ts, env),
         }
     }
@@ -173,6 +208,14 @@ impl Exchanges {
         // A stream id reused while an exchange is open: the old one is over.
         if let Some(old) = self.open.remove(&stream) {
             abort(old, "stream_reused", ts, env);
+        }
+        self.upgrades.remove(&stream);
+        if let Some(up) = WsUpgrade::candidate(head, origin) {
+            // Pipelined upgrades without answers are not kept without bound.
+            if self.upgrades.len() < MAX_PENDING_UPGRADES {
+                self.upgrades.insert(stream, up);
+            }
+            return;
         }
         if !Call::candidate(head) {
             return;
@@ -202,6 +245,9 @@ impl Exchanges {
         open.sort_by_key(|(id, _)| *id);
         for (_, x) in open {
             abort(x, reason, ts, env);
+        }
+        if let Some(ws) = self.ws.as_mut() {
+            ws.abort_all(reason, ts, env);
         }
     }
 }

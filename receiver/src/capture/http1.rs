@@ -127,11 +127,27 @@ struct H1Flow {
 }
 
 /// What the response side needs to know about a request it answers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     stream: u64,
     head: bool,
     connect: bool,
+    /// The request asked for `Upgrade: websocket`: its path.
+    websocket: Option<String>,
+}
+
+/// A connection that a `101` switched to WebSocket: what the decoder after
+/// HTTP/1 needs.
+#[derive(Debug, Default)]
+pub(crate) struct Upgrade {
+    /// The upgrade request's path.
+    pub path: String,
+    /// The 101's `Sec-WebSocket-Extensions`.
+    pub extensions: Option<String>,
+    /// Bytes each flow held or received after the switch.
+    pub to_server: Vec<u8>,
+    /// Bytes after the 101 head.
+    pub to_client: Vec<u8>,
 }
 
 /// HTTP/1.x decoding state of one connection (both directions).
@@ -145,6 +161,8 @@ pub(crate) struct Http1Conn {
     next_orphan: u64,
     /// Set by a 101 or a successful CONNECT: both flows become tunnels.
     tunnel: bool,
+    /// Set by a 101 answering a WebSocket upgrade, until taken.
+    upgrade: Option<Upgrade>,
 }
 
 /// Stream ids given to responses whose request was not seen; the exchange
@@ -174,6 +192,7 @@ impl Http1Conn {
             next_request: 1,
             next_orphan: ORPHAN_BASE,
             tunnel: false,
+            upgrade: None,
         }
     }
 
@@ -240,6 +259,9 @@ impl Http1Conn {
         }
         f.buf = buf;
         if self.tunnel {
+            if let Some(u) = self.upgrade.as_mut() {
+                u.to_server.append(&mut self.to_server.buf);
+            }
             self.to_server.state = State::Tunnel;
             self.to_client.state = State::Tunnel;
             self.to_server.buf.clear();
@@ -262,7 +284,16 @@ impl Http1Conn {
             let rest = &input[pos..];
             let state = self.flow_mut(flow).state;
             let step = match state {
-                State::Tunnel | State::Resync => return input.len(),
+                State::Tunnel => {
+                    if let Some(u) = self.upgrade.as_mut() {
+                        match flow {
+                            Flow::ToServer => u.to_server.extend_from_slice(rest),
+                            Flow::ToClient => u.to_client.extend_from_slice(rest),
+                        }
+                    }
+                    return input.len();
+                }
+                State::Resync => return input.len(),
                 State::Start => {
                     // Empty lines between messages are allowed.
                     let skip = rest
@@ -443,6 +474,9 @@ impl Http1Conn {
                     stream,
                     head: method.eq_ignore_ascii_case("HEAD"),
                     connect: method.eq_ignore_ascii_case("CONNECT"),
+                    websocket: find(&headers, "upgrade")
+                        .is_some_and(|u| u.to_ascii_lowercase().contains("websocket"))
+                        .then(|| path.clone()),
                 });
                 let authority = find(&headers, "host").map(str::to_string);
                 out.push(HttpEvent::Head {
@@ -485,6 +519,7 @@ impl Http1Conn {
                     return HeadStep::Consumed(n);
                 }
                 let headers = collect_headers(resp.headers);
+                let ws_extensions = find(&headers, "sec-websocket-extensions").map(str::to_string);
                 let framing = body_framing(&headers);
                 let pending = match self.pending.pop_front() {
                     Some(p) => p,
@@ -496,6 +531,7 @@ impl Http1Conn {
                             stream,
                             head: false,
                             connect: false,
+                            websocket: None,
                         }
                     }
                 };
@@ -518,6 +554,13 @@ impl Http1Conn {
                     out.push(HttpEvent::End { stream, role, ts });
                     if upgrade {
                         self.tunnel = true;
+                        if let (101, Some(path)) = (status, pending.websocket) {
+                            self.upgrade = Some(Upgrade {
+                                path,
+                                extensions: ws_extensions,
+                                ..Upgrade::default()
+                            });
+                        }
                         State::Tunnel
                     } else {
                         State::Start
@@ -541,6 +584,12 @@ impl Http1Conn {
                 HeadStep::Consumed(n)
             }
         }
+    }
+
+    /// The WebSocket upgrade a 101 just completed, with the bytes that
+    /// followed it; the caller decodes the rest of the connection.
+    pub(crate) fn take_upgrade(&mut self) -> Option<Upgrade> {
+        self.upgrade.take()
     }
 
     /// `len` bytes of `flow` went uncaptured.

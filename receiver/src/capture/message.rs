@@ -1,7 +1,8 @@
 //! The protocol-neutral view of HTTP that the HTTP/1.1 and HTTP/2 decoders
 //! produce and the exchange layer consumes: message heads, body bytes (with
 //! transfer framing removed, content coding still applied), gaps, message
-//! ends and aborted streams.
+//! ends and aborted streams, and the messages of a connection upgraded to
+//! WebSocket.
 
 /// Which half of an exchange a message is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,6 +117,20 @@ pub(crate) enum HttpEvent {
         /// Exchange id.
         stream: u64,
         /// Capture time.
+        ts: u64,
+    },
+    /// A whole WebSocket data message (reassembled from its frames and
+    /// inflated) on an upgraded connection.
+    Message {
+        /// `Request` for client-to-server, `Response` for server-to-client.
+        role: Role,
+        /// The message payload (at most the body cap).
+        data: Vec<u8>,
+        /// A text message (opcode 1) rather than binary.
+        text: bool,
+        /// The payload was cut at the body cap.
+        truncated: bool,
+        /// Capture time of the chunk that completed it.
         ts: u64,
     },
     /// The decoder lost track of this flow: every unfinished exchange is

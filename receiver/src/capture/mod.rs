@@ -8,7 +8,8 @@
 //!
 //! ```text
 //! TlsChunk -> stream (per (pid, SSL*): protocol and side detection, resync)
-//!          -> http1 / http2 (+HPACK) -> exchange (bodies, content coding, caps)
+//!          -> http1 / http2 (+HPACK) / websocket (after a 101: frames, permessage-deflate)
+//!          -> exchange (bodies, content coding, caps; ws_calls: calls carried by messages)
 //!          -> call (provider catalogue, providers/ payload decoders, sse framing)
 //!          -> events (envelope, enrichment, confidence) -> Vec<OispEvent>
 //! ```
@@ -37,6 +38,8 @@ mod sse;
 mod stats;
 mod stream;
 mod tools;
+mod websocket;
+mod ws_calls;
 
 pub use config::DecoderConfig;
 pub use decoder::CaptureDecoder;

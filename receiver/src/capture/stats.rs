@@ -46,6 +46,17 @@ pub struct DecoderStats {
     pub payload_errors: u64,
     /// Server-side exchanges dropped because `capture_server_side` is off.
     pub server_side_dropped: u64,
+    /// Connections upgraded to WebSocket (a `101` to an `Upgrade: websocket`
+    /// request) whose frames are decoded.
+    pub websocket_connections: u64,
+    /// WebSocket data messages decoded.
+    pub websocket_messages: u64,
+    /// WebSocket messages cut at `max_body_bytes` (or whose inflation was
+    /// stopped as a decompression bomb).
+    pub websocket_messages_truncated: u64,
+    /// WebSocket connections given up because their frames could not be
+    /// parsed (protocol error, oversized frame claim, corrupt deflate data).
+    pub websocket_errors: u64,
     /// Events produced.
     pub events: u64,
 }

@@ -8,11 +8,17 @@
 //! line (a request line, a status line or the HTTP/2 preface); a captured
 //! chunk that cannot begin a message is skipped and counted, which is how a
 //! connection whose start was missed finds the next message boundary.
+//! An HTTP/1.1 connection that a `101` switches to WebSocket continues in
+//! the WebSocket frame decoder when its path is one an AI API speaks
+//! WebSocket on; other WebSockets are not decoded at all.
 
+use super::config::DEFAULT_MAX_BODY_BYTES;
 use super::http1::{request_start, response_start, Http1Conn, StartMatch};
 use super::http2::{preface_start, Http2Conn};
 use super::message::{Flow, HttpEvent};
+use super::providers::Api;
 use super::stats::DecoderStats;
+use super::websocket::{negotiate, WsConn};
 use super::Direction;
 
 /// How long a connection may look for a message boundary before it is
@@ -87,6 +93,7 @@ enum Proto {
     },
     Http1(Http1Conn),
     Http2(Box<Http2Conn>),
+    WebSocket(Box<WsConn>),
     NotHttp,
 }
 
@@ -95,6 +102,8 @@ enum Proto {
 pub(crate) struct HttpStream {
     proto: Proto,
     side: Option<Side>,
+    /// Most bytes a WebSocket message keeps.
+    max_message_bytes: usize,
 }
 
 impl Default for HttpStream {
@@ -106,7 +115,14 @@ impl Default for HttpStream {
 impl HttpStream {
     /// A connection that has seen no bytes yet.
     pub(crate) fn new() -> HttpStream {
+        HttpStream::with_message_limit(DEFAULT_MAX_BODY_BYTES)
+    }
+
+    /// A connection that has seen no bytes yet, whose WebSocket messages
+    /// (if it is upgraded) keep at most `max_message_bytes`.
+    pub(crate) fn with_message_limit(max_message_bytes: usize) -> HttpStream {
         HttpStream {
+            max_message_bytes,
             proto: Proto::Detecting {
                 write: Pending::default(),
                 read: Pending::default(),
@@ -125,10 +141,15 @@ impl HttpStream {
     /// `2` for HTTP/2, `1` for HTTP/1.x, `None` while unknown or not HTTP.
     pub(crate) fn http_version(&self) -> Option<u8> {
         match self.proto {
-            Proto::Http1(_) => Some(1),
+            Proto::Http1(_) | Proto::WebSocket(_) => Some(1),
             Proto::Http2(_) => Some(2),
             Proto::Detecting { .. } | Proto::NotHttp => None,
         }
+    }
+
+    /// Whether the connection is a decoded WebSocket.
+    pub(crate) fn is_websocket(&self) -> bool {
+        matches!(self.proto, Proto::WebSocket(_))
     }
 
     /// Bytes held by the decoders.
@@ -137,6 +158,7 @@ impl HttpStream {
             Proto::Detecting { write, read, .. } => write.bytes.len() + read.bytes.len(),
             Proto::Http1(c) => c.buffered(),
             Proto::Http2(c) => c.buffered(),
+            Proto::WebSocket(c) => c.buffered(),
             Proto::NotHttp => 0,
         }
     }
@@ -230,6 +252,11 @@ impl HttpStream {
             Proto::Http1(c) => {
                 c.push(flow, data, ts, out, stats);
                 c.gap(flow, gap, ts, out, stats);
+                self.check_upgrade(ts, out, stats);
+            }
+            Proto::WebSocket(c) => {
+                c.push(flow, data, ts, out, stats);
+                c.gap(flow, gap, stats);
             }
             Proto::Http2(c) => {
                 c.push(flow, data, ts, out, stats);
@@ -282,6 +309,29 @@ impl HttpStream {
         c.push(Flow::ToClient, &to_client, ts, out, stats);
         c.gap(gap_flow, gap, ts, out, stats);
         self.proto = Proto::Http1(c);
+        self.check_upgrade(ts, out, stats);
+    }
+
+    /// Switches to WebSocket decoding when a 101 just answered a WebSocket
+    /// upgrade, and decodes the bytes that followed it.
+    fn check_upgrade(&mut self, ts: u64, out: &mut Vec<HttpEvent>, stats: &mut DecoderStats) {
+        let Proto::Http1(c) = &mut self.proto else {
+            return;
+        };
+        let Some(up) = c.take_upgrade() else {
+            return;
+        };
+        if Api::classify_websocket(&up.path).is_none() {
+            return;
+        }
+        stats.websocket_connections = stats.websocket_connections.saturating_add(1);
+        let mut ws = Box::new(WsConn::new(
+            negotiate(up.extensions.as_deref()),
+            self.max_message_bytes,
+        ));
+        ws.push(Flow::ToServer, &up.to_server, ts, out, stats);
+        ws.push(Flow::ToClient, &up.to_client, ts, out, stats);
+        self.proto = Proto::WebSocket(ws);
     }
 
     /// The connection ended.
@@ -289,6 +339,7 @@ impl HttpStream {
         match &mut self.proto {
             Proto::Http1(c) => c.close(ts, out),
             Proto::Http2(c) => c.close(ts, out),
+            Proto::WebSocket(c) => c.close(),
             Proto::Detecting { .. } | Proto::NotHttp => {}
         }
         self.proto = Proto::NotHttp;

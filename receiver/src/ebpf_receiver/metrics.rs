@@ -39,6 +39,8 @@ pub(crate) enum RecordLoss {
     Http2Error,
     /// HPACK header blocks that did not decode.
     HpackError,
+    /// WebSocket connections whose frames could not be decoded.
+    WebSocketError,
     /// Bodies whose content coding did not decode.
     DecompressError,
     /// AI bodies that were not valid JSON.
@@ -58,7 +60,7 @@ pub(crate) enum RecordLoss {
 }
 
 impl RecordLoss {
-    const ALL: [RecordLoss; 18] = [
+    const ALL: [RecordLoss; 19] = [
         RecordLoss::RingBufferFullTls,
         RecordLoss::RingBufferFullActivity,
         RecordLoss::CallMapFull,
@@ -69,6 +71,7 @@ impl RecordLoss {
         RecordLoss::Http1Error,
         RecordLoss::Http2Error,
         RecordLoss::HpackError,
+        RecordLoss::WebSocketError,
         RecordLoss::DecompressError,
         RecordLoss::PayloadError,
         RecordLoss::ResponseWithoutRequest,
@@ -91,6 +94,7 @@ impl RecordLoss {
             RecordLoss::Http1Error => "http1_error",
             RecordLoss::Http2Error => "http2_error",
             RecordLoss::HpackError => "hpack_error",
+            RecordLoss::WebSocketError => "websocket_error",
             RecordLoss::DecompressError => "decompress_error",
             RecordLoss::PayloadError => "payload_error",
             RecordLoss::ResponseWithoutRequest => "response_without_request",
@@ -210,6 +214,7 @@ impl DropMetrics {
                 RecordLoss::Http1Error => decoder.http1_errors,
                 RecordLoss::Http2Error => decoder.http2_errors,
                 RecordLoss::HpackError => decoder.hpack_errors,
+                RecordLoss::WebSocketError => decoder.websocket_errors,
                 RecordLoss::DecompressError => decoder.decompress_errors,
                 RecordLoss::PayloadError => decoder.payload_errors,
                 RecordLoss::ResponseWithoutRequest => decoder.responses_without_request,

@@ -82,6 +82,15 @@ impl Api {
         }
     }
 
+    /// The API spoken in the messages of a WebSocket opened by a `GET` to
+    /// `path` (query ignored): the Responses API's WebSocket mode.
+    pub(crate) fn classify_websocket(path: &str) -> Option<Api> {
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        path.trim_end_matches('/')
+            .ends_with("/responses")
+            .then_some(Api::OpenAiResponses)
+    }
+
     /// Whether the call is an embedding call.
     pub(crate) fn is_embedding(self) -> bool {
         matches!(
@@ -119,6 +128,8 @@ pub(crate) enum Framing {
     Ndjson,
     /// A JSON array sent element by element.
     JsonArray,
+    /// Records that arrive already split (WebSocket messages).
+    Messages,
 }
 
 /// What the decoders may copy into events.
@@ -339,5 +350,10 @@ mod tests {
         assert_eq!(c("/api/embed"), Some(Api::OllamaEmbed));
         assert_eq!(c("/v1/models"), None);
         assert_eq!(Api::classify("GET", "/v1/chat/completions"), None);
+        assert_eq!(
+            Api::classify_websocket("/v1/responses?x=1"),
+            Some(Api::OpenAiResponses)
+        );
+        assert_eq!(Api::classify_websocket("/v1/realtime"), None);
     }
 }

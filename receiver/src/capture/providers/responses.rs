@@ -1,12 +1,19 @@
-//! OpenAI Responses API (`POST /v1/responses`): requests (`input` as text or
-//! items, `instructions`, tools, `function_call_output` items), plain
-//! responses (`output` items) and the streamed `response.*` events, whose
-//! closing `response.completed` / `response.incomplete` / `response.failed`
-//! carries the whole response.
+//! OpenAI Responses API (`POST /v1/responses`, and the same messages over
+//! the API's WebSocket mode): requests (`input` as text or items,
+//! `instructions`, tools, `function_call_output` and
+//! `custom_tool_call_output` items), plain responses (`output` items with
+//! `function_call` and `custom_tool_call`) and the streamed `response.*`
+//! events, whose closing `response.completed` / `response.incomplete` /
+//! `response.failed` carries the whole response. A WebSocket
+//! `response.create` is a request body with a `type`, and the server's
+//! messages are the SSE stream's events, so both transports go through
+//! these functions.
 
 use std::collections::BTreeMap;
 
-use oispd_semconv::ai::{AiError, AiRequest, Choice, ChunkDelta, Parameters, ToolCall, Usage};
+use oispd_semconv::ai::{
+    AiError, AiRequest, Choice, ChunkDelta, Content, Parameters, ToolCall, Usage,
+};
 use serde_json::Value;
 
 use super::common::{
@@ -36,7 +43,7 @@ pub(crate) fn request(body: &Value, opts: DecodeOptions) -> RequestInfo {
         Some(Value::Array(items)) => {
             for item in items {
                 match item.get("type").and_then(Value::as_str) {
-                    Some("function_call_output") => {
+                    Some("function_call_output" | "custom_tool_call_output") => {
                         tool_results.push(tool_result(
                             str_at(item, "call_id"),
                             None,
@@ -74,7 +81,13 @@ pub(crate) fn request(body: &Value, opts: DecodeOptions) -> RequestInfo {
     };
     copy_scalars(
         body,
-        &["previous_response_id", "store", "parallel_tool_calls"],
+        // `generate: false` (a WebSocket prewarm) asks for no output.
+        &[
+            "previous_response_id",
+            "store",
+            "parallel_tool_calls",
+            "generate",
+        ],
         &mut p.extra,
     );
     if let Some(e) = body.get("reasoning").and_then(|r| r.get("effort")) {
@@ -139,6 +152,16 @@ pub(crate) fn response(body: &Value, opts: DecodeOptions) -> ResponseInfo {
                     opts.capture_content,
                 ));
             }
+            Some("custom_tool_call") => {
+                info.tool_calls.push(custom_call(
+                    str_at(item, "call_id"),
+                    str_at(item, "name"),
+                    item.get("input")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    opts.capture_content,
+                ));
+            }
             _ => {}
         }
     }
@@ -175,6 +198,25 @@ pub(crate) fn response(body: &Value, opts: DecodeOptions) -> ResponseInfo {
     info
 }
 
+/// A custom tool call: free-form `input` text instead of JSON arguments.
+fn custom_call(
+    id: Option<String>,
+    name: Option<String>,
+    input: Option<String>,
+    capture: bool,
+) -> ToolCall {
+    let mut call = tool_call(id, name, input.map(Content::Text), capture);
+    call.kind = Some("custom".into());
+    call
+}
+
+/// The error of an `error` stream event: the SSE form carries `code` and
+/// `message` at the top, the WebSocket form nests an `error` object.
+fn stream_error(v: &Value) -> Option<AiError> {
+    let inner = v.get("error").filter(|e| e.is_object()).unwrap_or(v);
+    error_of(&serde_json::json!({ "error": inner }))
+}
+
 /// Assembles streamed `response.*` events.
 #[derive(Debug)]
 pub(crate) struct Assembler {
@@ -185,7 +227,9 @@ pub(crate) struct Assembler {
     id: Option<String>,
     model: Option<String>,
     text: String,
-    calls: BTreeMap<u64, (Option<String>, Option<String>, String)>,
+    /// Tool calls by output index: call id, name, arguments or input so
+    /// far, and whether it is a custom tool call.
+    calls: BTreeMap<u64, (Option<String>, Option<String>, String, bool)>,
     error: Option<AiError>,
 }
 
@@ -231,25 +275,32 @@ impl Assembler {
             }
             "response.output_item.added" => {
                 let item = v.get("item").unwrap_or(&Value::Null);
-                if item.get("type").and_then(Value::as_str) == Some("function_call") {
+                let kind = item.get("type").and_then(Value::as_str);
+                if let Some(k @ ("function_call" | "custom_tool_call")) = kind {
                     out.token = true;
                     let index = u64_at(v, "output_index").unwrap_or(0);
+                    let custom = k == "custom_tool_call";
                     self.calls.insert(
                         index,
-                        (str_at(item, "call_id"), str_at(item, "name"), String::new()),
+                        (
+                            str_at(item, "call_id"),
+                            str_at(item, "name"),
+                            String::new(),
+                            custom,
+                        ),
                     );
                     out.delta = Some(ChunkDelta {
                         tool_calls: Some(vec![ToolCall {
                             id: str_at(item, "call_id"),
                             name: str_at(item, "name"),
-                            kind: Some("function".into()),
+                            kind: Some(if custom { "custom" } else { "function" }.into()),
                             ..ToolCall::default()
                         }]),
                         ..ChunkDelta::default()
                     });
                 }
             }
-            "response.function_call_arguments.delta" => {
+            "response.function_call_arguments.delta" | "response.custom_tool_call_input.delta" => {
                 out.token = true;
                 let index = u64_at(v, "output_index").unwrap_or(0);
                 if let Some(call) = self.calls.get_mut(&index) {
@@ -267,7 +318,7 @@ impl Assembler {
                 out.finish_reason = f;
             }
             "error" => {
-                self.error = error_of(&serde_json::json!({"error": v}));
+                self.error = stream_error(v);
             }
             _ => {}
         }
@@ -289,10 +340,18 @@ impl Assembler {
             error: self.error,
             ..ResponseInfo::default()
         };
-        for (id, name, args) in self.calls.into_values() {
-            let args = (!args.is_empty()).then(|| arguments(&args));
-            info.tool_calls
-                .push(tool_call(id, name, args, self.opts.capture_content));
+        for (id, name, args, custom) in self.calls.into_values() {
+            info.tool_calls.push(if custom {
+                custom_call(
+                    id,
+                    name,
+                    (!args.is_empty()).then_some(args),
+                    self.opts.capture_content,
+                )
+            } else {
+                let args = (!args.is_empty()).then(|| arguments(&args));
+                tool_call(id, name, args, self.opts.capture_content)
+            });
         }
         info.choices.push(Choice {
             index: Some(0),
@@ -312,7 +371,6 @@ impl Assembler {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use oispd_semconv::ai::Content;
     use serde_json::json;
 
     const OPTS: DecodeOptions = DecodeOptions {
@@ -365,6 +423,70 @@ mod tests {
         let r = a.finish();
         assert_eq!(r.provider_request_id.as_deref(), Some("resp_1"));
         assert_eq!(r.usage.unwrap().prompt_tokens, Some(30));
+    }
+
+    /// Scenario: a custom tool call (free-form input) in a completed
+    /// response, streamed without its closing event, and its output in the
+    /// next request.
+    /// Guarantees: the call keeps its id, name and input text with kind
+    /// `custom` both ways, and the output is a tool result for its id.
+    #[test]
+    fn custom_tool_calls() {
+        let body = json!({"status": "completed", "output": [
+            {"type": "custom_tool_call", "call_id": "call_9", "name": "apply_patch", "input": "*** Begin Patch"}
+        ]});
+        let r = response(&body, OPTS);
+        assert_eq!(r.finish_reason.as_deref(), Some("tool_calls"));
+        let c = &r.tool_calls[0];
+        assert_eq!(
+            (c.id.as_deref(), c.name.as_deref(), c.kind.as_deref()),
+            (Some("call_9"), Some("apply_patch"), Some("custom"))
+        );
+        assert_eq!(c.arguments, Some(Content::Text("*** Begin Patch".into())));
+
+        let mut a = Assembler::new(OPTS);
+        let added = a.record(None, &json!({"type": "response.output_item.added", "output_index": 0,
+            "item": {"type": "custom_tool_call", "call_id": "call_9", "name": "apply_patch", "input": ""}}));
+        assert!(added.token);
+        a.record(
+            None,
+            &json!({"type": "response.custom_tool_call_input.delta", "output_index": 0, "delta": "*** Begin"}),
+        );
+        a.record(
+            None,
+            &json!({"type": "response.custom_tool_call_input.delta", "output_index": 0, "delta": " Patch"}),
+        );
+        let r = a.finish();
+        assert_eq!(r.tool_calls[0].kind.as_deref(), Some("custom"));
+        assert_eq!(
+            r.tool_calls[0].arguments,
+            Some(Content::Text("*** Begin Patch".into()))
+        );
+
+        let req = request(
+            &json!({"model": "gpt-5", "input": [
+                {"type": "custom_tool_call_output", "call_id": "call_9", "output": "Done"}
+            ]}),
+            OPTS,
+        );
+        assert_eq!(req.tool_results[0].call_id.as_deref(), Some("call_9"));
+        assert_eq!(req.tool_results[0].text.as_deref(), Some("Done"));
+    }
+
+    /// Scenario: an `error` event in its SSE form and in its WebSocket form.
+    /// Guarantees: both yield the error's type, code and message.
+    #[test]
+    fn error_events() {
+        for v in [
+            json!({"type": "error", "code": "rate_limit_exceeded", "message": "slow down"}),
+            json!({"type": "error", "status": 429, "error": {"type": "rate_limit_exceeded", "code": "rate_limit_exceeded", "message": "slow down"}}),
+        ] {
+            let mut a = Assembler::new(OPTS);
+            a.record(None, &v);
+            let e = a.finish().error.unwrap();
+            assert_eq!(e.message.as_deref(), Some("slow down"));
+            assert_eq!(e.code.as_deref(), Some("rate_limit_exceeded"));
+        }
     }
 
     #[test]
