@@ -17,6 +17,8 @@ pub mod consumer;
 pub mod exporter;
 pub mod factory;
 pub mod id;
+pub mod private_fs;
+pub mod sanitize;
 pub mod telemetry;
 
 pub use batch::{Batch, Signal};
