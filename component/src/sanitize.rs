@@ -36,7 +36,8 @@ enum Path {
 }
 
 /// An endpoint URL as oispd shows it: credentials, query values and the
-/// fragment hidden, the path kept.
+/// fragment hidden, the path kept. A URL with nothing to hide is returned
+/// as written.
 pub fn url(raw: &str) -> String {
     redact(raw, Path::Keep)
 }
@@ -121,13 +122,18 @@ fn url_end(text: &str, from: usize) -> usize {
     end
 }
 
-/// Whether the part of a URL after `://` holds anything [`url`] hides.
+/// Whether a URL (or the part after its `://`) holds anything [`url`]
+/// hides.
 fn needs_hiding(after_scheme: &str) -> bool {
     after_scheme.contains(['@', '?', '#'])
 }
 
 fn redact(raw: &str, path: Path) -> String {
     let trimmed = raw.trim();
+    if path == Path::Keep && !needs_hiding(trimmed) {
+        // Nothing to hide: shown as written, not normalised.
+        return trimmed.to_string();
+    }
     match url::Url::parse(trimmed) {
         Ok(parsed) if !parsed.cannot_be_a_base() => redact_parsed(parsed, path),
         _ => redact_unparsed(trimmed, path),
@@ -239,10 +245,7 @@ mod tests {
             "http://h:4318/v1/logs?api_key=***&***&x=***"
         );
         assert_eq!(url("https://h/p#access_token=abc"), "https://h/p#***");
-        assert_eq!(
-            url("http://collector:4318/v1/logs"),
-            "http://collector:4318/v1/logs"
-        );
+        assert_eq!(url("http://collector:4318"), "http://collector:4318");
     }
 
     /// Scenario: webhook URLs of the usual shapes (Slack, Discord, a
