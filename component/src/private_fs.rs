@@ -58,22 +58,17 @@ pub fn own_dir(dir: &Path) -> io::Result<()> {
 /// Works on the open descriptor, so it changes the file that was opened,
 /// whatever happened to the path since.
 pub fn tighten_open(file: &File, path: &Path) -> io::Result<bool> {
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Ok(false);
+    let changed = tighten_descriptor(file)?;
+    if let Some((from, to)) = changed {
+        warn_tightened(path, from, to);
     }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & SHARED_BITS == 0 {
-        return Ok(false);
-    }
-    file.set_permissions(std::fs::Permissions::from_mode(mode & !SHARED_BITS))?;
-    warn_tightened(path, mode, mode & !SHARED_BITS);
-    Ok(true)
+    Ok(changed.is_some())
 }
 
 /// [`tighten_open`] on the regular file at `path`, if there is one
-/// (symbolic links are not followed).
-pub fn tighten(path: &Path) -> io::Result<bool> {
+/// (symbolic links are not followed), without a warning: for callers that
+/// tighten many files (queue segments, rotated backups) and say so once.
+pub fn tighten_quietly(path: &Path) -> io::Result<bool> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.is_file() => {}
         Ok(_) => return Ok(false),
@@ -86,7 +81,51 @@ pub fn tighten(path: &Path) -> io::Result<bool> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
-    tighten_open(&file, path)
+    Ok(tighten_descriptor(&file)?.is_some())
+}
+
+/// Tightens every regular file in `paths` quietly; one warning names how
+/// many were readable by other users (`what`: "persistent queue segments").
+/// Returns the first error, after trying them all.
+pub fn tighten_all<'a>(paths: impl IntoIterator<Item = &'a Path>, what: &str) -> io::Result<()> {
+    let mut tightened = Vec::new();
+    let mut first_error = None;
+    for path in paths {
+        match tighten_quietly(path) {
+            Ok(true) => tightened.push(path.display().to_string()),
+            Ok(false) => {}
+            Err(e) => {
+                first_error.get_or_insert(io::Error::new(
+                    e.kind(),
+                    format!("cannot tighten the permissions of {}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    if let Some(first) = tightened.first() {
+        tracing::warn!(
+            files = tightened.len(),
+            first = %first,
+            "tightened the permissions of {what} to 0600: they hold captured data and were readable by other users"
+        );
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// `(old mode, new mode)` if the descriptor's regular file had group or
+/// other bits, which are now cleared.
+fn tighten_descriptor(file: &File) -> io::Result<Option<(u32, u32)>> {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & SHARED_BITS == 0 {
+        return Ok(None);
+    }
+    let tight = mode & !SHARED_BITS;
+    file.set_permissions(std::fs::Permissions::from_mode(tight))?;
+    Ok(Some((mode, tight)))
 }
 
 fn warn_tightened(path: &Path, from: u32, to: u32) {
@@ -130,19 +169,28 @@ mod tests {
     }
 
     /// Scenario: a 0644 file and a 0755 directory left by an older version;
-    /// a character device.
+    /// a symbolic link to a 0644 file; a character device.
     /// Guarantees: the file becomes 0600 and the directory 0700, a second
-    /// pass reports nothing to do, and the device is not touched.
+    /// pass reports nothing to do; neither the link's target nor the
+    /// device is touched.
     #[test]
     fn tightens_loose_modes_once() {
         let root = tempfile::tempdir().unwrap();
         let file = root.path().join("old.seg");
         std::fs::write(&file, b"x").unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(tighten(&file).unwrap());
+        assert!(tighten_quietly(&file).unwrap());
         assert_eq!(mode(&file), 0o600);
-        assert!(!tighten(&file).unwrap());
-        assert!(!tighten(&root.path().join("missing")).unwrap());
+        assert!(!tighten_quietly(&file).unwrap());
+        assert!(!tighten_quietly(&root.path().join("missing")).unwrap());
+        // A link is not followed: its target keeps its mode.
+        let target = root.path().join("target");
+        std::fs::write(&target, b"x").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = root.path().join("link.seg");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        tighten_all([link.as_path(), file.as_path()], "test files").unwrap();
+        assert_eq!(mode(&target), 0o644);
 
         let dir = root.path().join("queue");
         std::fs::create_dir(&dir).unwrap();

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
 use hmac::{Hmac, Mac};
-use oispd_component::{Batch, BuildContext, ComponentId, Exporter, ExporterFactory, Telemetry};
+use oispd_component::{Batch, BuildContext, ComponentId, ExporterFactory, Telemetry};
 use oispd_exporters::helper::start_exporter;
 use oispd_exporters::webhook::WebhookFactory;
 use oispd_semconv::otel::events_to_resource_logs;
