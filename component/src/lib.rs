@@ -26,8 +26,9 @@ pub use config::{parse_config, ComponentConfig, ConfigError};
 pub use consumer::{Ack, ConsumeError, Consumer, Envelope, Output, PipelineSender};
 pub use exporter::{ExportError, Exporter, ExporterSettings};
 pub use factory::{
-    AdminRoute, BuildContext, ComponentError, ComponentInfo, ConnectorFactory, ExporterFactory, Extension,
-    ExtensionFactory, Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory, RouteAccess, Stability,
+    AdminRoute, BuildContext, ComponentError, ComponentInfo, ConnectorFactory, ExporterFactory,
+    Extension, ExtensionFactory, Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory,
+    RouteAccess, Stability,
 };
 pub use id::ComponentId;
 pub use opentelemetry_proto as proto;

@@ -316,10 +316,21 @@ mod tests {
     /// Guarantees: only loopback IPs and localhost count as local.
     #[test]
     fn loopback_endpoints() {
-        for local in ["127.0.0.1:7777", "localhost:4317", "[::1]:4318", "127.0.0.2:1"] {
+        for local in [
+            "127.0.0.1:7777",
+            "localhost:4317",
+            "[::1]:4318",
+            "127.0.0.2:1",
+        ] {
             assert!(is_loopback_endpoint(local), "{local}");
         }
-        for wide in ["0.0.0.0:7777", "[::]:4317", ":4318", "10.0.0.5:1", "collector:4317"] {
+        for wide in [
+            "0.0.0.0:7777",
+            "[::]:4317",
+            ":4318",
+            "10.0.0.5:1",
+            "collector:4317",
+        ] {
             assert!(!is_loopback_endpoint(wide), "{wide}");
         }
     }

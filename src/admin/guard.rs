@@ -217,7 +217,7 @@ impl Guard {
         }
         if let Some(host) = settings
             .endpoint_host
-            .and_then(|h| HostName::parse(h))
+            .and_then(HostName::parse)
             .filter(|h| {
                 let bare = h.name.trim_start_matches('[').trim_end_matches(']');
                 !bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified())

@@ -153,12 +153,8 @@ fn clear_stale(path: &Path) -> Result<(), String> {
             path.display()
         ));
     }
-    std::fs::remove_file(path).map_err(|e| {
-        format!(
-            "cannot remove the stale socket {}: {e}",
-            path.display()
-        )
-    })
+    std::fs::remove_file(path)
+        .map_err(|e| format!("cannot remove the stale socket {}: {e}", path.display()))
 }
 
 /// Removes the socket at `path` when oispd stops, if it is still a socket.

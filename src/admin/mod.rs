@@ -28,8 +28,8 @@ use listen::Bound;
 use oispd_component::factory::AdminRoutes;
 use oispd_component::telemetry::HealthStatus;
 use oispd_component::{
-    parse_config, BuildContext, ComponentError, ComponentInfo, ConfigError,
-    Extension, ExtensionFactory, RouteAccess, Signal, Stability, Telemetry,
+    parse_config, BuildContext, ComponentError, ComponentInfo, ConfigError, Extension,
+    ExtensionFactory, RouteAccess, Signal, Stability, Telemetry,
 };
 use serde_yaml_ng::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -38,8 +38,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-pub use config::DEFAULT_ENDPOINT;
 
 /// Builds the admin extension.
 pub struct AdminFactory;

@@ -107,10 +107,7 @@ async fn websocket(
     addr: SocketAddr,
     path: &str,
     headers: &[(&str, &str)],
-) -> Result<
-    tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
-    u16,
-> {
+) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, u16> {
     let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
     for (name, value) in headers {
         request.headers_mut().insert(
@@ -175,7 +172,11 @@ async fn foreign_hosts_and_origins_are_refused() {
     let ok = http(addr, &format!("GET /api/health HTTP/1.1\r\nHost: {own}")).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert!(ok.head.contains("x-frame-options: deny"), "{}", ok.head);
-    let ok = http(addr, &format!("GET /metrics HTTP/1.1\r\nHost: localhost:{port}")).await;
+    let ok = http(
+        addr,
+        &format!("GET /metrics HTTP/1.1\r\nHost: localhost:{port}"),
+    )
+    .await;
     assert_eq!(ok.status, 200);
     for path in ["/api/health", "/metrics", "/"] {
         let rebind = http(
@@ -214,22 +215,17 @@ async fn foreign_hosts_and_origins_are_refused() {
     .await;
     assert_eq!(fetch.status, 403);
 
-    let mut page = websocket(
-        addr,
-        "/ws/events",
-        &[("Origin", &format!("http://{own}"))],
-    )
-    .await
-    .unwrap();
+    let mut page = websocket(addr, "/ws/events", &[("Origin", &format!("http://{own}"))])
+        .await
+        .unwrap();
     receives_event(&mut r, &mut page).await;
     let mut tool = websocket(addr, "/ws/events", &[]).await.unwrap();
     receives_event(&mut r, &mut tool).await;
 
     let metrics = http(addr, &format!("GET /metrics HTTP/1.1\r\nHost: {own}")).await;
     for (reason, n) in [("host", 5), ("origin", 3)] {
-        let line = format!(
-            "oispd_admin_requests_refused{{extension=\"admin\",reason=\"{reason}\"}} {n}"
-        );
+        let line =
+            format!("oispd_admin_requests_refused{{extension=\"admin\",reason=\"{reason}\"}} {n}");
         assert!(metrics.body.contains(&line), "{line}\n{}", metrics.body);
     }
     drop((page, tool));
@@ -257,7 +253,11 @@ async fn token_is_required_for_data_routes() {
     for path in ["/api/health", "/metrics"] {
         let none = http(addr, &format!("GET {path} HTTP/1.1\r\nHost: {own}")).await;
         assert_eq!(none.status, 401, "{path}");
-        assert!(none.head.contains("www-authenticate: bearer"), "{}", none.head);
+        assert!(
+            none.head.contains("www-authenticate: bearer"),
+            "{}",
+            none.head
+        );
         let wrong = http(
             addr,
             &format!("GET {path} HTTP/1.1\r\nHost: {own}\r\nAuthorization: Bearer {TOKEN}x"),
@@ -276,7 +276,10 @@ async fn token_is_required_for_data_routes() {
         &format!("GET /api/health?token={TOKEN} HTTP/1.1\r\nHost: {own}"),
     )
     .await;
-    assert_eq!(in_query.status, 401, "the query is for WebSocket handshakes only");
+    assert_eq!(
+        in_query.status, 401,
+        "the query is for WebSocket handshakes only"
+    );
 
     let origin = format!("http://{own}");
     let none = websocket(addr, "/ws/events", &[("Origin", &origin)]).await;
@@ -334,7 +337,11 @@ async fn listed_origins_get_cors() {
     );
     assert!(listed.head.contains("access-control-max-age: 60"));
     let other = http(addr, &preflight("https://evil.example")).await;
-    assert!(!other.head.contains("access-control-allow-origin"), "{}", other.head);
+    assert!(
+        !other.head.contains("access-control-allow-origin"),
+        "{}",
+        other.head
+    );
     let read = http(
         addr,
         &format!("GET /api/health HTTP/1.1\r\nHost: {own}\r\nOrigin: https://dash.example.com\r\nAuthorization: Bearer {TOKEN}"),
