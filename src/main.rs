@@ -118,6 +118,9 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
     };
     let errors = config::validate::validate(&config, &registry);
     if errors.is_empty() {
+        for w in config::validate::warnings(&config) {
+            eprintln!("Warning: {w}");
+        }
         ExitCode::SUCCESS
     } else {
         print_errors(&errors);
@@ -172,6 +175,9 @@ fn run(paths: &[PathBuf], shutdown_timeout: Duration) -> ExitCode {
         return ExitCode::FAILURE;
     }
     init_logging(&config.service.telemetry.logs.level);
+    for w in config::validate::warnings(&config) {
+        tracing::warn!("{w}");
+    }
     if paths.is_empty() {
         tracing::info!("no --config given: running the embedded default config");
     }

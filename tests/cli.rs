@@ -220,3 +220,52 @@ fn reference_config_is_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Scenario: the admin server and the otlp receiver's gRPC and HTTP
+/// servers listen on every interface without authentication; then the same
+/// with the admin server behind a token, the receiver on loopback, and the
+/// same settings on components no pipeline uses.
+/// Guarantees: exit 0 either way; each exposed listener gets one warning
+/// naming its component and key; protected, loopback and unused listeners
+/// get none.
+#[test]
+fn listeners_beyond_loopback_without_auth_are_warned_about() {
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '0.0.0.0:4317'}, http: {endpoint: '[::]:4318'}}}
+  otlp/unused: {protocols: {grpc: {endpoint: '0.0.0.0:14317'}}}
+exporters: {debug: {}}
+extensions:
+  admin: {endpoint: '0.0.0.0:7777'}
+service:
+  extensions: [admin]
+  pipelines: {logs: {receivers: [otlp], exporters: [debug]}}
+"#,
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("Warning: ")).collect();
+    assert_eq!(warnings.len(), 3, "{err}");
+    for expected in [
+        "Warning: extensions::admin::endpoint: 0.0.0.0:7777 listens beyond loopback without authentication",
+        "Warning: receivers::otlp::protocols::grpc::endpoint: 0.0.0.0:4317 listens beyond loopback without authentication",
+        "Warning: receivers::otlp::protocols::http::endpoint: [::]:4318 listens beyond loopback without authentication",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}, http: {}}}
+exporters: {debug: {}}
+extensions:
+  admin: {endpoint: '0.0.0.0:7777', auth: {bearer_token: 0123456789abcdef0123}}
+  admin/unused: {endpoint: '0.0.0.0:7778'}
+service:
+  extensions: [admin]
+  pipelines: {logs: {receivers: [otlp], exporters: [debug]}}
+"#,
+    );
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+}

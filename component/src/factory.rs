@@ -126,7 +126,27 @@ impl ComponentError {
 }
 
 /// HTTP routes that components add to the admin server (`/ws/events`).
-pub type AdminRoutes = Arc<Mutex<Vec<axum::Router>>>;
+pub type AdminRoutes = Arc<Mutex<Vec<AdminRoute>>>;
+
+/// Routes one component adds to the admin server, and who may use them.
+pub struct AdminRoute {
+    /// The routes.
+    pub router: axum::Router,
+    /// Whether they need the admin token.
+    pub access: RouteAccess,
+}
+
+/// Who may use a component's admin routes. The admin server's Host and
+/// Origin checks apply to every route either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteAccess {
+    /// Needs the admin token when `auth` is configured: anything that
+    /// carries data (`/ws/events`).
+    Authenticated,
+    /// Served without the token: only static content that holds no data
+    /// (the live page's HTML, which asks for the token itself).
+    Public,
+}
 
 /// What every factory gets when building an instance.
 #[derive(Clone)]

@@ -17,6 +17,8 @@ pub mod consumer;
 pub mod exporter;
 pub mod factory;
 pub mod id;
+pub mod private_fs;
+pub mod sanitize;
 pub mod telemetry;
 
 pub use batch::{Batch, Signal};
@@ -24,8 +26,9 @@ pub use config::{parse_config, ComponentConfig, ConfigError};
 pub use consumer::{Ack, ConsumeError, Consumer, Envelope, Output, PipelineSender};
 pub use exporter::{ExportError, Exporter, ExporterSettings};
 pub use factory::{
-    BuildContext, ComponentError, ComponentInfo, ConnectorFactory, ExporterFactory, Extension,
-    ExtensionFactory, Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory, Stability,
+    AdminRoute, BuildContext, ComponentError, ComponentInfo, ConnectorFactory, ExporterFactory,
+    Extension, ExtensionFactory, Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory,
+    RouteAccess, Stability,
 };
 pub use id::ComponentId;
 pub use opentelemetry_proto as proto;

@@ -374,11 +374,14 @@ impl ExporterHealth {
         }
     }
 
-    /// Records a failed attempt.
+    /// Records a failed attempt. URLs in `message` are shown as
+    /// [`crate::sanitize::text`] shows them: `/api/health` never carries
+    /// credentials or tokens.
     pub fn record_failure(&self, message: &str) {
+        let message = crate::sanitize::text(message).into_owned();
         if let Ok(mut s) = self.state.write() {
             s.status = HealthStatus::Degraded;
-            s.last_error = Some(message.to_string());
+            s.last_error = Some(message);
         }
     }
 
@@ -457,5 +460,29 @@ mod tests {
         assert_eq!(s.status, HealthStatus::Ok);
         assert_eq!(s.events_exported, 5);
         assert_eq!(s.last_error, None);
+    }
+
+    /// Scenario: a failure message that embeds an endpoint URL with a
+    /// password and a query token (as reqwest errors do).
+    /// Guarantees: the health snapshot shows neither.
+    #[test]
+    fn health_never_shows_url_credentials() {
+        let t = Telemetry::new().unwrap_or_else(|e| panic!("{e}"));
+        let h = t.exporter_health("otlp_http");
+        h.record_failure(
+            "error sending request for url (https://user:hunter2@siem:4318/v1/logs?token=t0ken)",
+        );
+        let shown = t.health_snapshot()["otlp_http"]
+            .last_error
+            .clone()
+            .unwrap_or_default();
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("t0ken"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("https://user:***@siem:4318/v1/logs?token=***"),
+            "{shown}"
+        );
     }
 }

@@ -213,3 +213,47 @@ async fn retried_batches_keep_their_id_and_every_event_arrives_signed() {
         "{metrics}"
     );
 }
+
+/// Scenario: a webhook URL with a user and password, a secret path and a
+/// token in the query; first nothing listens there (a connection error,
+/// whose reqwest message embeds the URL), then a server answers 404.
+/// Guarantees: the exporter's errors name the host and the path's first
+/// segment only: no password, no secret path segment, no token.
+#[tokio::test]
+async fn webhook_errors_do_not_show_the_secret_url() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let secrets = ["hunter2", "B000", "XXXXSECRET", "t0ken"];
+    let create = |port: u16| {
+        let ctx = BuildContext {
+            id: ComponentId::parse("webhook").unwrap(),
+            telemetry: Arc::new(Telemetry::new().unwrap()),
+            admin_routes: Default::default(),
+        };
+        let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!(
+            "endpoint: http://hook:hunter2@127.0.0.1:{port}/T000/B000/XXXXSECRET?token=t0ken"
+        ))
+        .unwrap();
+        WebhookFactory.create(&ctx, &config).unwrap().0
+    };
+    let batch = || Batch::Logs(events_to_resource_logs(vec![event(1)]));
+
+    let mut refused = create(port);
+    let e = refused.export(batch()).await.unwrap_err().to_string();
+    assert!(e.contains("127.0.0.1") && e.contains("/T000/***"), "{e}");
+    for s in secrets {
+        assert!(!e.contains(s), "{s} in {e}");
+    }
+
+    let app = Router::new().route("/other", post(|| async { StatusCode::OK }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut answered = create(addr.port());
+    let e = answered.export(batch()).await.unwrap_err().to_string();
+    assert!(e.contains("404"), "{e}");
+    for s in secrets {
+        assert!(!e.contains(s), "{s} in {e}");
+    }
+}

@@ -52,7 +52,7 @@ async fn start(id: &str, config: &str) -> Running {
     let (exporter, settings) = WebsocketFactory.create(&ctx, &config).unwrap();
     let mut app = axum::Router::new();
     for r in ctx.admin_routes.lock().unwrap().drain(..) {
-        app = app.merge(r);
+        app = app.merge(r.router);
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,11 +1,21 @@
 //! `oispd validate`: every check the collector makes before starting,
 //! reported all at once, each error prefixed by its `::` path. Nothing is
 //! started and no port is bound.
+//!
+//! [`warnings`] are valid settings worth a second look: a listener in use
+//! (the admin server, the otlp receiver's gRPC and HTTP servers) bound
+//! beyond loopback without authentication, where anyone who reaches it
+//! reads or injects what oispd carries. `oispd validate` prints them and
+//! still exits 0; `oispd` logs them at start.
 
 use super::{Config, PipelineConfig, KINDS};
 use crate::registry::Registry;
 use oispd_component::{ComponentId, ConfigError, Kind, Signal};
+use serde_yaml_ng::Value;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The otlp receiver's protocols and their default endpoints.
+const OTLP_PROTOCOLS: [(&str, &str); 2] = [("grpc", "localhost:4317"), ("http", "localhost:4318")];
 
 /// Checks `config` against the registry; an empty result means valid.
 pub fn validate(config: &Config, registry: &Registry) -> Vec<ConfigError> {
@@ -14,6 +24,64 @@ pub fn validate(config: &Config, registry: &Registry) -> Vec<ConfigError> {
     check_ambiguous_ids(config, &mut errors);
     check_service(config, registry, &mut errors);
     errors
+}
+
+/// Listeners in use that are bound beyond loopback without
+/// authentication, each naming the component and the key.
+pub fn warnings(config: &Config) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    let used_extensions: BTreeSet<&str> = config
+        .service
+        .extensions
+        .iter()
+        .map(String::as_str)
+        .collect();
+    for (id, body) in config.section(Kind::Extension) {
+        let name = id.to_string();
+        if id.type_name() != "admin" || !used_extensions.contains(name.as_str()) {
+            continue;
+        }
+        if let Some(endpoint) = crate::admin::exposure_warning(body) {
+            out.push(ConfigError::new(
+                &["extensions", &name, "endpoint"],
+                format!("{endpoint} listens beyond loopback without authentication: anyone who reaches it reads every prompt oispd sees; set extensions::{name}::auth (bearer_token_file), or listen on 127.0.0.1 or a Unix socket (transport: unix)"),
+            ));
+        }
+    }
+    let used_receivers: BTreeSet<&str> = config
+        .service
+        .pipelines
+        .values()
+        .flat_map(|p| p.receivers.iter().map(String::as_str))
+        .collect();
+    for (id, body) in config.section(Kind::Receiver) {
+        let name = id.to_string();
+        if id.type_name() != "otlp" || !used_receivers.contains(name.as_str()) {
+            continue;
+        }
+        let Some(protocols) = body.get("protocols").and_then(Value::as_mapping) else {
+            continue;
+        };
+        for (protocol, default) in OTLP_PROTOCOLS {
+            let Some(settings) = protocols.get(protocol) else {
+                continue;
+            };
+            if settings.get("auth").is_some() {
+                continue;
+            }
+            let endpoint = settings
+                .get("endpoint")
+                .and_then(Value::as_str)
+                .unwrap_or(default);
+            if !crate::admin::config::is_loopback_endpoint(endpoint) {
+                out.push(ConfigError::new(
+                    &["receivers", &name, "protocols", protocol, "endpoint"],
+                    format!("{endpoint} listens beyond loopback without authentication: anyone who reaches it can inject records; bind it to localhost unless a network boundary protects it"),
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn check_components(config: &Config, registry: &Registry, errors: &mut Vec<ConfigError>) {

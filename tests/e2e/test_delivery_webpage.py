@@ -139,3 +139,81 @@ service:
         page.screenshot(path=str(tmp_path / "live-page.png"), full_page=True)
         browser.close()
     assert outside == [], f"the page loaded resources from outside oispd: {outside}"
+
+
+def test_page_with_admin_token(start_oispd, tmp_path, spec_dir):
+    """Scenario: the admin server has `auth` (bearer_token_file). The page is
+    opened once with the token in its URL fragment (`/#token=...`), and once
+    without it, where the user types a wrong token, then the right one.
+
+    Guarantees: with the fragment, the page goes live, shows calls from the
+    stream and health from /api/health, and drops the token from the address
+    bar; without it, the page asks for the token (the stream and health are
+    refused), a wrong token keeps it asking, and the right one makes it live
+    without a reload. The token never appears in any request URL but the
+    stream's own handshake.
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    token = "page-admin-token-0123456789abcdef"
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    src = tmp_path / "live.jsonl"
+    src.write_text("")
+    admin = free_port()
+    start_oispd(f"""
+receivers:
+  jsonl: {{path: {src}, follow: true}}
+exporters:
+  websocket: {{}}
+extensions:
+  admin:
+    endpoint: 127.0.0.1:{admin}
+    auth: {{bearer_token_file: {token_file}}}
+service:
+  extensions: [admin]
+  pipelines:
+    logs: {{receivers: [jsonl], exporters: [websocket]}}
+""", wait_ports=[admin])
+    base = f"http://127.0.0.1:{admin}"
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        urls = []
+
+        # With the token in the fragment.
+        page = browser.new_page()
+        page.on("request", lambda r: urls.append(r.url))
+        page.goto(base + "/#token=" + token)
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        expect(page.locator("#auth")).to_be_hidden()
+        assert "token" not in page.url, page.url
+        req, resp = call_pair(spec_dir, 1, "openai", "gpt-4o", 4242, True, 10, 5, 100)
+        append_jsonl(src, [req, resp])
+        expect(page.locator("#calls tbody tr")).to_have_count(1)
+        expect(page.locator("#health-overall")).to_have_text("healthy", timeout=10_000)
+        page.close()
+
+        # Without it (a new context: nothing in sessionStorage).
+        context = browser.new_context()
+        page = context.new_page()
+        page.on("request", lambda r: urls.append(r.url))
+        page.goto(base + "/")
+        expect(page.locator("#auth")).to_be_visible()
+        expect(page.locator("#conn")).not_to_have_attribute("data-state", "open")
+        page.fill("#auth-token", "wrong-token-0123456789abcdef")
+        page.click("#auth button")
+        expect(page.locator("#auth")).to_be_visible(timeout=10_000)
+        expect(page.locator("#conn")).not_to_have_attribute("data-state", "open")
+        page.fill("#auth-token", token)
+        page.click("#auth button")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        expect(page.locator("#auth")).to_be_hidden()
+        req, resp = call_pair(spec_dir, 2, "anthropic", "claude-sonnet-4", 5151, False, 10, 5, 100)
+        append_jsonl(src, [req, resp])
+        expect(page.locator("#calls tbody tr[data-key='req_page_2']")).to_have_count(1)
+        expect(page.locator("#health-overall")).to_have_text("healthy", timeout=10_000)
+        browser.close()
+    leaked = [u for u in urls if token in u and not u.startswith(f"ws://127.0.0.1:{admin}/ws/events?")]
+    assert leaked == [], leaked

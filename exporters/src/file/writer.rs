@@ -14,14 +14,17 @@
 //! `-N` only when that name is taken), a new file is opened at `path`, and
 //! the oldest backups beyond `max_backups` are deleted. A single line larger
 //! than `max_bytes` gets a file of its own.
+//!
+//! Modes: records hold prompts and responses, so the file is created 0600
+//! and directories created for it 0700 ([`private_fs`]); backups are the
+//! renamed file and keep its mode. An existing file or backups with looser
+//! modes (written by an older version) are tightened when the file is
+//! opened.
 
-use std::fs::{File, OpenOptions};
+use oispd_component::private_fs;
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-
-/// Mode of newly created files: records may hold prompts and responses.
-const FILE_MODE: u32 = 0o600;
 
 /// When and how to rotate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,16 +66,20 @@ impl LineWriter {
     ) -> std::io::Result<LineWriter> {
         if create_directory {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)?;
+                private_fs::create_dir_all(parent)?;
             }
         }
-        let mut file = OpenOptions::new()
+        let mut file = private_fs::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(!append)
-            .mode(FILE_MODE)
             .open(path)?;
+        private_fs::tighten_open(&file, path)?;
+        if rotation.is_some() {
+            let old = backups(path)?;
+            private_fs::tighten_all(old.iter().map(PathBuf::as_path), "rotated output files")?;
+        }
         let size = if append {
             let cut = repair_torn_tail(&mut file)?;
             if cut > 0 {
@@ -172,13 +179,13 @@ impl LineWriter {
         self.file.sync_data()?;
         let backup = backup_path(&self.path, policy.localtime)?;
         std::fs::rename(&self.path, &backup)?;
-        self.file = OpenOptions::new()
+        self.file = private_fs::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(FILE_MODE)
             .open(&self.path)?;
+        private_fs::tighten_open(&self.file, &self.path)?;
         self.size = 0;
         if policy.max_backups > 0 {
             prune_backups(&self.path, policy.max_backups)?;
@@ -449,6 +456,61 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&nested).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Scenario: the output file in directories the exporter creates,
+    /// rotated three times.
+    /// Guarantees: the active file and every backup are 0600, every
+    /// directory created for them 0700.
+    #[test]
+    fn output_backups_and_created_directories_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("made/for/it/events.jsonl");
+        let policy = RotationPolicy {
+            max_bytes: 250,
+            max_backups: 0,
+            localtime: false,
+        };
+        let mut w = LineWriter::open(&path, true, true, Some(policy)).unwrap();
+        w.write_lines(&lines(10, 100)).unwrap();
+        let kept = backups(&path).unwrap();
+        assert!(kept.len() >= 3, "{kept:?}");
+        for f in kept.iter().chain([&path]) {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
+        }
+        for d in ["made", "made/for", "made/for/it"] {
+            assert_eq!(mode(&dir.path().join(d)), 0o700, "{d}");
+        }
+    }
+
+    /// Scenario: an output file and a backup left 0644 by an older
+    /// version; the exporter opens the file again.
+    /// Guarantees: both become 0600 and their content is kept.
+    #[test]
+    fn loose_existing_output_and_backups_are_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let backup = dir.path().join("events-2026-11-22T05-30-00.123.jsonl");
+        for f in [&path, &backup] {
+            std::fs::write(f, b"{}\n").unwrap();
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let policy = RotationPolicy {
+            max_bytes: 1000,
+            max_backups: 0,
+            localtime: false,
+        };
+        LineWriter::open(&path, true, false, Some(policy)).unwrap();
+        for f in [&path, &backup] {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
+            assert_eq!(std::fs::read(f).unwrap(), b"{}\n");
+        }
     }
 
     /// Scenario: names that look almost like backups.

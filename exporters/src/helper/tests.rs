@@ -411,3 +411,57 @@ async fn start_error_surfaces() {
         "cannot open /nope/x.jsonl: permission denied"
     );
 }
+
+/// A log sink for one test: everything `tracing` writes on this thread.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Scenario: an exporter fails twice with errors that embed its endpoint
+/// URL with a password and a query token (as reqwest's errors do): once
+/// retryable, then permanently.
+/// Guarantees: neither the password nor the token appears in the log
+/// lines (retry warning, drop error) or in the exporter's health.
+#[tokio::test(start_paused = true)]
+async fn export_errors_never_show_url_credentials() {
+    let buffer = LogBuffer::default();
+    let sink = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let url = "https://alice:hunter2@siem.example.com/v1/logs?token=t0psecret";
+    let fake = Fake::scripted(vec![
+        Err(ExportError::retryable(format!(
+            "error sending request for url ({url})"
+        ))),
+        Err(ExportError::permanent(format!(
+            "request to {url} answered 400"
+        ))),
+    ]);
+    let h = start(&fake, settings()).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    let t = h.finish().await;
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("will retry") && log.contains("dropped"),
+        "{log}"
+    );
+    assert!(log.contains("alice:***@siem.example.com"), "{log}");
+    let health = t.health_snapshot()["fake"].last_error.clone().unwrap();
+    assert!(health.contains("token=***"), "{health}");
+    for secret in ["hunter2", "t0psecret"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+        assert!(!health.contains(secret), "{secret} in health: {health}");
+    }
+}

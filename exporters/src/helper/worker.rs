@@ -17,6 +17,7 @@ use super::completion::Completion;
 use super::log_limit::{LogLimiter, WARN_INTERVAL};
 use super::metrics::SignalMetrics;
 use super::sending_queue::SendingQueue;
+use oispd_component::sanitize;
 use oispd_component::telemetry::ExporterHealth;
 use oispd_component::{Batch, ExportError, Exporter, ExporterSettings, Signal};
 use std::sync::Arc;
@@ -210,7 +211,7 @@ impl Sender<'_> {
                     self.stop(signal, records, completions, msg);
                     return;
                 }
-                Err(e) => e,
+                Err(e) => sanitized(e),
             };
             match error {
                 ExportError::Partial { rejected, message } => {
@@ -350,6 +351,32 @@ impl Sender<'_> {
             reason = %message,
             "batch not delivered before shutdown; kept in the persistent queue for the next start"
         );
+    }
+}
+
+/// `e` with every URL in its message shown as [`sanitize::text`] shows it
+/// (no passwords, no query tokens), before the message reaches a log
+/// line, the exporter's health or a completion notice.
+fn sanitized(e: ExportError) -> ExportError {
+    let clean = |m: String| match sanitize::text(&m) {
+        std::borrow::Cow::Borrowed(_) => m,
+        std::borrow::Cow::Owned(clean) => clean,
+    };
+    match e {
+        ExportError::Retryable {
+            message,
+            retry_after,
+        } => ExportError::Retryable {
+            message: clean(message),
+            retry_after,
+        },
+        ExportError::Permanent { message } => ExportError::Permanent {
+            message: clean(message),
+        },
+        ExportError::Partial { rejected, message } => ExportError::Partial {
+            rejected,
+            message: clean(message),
+        },
     }
 }
 

@@ -98,7 +98,7 @@ impl ComponentConfig for WebhookConfig {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
                 _ => out.push(format!(
                     "'endpoint' {:?} is not an http:// or https:// URL",
-                    self.endpoint
+                    oispd_component::sanitize::webhook_url(&self.endpoint)
                 )),
             }
         }

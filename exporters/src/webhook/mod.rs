@@ -17,13 +17,14 @@ pub mod config;
 use async_trait::async_trait;
 use config::{host_name, WebhookConfig};
 use oispd_component::{
-    parse_config, Batch, BuildContext, ComponentError, ComponentInfo, ConfigError, ExportError,
-    Exporter, ExporterFactory, ExporterSettings, Signal, Stability,
+    parse_config, sanitize, Batch, BuildContext, ComponentError, ComponentInfo, ConfigError,
+    ExportError, Exporter, ExporterFactory, ExporterSettings, Signal, Stability,
 };
 use serde_yaml_ng::Value;
 use std::time::{Duration, SystemTime};
 
 use crate::oisp_view::json_records;
+use crate::otlp::error_chain;
 
 /// Header holding the body's HMAC-SHA256 signature.
 pub const SIGNATURE_HEADER: &str = "X-OISP-Signature";
@@ -70,6 +71,9 @@ impl ExporterFactory for WebhookFactory {
 pub struct WebhookExporter {
     client: reqwest::Client,
     endpoint: reqwest::Url,
+    /// The endpoint as messages show it: a webhook URL is a secret
+    /// ([`sanitize::webhook_url`]).
+    shown: String,
     method: http::Method,
     headers: http::HeaderMap,
     sensor_id: String,
@@ -98,6 +102,7 @@ impl WebhookExporter {
             })?;
         Ok(WebhookExporter {
             client,
+            shown: sanitize::webhook_url(endpoint.as_str()),
             endpoint,
             method: cfg.method.as_http(),
             headers,
@@ -129,18 +134,33 @@ impl WebhookExporter {
         if let Some(secret) = &self.secret {
             req = req.header(SIGNATURE_HEADER, body::signature(secret, &body.bytes));
         }
-        let resp = req
-            .body(body.bytes)
-            .send()
-            .await
-            .map_err(|e| ExportError::retryable(format!("webhook request failed: {e}")))?;
+        let resp = req.body(body.bytes).send().await.map_err(|e| {
+            // reqwest's message embeds the whole URL, secret path included.
+            ExportError::retryable(format!(
+                "webhook request to {} failed: {}",
+                self.shown,
+                error_chain(&e.without_url())
+            ))
+        })?;
         let status = resp.status();
         let retry_after = resp
             .headers()
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        classify(status, retry_after)
+        classify(status, retry_after).map_err(|e| match e {
+            ExportError::Retryable {
+                message,
+                retry_after,
+            } => ExportError::Retryable {
+                message: format!("{}: {message}", self.shown),
+                retry_after,
+            },
+            ExportError::Permanent { message } => {
+                ExportError::permanent(format!("{}: {message}", self.shown))
+            }
+            other => other,
+        })
     }
 }
 

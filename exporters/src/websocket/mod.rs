@@ -10,6 +10,10 @@
 //! ([`hub`]): a client more than `client_buffer` messages behind is
 //! disconnected and counted, and the pipeline and the other clients go on.
 //! Events are not kept: a client sees what happens while it is connected.
+//!
+//! The admin server guards both routes (Host and Origin checks, and with
+//! `extensions::admin::auth` the token for the stream); see [`routes`] for
+//! how the page passes the token on.
 
 pub mod config;
 mod hub;
@@ -86,15 +90,15 @@ impl ExporterFactory for WebsocketFactory {
         };
         let hub = Arc::new(Hub::new(id.clone(), cfg.client_buffer, metrics));
         let (ws_path, page_path) = paths(&ctx.id);
-        let router = routes::router(
-            hub.clone(),
-            &ws_path,
-            cfg.page.then_some(page_path.as_str()),
-        );
-        ctx.admin_routes
+        let mut admin_routes = ctx
+            .admin_routes
             .lock()
-            .map_err(|_| ComponentError::Config("admin routes unavailable".into()))?
-            .push(router);
+            .map_err(|_| ComponentError::Config("admin routes unavailable".into()))?;
+        admin_routes.push(routes::stream_route(hub.clone(), &ws_path));
+        if cfg.page {
+            admin_routes.push(routes::page_route(&ws_path, &page_path));
+        }
+        drop(admin_routes);
         let settings = cfg.exporter_settings();
         Ok((Box::new(WebsocketExporter { id, ws_path, hub }), settings))
     }

@@ -1,6 +1,17 @@
 //! The admin-server routes of a `websocket` exporter: the event stream
 //! (`GET /ws/events[?event_type=PREFIX]`, one OISP event per text message)
 //! and the live page (`GET /`), embedded in the binary.
+//!
+//! The stream carries every prompt, so it needs the admin token when the
+//! admin server has `auth` ([`RouteAccess::Authenticated`]). The page is
+//! static HTML holding no data ([`RouteAccess::Public`]): it takes the
+//! token from the `#token=` fragment of its URL (which browsers never send
+//! to a server) or from a form, keeps it in the tab's `sessionStorage`
+//! (per origin, so per port), and passes it on as `Authorization: Bearer`
+//! to `/api/health` and as `?token=` to the stream, since browsers cannot
+//! set headers on a WebSocket. Cookies were not used: a cookie set by
+//! 127.0.0.1:7777 is also sent to every other port of 127.0.0.1, where any
+//! local user can listen.
 
 use super::hub::{Hub, Subscription};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -10,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::SinkExt;
+use oispd_component::{AdminRoute, RouteAccess};
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,28 +44,36 @@ struct StreamParams {
     event_type: Option<String>,
 }
 
-/// The routes: the stream at `ws_path`, and the page at `page_path` if any.
-pub(crate) fn router(hub: Arc<Hub>, ws_path: &str, page_path: Option<&str>) -> Router {
-    let mut router = Router::new().route(ws_path, get(stream)).with_state(hub);
-    if let Some(page_path) = page_path {
-        let html: Arc<str> = PAGE.replace(WS_PATH_PLACEHOLDER, ws_path).into();
-        router = router.route(
-            page_path,
-            get(move || {
-                let html = html.clone();
-                async move {
-                    (
-                        [
-                            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                            (header::CACHE_CONTROL, "no-store"),
-                        ],
-                        html.to_string(),
-                    )
-                }
-            }),
-        );
+/// The stream at `ws_path`.
+pub(crate) fn stream_route(hub: Arc<Hub>, ws_path: &str) -> AdminRoute {
+    AdminRoute {
+        router: Router::new().route(ws_path, get(stream)).with_state(hub),
+        access: RouteAccess::Authenticated,
     }
-    router
+}
+
+/// The live page at `page_path`, reading the stream at `ws_path`.
+pub(crate) fn page_route(ws_path: &str, page_path: &str) -> AdminRoute {
+    let html: Arc<str> = PAGE.replace(WS_PATH_PLACEHOLDER, ws_path).into();
+    let router = Router::new().route(
+        page_path,
+        get(move || {
+            let html = html.clone();
+            async move {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                        (header::CACHE_CONTROL, "no-store"),
+                    ],
+                    html.to_string(),
+                )
+            }
+        }),
+    );
+    AdminRoute {
+        router,
+        access: RouteAccess::Public,
+    }
 }
 
 async fn stream(

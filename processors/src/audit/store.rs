@@ -8,10 +8,19 @@
 //! in the same transaction moves the anchor to the last one removed, so the
 //! first remaining entry still links to a known hash and the rest of the
 //! chain stays verifiable.
+//!
+//! Modes: findings quote prompts, so the database and its `-wal` / `-shm`
+//! files are 0600 and a directory created for them 0700. SQLite creates the
+//! WAL and SHM files (and a rollback journal) with the permissions of the
+//! database file, so the database file is created by oispd first, 0600 at
+//! creation, and SQLite only ever opens it; no umask change is needed
+//! (the umask is process-wide and would race with every other thread that
+//! creates a file). Files left with looser modes by an older version are
+//! tightened before SQLite opens them.
 
 use super::chain::{AuditEntry, Chain, GENESIS_HASH};
 use super::AuditError;
-use oispd_component::ComponentConfig;
+use oispd_component::{private_fs, ComponentConfig};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -178,6 +187,32 @@ pub(crate) fn read_anchor(conn: &Connection, path: &str) -> Result<Option<Anchor
     .map_err(sqlite_err(path))
 }
 
+/// Creates the database file 0600 if it is missing, so that SQLite's WAL,
+/// SHM and journal files, which take its permissions, are 0600 too; and
+/// takes group and other permissions away from an existing database and
+/// its companion files.
+fn make_private(db: &Path) -> std::io::Result<()> {
+    let file = private_fs::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(db)?;
+    private_fs::tighten_open(&file, db)?;
+    let companions: Vec<PathBuf> = ["-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        })
+        .collect();
+    private_fs::tighten_all(
+        companions.iter().map(PathBuf::as_path),
+        "audit store WAL/SHM files",
+    )
+}
+
 /// Opens an existing store for reading only.
 pub(crate) fn open_read_only(path: &Path) -> Result<(Connection, String), AuditError> {
     let shown = path.display().to_string();
@@ -204,11 +239,15 @@ impl AuditStore {
     pub fn open(config: &StoreConfig) -> Result<AuditStore, AuditError> {
         let path = config.path.display().to_string();
         if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| AuditError::Format {
+            private_fs::create_dir_all(dir).map_err(|e| AuditError::Format {
                 path: path.clone(),
                 message: format!("creating directory {}: {e}", dir.display()),
             })?;
         }
+        make_private(&config.path).map_err(|e| AuditError::Format {
+            path: path.clone(),
+            message: format!("making the store readable by its owner only: {e}"),
+        })?;
         let conn = Connection::open(&config.path).map_err(sqlite_err(&path))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_err(&path))?;
         let mode: String = conn

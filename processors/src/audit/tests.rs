@@ -511,6 +511,65 @@ fn store_uses_wal() {
     assert_eq!(mode.to_lowercase(), "wal");
 }
 
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+/// Scenario: a store created in a directory that does not exist yet, with
+/// entries written (the WAL and SHM files exist while it is open).
+/// Guarantees: the directory is 0700; the database, its -wal and its -shm
+/// files are 0600.
+#[test]
+fn store_files_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig {
+        path: dir.path().join("made/audit.db"),
+        max_age: None,
+        max_rows: None,
+    };
+    let mut store = AuditStore::open(&cfg).unwrap();
+    let mut chain = store.head().unwrap();
+    store
+        .insert(&[chain.append(entry(1, "SEC-01", Severity::High))])
+        .unwrap();
+    assert_eq!(mode(&dir.path().join("made")), 0o700);
+    for suffix in ["", "-wal", "-shm"] {
+        let f = with_suffix(&cfg.path, suffix);
+        assert!(f.exists(), "{} missing", f.display());
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}
+
+/// Scenario: a store and its WAL/SHM files (kept by a second open
+/// connection) left 0644 by an older version.
+/// Guarantees: reopening makes all three 0600 and keeps the entries.
+#[test]
+fn loose_store_files_are_tightened_on_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = store_with(dir.path(), 3);
+    let other = Connection::open(&cfg.path).unwrap();
+    other.execute_batch("SELECT 1").unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let f = with_suffix(&cfg.path, suffix);
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let store = AuditStore::open(&cfg).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let f = with_suffix(&cfg.path, suffix);
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    assert_eq!(store.head().unwrap().last_id(), 3);
+    drop(other);
+}
+
 /// Scenario: the store config in YAML with retention, and with bad values.
 /// Guarantees: humantime durations parse; zero values and typos are errors.
 #[test]

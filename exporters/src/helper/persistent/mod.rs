@@ -17,6 +17,12 @@
 //! file held with an exclusive lock while the queue is open, so two oispd
 //! processes never share a queue.
 //!
+//! Modes: batches hold prompts and responses. The exporter's directory is
+//! 0700 and every file in it 0600, set when created ([`private_fs`]); the
+//! `storage` directory is created 0700 if missing (an existing one is the
+//! user's and left alone). A directory or files left with looser modes by
+//! an older version are tightened when the queue is opened.
+//!
 //! Durability: every record is written and `fdatasync`ed before
 //! [`PersistentQueue::push`] returns (so before `consume` returns), which
 //! survives a power loss, not only a crash; producers fsync in parallel,
@@ -52,11 +58,11 @@ use super::completion::{Completion, Settled as Outcome};
 use super::log_limit::{LogLimiter, WARN_INTERVAL};
 use super::metrics::SignalMetrics;
 use super::queue::Item;
-use oispd_component::{Batch, Signal};
+use oispd_component::{private_fs, Batch, Signal};
 use record::Frame;
 use settled::Settled;
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -221,14 +227,17 @@ impl PersistentQueue {
         metrics: SignalMetrics,
     ) -> Result<PersistentQueue, OpenError> {
         let dir = exporter_dir(root, id);
-        std::fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
+        private_fs::create_dir_all(root).map_err(io(format!("create {}", root.display())))?;
+        private_fs::own_dir(&dir).map_err(io(format!("create {}", dir.display())))?;
         let lock_path = dir.join("lock");
-        let lock = OpenOptions::new()
+        let lock = private_fs::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
             .map_err(io(format!("open {}", lock_path.display())))?;
+        private_fs::tighten_open(&lock, &lock_path)
+            .map_err(io(format!("tighten {}", lock_path.display())))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(OpenError::Locked(dir)),

@@ -6,6 +6,7 @@
 
 use super::settled::{self, Settled};
 use super::{io, segments, Entry, OpenError};
+use oispd_component::private_fs;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -27,6 +28,11 @@ pub(super) struct Recovered {
 /// settled set is rebuilt from what is actually on disk.
 pub(super) fn recover(dir: &Path, id: &str, previous: &Settled) -> Result<Recovered, OpenError> {
     let found = segments::list(dir).map_err(io(format!("list {}", dir.display())))?;
+    // Files an older version wrote readable by every user.
+    let acked = dir.join(settled::FILE_NAME);
+    let files = found.iter().map(|(_, p)| p.as_path());
+    private_fs::tighten_all(files.chain([acked.as_path()]), "persistent queue files")
+        .map_err(io(format!("tighten {}", dir.display())))?;
     let mut waiting = VecDeque::new();
     let mut live_per_segment = BTreeMap::new();
     let mut next_seq = previous.end();

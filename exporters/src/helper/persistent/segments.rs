@@ -9,7 +9,8 @@
 //! cut back to the last whole record.
 
 use super::record::{check_body, parse_header, Meta, HEADER_LEN, MAX_BODY_LEN, SEGMENT_MAGIC};
-use std::fs::{File, OpenOptions};
+use oispd_component::private_fs;
+use std::fs::File;
 use std::io::{BufReader, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -44,10 +45,10 @@ pub(crate) fn list(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     Ok(out)
 }
 
-/// Creates the segment starting at `first_seq` and makes its directory
-/// entry durable. Fails if it already exists.
+/// Creates the segment starting at `first_seq` (mode 0600) and makes its
+/// directory entry durable. Fails if it already exists.
 pub(crate) fn create(dir: &Path, first_seq: u64) -> std::io::Result<File> {
-    let mut file = OpenOptions::new()
+    let mut file = private_fs::options()
         .create_new(true)
         .read(true)
         .append(true)

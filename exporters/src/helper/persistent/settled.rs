@@ -156,7 +156,13 @@ impl Settled {
     /// Replaces `dir/acked` with this state (write, then rename).
     pub(crate) fn store(&self, dir: &Path) -> std::io::Result<()> {
         let tmp = dir.join(TMP_NAME);
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = oispd_component::private_fs::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        // A leftover from an older version keeps its mode when truncated.
+        oispd_component::private_fs::tighten_open(&f, &tmp)?;
         f.write_all(&self.encode())?;
         drop(f);
         std::fs::rename(&tmp, dir.join(FILE_NAME))

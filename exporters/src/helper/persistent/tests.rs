@@ -518,3 +518,82 @@ async fn unusable_storage_fails_the_start() {
         "{err}"
     );
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Every file in the queue's directory, with its mode.
+fn modes_in(dir: &Path) -> Vec<(String, u32)> {
+    let mut out: Vec<(String, u32)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                mode(&p),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Scenario: a queue under a `storage` directory that does not exist yet;
+/// batches are pushed (several segments) and one is settled.
+/// Guarantees: the storage directory and the exporter's directory are
+/// 0700; every file in it (segments, lock, acknowledgement file) is 0600.
+#[tokio::test]
+async fn queue_files_and_directories_are_private() {
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("storage");
+    let (q, _t) = open_queue(&root, 1 << 20);
+    let dir = q.dir().to_path_buf();
+    // Segments are 64 KiB at this limit: push until there are two.
+    for _ in 0..1000 {
+        if segment_files(&dir).len() > 1 {
+            break;
+        }
+        q.push(logs(50), false).await.unwrap();
+    }
+    q.pop().await.unwrap().completion.unwrap().succeed();
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&dir), 0o700);
+    let files = modes_in(&dir);
+    assert!(segment_files(&dir).len() > 1, "{files:?}");
+    assert!(files.iter().any(|(n, _)| n == "acked"), "{files:?}");
+    assert!(files.iter().any(|(n, _)| n == "lock"), "{files:?}");
+    assert!(files.iter().all(|(_, m)| *m == 0o600), "{files:?}");
+}
+
+/// Scenario: a queue directory an older version left 0755 with 0644
+/// files (segments, lock, acknowledgement file, a leftover temp file);
+/// the queue is opened again.
+/// Guarantees: the directory becomes 0700 and every file 0600, and the
+/// stored batches are still delivered.
+#[tokio::test]
+async fn loose_queue_files_are_tightened_on_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let (q, _t) = open_queue(root.path(), 1 << 20);
+    q.push(logs(3), false).await.unwrap();
+    q.push(logs(4), false).await.unwrap();
+    q.pop().await.unwrap().completion.unwrap().succeed();
+    let dir = q.dir().to_path_buf();
+    drop(q);
+    std::fs::write(dir.join("acked.tmp"), b"").unwrap();
+    let loose =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        loose(&entry.unwrap().path(), 0o644);
+    }
+    loose(&dir, 0o755);
+    let (q, _t) = open_queue(root.path(), 1 << 20);
+    assert_eq!(mode(&dir), 0o700);
+    q.push(logs(5), false).await.unwrap();
+    q.pop().await.unwrap().completion.unwrap().succeed();
+    let files = modes_in(&dir);
+    assert!(files.iter().all(|(_, m)| *m == 0o600), "{files:?}");
+    assert_eq!(drain(&q).await, vec![5]);
+}

@@ -19,7 +19,7 @@ use crate::helper::settings_problems;
 use crate::otlp::{header_problems, Compression};
 use crate::tls::TlsSettings;
 use oispd_component::exporter::{QueueSettings, RetrySettings};
-use oispd_component::{ComponentConfig, ExporterSettings};
+use oispd_component::{sanitize, ComponentConfig, ExporterSettings};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -106,13 +106,15 @@ impl OtlpGrpcConfig {
         if raw.is_empty() {
             return Err("'endpoint' must be set (host:port of the OTLP/gRPC server)".into());
         }
+        // What messages show: never the credentials a typo'd endpoint carries.
+        let shown = sanitize::url(raw);
         let (scheme_tls, rest) = if let Some(rest) = raw.strip_prefix("https://") {
             (Some(true), rest)
         } else if let Some(rest) = raw.strip_prefix("http://") {
             (Some(false), rest)
         } else if raw.contains("://") {
             return Err(format!(
-                "'endpoint' {raw:?} has an unsupported scheme; use host:port, http:// or https://"
+                "'endpoint' {shown:?} has an unsupported scheme; use host:port, http:// or https://"
             ));
         } else {
             (None, raw)
@@ -120,20 +122,20 @@ impl OtlpGrpcConfig {
         let rest = rest.trim_end_matches('/');
         if rest.contains('/') {
             return Err(format!(
-                "'endpoint' {raw:?} must be host:port without a path"
+                "'endpoint' {shown:?} must be host:port without a path"
             ));
         }
         let authority: http::uri::Authority = rest
             .parse()
-            .map_err(|_| format!("'endpoint' {raw:?} is not a valid host:port"))?;
+            .map_err(|_| format!("'endpoint' {shown:?} is not a valid host:port"))?;
         if authority.as_str().contains('@') {
             return Err(format!(
-                "'endpoint' {raw:?} must not carry credentials; use headers"
+                "'endpoint' {shown:?} must not carry credentials; use headers"
             ));
         }
         let host = authority.host();
         if host.is_empty() {
-            return Err(format!("'endpoint' {raw:?} has no host"));
+            return Err(format!("'endpoint' {shown:?} has no host"));
         }
         let host = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]")
@@ -236,6 +238,19 @@ mod tests {
             parse("endpoint: h:1/v1/logs").unwrap_err(),
             vec!["'endpoint' \"h:1/v1/logs\" must be host:port without a path"]
         );
+    }
+
+    /// Scenario: an endpoint with credentials in it, with and without a
+    /// scheme.
+    /// Guarantees: refused, and the message does not repeat the password.
+    #[test]
+    fn credentials_in_the_endpoint_are_refused_without_being_shown() {
+        for endpoint in ["https://bob:hunter2@h:4317", "bob:hunter2@h:4317"] {
+            let e = parse(&format!("endpoint: '{endpoint}'")).unwrap_err();
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(e[0].contains("must not carry credentials"), "{e:?}");
+            assert!(!e[0].contains("hunter2"), "{e:?}");
+        }
     }
 
     /// Scenario: max_elapsed_time shorter than the first retry interval.

@@ -22,7 +22,7 @@ use crate::helper::settings_problems;
 use crate::otlp::{header_problems, Compression};
 use crate::tls::TlsSettings;
 use oispd_component::exporter::{QueueSettings, RetrySettings};
-use oispd_component::{ComponentConfig, ExporterSettings, Signal};
+use oispd_component::{sanitize, ComponentConfig, ExporterSettings, Signal};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -109,11 +109,12 @@ impl OtlpHttpConfig {
         } else {
             return Ok(None);
         };
-        // Messages show what the user wrote, not the derived URL.
+        // Messages show what the user wrote, not the derived URL, and
+        // never its credentials.
         let shown = if key == "endpoint" {
-            self.endpoint.trim().to_string()
+            sanitize::url(self.endpoint.trim())
         } else {
-            text.clone()
+            sanitize::url(&text)
         };
         let url = reqwest::Url::parse(&text)
             .map_err(|e| format!("'{key}' {shown:?} is not a valid URL: {e}"))?;

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use oispd_component::telemetry::ExporterHealth;
-use oispd_component::{Batch, ComponentError, ExportError, Exporter, Signal};
+use oispd_component::{sanitize, Batch, ComponentError, ExportError, Exporter, Signal};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
@@ -105,7 +105,8 @@ impl OtlpHttpExporter {
         let body = response.bytes().await.unwrap_or_default();
         let detail = status_message(&content_type, &body);
         let message = format!(
-            "error exporting items, request to {url} responded with HTTP Status Code {}, Message={detail}",
+            "error exporting items, request to {} responded with HTTP Status Code {}, Message={detail}",
+            shown(url),
             status.as_u16()
         );
         match status {
@@ -119,6 +120,17 @@ impl OtlpHttpExporter {
             _ => ExportError::Permanent { message },
         }
     }
+}
+
+/// `url` as messages show it: no credentials, no query values.
+fn shown(url: &Url) -> String {
+    sanitize::url(url.as_str())
+}
+
+/// The error chain of a reqwest error, without the URL reqwest puts in it
+/// (messages name the endpoint through [`shown`]).
+fn reqwest_chain(e: reqwest::Error) -> String {
+    error_chain(&e.without_url())
 }
 
 /// The media type of a response, lower-cased without parameters.
@@ -268,7 +280,7 @@ impl Exporter for OtlpHttpExporter {
             .filter_map(|u| {
                 let host = u.host_str()?.to_string();
                 let port = u.port_or_known_default()?;
-                Some((u.to_string(), host, port))
+                Some((shown(u), host, port))
             })
             .collect();
         for (url, host, port) in targets {
@@ -317,8 +329,9 @@ impl Exporter for OtlpHttpExporter {
             Ok(r) => r,
             Err(e) => {
                 return Err(ExportError::retryable(format!(
-                    "OTLP/HTTP export to {url} failed: {}",
-                    error_chain(&e)
+                    "OTLP/HTTP export to {} failed: {}",
+                    shown(&url),
+                    reqwest_chain(e)
                 )))
             }
         };
@@ -328,13 +341,15 @@ impl Exporter for OtlpHttpExporter {
         let answer_type = content_type(response.headers());
         let body = response.bytes().await.map_err(|e| {
             ExportError::retryable(format!(
-                "OTLP/HTTP export to {url}: reading the answer failed: {}",
-                error_chain(&e)
+                "OTLP/HTTP export to {}: reading the answer failed: {}",
+                shown(&url),
+                reqwest_chain(e)
             ))
         })?;
         let (rejected, message) = read_partial(signal, &answer_type, &body).map_err(|e| {
             ExportError::permanent(format!(
-                "OTLP/HTTP export to {url}: the 2xx answer does not decode as an OTLP response: {e}"
+                "OTLP/HTTP export to {}: the 2xx answer does not decode as an OTLP response: {e}",
+                shown(&url)
             ))
         })?;
         partial_success(
@@ -342,7 +357,7 @@ impl Exporter for OtlpHttpExporter {
             &message,
             &mut self.warnings,
             &self.id,
-            url.as_str(),
+            &shown(&url),
         )
     }
 }

@@ -460,3 +460,46 @@ async fn https_with_private_ca() {
         Err(ExportError::Retryable { .. })
     ));
 }
+
+/// Scenario: a logs URL with a user and password and a token in its
+/// query; first nothing listens (a connection error), then the server
+/// answers 404; the start-up probe also fails against the closed port.
+/// Guarantees: no message and no health record carries the password or
+/// the token; they name the host and path.
+#[tokio::test]
+async fn messages_never_show_url_credentials() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed = listener.local_addr().unwrap();
+    drop(listener);
+    let url = |addr: SocketAddr| {
+        format!("logs_endpoint: 'http://alice:hunter2@{addr}/v1/logs?token=t0ken'")
+    };
+    let t = Telemetry::new().unwrap();
+    let health = t.exporter_health("otlp_http");
+    let mut e =
+        OtlpHttpExporter::new("otlp_http".into(), config(&url(closed)), health.clone()).unwrap();
+    e.start().await.unwrap();
+    let refused = e.export(logs(1)).await.unwrap_err().to_string();
+    assert!(refused.contains("/v1/logs?token=***"), "{refused}");
+    // The start-up probe reports the closed port to the health record.
+    let mut probed = None;
+    for _ in 0..1000 {
+        probed = health.snapshot().last_error;
+        if probed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let probed = probed.expect("the start-up probe reported the closed port");
+
+    let addr = serve(Server::scripted(vec![answer(404)])).await;
+    let mut e = started(&url(addr)).await;
+    let answered = e.export(logs(1)).await.unwrap_err().to_string();
+    assert!(answered.contains("404"), "{answered}");
+    for message in [refused, probed, answered] {
+        assert!(message.contains("alice:***@127.0.0.1"), "{message}");
+        for secret in ["hunter2", "t0ken"] {
+            assert!(!message.contains(secret), "{secret} in {message}");
+        }
+    }
+}
