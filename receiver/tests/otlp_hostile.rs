@@ -9,7 +9,8 @@
 
 use bytes::Bytes;
 use oispd_component::{
-    BuildContext, ComponentId, Envelope, Output, PipelineSender, ReceiverFactory, Signal, Telemetry,
+    Batch, BuildContext, ComponentId, Envelope, Output, PipelineSender, ReceiverFactory, Signal,
+    Telemetry,
 };
 use oispd_receiver::otlp::OtlpFactory;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -34,7 +35,7 @@ fn free_port() -> u16 {
 struct Running {
     grpc: u16,
     http: u16,
-    rx: mpsc::Receiver<Envelope>,
+    rx: mpsc::Receiver<Batch>,
     stop: CancellationToken,
     telemetry: Arc<Telemetry>,
 }
@@ -68,10 +69,17 @@ impl Running {
 /// The receiver with both protocols at 1 MiB limits (so bombs can be small
 /// and quick to build), its records arriving in `rx`.
 async fn start() -> Running {
+    start_with(1).await
+}
+
+/// The receiver with both protocols at `mib` MiB limits; a stand-in
+/// pipeline takes each batch at once (drops its ack, so the sender gets
+/// its answer) and passes it to `rx`.
+async fn start_with(mib: usize) -> Running {
     let (grpc, http) = (free_port(), free_port());
     let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!(
-        "protocols: {{grpc: {{endpoint: '127.0.0.1:{grpc}', max_recv_msg_size_mib: 1}}, \
-         http: {{endpoint: '127.0.0.1:{http}', max_request_body_size_mib: 1}}}}"
+        "protocols: {{grpc: {{endpoint: '127.0.0.1:{grpc}', max_recv_msg_size_mib: {mib}}}, \
+         http: {{endpoint: '127.0.0.1:{http}', max_request_body_size_mib: {mib}}}}}"
     ))
     .unwrap_or_else(|e| panic!("{e}"));
     let telemetry = Arc::new(Telemetry::new().unwrap_or_else(|e| panic!("{e}")));
@@ -83,7 +91,15 @@ async fn start() -> Running {
     let receiver = OtlpFactory
         .create(&ctx, &config)
         .unwrap_or_else(|e| panic!("{e}"));
-    let (tx, rx) = mpsc::channel(8);
+    let (tx, mut envelopes) = mpsc::channel::<Envelope>(8);
+    let (batches, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Some(envelope) = envelopes.recv().await {
+            if batches.send(envelope.batch).await.is_err() {
+                break;
+            }
+        }
+    });
     let output = Output::new(vec![(
         Signal::Logs,
         PipelineSender {
@@ -294,7 +310,8 @@ async fn grpc_raw(
 
 /// Scenario: a bomb in every content coding the HTTP receiver decodes,
 /// each inflating to at least 64 times its 1 MiB limit (gzip, deflate and
-/// zstd to 2 GiB).
+/// zstd to 2 GiB; gzip and deflate to 512 MiB, as deflate's ratio tops
+/// out near 1:1032 and the bomb must fit in the 1 MiB body limit).
 /// Guarantees: 413 with a google.rpc.Status saying the decompressed body
 /// is over the limit, counted as too_large; nothing reaches the pipeline.
 #[tokio::test]
@@ -302,9 +319,9 @@ async fn http_bombs_in_every_coding_are_refused() {
     let mut r = start().await;
     let zeros = vec![0u8; 64 << 20];
     let bombs: Vec<(&str, Vec<u8>)> = vec![
-        ("gzip", gzip_bomb(2048)),
-        ("deflate", zlib_bomb(2048)),
-        ("zlib", zlib_bomb(2048)),
+        ("gzip", gzip_bomb(512)),
+        ("deflate", zlib_bomb(512)),
+        ("zlib", zlib_bomb(512)),
         ("zstd", zstd_bomb(2048)),
         ("x-snappy-framed", snappy_framed(&zeros[..16 << 20])),
         ("lz4", lz4_frame(&zeros)),
@@ -375,15 +392,16 @@ async fn http_size_encoding_and_media_type_errors() {
     r.stop.cancel();
 }
 
-/// Scenario: 512 KiB of empty log records (2 bytes each, 262,144 records
-/// of 184 bytes once decoded), as protobuf and gzip-compressed, and the
-/// same flood in JSON.
+/// Scenario: 1 MB of empty log records (2 bytes each, 500,000 records
+/// of 184 bytes once decoded, over the 64 MiB budget), as protobuf and
+/// gzip-compressed, and 1.3 million empty records in 3.9 MB of JSON (4 MiB
+/// body limit here, so the JSON flood fits).
 /// Guarantees: 413 saying what decoding would take, before any record is
 /// decoded.
 #[tokio::test]
 async fn http_record_floods_are_refused_before_decoding() {
-    let mut r = start().await;
-    let flood = record_flood(256 << 10);
+    let mut r = start_with(4).await;
+    let flood = record_flood(500_000);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&flood).unwrap_or_else(|e| panic!("{e}"));
     let gz = gz.finish().unwrap_or_else(|e| panic!("{e}"));
@@ -394,7 +412,7 @@ async fn http_record_floods_are_refused_before_decoding() {
     }
     let json = format!(
         r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#,
-        vec!["{}"; 300_000].join(",")
+        vec!["{}"; 1_300_000].join(",")
     );
     let (status, message) = post(r.http, "application/json", None, json.into_bytes()).await;
     assert_eq!(status, 413, "{message}");
@@ -501,14 +519,14 @@ async fn http_deep_nesting_is_a_clean_400() {
     r.stop.cancel();
 }
 
-/// Scenario: gzip and zstd bombs of 2 GiB sent as one gRPC message each,
-/// with the compressed flag set (1 MiB message limit).
+/// Scenario: a gzip bomb of 512 MiB and a zstd bomb of 2 GiB sent as one
+/// gRPC message each, with the compressed flag set (1 MiB message limit).
 /// Guarantees: RESOURCE_EXHAUSTED from tonic's bounded decompression,
 /// counted as too_large; nothing reaches the pipeline.
 #[tokio::test]
 async fn grpc_bombs_are_resource_exhausted() {
     let mut r = start().await;
-    for (i, (encoding, bomb)) in [("gzip", gzip_bomb(2048)), ("zstd", zstd_bomb(2048))]
+    for (i, (encoding, bomb)) in [("gzip", gzip_bomb(512)), ("zstd", zstd_bomb(2048))]
         .into_iter()
         .enumerate()
     {
@@ -539,7 +557,7 @@ async fn grpc_errors_are_counted_with_non_retryable_codes() {
     assert_eq!(code, tonic::Code::ResourceExhausted as i32, "{message}");
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&record_flood(256 << 10))
+    gz.write_all(&record_flood(500_000))
         .unwrap_or_else(|e| panic!("{e}"));
     let flood = gz.finish().unwrap_or_else(|e| panic!("{e}"));
     let (code, message) = grpc_raw(r.grpc, LOGS, Some("gzip"), &flood, &[]).await;
