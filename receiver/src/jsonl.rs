@@ -2,9 +2,13 @@
 //! object per line (what the `file` exporter writes). With `follow: false`
 //! it reads to the end and finishes, which makes `oispd --config replay.yaml`
 //! a batch tool; with `follow: true` it keeps reading appended lines and
-//! reopens the file when it is rotated or truncated. Malformed lines are
-//! counted and reported with their line number, never fatal. While a
-//! memory limiter refuses data the receiver waits instead of reading on.
+//! reopens the file when it is rotated or truncated. Every line is checked
+//! against the OISP v0.1 schemas carried in the binary (cheap structural
+//! rules first: a known `event_type`, a `ts`, a `data` object); lines that
+//! are not valid OISP events are counted in `oispd_receiver_malformed_records`
+//! and reported with their line number and what is wrong, never their
+//! content (a line may hold a secret), and are never fatal. While a memory
+//! limiter refuses data the receiver waits instead of reading on.
 
 use async_trait::async_trait;
 use oispd_component::telemetry::{MemoryPressure, ReceiverMetrics};
@@ -13,6 +17,7 @@ use oispd_component::{
     Output, Receiver, ReceiverFactory, Signal, Stability,
 };
 use oispd_semconv::otel::events_to_resource_logs;
+use oispd_semconv::schema::OispSchema;
 use oispd_semconv::OispEvent;
 use prometheus::IntCounter;
 use serde::Deserialize;
@@ -118,7 +123,10 @@ impl ReceiverFactory for JsonlFactory {
                 &id,
             )
             .map_err(|e| ComponentError::Config(format!("metrics: {e}")))?;
+        let schema = OispSchema::embedded()
+            .map_err(|e| ComponentError::Config(format!("the OISP schemas: {e}")))?;
         Ok(Box::new(JsonlReceiver {
+            schema,
             pressure: ctx.telemetry.memory_pressure(),
             metrics: ctx.telemetry.receiver(&id, Signal::Logs),
             malformed,
@@ -130,6 +138,8 @@ impl ReceiverFactory for JsonlFactory {
 
 struct JsonlReceiver {
     id: String,
+    /// Compiled once per receiver.
+    schema: OispSchema,
     config: JsonlConfig,
     metrics: ReceiverMetrics,
     malformed: IntCounter,
@@ -262,18 +272,30 @@ impl JsonlReceiver {
         if text.is_empty() {
             return;
         }
-        match serde_json::from_slice::<OispEvent>(text) {
+        match self.parse_event(text) {
             Ok(event) => pending.push(event),
-            Err(e) => {
+            Err(problem) => {
                 self.malformed.inc();
                 let seen = self.malformed.get();
                 if seen <= MALFORMED_LOG_LIMIT {
-                    tracing::warn!(receiver = %self.id, path = %self.config.path.display(), line = line_no, error = %e, "skipping a line that is not an OISP event");
+                    tracing::warn!(receiver = %self.id, path = %self.config.path.display(), line = line_no, problem = %problem, "skipping a line that is not an OISP event");
                 } else if seen == MALFORMED_LOG_LIMIT + 1 {
                     tracing::warn!(receiver = %self.id, "more malformed lines; counting them in oispd_receiver_malformed_records without logging each");
                 }
             }
         }
+    }
+
+    /// One line as an OISP event, or what is wrong with it in words that
+    /// never quote the line (serde_json's and the schema validator's own
+    /// messages do).
+    fn parse_event(&self, text: &[u8]) -> Result<OispEvent, String> {
+        let value: serde_json::Value =
+            serde_json::from_slice(text).map_err(|e| json_problem(&e))?;
+        if let Err(problems) = self.schema.check(&value) {
+            return Err(problems.join("; "));
+        }
+        serde_json::from_value(value).map_err(|e| json_problem(&e))
     }
 
     /// Pushes pending events; false when every pipeline is gone.
@@ -299,6 +321,21 @@ impl JsonlReceiver {
                 false
             }
         }
+    }
+}
+
+/// A serde_json error without the input it quotes: its kind and position.
+fn json_problem(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "an I/O error",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "a value of the wrong type or shape",
+        serde_json::error::Category::Eof => "a truncated JSON value",
+    };
+    if e.line() == 0 {
+        kind.to_string()
+    } else {
+        format!("{kind} at column {}", e.column())
     }
 }
 

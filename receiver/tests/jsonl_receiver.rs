@@ -8,7 +8,7 @@ use oispd_component::{
 use oispd_receiver::jsonl::JsonlFactory;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -159,4 +159,99 @@ async fn missing_file_is_a_start_error() {
         Ok(_) => panic!("started without a file"),
         Err(e) => assert!(e.to_string().contains("/nonexistent/in.jsonl"), "{e}"),
     }
+}
+
+/// Collects what tracing writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Scenario: a replay of one valid event and lines that are not OISP v0.1
+/// events: no `data`, an unknown `event_type`, an unparsable `ts`, a fake
+/// API key where a number belongs, a fake key as an unknown top-level
+/// property, a key as a bare JSON string, and broken JSON around a key.
+/// Guarantees: only the valid event is exported; each other line is
+/// counted in oispd_receiver_malformed_records and logged with its line
+/// number and what is wrong, and no log line contains the key.
+#[tokio::test]
+async fn events_against_the_schema_are_rejected_without_quoting_them() {
+    const KEY: &str = "sk-proj-JSONLFAKEKEY0123456789abcdef";
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let good: serde_json::Value =
+        serde_json::from_str(&event("ok")).unwrap_or_else(|e| panic!("{e}"));
+    let variant = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        v.to_string()
+    };
+    let lines = [
+        event("ok"),
+        variant(&|v| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("data");
+            }
+        }),
+        variant(&|v| v["event_type"] = KEY.into()),
+        variant(&|v| v["ts"] = KEY.into()),
+        variant(&|v| v["process"]["pid"] = KEY.into()),
+        variant(&|v| v[KEY] = KEY.into()),
+        format!("\"{KEY}\""),
+        format!("{{\"event_id\": {KEY}}}"),
+    ];
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("in.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    let (mut rx, _stop, telemetry, handle) = start(&path, "follow: false").await;
+    tokio::time::timeout(Duration::from_secs(20), handle)
+        .await
+        .unwrap_or_else(|_| panic!("replay did not finish"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(collect(&mut rx, 1).await, vec!["ok"]);
+    let metrics = telemetry.render();
+    assert!(
+        metrics.contains("oispd_receiver_malformed_records{receiver=\"jsonl\"} 7"),
+        "{metrics}"
+    );
+
+    let log = captured
+        .0
+        .lock()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    for (line, what) in [
+        (2, "/data: missing"),
+        (3, "/event_type: not an OISP v0.1 event type"),
+        (4, "/ts: fails the schema's \"format\" rule"),
+        (5, "/process/pid: fails the schema's \"type\" rule"),
+        (6, "/: fails the schema's \"additionalProperties\" rule"),
+        (7, "/: not a JSON object"),
+        (8, "not JSON at column"),
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("line={line} ")) && l.contains(what)),
+            "line {line} ({what}):\n{log}"
+        );
+    }
+    assert!(!log.contains("JSONLFAKEKEY"), "{log}");
+    assert!(!log.contains("sk-proj"), "{log}");
 }

@@ -13,9 +13,11 @@
 //! is checked against a schema carried here. Formats (`date-time`, ...) are
 //! checked too.
 
-use jsonschema::{Resource, Validator};
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::paths::LocationSegment;
+use jsonschema::{Resource, ValidationError, Validator};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Error of loading the schemas.
@@ -89,6 +91,9 @@ fn security_finding_schema() -> Value {
 pub struct OispSchema {
     envelope: Validator,
     data: BTreeMap<String, Validator>,
+    /// Every property name the schemas define: the parts of a path to a
+    /// bad value that [`OispSchema::check`] may name.
+    names: HashSet<String>,
 }
 
 impl std::fmt::Debug for OispSchema {
@@ -131,6 +136,79 @@ fn schema_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError> {
     Ok(())
 }
 
+/// The OISP v0.1 schema files carried in the binary (from the spec's
+/// `schema/v0.1` directory), named by their path under it.
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "envelope.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/envelope.schema.json"),
+    ),
+    (
+        "common/actor.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/common/actor.schema.json"),
+    ),
+    (
+        "common/app.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/common/app.schema.json"),
+    ),
+    (
+        "common/confidence.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/common/confidence.schema.json"),
+    ),
+    (
+        "common/host.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/common/host.schema.json"),
+    ),
+    (
+        "common/process.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/common/process.schema.json"),
+    ),
+    (
+        "common/web_context.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/common/web_context.schema.json"),
+    ),
+    (
+        "events/agent.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/events/agent.schema.json"),
+    ),
+    (
+        "events/ai.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/events/ai.schema.json"),
+    ),
+    (
+        "events/file.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/events/file.schema.json"),
+    ),
+    (
+        "events/network.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/events/network.schema.json"),
+    ),
+    (
+        "events/process.schema.json",
+        include_str!("../../spec/oisp-spec/schema/v0.1/events/process.schema.json"),
+    ),
+];
+
+/// Every key of every `properties` object in `schema`, into `out`.
+fn property_names(schema: &Value, out: &mut HashSet<String>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Object(props)) = map.get("properties") {
+                out.extend(props.keys().cloned());
+            }
+            for v in map.values() {
+                property_names(v, out);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                property_names(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 impl OispSchema {
     /// Loads the schemas from `dir`: the spec's `schema/v0.1` directory, or
     /// the spec's root (then `schema/v0.1` under it is used).
@@ -142,12 +220,36 @@ impl OispSchema {
         let mut files = Vec::new();
         schema_files(&dir, &mut files)?;
         files.sort();
+        let documents = files
+            .into_iter()
+            .map(|path| read_json(&path).map(|schema| (path, schema)))
+            .collect::<Result<Vec<_>, _>>()?;
+        OispSchema::compile(&dir, documents)
+    }
 
+    /// The OISP v0.1 schemas carried in the binary: no file is read.
+    pub fn embedded() -> Result<OispSchema, SchemaError> {
+        let dir = Path::new("<embedded>");
+        let documents = EMBEDDED
+            .iter()
+            .map(|(name, text)| {
+                let path = dir.join(name);
+                serde_json::from_str(text)
+                    .map(|schema| (path.clone(), schema))
+                    .map_err(|source| SchemaError::Json { path, source })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        OispSchema::compile(dir, documents)
+    }
+
+    /// Compiles the schema documents of `dir`, each with its path.
+    fn compile(dir: &Path, documents: Vec<(PathBuf, Value)>) -> Result<OispSchema, SchemaError> {
         let mut resources = Vec::new();
         let mut envelope_id = None;
         let mut data_defs = Vec::new();
-        for path in &files {
-            let schema = read_json(path)?;
+        let mut names = HashSet::new();
+        for (path, schema) in documents {
+            property_names(&schema, &mut names);
             let id = schema
                 .get("$id")
                 .and_then(Value::as_str)
@@ -175,7 +277,9 @@ impl OispSchema {
             })?;
             resources.push((id, resource));
         }
-        let envelope_id = envelope_id.ok_or(SchemaError::NoEnvelope { dir: dir.clone() })?;
+        let envelope_id = envelope_id.ok_or_else(|| SchemaError::NoEnvelope {
+            dir: dir.to_path_buf(),
+        })?;
 
         let compile = |what: &str, schema: &Value| -> Result<Validator, SchemaError> {
             jsonschema::options()
@@ -195,9 +299,15 @@ impl OispSchema {
         }
         let sf = crate::event::event_type::SECURITY_FINDING;
         if !data.contains_key(sf) {
-            data.insert(sf.to_string(), compile(sf, &security_finding_schema())?);
+            let schema = security_finding_schema();
+            property_names(&schema, &mut names);
+            data.insert(sf.to_string(), compile(sf, &schema)?);
         }
-        Ok(OispSchema { envelope, data })
+        Ok(OispSchema {
+            envelope,
+            data,
+            names,
+        })
     }
 
     /// The event types whose `data` has a schema, sorted.
@@ -228,6 +338,103 @@ impl OispSchema {
         } else {
             Err(errors)
         }
+    }
+
+    /// Checks an event for a receiver that must not repeat its input: the
+    /// cheap structural rules first (an object with an `event_type` the
+    /// schemas know, a `ts` string and a `data` object), then the envelope
+    /// and `data` schemas. Each problem reads `<path>: <rule>`; a path names
+    /// array indices and only the property names the schemas define (any
+    /// other key is `*`), and no problem quotes a value of the event.
+    pub fn check(&self, event: &Value) -> Result<(), Vec<String>> {
+        let Some(fields) = event.as_object() else {
+            return Err(vec!["/: not a JSON object".to_string()]);
+        };
+        let mut problems = Vec::new();
+        let kind = |v: Option<&Value>| match v {
+            None => "missing",
+            Some(Value::Null) => "null",
+            Some(Value::Bool(_)) => "a boolean",
+            Some(Value::Number(_)) => "a number",
+            Some(Value::String(_)) => "a string",
+            Some(Value::Array(_)) => "an array",
+            Some(Value::Object(_)) => "an object",
+        };
+        let event_type = match fields.get("event_type") {
+            Some(Value::String(t)) if self.data.contains_key(t) => Some(t.as_str()),
+            Some(Value::String(_)) => {
+                problems.push("/event_type: not an OISP v0.1 event type".to_string());
+                None
+            }
+            other => {
+                problems.push(format!("/event_type: {}, not a string", kind(other)));
+                None
+            }
+        };
+        if !matches!(fields.get("ts"), Some(Value::String(_))) {
+            problems.push(format!("/ts: {}, not a string", kind(fields.get("ts"))));
+        }
+        let data = match fields.get("data") {
+            Some(data @ Value::Object(_)) => Some(data),
+            other => {
+                problems.push(format!("/data: {}, not an object", kind(other)));
+                None
+            }
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        problems.extend(
+            self.envelope
+                .iter_errors(event)
+                .map(|e| self.describe("", &e)),
+        );
+        if let (Some(t), Some(data)) = (event_type, data) {
+            if let Some(v) = self.data.get(t) {
+                problems.extend(v.iter_errors(data).map(|e| self.describe("/data", &e)));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// A validation error as `<path>: <rule>`, without the value.
+    fn describe(&self, prefix: &str, e: &ValidationError<'_>) -> String {
+        let mut path = prefix.to_string();
+        for segment in &e.instance_path {
+            path.push('/');
+            match segment {
+                LocationSegment::Index(i) => path.push_str(&i.to_string()),
+                LocationSegment::Property(p) if self.names.contains(p) => path.push_str(p),
+                LocationSegment::Property(_) => path.push('*'),
+            }
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        let rule = match &e.kind {
+            // The property is the schema's, not the event's.
+            ValidationErrorKind::Required { property } => format!(
+                "required property \"{}\" is missing",
+                property.as_str().unwrap_or("?")
+            ),
+            _ => {
+                let keyword = (&e.schema_path)
+                    .into_iter()
+                    .rev()
+                    .filter_map(|s| match s {
+                        LocationSegment::Property(p) => Some(p),
+                        LocationSegment::Index(_) => None,
+                    })
+                    .next()
+                    .unwrap_or("schema");
+                format!("fails the schema's \"{keyword}\" rule")
+            }
+        };
+        format!("{path}: {rule}")
     }
 }
 
@@ -586,5 +793,82 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("/nonexistent/oisp"), "{err}");
+    }
+
+    /// Scenario: the schemas carried in the binary, beside the spec's files.
+    /// Guarantees: the same event types, and the spec's examples and every
+    /// event oispd produces pass `check`.
+    #[test]
+    fn embedded_schemas_match_the_spec_files() {
+        let files = schema();
+        let embedded = OispSchema::embedded().unwrap();
+        assert_eq!(
+            embedded.event_types().collect::<Vec<_>>(),
+            files.event_types().collect::<Vec<_>>()
+        );
+        for (name, v) in crate::test_support::examples() {
+            assert_eq!(embedded.check(&v), Ok(()), "{name}");
+        }
+        for e in produced_events() {
+            assert_eq!(embedded.check(&e.to_value()), Ok(()), "{}", e.event_type);
+        }
+    }
+
+    /// Scenario: events whose bad values, and one bad key, are a fake API
+    /// key: no `data`, an unknown event type, an unparsable `ts`, a key
+    /// where a number belongs, an unknown property.
+    /// Guarantees: each is rejected by `check` with the path and the rule,
+    /// and no problem repeats the key.
+    #[test]
+    fn check_rejects_without_quoting_values() {
+        const KEY: &str = "sk-proj-CHECKFAKEKEY0123456789";
+        let s = OispSchema::embedded().unwrap();
+        let good = produced_events().remove(7).to_value();
+        assert_eq!(good["event_type"], "process.exit");
+        type Break = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Break, &str)> = vec![
+            (
+                Box::new(|v| {
+                    v.as_object_mut().unwrap().remove("data");
+                }),
+                "/data: missing, not an object",
+            ),
+            (
+                Box::new(|v| v["event_type"] = KEY.into()),
+                "/event_type: not an OISP v0.1 event type",
+            ),
+            (
+                Box::new(|v| v["ts"] = KEY.into()),
+                "/ts: fails the schema's \"format\" rule",
+            ),
+            (
+                Box::new(|v| v["data"]["exit_code"] = KEY.into()),
+                "/data/exit_code: fails the schema's \"type\" rule",
+            ),
+            (
+                Box::new(|v| {
+                    v["data"].as_object_mut().unwrap().remove("exit_code");
+                }),
+                "/data: required property \"exit_code\" is missing",
+            ),
+            (
+                Box::new(|v| v[KEY] = KEY.into()),
+                "/: fails the schema's \"additionalProperties\" rule",
+            ),
+            (Box::new(|v| *v = KEY.into()), "/: not a JSON object"),
+        ];
+        for (break_it, want) in cases {
+            let mut v = good.clone();
+            break_it(&mut v);
+            let problems = match s.check(&v) {
+                Ok(()) => panic!("{want}: accepted"),
+                Err(p) => p,
+            };
+            assert!(problems.iter().any(|p| p == want), "{want}: {problems:?}");
+            assert!(
+                !format!("{problems:?}").contains("CHECKFAKEKEY"),
+                "{problems:?}"
+            );
+        }
     }
 }

@@ -5,6 +5,13 @@
 
 use std::io::{self, Write};
 
+/// The largest zstd window a body may ask for: 8 MiB, the bound RFC 9659
+/// sets for `Content-Encoding: zstd`. A frame header asking for more (zstd
+/// itself would reserve up to 128 MiB per stream) is undecodable rather
+/// than a reason to allocate. Brotli's window is 16 MiB at most (the
+/// large-window extension is never enabled); gzip and deflate need 32 KiB.
+const ZSTD_WINDOW_LOG_MAX: u32 = 23;
+
 /// A content coding of a body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Coding {
@@ -157,7 +164,10 @@ impl BodyDecoder {
             Coding::Gzip => Inner::Gzip(Box::new(flate2::write::GzDecoder::new(sink))),
             Coding::Deflate => Inner::DeflateStart(sink, Vec::new()),
             Coding::Brotli => Inner::Brotli(Box::new(brotli::DecompressorWriter::new(sink, 4096))),
-            Coding::Zstd => match zstd::stream::write::Decoder::new(sink) {
+            Coding::Zstd => match zstd::stream::write::Decoder::new(sink).and_then(|mut d| {
+                d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+                Ok(d)
+            }) {
                 Ok(d) => Inner::Zstd(Box::new(d)),
                 Err(_) => {
                     flaws.undecodable = true;
@@ -355,16 +365,56 @@ mod tests {
         assert_eq!(d.output(), b"hello hello hello");
     }
 
-    /// Scenario: a gzip bomb (10 MB of zeros) with a 64 KiB limit.
-    /// Guarantees: decoding stops at the limit and the body is marked truncated.
+    /// Scenario: a bomb in every coding (16 MiB of zeros) with a 64 KiB
+    /// limit, fed in 64 KiB pieces.
+    /// Guarantees: decoding stops at the limit and the body is marked
+    /// truncated.
     #[test]
-    fn limit_stops_a_bomb() {
-        let encoded = encode(&Coding::Gzip, &vec![0u8; 10 << 20]);
-        let mut d = BodyDecoder::new(Coding::Gzip, 64 * 1024);
-        d.write(&encoded);
+    fn limit_stops_a_bomb_in_every_coding() {
+        let zeros = vec![0u8; 16 << 20];
+        for coding in [Coding::Gzip, Coding::Deflate, Coding::Brotli, Coding::Zstd] {
+            let encoded = encode(&coding, &zeros);
+            assert!(encoded.len() < 1 << 20, "{coding:?}: {}", encoded.len());
+            let mut d = BodyDecoder::new(coding.clone(), 64 * 1024);
+            for piece in encoded.chunks(64 * 1024) {
+                d.write(piece);
+            }
+            d.finish();
+            assert_eq!(d.output().len(), 64 * 1024, "{coding:?}");
+            assert!(d.flaws().truncated, "{coding:?}");
+        }
+    }
+
+    /// A zstd frame of `blocks` RLE blocks of 128 KiB zeros whose header
+    /// asks for a window of `1 << window_log` bytes.
+    fn zstd_rle_frame(window_log: u8, blocks: usize) -> Vec<u8> {
+        let mut out = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, (window_log - 10) << 3];
+        for i in 0..blocks {
+            let last = u32::from(i + 1 == blocks);
+            let header = (128 * 1024) << 3 | 1 << 1 | last;
+            out.extend_from_slice(&header.to_le_bytes()[..3]);
+            out.push(0);
+        }
+        out
+    }
+
+    /// Scenario: zstd frames asking for a 128 MiB window (which zstd's own
+    /// default limit allows) and for an 8 MiB one.
+    /// Guarantees: the 128 MiB one is undecodable, nothing decoded (no
+    /// window reserved); the 8 MiB one decodes.
+    #[test]
+    fn zstd_window_is_capped() {
+        let mut d = BodyDecoder::new(Coding::Zstd, 1 << 20);
+        d.write(&zstd_rle_frame(27, 2));
         d.finish();
-        assert_eq!(d.output().len(), 64 * 1024);
-        assert!(d.flaws().truncated);
+        assert!(d.flaws().undecodable);
+        assert!(d.output().is_empty());
+
+        let mut d = BodyDecoder::new(Coding::Zstd, 1 << 20);
+        d.write(&zstd_rle_frame(23, 2));
+        d.finish();
+        assert_eq!(d.output(), &vec![0u8; 256 * 1024][..]);
+        assert!(d.flaws().is_clean());
     }
 
     /// Scenario: corrupt gzip, and an unknown coding.

@@ -1,14 +1,24 @@
 //! OTLP/HTTP front end: `POST /v1/logs` and `/v1/traces` with protobuf or
-//! JSON bodies, optionally gzip-compressed; answers in the request's
-//! encoding, with a `google.rpc.Status` body on errors as the spec asks.
+//! JSON bodies in any content coding the collector accepts
+//! ([`super::decompress`]); answers in the request's encoding, with a
+//! `google.rpc.Status` body on errors as the spec asks. Before anything is
+//! decoded a request must pass three limits, each answered with 413: the
+//! body as sent, the body decompressed (both `max_request_body_size_mib`),
+//! and the memory its records would take ([`super::budget`]). Every
+//! request turned away is counted and logged without its content
+//! ([`super::rejections`]).
 
+use super::budget::{self, BudgetError};
+use super::decompress::{self, ContentCoding, DecompressError};
+use super::rejections::{Reason, Rejections};
 use super::{HttpSettings, Intake, IntakeError};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use oispd_component::Batch;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
@@ -17,7 +27,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use std::io::Read;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -41,6 +50,8 @@ impl Encoding {
 struct Shared {
     intake: Intake,
     max_body: usize,
+    budget: u64,
+    rejections: Rejections,
 }
 
 /// Serves OTLP/HTTP on `listener` until `shutdown`.
@@ -48,16 +59,21 @@ pub(super) fn serve(
     listener: TcpListener,
     settings: HttpSettings,
     intake: Intake,
+    rejections: Rejections,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     let max_body = settings
         .max_request_body_size_mib
         .saturating_mul(1024 * 1024);
-    let shared = Arc::new(Shared { intake, max_body });
+    let shared = Arc::new(Shared {
+        intake,
+        max_body,
+        budget: budget::decoded_budget(max_body),
+        rejections,
+    });
     let app = Router::new()
         .route(&settings.logs_url_path, post(logs))
         .route(&settings.traces_url_path, post(traces))
-        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(shared);
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -78,38 +94,64 @@ struct RpcStatus {
     message: String,
 }
 
-/// A request turned away before it reached the pipelines; small, so that
-/// decoding helpers can return it cheaply and the handler renders it.
+/// A request turned away before it reached the pipelines: the answer to
+/// the sender, and what is counted and logged.
 struct Rejection {
     status: StatusCode,
     code: i32,
     encoding: Encoding,
+    /// For the sender, who may see their own request quoted.
     message: String,
+    reason: Reason,
+    /// For the log: never quotes the request.
+    detail: String,
 }
 
 impl Rejection {
-    fn bad_request(encoding: Encoding, message: String) -> Rejection {
-        // gRPC code 3 = INVALID_ARGUMENT.
+    /// 400 INVALID_ARGUMENT (gRPC code 3).
+    fn bad_request(encoding: Encoding, reason: Reason, message: String, detail: String) -> Self {
         Rejection {
             status: StatusCode::BAD_REQUEST,
             code: 3,
             encoding,
             message,
+            reason,
+            detail,
         }
     }
 
-    fn too_large(encoding: Encoding, max: usize) -> Rejection {
-        // gRPC code 8 = RESOURCE_EXHAUSTED.
+    /// 413 RESOURCE_EXHAUSTED (gRPC code 8); the message quotes nothing.
+    fn too_large(encoding: Encoding, message: String) -> Self {
         Rejection {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: 8,
             encoding,
-            message: format!("decompressed body exceeds {max} bytes"),
+            detail: message.clone(),
+            message,
+            reason: Reason::TooLarge,
         }
     }
 
-    fn into_response(self) -> Response {
-        error(self.status, self.code, self.encoding, self.message)
+    fn decompress(encoding: Encoding, e: DecompressError) -> Self {
+        match e {
+            DecompressError::TooLarge(_) => Rejection::too_large(encoding, e.to_string()),
+            DecompressError::Corrupt { .. } => Rejection::bad_request(
+                encoding,
+                Reason::BadCompression,
+                e.to_string(),
+                e.to_string(),
+            ),
+        }
+    }
+
+    fn budget(encoding: Encoding, e: BudgetError) -> Self {
+        match e {
+            BudgetError::TooLarge { .. } => Rejection::too_large(encoding, e.to_string()),
+            BudgetError::TooDeep(_) | BudgetError::Malformed(_) => {
+                let message = format!("invalid OTLP request: {e}");
+                Rejection::bad_request(encoding, Reason::Malformed, message.clone(), message)
+            }
+        }
     }
 }
 
@@ -128,12 +170,8 @@ fn error(status: StatusCode, code: i32, encoding: Encoding, message: String) -> 
         .into_response()
 }
 
-/// Decodes the body per headers; the error is a ready response.
-fn decode_body(
-    headers: &HeaderMap,
-    body: &Bytes,
-    max: usize,
-) -> Result<(Encoding, Vec<u8>), Rejection> {
+/// The request's encoding, from its `Content-Type`.
+fn encoding(headers: &HeaderMap) -> Result<Encoding, Rejection> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -143,72 +181,106 @@ fn decode_body(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let encoding = match content_type.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Encoding::Proto,
-        "application/json" => Encoding::Json,
-        other => {
-            return Err(Rejection {
+    match content_type.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Proto),
+        "application/json" => Ok(Encoding::Json),
+        _ => {
+            let message =
+                "unsupported Content-Type: send application/x-protobuf or application/json"
+                    .to_string();
+            Err(Rejection {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 code: 3,
                 encoding: Encoding::Json,
-                message: format!(
-                    "unsupported content type {other:?}: send application/x-protobuf or application/json"
-                ),
+                detail: message.clone(),
+                message,
+                reason: Reason::UnsupportedMediaType,
             })
         }
-    };
-    let content_encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let raw = match content_encoding.as_str() {
-        "" | "identity" => body.to_vec(),
-        "gzip" => {
-            let mut out = Vec::new();
-            let decoder = flate2::read::GzDecoder::new(&body[..]);
-            match decoder.take(max as u64 + 1).read_to_end(&mut out) {
-                Ok(_) if out.len() > max => return Err(Rejection::too_large(encoding, max)),
-                Ok(_) => out,
-                Err(e) => {
-                    return Err(Rejection::bad_request(
-                        encoding,
-                        format!("invalid gzip body: {e}"),
-                    ))
-                }
-            }
-        }
-        "zstd" => match zstd::stream::decode_all(&body[..]) {
-            Ok(out) if out.len() <= max => out,
-            Ok(_) => return Err(Rejection::too_large(encoding, max)),
-            Err(e) => {
-                return Err(Rejection::bad_request(
-                    encoding,
-                    format!("invalid zstd body: {e}"),
-                ))
-            }
-        },
-        other => {
-            return Err(Rejection::bad_request(
-                encoding,
-                format!("unsupported content encoding {other:?}: use gzip, zstd or none"),
-            ))
-        }
-    };
-    Ok((encoding, raw))
+    }
 }
 
-fn parse<T: Message + Default + serde::de::DeserializeOwned>(
-    encoding: Encoding,
-    raw: &[u8],
-) -> Result<T, String> {
-    match encoding {
-        Encoding::Proto => T::decode(raw).map_err(|e| format!("invalid OTLP protobuf: {e}")),
-        Encoding::Json => {
-            serde_json::from_slice(raw).map_err(|e| format!("invalid OTLP JSON: {e}"))
+/// Reads the body as sent, up to `max` bytes.
+async fn read_body(body: Body, max: usize, encoding: Encoding) -> Result<Bytes, Rejection> {
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(Rejection::too_large(
+            encoding,
+            format!("request body exceeds {max} bytes"),
+        )),
+        Err(e) => {
+            let message = format!("reading the request body failed: {e}");
+            Err(Rejection::bad_request(
+                encoding,
+                Reason::Malformed,
+                message,
+                "reading the request body failed".to_string(),
+            ))
         }
     }
+}
+
+/// The request decoded from its headers and body: content type, content
+/// coding, the size limits and the decoded-memory budget, then protobuf or
+/// JSON.
+async fn decode<T: Message + Default + serde::de::DeserializeOwned>(
+    s: &Shared,
+    kind: budget::Request,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Encoding, T), Rejection> {
+    let encoding = encoding(headers)?;
+    let coding =
+        ContentCoding::from_header(headers.get(header::CONTENT_ENCODING)).ok_or_else(|| {
+            let message = format!(
+                "unsupported Content-Encoding: send one of {} or none",
+                decompress::SUPPORTED
+            );
+            Rejection::bad_request(
+                encoding,
+                Reason::UnsupportedEncoding,
+                message.clone(),
+                message,
+            )
+        })?;
+    let body = read_body(body, s.max_body, encoding).await?;
+    let raw = decompress::decompress(coding, &body, s.max_body)
+        .map_err(|e| Rejection::decompress(encoding, e))?;
+    budget::check(kind, encoding == Encoding::Proto, &raw, s.budget)
+        .map_err(|e| Rejection::budget(encoding, e))?;
+    let parsed = match encoding {
+        Encoding::Proto => T::decode(&raw[..]).map_err(|e| {
+            // prost names fields and wire types, never values.
+            let message = format!("invalid OTLP protobuf: {e}");
+            Rejection::bad_request(encoding, Reason::Malformed, message.clone(), message)
+        }),
+        Encoding::Json => serde_json::from_slice(&raw).map_err(|e| {
+            // serde_json's message quotes the offending value: the sender
+            // may see it, the log only gets where and what kind.
+            Rejection::bad_request(
+                encoding,
+                Reason::Malformed,
+                format!("invalid OTLP JSON: {e}"),
+                json_error(&e),
+            )
+        }),
+    }?;
+    Ok((encoding, parsed))
+}
+
+/// A serde_json error without the input it quotes: its kind and position.
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "an I/O error",
+        serde_json::error::Category::Syntax => "a JSON syntax error",
+        serde_json::error::Category::Data => "a value of the wrong type or shape",
+        serde_json::error::Category::Eof => "an unexpected end of input",
+    };
+    format!(
+        "invalid OTLP JSON: {kind} at line {} column {}",
+        e.line(),
+        e.column()
+    )
 }
 
 fn ok<T: Message + serde::Serialize>(encoding: Encoding, response: T) -> Response {
@@ -242,15 +314,20 @@ fn unavailable(encoding: Encoding, why: IntakeError) -> Response {
     r
 }
 
-async fn logs(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (encoding, raw) = match decode_body(&headers, &body, s.max_body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let req: ExportLogsServiceRequest = match parse(encoding, &raw) {
-        Ok(r) => r,
-        Err(m) => return Rejection::bad_request(encoding, m).into_response(),
-    };
+impl Shared {
+    /// Counts and logs a rejection, and renders its answer.
+    fn reject(&self, r: Rejection) -> Response {
+        self.rejections.reject(r.reason, &r.detail);
+        error(r.status, r.code, r.encoding, r.message)
+    }
+}
+
+async fn logs(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let (encoding, req) =
+        match decode::<ExportLogsServiceRequest>(&s, budget::Request::Logs, &headers, body).await {
+            Ok(v) => v,
+            Err(r) => return s.reject(r),
+        };
     match s.intake.accept(Batch::Logs(req.resource_logs)).await {
         Ok(()) => ok(
             encoding,
@@ -262,14 +339,17 @@ async fn logs(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> 
     }
 }
 
-async fn traces(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (encoding, raw) = match decode_body(&headers, &body, s.max_body) {
+async fn traces(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let (encoding, req) = match decode::<ExportTraceServiceRequest>(
+        &s,
+        budget::Request::Traces,
+        &headers,
+        body,
+    )
+    .await
+    {
         Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let req: ExportTraceServiceRequest = match parse(encoding, &raw) {
-        Ok(r) => r,
-        Err(m) => return Rejection::bad_request(encoding, m).into_response(),
+        Err(r) => return s.reject(r),
     };
     match s.intake.accept(Batch::Traces(req.resource_spans)).await {
         Ok(()) => ok(

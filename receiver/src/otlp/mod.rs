@@ -1,5 +1,6 @@
-//! The `otlp` receiver: OTLP/gRPC and OTLP/HTTP (protobuf and JSON, gzip)
-//! for logs and traces, with the collector's config and defaults
+//! The `otlp` receiver: OTLP/gRPC and OTLP/HTTP (protobuf and JSON, in the
+//! content codings the collector accepts) for logs and traces, with the
+//! collector's config and defaults
 //! (`protocols.grpc.endpoint: localhost:4317`, `protocols.http.endpoint:
 //! localhost:4318`, bound to localhost). A request is answered only once
 //! every pipeline has handed its records to the exporters' sending queues
@@ -9,9 +10,19 @@
 //! A queue that refuses the records is answered with UNAVAILABLE / 503, so
 //! the sender retries. Records that carry OISP events are OISP events from here on; other
 //! records pass through untouched.
+//!
+//! The receiver is reachable by any local user while oispd runs as root, so
+//! every request is bounded before it is decoded: its size as sent and
+//! decompressed (`max_recv_msg_size_mib`, `max_request_body_size_mib`), the
+//! zstd window, and the memory its records would take ([`budget`]).
+//! Requests turned away are counted and logged without their content
+//! ([`rejections`]).
 
+mod budget;
+mod decompress;
 mod grpc;
 mod http;
+mod rejections;
 
 use async_trait::async_trait;
 use oispd_component::telemetry::{MemoryPressure, ReceiverMetrics};
@@ -19,6 +30,7 @@ use oispd_component::{
     parse_config, Batch, BuildContext, ComponentConfig, ComponentError, ComponentInfo, ConfigError,
     ConsumeError, Output, Receiver, ReceiverFactory, Signal, Stability,
 };
+use rejections::{Rejections, Transport};
 use serde::{Deserialize, Deserializer};
 use serde_yaml_ng::Value;
 use std::net::SocketAddr;
@@ -32,7 +44,8 @@ use tokio_util::sync::CancellationToken;
 pub struct GrpcSettings {
     /// `host:port` (default `localhost:4317`).
     pub endpoint: String,
-    /// Largest request accepted, in MiB (default 4).
+    /// Largest request message accepted, in MiB, as sent and once
+    /// decompressed (default 4).
     pub max_recv_msg_size_mib: usize,
 }
 
@@ -134,7 +147,7 @@ impl ReceiverFactory for OtlpFactory {
             aliases: &[],
             stability: Stability::Beta,
             signals: &[Signal::Logs, Signal::Traces],
-            description: "OTLP/gRPC and OTLP/HTTP (protobuf, JSON, gzip) for logs and traces",
+            description: "OTLP/gRPC and OTLP/HTTP (protobuf, JSON; gzip, zstd, deflate, snappy, lz4) for logs and traces",
         }
     }
 
@@ -149,7 +162,13 @@ impl ReceiverFactory for OtlpFactory {
     ) -> Result<Box<dyn Receiver>, ComponentError> {
         let config = parse_config::<OtlpConfig>(config).map_err(crate::config_error)?;
         let id = ctx.id.to_string();
+        let rejections = |transport| {
+            Rejections::new(&ctx.telemetry, &id, transport)
+                .map_err(|e| ComponentError::Config(format!("metrics: {e}")))
+        };
         Ok(Box::new(OtlpReceiver {
+            grpc_rejections: rejections(Transport::Grpc)?,
+            http_rejections: rejections(Transport::Http)?,
             logs: ctx.telemetry.receiver(&id, Signal::Logs),
             traces: ctx.telemetry.receiver(&id, Signal::Traces),
             pressure: ctx.telemetry.memory_pressure(),
@@ -162,6 +181,8 @@ impl ReceiverFactory for OtlpFactory {
 struct OtlpReceiver {
     id: String,
     config: OtlpConfig,
+    grpc_rejections: Rejections,
+    http_rejections: Rejections,
     logs: ReceiverMetrics,
     traces: ReceiverMetrics,
     pressure: MemoryPressure,
@@ -257,30 +278,41 @@ impl Receiver for OtlpReceiver {
         output: Output,
         shutdown: CancellationToken,
     ) -> Result<JoinHandle<()>, ComponentError> {
+        let OtlpReceiver {
+            id,
+            config,
+            grpc_rejections,
+            http_rejections,
+            logs,
+            traces,
+            pressure,
+        } = *self;
         let intake = Intake {
             output,
-            logs: self.logs.clone(),
-            traces: self.traces.clone(),
-            pressure: self.pressure.clone(),
+            logs,
+            traces,
+            pressure,
         };
         let mut servers = Vec::new();
-        if let Some(g) = &self.config.protocols.grpc {
-            let listener = bind(&self.id, "protocols::grpc::endpoint", &g.endpoint).await?;
-            tracing::info!(receiver = %self.id, endpoint = %g.endpoint, "OTLP/gRPC listening");
+        if let Some(g) = config.protocols.grpc {
+            let listener = bind(&id, "protocols::grpc::endpoint", &g.endpoint).await?;
+            tracing::info!(receiver = %id, endpoint = %g.endpoint, "OTLP/gRPC listening");
             servers.push(grpc::serve(
                 listener,
-                g.clone(),
+                g,
                 intake.clone(),
+                grpc_rejections,
                 shutdown.clone(),
             ));
         }
-        if let Some(h) = &self.config.protocols.http {
-            let listener = bind(&self.id, "protocols::http::endpoint", &h.endpoint).await?;
-            tracing::info!(receiver = %self.id, endpoint = %h.endpoint, "OTLP/HTTP listening");
+        if let Some(h) = config.protocols.http {
+            let listener = bind(&id, "protocols::http::endpoint", &h.endpoint).await?;
+            tracing::info!(receiver = %id, endpoint = %h.endpoint, "OTLP/HTTP listening");
             servers.push(http::serve(
                 listener,
-                h.clone(),
+                h,
                 intake.clone(),
+                http_rejections,
                 shutdown.clone(),
             ));
         }

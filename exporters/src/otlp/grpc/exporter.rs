@@ -35,6 +35,12 @@ const LOGS_EXPORT: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Ex
 /// gRPC method of the trace service.
 const TRACES_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
+/// The largest answer decoded, after decompression: grpc-go's default
+/// receive limit, which the collector's exporters keep. An OTLP answer is a
+/// few bytes; a hostile or broken server's compressed 16 MiB one is refused
+/// by tonic before it is inflated past this.
+const MAX_RESPONSE_MESSAGE: usize = 4 * 1024 * 1024;
+
 /// Sends already encoded request bytes and decodes the response as `R`.
 struct PassThroughCodec<R>(PhantomData<R>);
 
@@ -242,7 +248,7 @@ fn code_name(code: Code) -> &'static str {
 #[async_trait]
 impl Exporter for OtlpGrpcExporter {
     async fn start(&mut self) -> Result<(), ComponentError> {
-        let mut grpc = Grpc::new(self.channel()?).max_decoding_message_size(usize::MAX);
+        let mut grpc = Grpc::new(self.channel()?).max_decoding_message_size(MAX_RESPONSE_MESSAGE);
         let encoding = match self.config.compression {
             Compression::Gzip => Some(CompressionEncoding::Gzip),
             Compression::Zstd => Some(CompressionEncoding::Zstd),

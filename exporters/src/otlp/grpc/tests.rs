@@ -360,3 +360,51 @@ async fn tls_against_plaintext_server_says_what_to_do() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Answers every logs export with a partial success whose message is
+/// 16 MiB, gzip-compressed on the wire (about 16 KiB).
+#[derive(Clone, Default)]
+struct HugeAnswer;
+
+#[tonic::async_trait]
+impl LogsService for HugeAnswer {
+    async fn export(
+        &self,
+        _req: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        Ok(Response::new(ExportLogsServiceResponse {
+            partial_success: Some(ExportLogsPartialSuccess {
+                rejected_log_records: 1,
+                error_message: "a".repeat(16 << 20),
+            }),
+        }))
+    }
+}
+
+/// Scenario: a hostile server answers with a gzip-compressed 16 MiB
+/// message.
+/// Guarantees: the exporter refuses to inflate it past its 4 MiB answer
+/// limit and reports an error naming the size limit instead of decoding it.
+#[tokio::test]
+async fn compressed_answer_over_the_limit_is_refused() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Server::builder().add_service(
+        LogsServiceServer::new(HugeAnswer)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_encoding_message_size(usize::MAX),
+    );
+    tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+    let (mut e, _t) = started(&format!(
+        "endpoint: {addr}\ntls: {{insecure: true}}\ncompression: gzip"
+    ))
+    .await;
+    match e.export(logs(1)).await {
+        Err(err) => assert!(
+            err.to_string().contains("size limit, of 4194304 bytes"),
+            "{err}"
+        ),
+        Ok(()) => panic!("a 16 MiB answer was decoded"),
+    }
+}

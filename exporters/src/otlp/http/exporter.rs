@@ -2,7 +2,10 @@
 //! as an `Export*ServiceRequest` in protobuf or OTLP/JSON, compresses it,
 //! POSTs it to the signal's URL and reads the answer as the collector does:
 //! 2xx with an optional partial success; 429/502/503/504 retryable with
-//! `Retry-After` honoured; any other status permanent.
+//! `Retry-After` honoured; any other status permanent. Like the
+//! collector, it reads at most 64 KiB of an answer (after reqwest's gzip or
+//! zstd decoding), so a hostile or broken server cannot balloon oispd with
+//! a large or compressed body.
 
 use super::config::{Encoding, OtlpHttpConfig};
 use crate::helper::log_limit::LogLimiter;
@@ -23,6 +26,11 @@ use reqwest::Url;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+/// The most of an answer's body that is read, decoded: the collector's
+/// `maxHTTPResponseReadBytes`. An OTLP answer is a few bytes; a longer one
+/// is cut here (and then fails to decode, as in the collector).
+const MAX_RESPONSE_BODY: usize = 64 * 1024;
 
 /// Longest error body quoted in a message.
 const MAX_QUOTED_BODY: usize = 256;
@@ -102,7 +110,9 @@ impl OtlpHttpExporter {
             .get(RETRY_AFTER)
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let content_type = content_type(response.headers());
-        let body = response.bytes().await.unwrap_or_default();
+        let body = read_capped(response, MAX_RESPONSE_BODY)
+            .await
+            .unwrap_or_default();
         let detail = status_message(&content_type, &body);
         let message = format!(
             "error exporting items, request to {} responded with HTTP Status Code {}, Message={detail}",
@@ -131,6 +141,20 @@ fn shown(url: &Url) -> String {
 /// (messages name the endpoint through [`shown`]).
 fn reqwest_chain(e: reqwest::Error) -> String {
     error_chain(&e.without_url())
+}
+
+/// The first `max` bytes of a response's (decoded) body; the rest is never
+/// read, let alone decompressed.
+async fn read_capped(mut response: reqwest::Response, max: usize) -> reqwest::Result<Bytes> {
+    let mut body = Vec::new();
+    while body.len() < max {
+        let Some(chunk) = response.chunk().await? else {
+            break;
+        };
+        let take = chunk.len().min(max - body.len());
+        body.extend_from_slice(&chunk[..take]);
+    }
+    Ok(Bytes::from(body))
 }
 
 /// The media type of a response, lower-cased without parameters.
@@ -339,13 +363,15 @@ impl Exporter for OtlpHttpExporter {
             return Err(self.failure(&url, response).await);
         }
         let answer_type = content_type(response.headers());
-        let body = response.bytes().await.map_err(|e| {
-            ExportError::retryable(format!(
-                "OTLP/HTTP export to {}: reading the answer failed: {}",
-                shown(&url),
-                reqwest_chain(e)
-            ))
-        })?;
+        let body = read_capped(response, MAX_RESPONSE_BODY)
+            .await
+            .map_err(|e| {
+                ExportError::retryable(format!(
+                    "OTLP/HTTP export to {}: reading the answer failed: {}",
+                    shown(&url),
+                    reqwest_chain(e)
+                ))
+            })?;
         let (rejected, message) = read_partial(signal, &answer_type, &body).map_err(|e| {
             ExportError::permanent(format!(
                 "OTLP/HTTP export to {}: the 2xx answer does not decode as an OTLP response: {e}",

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use futures::StreamExt;
 use oispd_component::{parse_config, ExportError, Exporter, Signal, Telemetry};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
@@ -501,5 +502,72 @@ async fn messages_never_show_url_credentials() {
         for secret in ["hunter2", "t0ken"] {
             assert!(!message.contains(secret), "{secret} in {message}");
         }
+    }
+}
+
+/// Serves `/v1/logs` answering `status` with `Content-Encoding: zstd` and a
+/// zstd frame of zeros that goes on for 1 TiB decoded (8,192 chunks of
+/// 4 KiB, each 1,024 RLE blocks of 128 KiB); `pulled` counts the chunks
+/// the server was asked for.
+async fn serve_zstd_bomb(status: u16, pulled: Arc<std::sync::atomic::AtomicUsize>) -> SocketAddr {
+    const CHUNKS: usize = 8192;
+    let handler = move || {
+        let pulled = pulled.clone();
+        async move {
+            let mut chunk = Vec::with_capacity(4096);
+            for _ in 0..1024 {
+                // RLE block of 128 KiB zeros, not the last one.
+                let header: u32 = (128 * 1024) << 3 | 1 << 1;
+                chunk.extend_from_slice(&header.to_le_bytes()[..3]);
+                chunk.push(0);
+            }
+            let chunk = Bytes::from(chunk);
+            let frame_header = Bytes::from_static(&[0x28, 0xb5, 0x2f, 0xfd, 0x00, (23 - 10) << 3]);
+            let blocks = futures::stream::iter(0..CHUNKS).map(move |_| {
+                pulled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok::<_, std::io::Error>(chunk.clone())
+            });
+            let body = futures::stream::once(async move { Ok(frame_header) }).chain(blocks);
+            (
+                StatusCode::from_u16(status).unwrap(),
+                [
+                    ("content-type", "application/x-protobuf"),
+                    ("content-encoding", "zstd"),
+                ],
+                axum::body::Body::from_stream(body),
+            )
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route("/v1/logs", post(handler));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// Scenario: a hostile server answers 200, then 503, each with a zstd bomb
+/// that decodes to 1 TiB.
+/// Guarantees: the exporter reads 64 KiB of the decoded answer (as the
+/// collector does) and stops: the 200's cut answer does not decode
+/// (permanent), the 503 stays retryable, and the server was asked for far
+/// fewer chunks than the bomb has.
+#[tokio::test]
+async fn compressed_answer_bombs_are_read_only_up_to_the_cap() {
+    for (status, retryable) in [(200, false), (503, true)] {
+        let pulled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let addr = serve_zstd_bomb(status, pulled.clone()).await;
+        let mut e = started(&format!("endpoint: http://{addr}\ncompression: none")).await;
+        let result = e.export(logs(1)).await;
+        match (&result, retryable) {
+            (Err(ExportError::Permanent { message }), false) => {
+                assert!(message.contains("does not decode"), "{message}")
+            }
+            (Err(ExportError::Retryable { message, .. }), true) => {
+                assert!(message.contains("503"), "{message}")
+            }
+            _ => panic!("{status}: {result:?}"),
+        }
+        let pulled = pulled.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(pulled < 8192, "{status}: the whole bomb was read");
     }
 }
