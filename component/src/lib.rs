@@ -17,6 +17,7 @@ pub mod consumer;
 pub mod exporter;
 pub mod factory;
 pub mod id;
+pub mod redaction_key;
 pub mod telemetry;
 
 pub use batch::{Batch, Signal};
@@ -29,4 +30,5 @@ pub use factory::{
 };
 pub use id::ComponentId;
 pub use opentelemetry_proto as proto;
+pub use redaction_key::RedactionKey;
 pub use telemetry::Telemetry;
