@@ -121,7 +121,7 @@ fn read_key(path: &Path) -> Result<RedactionKey, KeyError> {
         )));
     }
     let mut bytes = Vec::with_capacity(RedactionKey::LEN + 1);
-    file.by_ref()
+    Read::by_ref(&mut file)
         .take(RedactionKey::LEN as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(io(path))?;

@@ -136,6 +136,7 @@ impl<'r> Walk<'r> {
     }
 
     /// Bytes of text scanned so far (raw and decoded views).
+    #[cfg(test)]
     pub(crate) fn scanned(&self) -> usize {
         self.budget.scanned
     }
