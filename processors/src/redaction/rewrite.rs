@@ -197,12 +197,24 @@ pub(crate) fn token_len(s: &[u8], known: &dyn Fn(&str) -> bool) -> Option<usize>
     known(name).then_some(TOKEN_PREFIX.len() + name_len + 1 + TOKEN_HASH_HEX + 1)
 }
 
-/// The byte ranges of well-formed tokens in `text`, in order (one pass).
-pub(crate) fn find_tokens(text: &str, known: &dyn Fn(&str) -> bool, out: &mut Vec<(usize, usize)>) {
+/// A searcher for [`TOKEN_PREFIX`], built once per scanner (building one
+/// costs more than searching a short string).
+pub(crate) fn token_finder() -> memchr::memmem::Finder<'static> {
+    memchr::memmem::Finder::new(TOKEN_PREFIX.as_bytes())
+}
+
+/// The byte ranges of well-formed tokens in `text`, in order (one pass);
+/// `finder` is [`token_finder`].
+pub(crate) fn find_tokens(
+    text: &str,
+    known: &dyn Fn(&str) -> bool,
+    finder: &memchr::memmem::Finder<'_>,
+    out: &mut Vec<(usize, usize)>,
+) {
     out.clear();
     let bytes = text.as_bytes();
     let mut from = 0;
-    while let Some(i) = memchr::memmem::find(&bytes[from..], TOKEN_PREFIX.as_bytes()) {
+    while let Some(i) = finder.find(&bytes[from..]) {
         let at = from + i;
         match token_len(&bytes[at..], known) {
             Some(len) => {

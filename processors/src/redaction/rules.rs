@@ -436,11 +436,8 @@ fn aws_secret_key(c: &Candidate<'_>) -> bool {
         return false;
     }
     let entropy = shannon_entropy(c.secret);
-    let mut from = c.start.saturating_sub(AWS_CONTEXT_WINDOW);
-    while !c.text.is_char_boundary(from) {
-        from += 1;
-    }
-    let before = c.text[from..c.start].as_bytes();
+    let from = c.start.saturating_sub(AWS_CONTEXT_WINDOW);
+    let before = &c.text.as_bytes()[from..c.start];
     let near = |word: &[u8]| {
         before
             .windows(word.len())

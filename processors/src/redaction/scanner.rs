@@ -28,7 +28,7 @@
 
 use super::gitleaks::{GitleaksCheck, GitleaksRules};
 use super::pii::{PiiClass, PiiMatch, PiiScanner, PiiSet};
-use super::rewrite::{find_tokens, DETECTOR_BUDGET, REASON_TOO_LARGE};
+use super::rewrite::{find_tokens, token_finder, DETECTOR_BUDGET, REASON_TOO_LARGE};
 use super::rules::{Candidate, Extract, Gate, BUILTIN_RULES};
 use super::views::{base64_view, binary_blob, json_unescape, percent_decode, Structure, View};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -141,6 +141,8 @@ pub struct Scanner {
     /// Every detector name a token or marker of this scanner may carry,
     /// sorted.
     kinds: Vec<String>,
+    /// Finds `[REDACTED:` (see [`token_finder`]).
+    token_finder: memchr::memmem::Finder<'static>,
 }
 
 /// A problem building a scanner.
@@ -262,6 +264,7 @@ impl Scanner {
             pii_set,
             keywords: all_keywords,
             kinds,
+            token_finder: token_finder(),
         })
     }
 
@@ -380,11 +383,7 @@ impl Scanner {
             }
         };
         let known = |k: &str| self.is_known_kind(k);
-        if memchr::memmem::find(text.as_bytes(), b"[REDACTED").is_some() {
-            find_tokens(text, &known, &mut pass.tokens);
-        } else {
-            pass.tokens.clear();
-        }
+        find_tokens(text, &known, &self.token_finder, &mut pass.tokens);
         let shape: &[u16] = if structure.aws_secret_shape {
             &self.aws_shape
         } else {
