@@ -258,3 +258,55 @@ fn hashes_are_keyed() {
         "token and marker share the prefix"
     );
 }
+
+/// Scenario: random strings of base64 characters of both alphabets,
+/// padding, separators and `data:...;base64,` heads, with runs of every
+/// length around the 20-character threshold and the 40-character AWS
+/// shape.
+/// Guarantees: the sampling pass ([`Structure::of`]) finds exactly the
+/// runs, and the AWS shape, that a byte-by-byte pass over the whole string
+/// finds.
+#[test]
+fn sampled_base64_runs_match_a_full_pass() {
+    use crate::redaction::views::Structure;
+    let pieces = [
+        "a",
+        "Z",
+        "7",
+        "+",
+        "/",
+        "-",
+        "_",
+        "=",
+        " ",
+        ";",
+        "\"",
+        "data:text/plain;base64,",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3000 {
+        let len = (next() % 200) as usize;
+        let mut text = String::new();
+        while text.len() < len {
+            let r = next();
+            // Mostly letters, so that long runs are common.
+            let p = if r % 4 != 0 {
+                pieces[(r >> 8) as usize % 3]
+            } else {
+                pieces[(r >> 8) as usize % pieces.len()]
+            };
+            text.push_str(p);
+        }
+        let fast = Structure::of(&text);
+        let mut full = Structure::default();
+        full.runs_in(text.as_bytes(), 0, text.len());
+        assert_eq!(fast.runs, full.runs, "{text:?}");
+        assert_eq!(fast.aws_secret_shape, full.aws_secret_shape, "{text:?}");
+    }
+}
