@@ -612,7 +612,17 @@ pub(crate) fn is_placeholder(v: &str) -> bool {
         return true;
     };
     match first {
-        b'<' | b'{' => return true,
+        // `<your-password>`, `{{ .Values.password }}`, `{PASSWORD}`: a
+        // name in brackets. `<Zq7!>` or `{"a": 1}` is a value.
+        b'<' | b'{' => {
+            let close = if first == b'<' { b'>' } else { b'}' };
+            return b.len() >= 3
+                && b.last() == Some(&close)
+                && b.iter().all(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(c, b'-' | b'_' | b'.' | b' ' | b'<' | b'>' | b'{' | b'}')
+                });
+        }
         b'$' => {
             // `${VAR}`, `$(cmd)`, `$VAR`, `$var`: expansions. `$ecr3t!`
             // (mixed case, digits, symbols) is a value.

@@ -890,3 +890,43 @@ fn decoded_detections_map_back_to_raw_bytes() {
     );
     assert_eq!(scan_kinds(&r, &pem), vec!["private_key"]);
 }
+
+/// Scenario: values under a `password` key: letters only, with spaces,
+/// starting with `$`, `@`, `<` or `{`; and true placeholders (templates,
+/// variables, masks, empty).
+/// Guarantees: every value is redacted whole except the placeholders,
+/// which are left as they are.
+#[test]
+fn values_under_password_keys() {
+    let r = redactor();
+    let redacted = |v: &str| {
+        let mut rec = record(json!({ "password": v }));
+        r.redact_log_record(&mut rec);
+        let body = body_json(&rec);
+        body["password"] != json!(v)
+    };
+    for v in [
+        "Quintessential",
+        "correct horse battery staple",
+        "$Ecr3tDollar",
+        "@dminAtSign",
+        "<Zq7!xW>",
+        "{\"k\": \"v9\"}",
+        "{Zq7 x!}",
+    ] {
+        assert!(redacted(v), "{v} was left");
+    }
+    for v in [
+        "",
+        "${DB_PASSWORD}",
+        "$DB_PASSWORD",
+        "<your-password>",
+        "<PASSWORD>",
+        "{{ .Values.db.password }}",
+        "{PASSWORD}",
+        "***",
+        "********",
+    ] {
+        assert!(!redacted(v), "placeholder {v:?} was redacted");
+    }
+}
