@@ -7,11 +7,12 @@ mod audit_cli;
 mod config;
 mod pipeline;
 mod registry;
+mod state;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use oispd_component::Telemetry;
-use std::path::PathBuf;
+use oispd_component::{RedactionKey, Telemetry};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,12 @@ struct Cli {
     /// Longest time shutdown waits for exporters to flush.
     #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration)]
     shutdown_timeout: Duration,
+
+    /// Directory for oispd's own state (the redaction key). Default:
+    /// `$STATE_DIRECTORY`, else `/var/lib/oispd` as root, else
+    /// `$XDG_STATE_HOME/oispd` or `~/.local/state/oispd`.
+    #[arg(long, global = true)]
+    state_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -91,7 +98,7 @@ fn main() -> ExitCode {
         Some(Command::Config {
             command: ConfigCommand::Convert { file },
         }) => convert_sensor_toml(&file),
-        None => run(&cli.config, cli.shutdown_timeout),
+        None => run(&cli.config, cli.shutdown_timeout, cli.state_dir.as_deref()),
     }
 }
 
@@ -159,7 +166,7 @@ fn init_logging(level: &str) {
         .init();
 }
 
-fn run(paths: &[PathBuf], shutdown_timeout: Duration) -> ExitCode {
+fn run(paths: &[PathBuf], shutdown_timeout: Duration, state_dir: Option<&Path>) -> ExitCode {
     let registry = registry::Registry::builtin();
     let config = match config::load(paths, &config::expand::ProcessEnv) {
         Ok(c) => c,
@@ -181,6 +188,15 @@ fn run(paths: &[PathBuf], shutdown_timeout: Duration) -> ExitCode {
     if paths.is_empty() {
         tracing::info!("no --config given: running the embedded default config");
     }
+    let is_root = rustix::process::geteuid().is_root();
+    let dir = state::state_dir(state_dir, &|name| std::env::var_os(name), is_root);
+    let key = match state::redaction_key(dir.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -191,7 +207,7 @@ fn run(paths: &[PathBuf], shutdown_timeout: Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config, registry, shutdown_timeout)) {
+    match runtime.block_on(serve(config, registry, shutdown_timeout, key)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
@@ -204,9 +220,10 @@ async fn serve(
     config: config::Config,
     registry: registry::Registry,
     shutdown_timeout: Duration,
+    key: RedactionKey,
 ) -> anyhow::Result<()> {
     let telemetry = Arc::new(Telemetry::new().context("internal telemetry")?);
-    let mut running = pipeline::start(&config, &registry, telemetry).await?;
+    let mut running = pipeline::start(&config, &registry, telemetry, key).await?;
     tracing::info!(
         pipelines = config.service.pipelines.len(),
         "oispd is running"

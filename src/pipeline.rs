@@ -18,9 +18,10 @@ use oispd_component::factory::AdminRoutes;
 use oispd_component::telemetry::ProcessorMetrics;
 use oispd_component::{
     Ack, Batch, BuildContext, ComponentId, Consumer, Envelope, Kind, Output, PipelineSender,
-    Processor, Signal, Telemetry,
+    Processor, RedactionKey, Signal, Telemetry,
 };
 use oispd_processors::redaction::Redactor;
+use prometheus::IntCounter;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,11 +58,20 @@ fn parse_id(text: &str) -> anyhow::Result<ComponentId> {
     ComponentId::parse(text).map_err(|e| anyhow!("{e}"))
 }
 
-fn context(id: &ComponentId, telemetry: &Arc<Telemetry>, routes: &AdminRoutes) -> BuildContext {
+/// What the factories get: the id, telemetry, admin routes and the
+/// redaction key.
+struct Shared<'a> {
+    telemetry: &'a Arc<Telemetry>,
+    routes: &'a AdminRoutes,
+    key: &'a RedactionKey,
+}
+
+fn context(id: &ComponentId, shared: &Shared<'_>) -> BuildContext {
     BuildContext {
         id: id.clone(),
-        telemetry: telemetry.clone(),
-        admin_routes: routes.clone(),
+        telemetry: shared.telemetry.clone(),
+        admin_routes: shared.routes.clone(),
+        redaction_key: shared.key.clone(),
     }
 }
 
@@ -71,8 +81,14 @@ pub async fn start(
     config: &Config,
     registry: &Registry,
     telemetry: Arc<Telemetry>,
+    key: RedactionKey,
 ) -> anyhow::Result<Running> {
     let routes: AdminRoutes = Default::default();
+    let shared = Shared {
+        telemetry: &telemetry,
+        routes: &routes,
+        key: &key,
+    };
     let receiver_stop = CancellationToken::new();
     let extension_stop = CancellationToken::new();
     let drain_deadline = CancellationToken::new();
@@ -117,7 +133,7 @@ pub async fn start(
             let factory = registry
                 .exporter(id.type_name())
                 .ok_or_else(|| anyhow!("exporters::{id}: unknown type"))?;
-            let ctx = context(&id, &telemetry, &routes);
+            let ctx = context(&id, &shared);
             let (exporter, settings) = factory
                 .create(&ctx, &body)
                 .with_context(|| format!("exporters::{id}"))?;
@@ -151,7 +167,7 @@ pub async fn start(
         let factory = registry
             .connector(id.type_name())
             .ok_or_else(|| anyhow!("connectors::{id}: unknown type"))?;
-        let ctx = context(id, &telemetry, &routes);
+        let ctx = context(id, &shared);
         let consumer = factory
             .create(&ctx, body, targets)
             .with_context(|| format!("connectors::{id}"))?;
@@ -160,7 +176,7 @@ pub async fn start(
 
     // Pipelines.
     let redactor = Arc::new(
-        oispd_processors::redaction::always_on_redactor()
+        oispd_processors::redaction::always_on_redactor(&key)
             .map_err(|e| anyhow!("always-on redaction: {e}"))?,
     );
     let mut pipelines = Vec::new();
@@ -177,7 +193,7 @@ pub async fn start(
             let factory = registry
                 .processor(id.type_name())
                 .ok_or_else(|| anyhow!("processors::{id}: unknown type"))?;
-            let ctx = context(&id, &telemetry, &routes);
+            let ctx = context(&id, &shared);
             let processor = factory
                 .create(&ctx, &body, plan.signal)
                 .with_context(|| format!("processors::{id}"))?;
@@ -204,9 +220,12 @@ pub async fn start(
             }
         }
         drop(plan.tx);
-        let redactor = redactor.clone();
+        let redaction = AlwaysOn {
+            redactor: redactor.clone(),
+            counters: RedactionCounters::new(&telemetry, &plan.id)?,
+        };
         pipelines.push(tokio::spawn(run_pipeline(
-            plan.id, plan.rx, processors, outputs, redactor,
+            plan.id, plan.rx, processors, outputs, redaction,
         )));
     }
     drop(consumers);
@@ -222,7 +241,7 @@ pub async fn start(
         let factory = registry
             .extension(id.type_name())
             .ok_or_else(|| anyhow!("extensions::{id}: unknown type"))?;
-        let ctx = context(&id, &telemetry, &routes);
+        let ctx = context(&id, &shared);
         let ext = factory
             .create(&ctx, &body)
             .with_context(|| format!("extensions::{id}"))?;
@@ -243,7 +262,7 @@ pub async fn start(
         let factory = registry
             .receiver(id.type_name())
             .ok_or_else(|| anyhow!("receivers::{id}: unknown type"))?;
-        let ctx = context(&id, &telemetry, &routes);
+        let ctx = context(&id, &shared);
         let receiver = factory
             .create(&ctx, &body)
             .with_context(|| format!("receivers::{id}"))?;
@@ -329,17 +348,51 @@ fn run_stages(stages: &mut [Stage], from: usize, batch: Batch) -> Option<Batch> 
     Some(current)
 }
 
+/// The always-on redactor of one pipeline and what it counts.
+struct AlwaysOn {
+    redactor: Arc<Redactor>,
+    counters: RedactionCounters,
+}
+
+/// Counters of the always-on redactor, per pipeline.
+struct RedactionCounters {
+    secrets: IntCounter,
+    unscanned: IntCounter,
+}
+
+impl RedactionCounters {
+    fn new(telemetry: &Telemetry, pipeline: &str) -> anyhow::Result<RedactionCounters> {
+        let counter = |name: &str, help: &str| {
+            telemetry
+                .component_counter(name, help, "pipeline", pipeline)
+                .map_err(|e| anyhow!("registering {name}: {e}"))
+        };
+        Ok(RedactionCounters {
+            secrets: counter(
+                "oispd_redaction_always_on_secrets",
+                "Credentials replaced by the always-on redactor at the end of the pipeline.",
+            )?,
+            unscanned: counter(
+                "oispd_redaction_unscanned_values",
+                "Values replaced unscanned because their record exceeded the redaction scan budget.",
+            )?,
+        })
+    }
+}
+
 /// Redacts `batch` and hands it to every consumer of the pipeline, waiting
 /// for each to take it. A refusal is recorded on `ack` (the receiver waiting
 /// for this batch, if any) so the sender hears of it; without one the
 /// consumer has already counted it.
 async fn deliver(
     outputs: &[Arc<dyn Consumer>],
-    redactor: &Redactor,
+    redaction: &AlwaysOn,
     mut batch: Batch,
     ack: Option<&Ack>,
 ) {
-    redactor.redact_batch(&mut batch);
+    let stats = redaction.redactor.redact_batch(&mut batch);
+    redaction.counters.secrets.inc_by(stats.secrets);
+    redaction.counters.unscanned.inc_by(stats.unscanned);
     if batch.is_empty() {
         return;
     }
@@ -367,7 +420,7 @@ async fn run_pipeline(
     mut rx: mpsc::Receiver<Envelope>,
     mut stages: Vec<Stage>,
     outputs: Vec<Arc<dyn Consumer>>,
-    redactor: Arc<Redactor>,
+    redaction: AlwaysOn,
 ) {
     loop {
         let deadline = stages
@@ -389,13 +442,13 @@ async fn run_pipeline(
                 // The ack is dropped once the batch is handed on, held by a
                 // stage (batch) or filtered out: the receiver's wait ends.
                 if let Some(out) = run_stages(&mut stages, 0, batch) {
-                    deliver(&outputs, &redactor, out, ack.as_ref()).await;
+                    deliver(&outputs, &redaction, out, ack.as_ref()).await;
                 }
             }
             Some(Err(index)) => {
                 if let Some(flushed) = stages[index].processor.flush() {
                     if let Some(out) = run_stages(&mut stages, index + 1, flushed) {
-                        deliver(&outputs, &redactor, out, None).await;
+                        deliver(&outputs, &redaction, out, None).await;
                     }
                 }
             }
@@ -408,7 +461,7 @@ async fn run_pipeline(
     for index in 0..stages.len() {
         while let Some(flushed) = stages[index].processor.flush() {
             if let Some(out) = run_stages(&mut stages, index + 1, flushed) {
-                deliver(&outputs, &redactor, out, None).await;
+                deliver(&outputs, &redaction, out, None).await;
             }
         }
     }

@@ -7,6 +7,7 @@ use crate::config::ConfigError;
 use crate::consumer::{Consumer, Output};
 use crate::exporter::{Exporter, ExporterSettings};
 use crate::id::ComponentId;
+use crate::redaction_key::RedactionKey;
 use crate::telemetry::Telemetry;
 use async_trait::async_trait;
 use serde_yaml_ng::Value;
@@ -157,6 +158,9 @@ pub struct BuildContext {
     pub telemetry: Arc<Telemetry>,
     /// Routes for the admin server, merged when it starts.
     pub admin_routes: AdminRoutes,
+    /// The installation's redaction key: `redaction` processors and the
+    /// sentinel key their hashes with it, as the always-on redactor does.
+    pub redaction_key: RedactionKey,
 }
 
 /// A running source of records.

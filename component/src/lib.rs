@@ -18,6 +18,7 @@ pub mod exporter;
 pub mod factory;
 pub mod id;
 pub mod private_fs;
+pub mod redaction_key;
 pub mod sanitize;
 pub mod telemetry;
 
@@ -32,4 +33,5 @@ pub use factory::{
 };
 pub use id::ComponentId;
 pub use opentelemetry_proto as proto;
+pub use redaction_key::RedactionKey;
 pub use telemetry::Telemetry;

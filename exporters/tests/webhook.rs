@@ -136,6 +136,7 @@ async fn retried_batches_keep_their_id_and_every_event_arrives_signed() {
         id: ComponentId::parse("webhook").unwrap(),
         telemetry: telemetry.clone(),
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!(
         "endpoint: http://{addr}/hook\n\
@@ -230,6 +231,7 @@ async fn webhook_errors_do_not_show_the_secret_url() {
             id: ComponentId::parse("webhook").unwrap(),
             telemetry: Arc::new(Telemetry::new().unwrap()),
             admin_routes: Default::default(),
+            redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
         };
         let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!(
             "endpoint: http://hook:hunter2@127.0.0.1:{port}/T000/B000/XXXXSECRET?token=t0ken"

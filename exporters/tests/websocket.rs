@@ -47,6 +47,7 @@ async fn start(id: &str, config: &str) -> Running {
         id: ComponentId::parse(id).unwrap(),
         telemetry: telemetry.clone(),
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(config).unwrap();
     let (exporter, settings) = WebsocketFactory.create(&ctx, &config).unwrap();

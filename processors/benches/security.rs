@@ -24,7 +24,7 @@ use oispd_component::proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs
 use oispd_component::{Batch, Processor};
 use oispd_processors::audit::AuditLog;
 use oispd_processors::redaction::{
-    always_on_redactor, gitleaks, PiiConfig, RedactionConfig, Redactor,
+    always_on_redactor, gitleaks, PiiConfig, RedactionConfig, RedactionKey, Redactor,
 };
 use oispd_processors::sentinel::{
     DetectorConfig, DetectorId, Sentinel, SentinelConfig, SentinelProcessor,
@@ -35,6 +35,9 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// A fixed redaction key (the binary loads one from its state directory).
+const KEY: RedactionKey = RedactionKey::from_bytes([0x42; 32]);
 
 const SYSTEM: &str = "You are a senior software engineer helping with a Python web service. \
 Answer concisely, show code in fenced blocks, and explain trade-offs. Prefer the standard library. \
@@ -126,7 +129,7 @@ fn redaction(c: &mut Criterion) {
     let secret = with_secret();
     let mut g = c.benchmark_group("redaction");
     g.throughput(Throughput::Elements(1));
-    let always = always_on_redactor().expect("built-in rules compile");
+    let always = always_on_redactor(&KEY).expect("built-in rules compile");
     g.bench_function("always_on/clean_2kb", |b| {
         b.iter_batched_ref(
             || clean.clone(),
@@ -141,7 +144,7 @@ fn redaction(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    let pii = Redactor::new(&RedactionConfig::default()).expect("redactor");
+    let pii = Redactor::new(&RedactionConfig::default(), &KEY).expect("redactor");
     g.bench_function("default_pii/clean_2kb", |b| {
         b.iter_batched_ref(
             || clean.clone(),
@@ -152,7 +155,7 @@ fn redaction(c: &mut Criterion) {
     let public =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/gitleaks/gitleaks.toml");
     if let Ok(rules) = gitleaks::load(&public) {
-        let all = Redactor::with_rules(Some(rules), PiiConfig::OFF).expect("redactor");
+        let all = Redactor::with_rules(Some(rules), PiiConfig::OFF, &KEY).expect("redactor");
         g.bench_function("gitleaks_rules/clean_2kb", |b| {
             b.iter_batched_ref(
                 || clean.clone(),
@@ -168,16 +171,19 @@ fn sentinel(c: &mut Criterion) {
     let clean = request(USER);
     let mut g = c.benchmark_group("sentinel");
     g.throughput(Throughput::Elements(1));
-    let mut all = Sentinel::new(&SentinelConfig {
-        allowed_providers: vec!["anthropic".into()],
-        ..Default::default()
-    })
+    let mut all = Sentinel::new(
+        &SentinelConfig {
+            allowed_providers: vec!["anthropic".into()],
+            ..Default::default()
+        },
+        &KEY,
+    )
     .expect("sentinel");
     g.bench_function("all/clean_2kb", |b| {
         b.iter(|| all.inspect(black_box(&clean)))
     });
     for id in DetectorId::ALL {
-        let mut s = Sentinel::new(&only(id)).expect("sentinel");
+        let mut s = Sentinel::new(&only(id), &KEY).expect("sentinel");
         g.bench_function(format!("{}/clean_2kb", id.code()), |b| {
             b.iter(|| s.inspect(black_box(&clean)))
         });
@@ -191,9 +197,9 @@ fn pipeline(c: &mut Criterion) {
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(N as u64));
     g.bench_function("clone_batch", |b| b.iter(|| black_box(&input).clone()));
-    let redactor = always_on_redactor().expect("redactor");
+    let redactor = always_on_redactor(&KEY).expect("redactor");
     let mut sentinel = SentinelProcessor::new(
-        Sentinel::new(&SentinelConfig::default()).expect("sentinel"),
+        Sentinel::new(&SentinelConfig::default(), &KEY).expect("sentinel"),
         Arc::new(Mutex::new(AuditLog::in_memory())),
         None,
     );

@@ -17,6 +17,7 @@ pub fn ctx(id: &str) -> (BuildContext, Arc<Telemetry>) {
         id: ComponentId::parse(id).unwrap(),
         telemetry: telemetry.clone(),
         admin_routes: Arc::new(Mutex::new(Vec::new())),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     (ctx, telemetry)
 }

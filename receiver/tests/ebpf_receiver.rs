@@ -118,6 +118,7 @@ async fn receiver_turns_a_real_call_into_events_and_a_span() {
         id: ComponentId::parse("ebpf").unwrap(),
         telemetry: telemetry.clone(),
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let config: serde_yaml_ng::Value =
         serde_yaml_ng::from_str("{activity: agents, batch: {max_events: 64, timeout: 2ms}}")

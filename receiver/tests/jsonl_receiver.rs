@@ -48,6 +48,7 @@ async fn start(
         id: ComponentId::parse("jsonl").unwrap_or_else(|e| panic!("{e}")),
         telemetry: telemetry.clone(),
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let receiver = JsonlFactory
         .create(&ctx, &config)
@@ -148,6 +149,7 @@ async fn missing_file_is_a_start_error() {
         id: ComponentId::parse("jsonl").unwrap_or_else(|e| panic!("{e}")),
         telemetry: Arc::new(Telemetry::new().unwrap_or_else(|e| panic!("{e}"))),
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let receiver = JsonlFactory
         .create(&ctx, &config)

@@ -87,6 +87,7 @@ async fn start_with(mib: usize) -> Running {
         id: ComponentId::parse("otlp").unwrap_or_else(|e| panic!("{e}")),
         telemetry: telemetry.clone(),
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let receiver = OtlpFactory
         .create(&ctx, &config)

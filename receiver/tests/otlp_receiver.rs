@@ -79,6 +79,7 @@ async fn start_raw() -> (Running, mpsc::Receiver<Envelope>) {
         id: ComponentId::parse("otlp").unwrap_or_else(|e| panic!("{e}")),
         telemetry: telemetry.clone(),
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let receiver = OtlpFactory
         .create(&ctx, &config)
@@ -249,6 +250,7 @@ async fn port_in_use_is_a_clear_start_error() {
         id: ComponentId::parse("otlp/in").unwrap_or_else(|e| panic!("{e}")),
         telemetry: Arc::new(Telemetry::new().unwrap_or_else(|e| panic!("{e}"))),
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let receiver = OtlpFactory
         .create(&ctx, &config)

@@ -47,6 +47,7 @@ async fn start(admin_yaml: &str) -> Running {
         id: ComponentId::parse(id).unwrap(),
         telemetry: telemetry.clone(),
         admin_routes: routes.clone(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let (exporter, _) = WebsocketFactory
         .create(&ctx("websocket"), &serde_yaml_ng::Value::Null)
@@ -421,6 +422,7 @@ async fn unix_socket_is_private() {
         id: ComponentId::parse("admin").unwrap(),
         telemetry,
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let admin = Admin::new(&ctx, &serde_yaml_ng::from_str(&yaml).unwrap()).unwrap();
     let err = admin.bind().await.err().unwrap().to_string();
@@ -458,6 +460,7 @@ fn bad_token_files_stop_start_up() {
         id: ComponentId::parse("admin").unwrap(),
         telemetry: Arc::new(Telemetry::new().unwrap()),
         admin_routes: Default::default(),
+        redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
     };
     let build = |file: &Path| {
         let yaml = format!("auth: {{bearer_token_file: {}}}", file.display());

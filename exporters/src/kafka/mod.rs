@@ -427,6 +427,7 @@ mod tests {
             id: ComponentId::parse("kafka/test").unwrap(),
             telemetry: telemetry.clone(),
             admin_routes: Default::default(),
+            redaction_key: oispd_component::RedactionKey::from_bytes([7; 32]),
         }
     }
 

@@ -215,10 +215,24 @@ impl Allowlist {
     }
 }
 
-/// The line of `text` that contains byte `pos`.
+/// How far the line of a candidate is looked for on each side: a bound, so
+/// that many candidates on one long line cost linear time. A cut line can
+/// only make an allowlist excuse less, never hide more.
+const LINE_REACH: usize = 1024;
+
+/// The line of `text` that contains byte `pos`, at most [`LINE_REACH`]
+/// bytes on each side.
 fn line_around(text: &str, pos: usize) -> &str {
-    let start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+    let mut lo = pos.saturating_sub(LINE_REACH);
+    while !text.is_char_boundary(lo) {
+        lo += 1;
+    }
+    let mut hi = pos.saturating_add(LINE_REACH).min(text.len());
+    while !text.is_char_boundary(hi) {
+        hi -= 1;
+    }
+    let start = text[lo..pos].rfind('\n').map_or(lo, |i| lo + i + 1);
+    let end = text[pos..hi].find('\n').map_or(hi, |i| pos + i);
     &text[start..end]
 }
 

@@ -1,6 +1,7 @@
-//! Redaction, always on: credentials anywhere in the strings of log record
-//! bodies and attributes, span attributes and resource attributes are
-//! replaced before any exporter sees a record, whatever the config says.
+//! Redaction, always on: credentials anywhere in the strings of a record
+//! (bodies, keys, attributes, names, resources, scopes; raw or hidden by
+//! JSON escapes, percent-encoding or base64) are replaced before any
+//! exporter sees a record, whatever the config says.
 //!
 //! - [`rules`]: the built-in key formats (OpenAI, Anthropic, Google, AWS
 //!   access and secret keys, Azure, GitHub, GitLab, Slack, Stripe, Hugging
@@ -9,8 +10,12 @@
 //! - [`gitleaks`]: extra rules from a gitleaks TOML file (`rules_file`);
 //! - [`pii`]: personal data (e-mail, phone, Luhn-checked card numbers,
 //!   mod-97-checked IBANs, US SSNs), each class `off`, `mask` or `hash`;
-//! - [`scanner`]: keyword prefilter, regexes, overlap resolution;
-//! - [`rewrite`]: the OISP `$redacted` marker and inline tokens;
+//! - [`scanner`]: keyword prefilter, regexes, decoded views, merging of
+//!   overlaps, the scan budget;
+//! - [`views`]: JSON-unescaped, percent-decoded and base64 views of a
+//!   string, mapped back to its bytes;
+//! - [`rewrite`]: the OISP `$redacted` marker and inline tokens, their
+//!   HMAC hashes, and recognising them;
 //! - [`walk`]: the in-place walk over OTLP records;
 //! - [`processor`]: the `redaction` processor.
 //!
@@ -26,6 +31,7 @@ pub mod processor;
 pub mod rewrite;
 pub mod rules;
 pub mod scanner;
+pub mod views;
 pub mod walk;
 
 #[cfg(test)]
@@ -34,8 +40,11 @@ pub(crate) mod tests;
 pub use config::{PiiConfig, PiiMode, RedactionConfig};
 pub use gitleaks::{GitleaksError, GitleaksRules, SkippedRule};
 pub use pii::{PiiClass, PiiSet};
-pub use rewrite::{Counts, Marker, Rewritten, MARKER_KEY, REASON_PII, REASON_SECRET, TOKEN_PREFIX};
-pub use scanner::{Class, Detection, Scanner, ScannerError};
+pub use rewrite::{
+    Counts, Keyed, Marker, RedactionKey, Rewritten, MARKER_KEY, REASON_PII, REASON_SECRET,
+    REASON_TOO_LARGE, TOKEN_PREFIX, UNSCANNED_TOKEN,
+};
+pub use scanner::{Budget, Class, Detection, OverBudget, Scanner, ScannerError};
 
 use oispd_component::proto::tonic::logs::v1::LogRecord;
 use oispd_component::proto::tonic::trace::v1::Span;
@@ -62,6 +71,8 @@ pub struct RedactionStats {
     pub secrets: u64,
     /// PII values masked or hashed.
     pub pii: u64,
+    /// Values replaced unscanned because their record's scan budget ran out.
+    pub unscanned: u64,
 }
 
 /// Redacts records in place. Immutable, `Send + Sync`: share it with an `Arc`.
@@ -69,23 +80,25 @@ pub struct Redactor {
     scanner: Scanner,
     pii: PiiConfig,
     skipped: Vec<SkippedRule>,
+    keyed: Keyed,
 }
 
 impl Redactor {
     /// Builds a redactor: built-in rules, the rules file if any, and the PII
-    /// classes that are not `off`.
-    pub fn new(config: &RedactionConfig) -> Result<Redactor, RedactionError> {
+    /// classes that are not `off`; hashes in markers are keyed with `key`.
+    pub fn new(config: &RedactionConfig, key: &RedactionKey) -> Result<Redactor, RedactionError> {
         let extra = match &config.rules_file {
             Some(path) => Some(gitleaks::load(path)?),
             None => None,
         };
-        Redactor::with_rules(extra, config.pii)
+        Redactor::with_rules(extra, config.pii, key)
     }
 
     /// Builds a redactor from already loaded gitleaks rules.
     pub fn with_rules(
         extra: Option<GitleaksRules>,
         pii: PiiConfig,
+        key: &RedactionKey,
     ) -> Result<Redactor, RedactionError> {
         let skipped = extra
             .as_ref()
@@ -95,7 +108,14 @@ impl Redactor {
             scanner: Scanner::new(extra, pii.active())?,
             pii,
             skipped,
+            keyed: Keyed::new(key),
         })
+    }
+
+    /// `hmac-sha256:` and the first `hex_len` hex digits of the keyed hash
+    /// of `value` (the hash tokens and markers carry).
+    pub fn hash_prefix(&self, value: &str, hex_len: usize) -> String {
+        self.keyed.hash_prefix(value, hex_len)
     }
 
     /// The scanner (shared with the sentinel's credential and PII detectors).
@@ -108,19 +128,26 @@ impl Redactor {
         &self.skipped
     }
 
-    /// Redacts every record of `batch`, and resource attributes.
+    /// Redacts every record of `batch`, and its resources and scopes.
     pub fn redact_batch(&self, batch: &mut Batch) -> RedactionStats {
         let mut stats = RedactionStats::default();
         match batch {
             Batch::Logs(resources) => {
                 for r in resources {
+                    let mut w = Walk::new(self);
+                    w.field(&mut r.schema_url);
                     if let Some(res) = r.resource.as_mut() {
-                        let mut w = Walk::new(self);
                         w.attributes(&mut res.attributes);
-                        stats.secrets += w.counts.secrets;
-                        stats.pii += w.counts.pii;
+                        w.entity_refs(&mut res.entity_refs);
                     }
+                    add_totals(&mut stats, w.counts);
                     for s in &mut r.scope_logs {
+                        let mut w = Walk::new(self);
+                        w.field(&mut s.schema_url);
+                        if let Some(scope) = s.scope.as_mut() {
+                            w.scope(scope);
+                        }
+                        add_totals(&mut stats, w.counts);
                         for rec in &mut s.log_records {
                             add(&mut stats, self.redact_log_record(rec));
                         }
@@ -129,13 +156,20 @@ impl Redactor {
             }
             Batch::Traces(resources) => {
                 for r in resources {
+                    let mut w = Walk::new(self);
+                    w.field(&mut r.schema_url);
                     if let Some(res) = r.resource.as_mut() {
-                        let mut w = Walk::new(self);
                         w.attributes(&mut res.attributes);
-                        stats.secrets += w.counts.secrets;
-                        stats.pii += w.counts.pii;
+                        w.entity_refs(&mut res.entity_refs);
                     }
+                    add_totals(&mut stats, w.counts);
                     for s in &mut r.scope_spans {
+                        let mut w = Walk::new(self);
+                        w.field(&mut s.schema_url);
+                        if let Some(scope) = s.scope.as_mut() {
+                            w.scope(scope);
+                        }
+                        add_totals(&mut stats, w.counts);
                         for span in &mut s.spans {
                             add(&mut stats, self.redact_span(span));
                         }
@@ -146,7 +180,7 @@ impl Redactor {
         stats
     }
 
-    /// Redacts one log record's body and attributes.
+    /// Redacts one log record: body, attributes, event name, severity text.
     pub fn redact_log_record(&self, rec: &mut LogRecord) -> Counts {
         let mut w = Walk::new(self);
         w.log_record(rec);
@@ -161,28 +195,95 @@ impl Redactor {
     }
 
     /// The text with every detection replaced inline (never a marker);
-    /// `None` when nothing was found. For excerpts quoted in findings.
+    /// `None` when nothing was found. For text quoted in findings.
     pub fn redact_text(&self, text: &str) -> Option<String> {
-        let mut w = Walk::new(self);
-        match w.text(text, false)? {
-            Rewritten::Text(t) => Some(t),
-            Rewritten::Whole(m) => Some(rewrite::token(&m.detector, text)),
+        Walk::new(self).inline(text)
+    }
+
+    /// At most about `max` bytes of `text` from `start` (never past `end`),
+    /// with whitespace runs collapsed, quoted from the redacted text: the
+    /// whole of `text` is scanned first, so a credential that the cut would
+    /// split (a URL cut between its password and `@`) is replaced whole by
+    /// its token, which may make the excerpt a token longer than `max`.
+    pub fn redact_excerpt(&self, text: &str, start: usize, end: usize, max: usize) -> String {
+        let mut stop = end.min(text.len()).min(start.saturating_add(max));
+        while !text.is_char_boundary(stop) {
+            stop -= 1;
+        }
+        let mut start = start.min(stop);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut found = Vec::new();
+        let mut budget = Budget::default();
+        let quoted = if self
+            .scanner
+            .scan_budgeted(text, None, &mut budget, &mut found)
+            .is_err()
+        {
+            UNSCANNED_TOKEN.to_string()
+        } else {
+            let mut out = String::with_capacity(stop - start + 32);
+            let mut pos = start;
+            for d in found.iter().filter(|d| d.end > start && d.start < stop) {
+                if d.start > pos {
+                    out.push_str(&text[pos..d.start]);
+                }
+                let original = &text[d.start..d.end];
+                match d.class {
+                    Class::Pii(c) if self.pii.mode(c) == PiiMode::Mask => {
+                        out.push_str(&c.mask(original))
+                    }
+                    // The scanner only finds classes that are not `off`.
+                    _ => out.push_str(&rewrite::token(d.kind, original, &self.keyed)),
+                }
+                pos = d.end;
+            }
+            if pos < stop {
+                out.push_str(&text[pos..stop]);
+            }
+            out
+        };
+        collapse_whitespace(&quoted)
+    }
+}
+
+/// `s` with whitespace runs collapsed to one space, trimmed.
+fn collapse_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            if !space {
+                out.push(' ');
+            }
+            space = true;
+        } else {
+            out.push(c);
+            space = false;
         }
     }
+    out.trim().to_string()
+}
+
+fn add_totals(stats: &mut RedactionStats, c: Counts) {
+    stats.secrets += c.secrets;
+    stats.pii += c.pii;
+    stats.unscanned += c.unscanned;
 }
 
 fn add(stats: &mut RedactionStats, c: Counts) {
     if !c.is_zero() {
         stats.records += 1;
-        stats.secrets += c.secrets;
-        stats.pii += c.pii;
+        add_totals(stats, c);
     }
 }
 
 /// The redactor the binary runs before every exporter, even when no
 /// `redaction` processor is configured: the built-in credential rules, no
-/// PII masking (that is the `redaction` processor's job). Fails only if a
-/// built-in regex does not compile, which the tests rule out.
-pub fn always_on_redactor() -> Result<Redactor, RedactionError> {
-    Redactor::new(&RedactionConfig::credentials_only())
+/// PII masking (that is the `redaction` processor's job), hashes keyed with
+/// the installation's `key`. Fails only if a built-in regex does not
+/// compile, which the tests rule out.
+pub fn always_on_redactor(key: &RedactionKey) -> Result<Redactor, RedactionError> {
+    Redactor::new(&RedactionConfig::credentials_only(), key)
 }

@@ -82,7 +82,8 @@ impl ProcessorFactory for RedactionFactory {
                     .join("; "),
             )
         })?;
-        let redactor = Redactor::new(&config).map_err(|e| ComponentError::Config(e.to_string()))?;
+        let redactor = Redactor::new(&config, &ctx.redaction_key)
+            .map_err(|e| ComponentError::Config(e.to_string()))?;
         let id = ctx.id.to_string();
         let skipped = redactor.skipped_rules();
         if !skipped.is_empty() {

@@ -1,18 +1,36 @@
-//! The scanner: finds credentials and personal data in one string.
+//! The scanner: finds credentials and personal data in one string and in
+//! the forms it decodes to.
 //!
 //! Fast path: one Aho-Corasick pass (ASCII case-insensitive) over the
-//! keywords of every rule decides which regexes run at all, so ordinary text
-//! without `sk-`, `AKIA`, `password`, `bearer`... costs a single linear scan.
-//! Rules without keywords (possible in a gitleaks file) always run. PII has
-//! its own gates (see [`super::pii`]).
+//! keywords of every rule decides which regexes run at all, and one pass
+//! over the bytes ([`Structure`]) finds what the decoders need (escapes,
+//! `%XX`, base64 runs) and the shape of an AWS secret key. Ordinary text
+//! without `sk-`, `AKIA`, `password`, `bearer`, escapes or long base64 runs
+//! costs those two linear passes. Rules without keywords (possible in a
+//! gitleaks file) always run. PII has its own gates (see [`super::pii`]).
 //!
-//! Overlaps are resolved by tier (specific key formats, then gitleaks rules,
-//! then assignments and headers, then PII), then by position and length, so
-//! `api_key = "sk-proj-..."` is reported once, as an `openai_api_key`.
+//! Views: the raw string, then its JSON-unescaped, percent-decoded and
+//! base64-decoded views, nested up to [`MAX_VIEW_DEPTH`] decodings, each
+//! scanned the same way; a detection in a view is mapped back to the raw
+//! bytes it came from ([`super::views`]).
+//!
+//! Cost is linear in the text: every regex runs once per view, well-formed
+//! tokens of an earlier pass are found in one pass and cut out of
+//! candidates with a binary search, overlapping detections are merged after
+//! one sort. Each call has a budget of view bytes; past it the scan stops
+//! with [`OverBudget`] and the caller fails closed.
+//!
+//! Overlapping detections are merged into one (so no part of either is
+//! left), named after the most specific: by tier (specific key formats,
+//! then gitleaks rules, then assignments and headers, then PII), then rule
+//! order, so `api_key = "sk-proj-..."` is reported once, as an
+//! `openai_api_key`.
 
 use super::gitleaks::{GitleaksCheck, GitleaksRules};
 use super::pii::{PiiClass, PiiMatch, PiiScanner, PiiSet};
-use super::rules::{Candidate, Extract, BUILTIN_RULES};
+use super::rewrite::{find_tokens, token_finder, DETECTOR_BUDGET, REASON_TOO_LARGE};
+use super::rules::{Candidate, Extract, Gate, BUILTIN_RULES};
+use super::views::{base64_view, binary_blob, json_unescape, percent_decode, Structure, View};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
@@ -28,7 +46,7 @@ pub enum Class {
 /// One credential or piece of personal data found in a string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Detection<'s> {
-    /// Byte offset of the first byte.
+    /// Byte offset of the first byte (in the string as given).
     pub start: usize,
     /// Byte offset after the last byte.
     pub end: usize,
@@ -57,6 +75,55 @@ pub(crate) struct Rule {
 
 /// Tier of PII detections (lowest priority).
 const PII_TIER: u8 = 3;
+/// Decodings applied on top of each other at most (a base64 run inside
+/// double-escaped JSON is three).
+pub const MAX_VIEW_DEPTH: u8 = 3;
+/// Bytes of text (raw and decoded views together) one record may cost:
+/// beyond this the rest of the record is replaced unscanned.
+pub const SCAN_BUDGET_BYTES: usize = 32 << 20;
+
+/// The scan budget ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverBudget;
+
+/// Bytes of text a record may still cost the scanner.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    remaining: usize,
+    /// View bytes scanned so far (raw and decoded).
+    pub scanned: usize,
+}
+
+impl Budget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> Budget {
+        Budget {
+            remaining: bytes,
+            scanned: 0,
+        }
+    }
+
+    /// Takes `bytes` from the budget, or fails without taking anything.
+    pub fn charge(&mut self, bytes: usize) -> Result<(), OverBudget> {
+        if bytes > self.remaining {
+            return Err(OverBudget);
+        }
+        self.remaining -= bytes;
+        self.scanned += bytes;
+        Ok(())
+    }
+
+    /// True when `bytes` more would not fit.
+    pub fn exhausted_by(&self, bytes: usize) -> bool {
+        bytes > self.remaining
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget::new(SCAN_BUDGET_BYTES)
+    }
+}
 
 /// Credential and PII detection over strings. Immutable and shareable.
 pub struct Scanner {
@@ -66,9 +133,16 @@ pub struct Scanner {
     pattern_rules: Vec<Vec<u16>>,
     /// Rules without keywords: they always run.
     unconditional: Vec<u16>,
+    /// Rules gated on the shape of an AWS secret key.
+    aws_shape: Vec<u16>,
     pii: PiiScanner,
     pii_set: PiiSet,
     keywords: Vec<(String, u16)>,
+    /// Every detector name a token or marker of this scanner may carry,
+    /// sorted.
+    kinds: Vec<String>,
+    /// Finds `[REDACTED:` (see [`token_finder`]).
+    token_finder: memchr::memmem::Finder<'static>,
 }
 
 /// A problem building a scanner.
@@ -91,6 +165,24 @@ pub enum ScannerError {
     Pii(#[source] regex::Error),
 }
 
+/// One detection before merging, in raw offsets.
+#[derive(Clone, Copy)]
+struct Found<'s> {
+    start: usize,
+    end: usize,
+    /// (tier, rule order): lower is more specific.
+    rank: (u8, u16),
+    kind: &'s str,
+    class: Class,
+}
+
+/// Scratch space of one scan.
+struct Pass<'s, 'b> {
+    found: Vec<Found<'s>>,
+    tokens: Vec<(usize, usize)>,
+    budget: &'b mut Budget,
+}
+
 impl Scanner {
     /// Builds a scanner from the built-in rules, the gitleaks rules if any,
     /// and the PII classes to detect.
@@ -98,13 +190,19 @@ impl Scanner {
         let mut rules = Vec::with_capacity(BUILTIN_RULES.len());
         let mut keywords: Vec<(String, u16)> = Vec::new();
         let mut unconditional = Vec::new();
+        let mut aws_shape = Vec::new();
         for b in BUILTIN_RULES {
             let regex = Regex::new(b.pattern).map_err(|source| ScannerError::Builtin {
                 kind: b.kind,
                 source,
             })?;
             let idx = rules.len() as u16;
-            keywords.extend(b.keywords.iter().map(|k| (k.to_ascii_lowercase(), idx)));
+            match b.gate {
+                Gate::Keywords => {
+                    keywords.extend(b.keywords.iter().map(|k| (k.to_ascii_lowercase(), idx)))
+                }
+                Gate::AwsSecretShape => aws_shape.push(idx),
+            }
             rules.push(Rule {
                 kind: b.kind.to_string(),
                 regex,
@@ -149,14 +247,24 @@ impl Scanner {
                     .build(&patterns)?,
             )
         };
+        let mut kinds: Vec<String> = rules.iter().map(|r| r.kind.clone()).collect();
+        kinds.extend(PiiClass::ALL.iter().map(|c| c.as_str().to_string()));
+        kinds.push(super::walk::SENSITIVE_FIELD.to_string());
+        kinds.push(REASON_TOO_LARGE.to_string());
+        kinds.push(DETECTOR_BUDGET.to_string());
+        kinds.sort();
+        kinds.dedup();
         Ok(Scanner {
             rules,
             prefilter,
             pattern_rules,
             unconditional,
+            aws_shape,
             pii: PiiScanner::new().map_err(ScannerError::Pii)?,
             pii_set,
             keywords: all_keywords,
+            kinds,
+            token_finder: token_finder(),
         })
     }
 
@@ -174,6 +282,14 @@ impl Scanner {
     /// (for callers that fold these keywords into a larger prefilter).
     pub fn keywords(&self) -> &[(String, u16)] {
         &self.keywords
+    }
+
+    /// True when `name` is a detector this scanner writes into tokens and
+    /// markers.
+    pub fn is_known_kind(&self, name: &str) -> bool {
+        self.kinds
+            .binary_search_by(|k| k.as_str().cmp(name))
+            .is_ok()
     }
 
     /// The rules whose keywords occur in `text`, appended to `out`.
@@ -196,105 +312,256 @@ impl Scanner {
         }
     }
 
-    /// Finds credentials and PII in `text`: non-overlapping, sorted by
-    /// position, appended to `out` (which is cleared first).
+    /// Finds credentials and PII in `text` and its decoded views:
+    /// non-overlapping, sorted by position, appended to `out` (which is
+    /// cleared first). A text too large for one budget is scanned as far as
+    /// the budget goes.
     pub fn scan<'s>(&'s self, text: &str, out: &mut Vec<Detection<'s>>) {
         let mut triggered: Vec<u16> = Vec::new();
         self.triggers(text, &mut triggered);
         self.scan_triggered(text, &triggered, out);
     }
 
-    /// [`Scanner::scan`] with the keyword pass already done: `triggered`
-    /// lists the rules whose keywords occur (see [`Scanner::keywords`]).
+    /// [`Scanner::scan`] with the keyword pass over `text` already done:
+    /// `triggered` lists the rules whose keywords occur (see
+    /// [`Scanner::keywords`]).
     pub fn scan_triggered<'s>(
         &'s self,
         text: &str,
         triggered: &[u16],
         out: &mut Vec<Detection<'s>>,
     ) {
+        let mut budget = Budget::default();
+        let _ = self.scan_budgeted(text, Some(triggered), &mut budget, out);
+    }
+
+    /// Scans `text` within `budget`. `triggered` is the keyword pass over
+    /// `text` if the caller did it. On [`OverBudget`] `out` holds what was
+    /// found so far and the caller must not trust the text to be clean.
+    pub fn scan_budgeted<'s>(
+        &'s self,
+        text: &str,
+        triggered: Option<&[u16]>,
+        budget: &mut Budget,
+        out: &mut Vec<Detection<'s>>,
+    ) -> Result<(), OverBudget> {
         out.clear();
+        let mut pass = Pass {
+            found: Vec::new(),
+            tokens: Vec::new(),
+            budget,
+        };
+        let result = self.scan_view(text, None, triggered, 0, &mut pass);
+        merge(&mut pass.found, out);
+        result
+    }
+
+    /// Scans one view (`view` is `None` for the raw string) and the views
+    /// decoded from it.
+    fn scan_view<'s>(
+        &'s self,
+        text: &str,
+        view: Option<&View>,
+        triggered: Option<&[u16]>,
+        depth: u8,
+        pass: &mut Pass<'s, '_>,
+    ) -> Result<(), OverBudget> {
+        pass.budget.charge(text.len())?;
+        // An image (a base64 blob that decodes to binary) decodes to
+        // nothing worth a view: its raw text is scanned, no more.
+        let structure = if binary_blob(text) {
+            Structure::default()
+        } else {
+            Structure::of(text)
+        };
+        let mut own = Vec::new();
+        let triggered = match triggered {
+            Some(t) => t,
+            None => {
+                self.triggers(text, &mut own);
+                &own
+            }
+        };
+        let known = |k: &str| self.is_known_kind(k);
+        find_tokens(text, &known, &self.token_finder, &mut pass.tokens);
+        let shape: &[u16] = if structure.aws_secret_shape {
+            &self.aws_shape
+        } else {
+            &[]
+        };
         let rules = triggered
             .iter()
-            .chain(self.unconditional.iter().filter(|u| !triggered.contains(u)));
-        let mut found: Vec<(u8, u16, Detection<'s>)> = Vec::new();
+            .chain(self.unconditional.iter().filter(|u| !triggered.contains(u)))
+            .chain(shape.iter());
         for &idx in rules {
-            let rule = &self.rules[idx as usize];
-            for caps in rule.regex.captures_iter(text) {
-                let Some((start, end)) = rule.extract.range(&caps) else {
+            self.run_rule(idx, text, view, pass);
+        }
+        if !self.pii_set.is_empty() {
+            let mut pii: Vec<PiiMatch> = Vec::new();
+            self.pii.scan(text, self.pii_set, &mut pii);
+            for p in pii {
+                if overlaps_token(&pass.tokens, p.start, p.end) {
                     continue;
-                };
-                if start == end || inside_redaction_token(text, start) {
+                }
+                let (start, end) = raw_range(view, p.start, p.end);
+                pass.found.push(Found {
+                    start,
+                    end,
+                    rank: (PII_TIER, u16::MAX),
+                    kind: p.class.as_str(),
+                    class: Class::Pii(p.class),
+                });
+            }
+        }
+        if depth >= MAX_VIEW_DEPTH {
+            return Ok(());
+        }
+        if structure.escapes {
+            let v = json_unescape(text, view);
+            self.scan_view(&v.text, Some(&v), None, depth + 1, pass)?;
+        }
+        if structure.percent {
+            let v = percent_decode(text, view);
+            self.scan_view(&v.text, Some(&v), None, depth + 1, pass)?;
+        }
+        for run in &structure.runs {
+            if pass.budget.exhausted_by(run.end - run.start) {
+                return Err(OverBudget);
+            }
+            if let Some(v) = base64_view(text, run, view) {
+                self.scan_view(&v.text, Some(&v), None, depth + 1, pass)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs rule `idx` over one view; candidates lose the parts that are
+    /// well-formed tokens of an earlier pass.
+    fn run_rule<'s>(&'s self, idx: u16, text: &str, view: Option<&View>, pass: &mut Pass<'s, '_>) {
+        let rule = &self.rules[idx as usize];
+        for caps in rule.regex.captures_iter(text) {
+            let Some((start, end)) = rule.extract.range(&caps) else {
+                continue;
+            };
+            let mut pieces = [(0usize, 0usize); 1];
+            let owned;
+            let pieces: &[(usize, usize)] = if pass.tokens.is_empty() {
+                pieces[0] = (start, end);
+                &pieces
+            } else {
+                owned = outside_tokens(&pass.tokens, start, end);
+                &owned
+            };
+            for &(s, e) in pieces {
+                let (s, e) = trim(text, s, e);
+                if !text[s..e].bytes().any(|b| b.is_ascii_alphanumeric()) {
                     continue;
                 }
                 let cand = Candidate {
-                    secret: &text[start..end],
+                    secret: &text[s..e],
                     text,
-                    start,
+                    start: s,
                 };
                 let ok = match &rule.check {
                     Check::Builtin(f) => f(&cand),
                     Check::Gitleaks(g) => g.accepts(&cand, caps.get(0).map_or("", |m| m.as_str())),
                 };
                 if ok {
-                    found.push((
-                        rule.tier,
-                        idx,
-                        Detection {
-                            start,
-                            end,
-                            kind: &rule.kind,
-                            class: Class::Secret,
-                        },
-                    ));
+                    let (rs, re) = raw_range(view, s, e);
+                    pass.found.push(Found {
+                        start: rs,
+                        end: re,
+                        rank: (rule.tier, idx),
+                        kind: &rule.kind,
+                        class: Class::Secret,
+                    });
                 }
             }
         }
-        if !self.pii_set.is_empty() {
-            let mut pii: Vec<PiiMatch> = Vec::new();
-            self.pii.scan(text, self.pii_set, &mut pii);
-            for p in pii {
-                if inside_redaction_token(text, p.start) {
-                    continue;
-                }
-                found.push((
-                    PII_TIER,
-                    u16::MAX,
-                    Detection {
-                        start: p.start,
-                        end: p.end,
-                        kind: p.class.as_str(),
-                        class: Class::Pii(p.class),
-                    },
-                ));
-            }
-        }
-        if found.is_empty() {
-            return;
-        }
-        found.sort_by(|a, b| {
-            (a.0, a.2.start, std::cmp::Reverse(a.2.end), a.1).cmp(&(
-                b.0,
-                b.2.start,
-                std::cmp::Reverse(b.2.end),
-                b.1,
-            ))
-        });
-        for (_, _, d) in found {
-            if out.iter().all(|o| d.end <= o.start || d.start >= o.end) {
-                out.push(d);
-            }
-        }
-        out.sort_by_key(|d| d.start);
     }
 }
 
-/// True when `pos` falls inside a `[REDACTED:...]` token left by an earlier
-/// redaction pass, so that running twice changes nothing.
-fn inside_redaction_token(text: &str, pos: usize) -> bool {
-    const OPEN: &str = "[REDACTED:";
-    let head = &text[..pos];
-    match head.rfind(OPEN) {
-        Some(open) => !head[open..].contains(']'),
-        None => false,
+/// The raw range of `start..end` of a view (`None` is the raw string).
+fn raw_range(view: Option<&View>, start: usize, end: usize) -> (usize, usize) {
+    match view {
+        Some(v) => v.raw_range(start, end),
+        None => (start, end),
+    }
+}
+
+/// `start..end` without surrounding whitespace.
+fn trim(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let s = &text[start..end];
+    let lead = s.len() - s.trim_start().len();
+    let t = s.trim();
+    (start + lead, start + lead + t.len())
+}
+
+/// The first token that ends after `pos` (tokens are sorted, disjoint).
+fn first_token_after(tokens: &[(usize, usize)], pos: usize) -> usize {
+    tokens.partition_point(|t| t.1 <= pos)
+}
+
+/// True when `start..end` overlaps a token.
+fn overlaps_token(tokens: &[(usize, usize)], start: usize, end: usize) -> bool {
+    tokens
+        .get(first_token_after(tokens, start))
+        .is_some_and(|t| t.0 < end)
+}
+
+/// The parts of `start..end` outside every token.
+fn outside_tokens(tokens: &[(usize, usize)], start: usize, end: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut cur = start;
+    for t in &tokens[first_token_after(tokens, start)..] {
+        if t.0 >= end {
+            break;
+        }
+        if t.0 > cur {
+            out.push((cur, t.0));
+        }
+        cur = cur.max(t.1);
+    }
+    if cur < end {
+        out.push((cur, end));
+    }
+    out
+}
+
+/// Merges overlapping detections (after one sort) into `out`: each merged
+/// range is named after its most specific detection, a credential before
+/// personal data.
+fn merge<'s>(found: &mut [Found<'s>], out: &mut Vec<Detection<'s>>) {
+    found.sort_unstable_by_key(|f| (f.start, f.end));
+    let mut cur: Option<Found<'s>> = None;
+    for f in found.iter().copied() {
+        match cur.as_mut() {
+            Some(c) if f.start < c.end => {
+                c.end = c.end.max(f.end);
+                if f.rank < c.rank {
+                    c.rank = f.rank;
+                    c.kind = f.kind;
+                    c.class = f.class;
+                }
+            }
+            _ => {
+                if let Some(c) = cur.take() {
+                    out.push(detection(c));
+                }
+                cur = Some(f);
+            }
+        }
+    }
+    if let Some(c) = cur {
+        out.push(detection(c));
+    }
+}
+
+fn detection(f: Found<'_>) -> Detection<'_> {
+    Detection {
+        start: f.start,
+        end: f.end,
+        kind: f.kind,
+        class: f.class,
     }
 }

@@ -10,7 +10,7 @@
 
 use super::detector::Hit;
 use super::event::{get, num_of, str_of, EventView, Segment, Source};
-use super::phrases::{excerpt, Phrase, PhraseError, PhraseMatch, PhraseSet};
+use super::phrases::{Phrase, PhraseError, PhraseMatch, PhraseSet};
 use crate::redaction::Redactor;
 use oispd_semconv::Severity;
 
@@ -131,10 +131,10 @@ impl Commands {
             return;
         }
         let mut field = None;
-        let quote = |start: usize, end: usize| {
-            let q = excerpt(text, start, end, EXCERPT_MAX);
-            redactor.redact_text(&q).unwrap_or(q)
-        };
+        // Cut from the redacted command: a credential the cut would split
+        // (a URL cut between its password and `@`) is replaced whole.
+        let quote =
+            |start: usize, end: usize| redactor.redact_excerpt(text, start, end, EXCERPT_MAX);
         self.set.find_triggered(text, triggered, scratch);
         let mut seen: Vec<usize> = Vec::new();
         for m in scratch.iter() {

@@ -5,8 +5,8 @@
 //! processor, and the binary's always-on redactor runs after every
 //! processor, so by default the sentinel sees the raw text. It uses the
 //! redaction scanner to learn the credential's kind, position and length,
-//! and reports only those plus the same SHA-256 prefix the redaction token
-//! carries: the finding never holds the secret. If a `redaction` processor
+//! and reports only those plus the same keyed hash prefix the redaction
+//! token carries: the finding never holds the secret. If a `redaction` processor
 //! runs first, the sentinel still reports the exposure from the `$redacted`
 //! markers and `[REDACTED:kind:...]` tokens it left, which keep the kind.
 //!
@@ -16,8 +16,8 @@
 
 use super::detector::Hit;
 use super::event::{Segment, Source};
-use crate::redaction::rewrite::hash_prefix;
-use crate::redaction::{Class, Detection, PiiClass, TOKEN_PREFIX};
+use crate::redaction::rewrite::TOKEN_HASH_HEX;
+use crate::redaction::{Class, Detection, PiiClass, Redactor, TOKEN_PREFIX, UNSCANNED_TOKEN};
 use oispd_semconv::Severity;
 
 /// Kinds that give control of an account or a host.
@@ -51,18 +51,17 @@ pub(crate) fn severity_of(kind: &str) -> Severity {
     }
 }
 
-/// Hex digits of the hash prefix in evidence (as in inline tokens).
-const HASH_HEX: usize = 8;
-
 /// True when SEC-02 looks at text of this origin.
 pub(crate) fn applies(source: Source) -> bool {
     source != Source::FilePath
 }
 
-/// One hit per credential found by the scanner.
+/// One hit per credential found by the scanner, with the hash prefix its
+/// redaction token carries.
 pub(crate) fn inspect(
     text: &str,
     detections: &[Detection<'_>],
+    redactor: &Redactor,
     seg: &Segment<'_, '_>,
     hits: &mut Vec<Hit>,
 ) {
@@ -73,7 +72,7 @@ pub(crate) fn inspect(
         hits.push(
             Hit::new(severity_of(d.kind), field, d.kind)
                 .with("length", secret.chars().count())
-                .with("hash", hash_prefix(secret, HASH_HEX)),
+                .with("hash", redactor.hash_prefix(secret, TOKEN_HASH_HEX)),
         );
     }
 }
@@ -93,9 +92,13 @@ pub(crate) fn inspect_marker(
     }
 }
 
-/// The `[REDACTED:kind:sha256:hash]` tokens in `text`: kind and hash.
+/// The `[REDACTED:kind:hash]` tokens in `text`: kind and hash (the token
+/// of a value too large to scan is not a credential).
 pub(crate) fn redaction_tokens(text: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
     text.match_indices(TOKEN_PREFIX).filter_map(move |(i, _)| {
+        if text[i..].starts_with(UNSCANNED_TOKEN) {
+            return None;
+        }
         let rest = &text[i + TOKEN_PREFIX.len()..];
         let close = rest.find(']')?;
         let inner = &rest[..close];

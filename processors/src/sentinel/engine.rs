@@ -19,7 +19,7 @@ use super::prefilter::{Combined, Triggers};
 use super::providers::{provider_of, shadow_summary, upload_summary, LargeUpload, ShadowAi};
 use super::unicode;
 use crate::redaction::{
-    gitleaks, Detection, PiiConfig, PiiMode, RedactionError, Redactor, TOKEN_PREFIX,
+    gitleaks, Detection, PiiConfig, PiiMode, RedactionError, RedactionKey, Redactor, TOKEN_PREFIX,
 };
 use oispd_component::proto::tonic::logs::v1::LogRecord;
 use oispd_semconv::providers::ProviderCatalog;
@@ -95,8 +95,10 @@ const EXCERPT_PII: PiiConfig = PiiConfig {
 };
 
 impl Sentinel {
-    /// Builds every detector from the config.
-    pub fn new(config: &SentinelConfig) -> Result<Sentinel, SentinelError> {
+    /// Builds every detector from the config; `key` keys the hash prefixes
+    /// in evidence and excerpt tokens (the same key as the redactors', so
+    /// they correlate).
+    pub fn new(config: &SentinelConfig, key: &RedactionKey) -> Result<Sentinel, SentinelError> {
         let extra = match &config.rules_file {
             Some(p) => Some(gitleaks::load(p)?),
             None => None,
@@ -108,7 +110,7 @@ impl Sentinel {
             enabled[id.index()] = c.enabled;
             bounds[id.index()] = c.bounds();
         }
-        let redactor = Redactor::with_rules(extra, EXCERPT_PII)?;
+        let redactor = Redactor::with_rules(extra, EXCERPT_PII, key)?;
         let injection = Injection::new()?;
         let jailbreak = Jailbreak::new()?;
         let commands = Commands::new()?;
@@ -229,7 +231,7 @@ impl Sentinel {
                     .scan_triggered(text, &trig.secret, &mut detections);
                 if creds {
                     let h = &mut hits[DetectorId::CredentialExposure.index()];
-                    credentials::inspect(text, &detections, seg, h);
+                    credentials::inspect(text, &detections, &this.redactor, seg, h);
                     if tokens {
                         credentials::inspect_tokens(text, seg, h);
                     }
@@ -322,21 +324,45 @@ impl Sentinel {
             if severity == Severity::None {
                 continue;
             }
+            let mut evidence: Vec<Map<String, Value>> = h
+                .iter()
+                .take(MAX_EVIDENCE)
+                .map(|h| h.evidence.clone())
+                .collect();
+            for e in &mut evidence {
+                for v in e.values_mut() {
+                    self.sanitize(v);
+                }
+            }
+            let summary = summary(id, &ev, h);
             findings.push(Finding {
                 detector: id,
                 severity,
-                summary: summary(id, &ev, h),
-                evidence: h
-                    .iter()
-                    .take(MAX_EVIDENCE)
-                    .map(|h| h.evidence.clone())
-                    .collect(),
+                summary: self.redactor.redact_text(&summary).unwrap_or(summary),
+                evidence,
                 vector: vector(h),
                 trigger_event_id: ev.event_id.to_string(),
                 trigger_event_type: ev.event_type.to_string(),
             });
         }
         findings
+    }
+
+    /// Redacts every string of an evidence value: excerpts are cut from
+    /// redacted text already, but paths, field names (map keys), tool and
+    /// process names and marker detectors come from the event as they are.
+    /// Findings are rare, so this costs nothing on ordinary records.
+    fn sanitize(&self, v: &mut Value) {
+        match v {
+            Value::String(s) => {
+                if let Some(r) = self.redactor.redact_text(s) {
+                    *s = r;
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| self.sanitize(x)),
+            Value::Object(m) => m.values_mut().for_each(|x| self.sanitize(x)),
+            _ => {}
+        }
     }
 }
 

@@ -447,7 +447,15 @@ fn content<'a>(
         }
         Some(Av::KvlistValue(kv)) => {
             let kvs = &kv.values;
-            if let Some(marker) = get(kvs, crate::redaction::MARKER_KEY).and_then(kv_of) {
+            // A marker only when the map holds nothing else: a `$redacted`
+            // key written next to other content must not hide it.
+            let marker = match kvs.as_slice() {
+                [only] if only.key == crate::redaction::MARKER_KEY => {
+                    only.value.as_ref().and_then(kv_of)
+                }
+                _ => None,
+            };
+            if let Some(marker) = marker {
                 f(&Segment {
                     content: Content::Redacted {
                         reason: get_str(marker, &["reason"]).unwrap_or(""),

@@ -19,7 +19,7 @@
 
 use super::detector::{escalate, Hit};
 use super::event::{Segment, Source};
-use super::phrases::{excerpt, Phrase, PhraseError, PhraseMatch, PhraseSet};
+use super::phrases::{Phrase, PhraseError, PhraseMatch, PhraseSet};
 use crate::redaction::Redactor;
 use oispd_semconv::Severity;
 
@@ -208,8 +208,8 @@ impl Injection {
         if names.len() >= 2 || aggravated {
             severity = escalate(severity);
         }
-        let quoted = excerpt(text, first.start, first.end, EXCERPT_MAX);
-        let quoted = redactor.redact_text(&quoted).unwrap_or(quoted);
+        // Cut from the redacted text, so no credential is cut in half.
+        let quoted = redactor.redact_excerpt(text, first.start, first.end, EXCERPT_MAX);
         hits.push(
             Hit::new(severity, &seg.field.render(), self.set.name(first.phrase))
                 .with("vector", if indirect { "indirect" } else { "direct" })

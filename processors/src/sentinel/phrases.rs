@@ -102,26 +102,3 @@ impl PhraseSet {
         }
     }
 }
-
-/// At most `max` bytes of `text[start..end]` on character boundaries, with
-/// whitespace runs collapsed, for quoting a match in a finding.
-pub(crate) fn excerpt(text: &str, start: usize, end: usize, max: usize) -> String {
-    let mut end = end.min(text.len()).min(start + max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut out = String::with_capacity(end - start);
-    let mut space = false;
-    for c in text[start..end].chars() {
-        if c.is_whitespace() {
-            if !space {
-                out.push(' ');
-            }
-            space = true;
-        } else {
-            out.push(c);
-            space = false;
-        }
-    }
-    out.trim().to_string()
-}

@@ -223,7 +223,8 @@ impl ProcessorFactory for SentinelFactory {
         _signal: Signal,
     ) -> Result<Box<dyn Processor>, ComponentError> {
         let config: SentinelConfig = parse_config(config).map_err(config_error)?;
-        let sentinel = Sentinel::new(&config).map_err(|e| ComponentError::Config(e.to_string()))?;
+        let sentinel = Sentinel::new(&config, &ctx.redaction_key)
+            .map_err(|e| ComponentError::Config(e.to_string()))?;
         let id = ctx.id.to_string();
         let key = match &config.store {
             Some(s) => format!("store:{}", s.path.display()),

@@ -67,14 +67,18 @@ pub(super) fn tool_result(tool: &str, text: &str) -> LogRecord {
 
 /// A sentinel with default config.
 pub(super) fn sentinel() -> Sentinel {
-    Sentinel::new(&SentinelConfig::default()).unwrap()
+    Sentinel::new(
+        &SentinelConfig::default(),
+        &crate::redaction::tests::key_a(),
+    )
+    .unwrap()
 }
 
 /// A sentinel with config from YAML.
 pub(super) fn sentinel_with(yaml: &str) -> Sentinel {
     let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml).unwrap();
     let cfg: SentinelConfig = oispd_component::parse_config(&v).unwrap();
-    Sentinel::new(&cfg).unwrap()
+    Sentinel::new(&cfg, &crate::redaction::tests::key_a()).unwrap()
 }
 
 /// The findings of `id` for one record.

@@ -211,7 +211,7 @@ fn credential_exposure_reports_kind_never_the_secret() {
     assert!(f.evidence[1]["hash"]
         .as_str()
         .unwrap()
-        .starts_with("sha256:"));
+        .starts_with("hmac-sha256:"));
     assert!(f.summary.starts_with("Credential exposure in ai.request: aws_access_key_id, aws_secret_key in data.messages[1].content"), "{}", f.summary);
     let text = as_text(&findings);
     assert!(
@@ -248,7 +248,9 @@ fn credential_exposure_behind_redaction() {
             {"role": "user", "content": token}
         ]}),
     );
-    let stats = always_on_redactor().unwrap().redact_log_record(&mut rec);
+    let stats = always_on_redactor(&crate::redaction::tests::key_a())
+        .unwrap()
+        .redact_log_record(&mut rec);
     assert_eq!(stats.secrets, 2);
     let f = one(&mut s, &rec, DetectorId::CredentialExposure);
     let kinds: Vec<&str> = f
@@ -294,14 +296,17 @@ fn pii_leakage() {
     let f = one(&mut s, &resp, DetectorId::PiiLeakage);
     assert_eq!(f.severity, Severity::Medium);
 
-    let hashing = Redactor::new(&RedactionConfig {
-        pii: PiiConfig {
-            email: PiiMode::Hash,
-            card_number: PiiMode::Hash,
-            ..PiiConfig::OFF
+    let hashing = Redactor::new(
+        &RedactionConfig {
+            pii: PiiConfig {
+                email: PiiMode::Hash,
+                card_number: PiiMode::Hash,
+                ..PiiConfig::OFF
+            },
+            rules_file: None,
         },
-        rules_file: None,
-    })
+        &crate::redaction::tests::key_a(),
+    )
     .unwrap();
     let mut rec = event(
         "ai.request",
