@@ -308,6 +308,25 @@ mod tests {
         assert_eq!(logs.exporters, vec!["file"]);
     }
 
+    /// Scenario: a config of 2,000 nested flow sequences and of 300
+    /// nested block maps.
+    /// Guarantees: serde_yaml_ng's recursion limit refuses them with an
+    /// error (so the recursive expansion and merge never see a deep tree),
+    /// instead of overflowing the stack.
+    #[test]
+    fn deeply_nested_yaml_is_an_error() {
+        let flow = format!("a: {}{}", "[".repeat(2_000), "]".repeat(2_000));
+        let block: String = (0..300).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        for text in [flow, block] {
+            let e = load_str(&text, &NoEnv).unwrap_err();
+            assert!(
+                e[0].to_string().contains("recursion limit exceeded"),
+                "{}",
+                e[0]
+            );
+        }
+    }
+
     #[test]
     fn missing_file_says_what_to_do() {
         let e = load(&["/nonexistent/oispd.yaml"], &NoEnv).unwrap_err();
