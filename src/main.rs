@@ -2,13 +2,10 @@
 //! the embedded default), validates configs, lists components, and works
 //! with the sentinel audit store.
 
-mod admin;
 mod audit_cli;
-mod config;
-mod pipeline;
-mod registry;
 
 use anyhow::Context;
+use oispd::{config, pipeline, registry};
 use clap::{Parser, Subcommand};
 use oispd_component::Telemetry;
 use std::path::PathBuf;
