@@ -5,8 +5,8 @@
 mod audit_cli;
 
 use anyhow::Context;
-use oispd::{config, pipeline, registry};
 use clap::{Parser, Subcommand};
+use oispd::{config, pipeline, registry};
 use oispd_component::Telemetry;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -145,7 +145,10 @@ pub fn load(paths: &[impl AsRef<Path>], env: &dyn expand::Env) -> Result<Config,
 /// Merges and expands config documents held in memory: `(name, YAML)`
 /// pairs, the name being what errors call the document. What [`load`]
 /// does once the files are read.
-pub fn load_texts(texts: &[(&str, &str)], env: &dyn expand::Env) -> Result<Config, Vec<ConfigError>> {
+pub fn load_texts(
+    texts: &[(&str, &str)],
+    env: &dyn expand::Env,
+) -> Result<Config, Vec<ConfigError>> {
     let mut merged = Value::Mapping(Mapping::new());
     for (name, text) in texts {
         let doc = parse_yaml(text, name)?;
