@@ -4,6 +4,8 @@
 //! that does not name a target is an error (a renamed target must take its
 //! regressions along).
 
+#![allow(clippy::expect_used)]
+
 use std::path::Path;
 
 use oispd_fuzz_targets::{redactor_leaks, SECRETS, TARGETS};
