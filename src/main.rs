@@ -2,15 +2,12 @@
 //! the embedded default), validates configs, lists components, and works
 //! with the sentinel audit store.
 
-mod admin;
 mod audit_cli;
-mod config;
-mod pipeline;
-mod registry;
 mod state;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use oispd::{config, pipeline, registry};
 use oispd_component::{RedactionKey, Telemetry};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -135,3 +135,44 @@ fn mutated_fixtures_never_panic() {
         assert_eq!(d.connections(), 0);
     }
 }
+
+/// Scenario: a hostile process reports `full_len = u64::MAX` for its TLS
+/// calls (the count of an `SSL_*_ex` call is read from its memory): 42
+/// bytes that are no message, then the same lie at every decoding state of
+/// HTTP/1.1 (head, fixed body, chunked body) and HTTP/2 (preface, DATA),
+/// on several connections, both directions.
+/// Guarantees: no overflow panic (tests run with overflow checks); each
+/// chunk counts exactly `MAX_UNCAPTURED_BYTES` as not captured, so the
+/// counter reflects the number of lies instead of wrapping or saturating
+/// at the first one; bytes_skipped only grows.
+#[test]
+fn hostile_full_len_is_capped_and_counted() {
+    use oispd_receiver::capture::MAX_UNCAPTURED_BYTES;
+    let p = procs(1, "liar");
+    let mut d = decoder(DecoderConfig::default());
+    let chunked = h1_chunked_response("text/event-stream", &[b"data: {}\n\n".as_slice()]);
+    let fixed = h1_request("api.openai.com", "/v1/chat/completions", &[], b"{\"a\":1}");
+    let h2 = fixtures().pop().unwrap().1;
+    let streams: Vec<(Direction, Vec<u8>)> = vec![
+        (Direction::Write, vec![0x42; 42]),
+        (Direction::Write, fixed),
+        (Direction::Read, chunked),
+        (Direction::Write, h2),
+    ];
+    let mut lies = 0u64;
+    let mut skipped = 0u64;
+    for (conn, (dir, bytes)) in streams.iter().enumerate() {
+        for piece in bytes.chunks(7) {
+            let mut c = chunk(1, conn as u64, *dir, 1, piece);
+            c.full_len = u64::MAX;
+            d.push(c, &p);
+            lies += 1;
+            assert!(d.stats().bytes_skipped >= skipped);
+            skipped = d.stats().bytes_skipped;
+        }
+    }
+    assert_eq!(d.stats().bytes_not_captured, lies * MAX_UNCAPTURED_BYTES);
+    assert!(d.stats().bytes_skipped > 0);
+    d.tick(u64::MAX, &p);
+    assert_eq!(d.connections(), 0);
+}

@@ -1,9 +1,15 @@
 //! Environment expansion in config values, as the collector does it:
 //! `${env:VAR}` and `${VAR}`, `${env:VAR:-default}`, and `$$` for a literal
 //! `$`. A value that is exactly one `${...}` is re-read as YAML, so
-//! `port: ${env:PORT}` yields a number; inline uses stay strings.
+//! `port: ${env:PORT}` yields a number; inline uses stay strings. References
+//! nest (`${env:${NAME}}`) at most [`MAX_NESTING`] deep.
 
 use serde_yaml_ng::Value;
+
+/// The deepest nesting of references inside references. Each level is a
+/// recursion, so a config of nothing but `${` would otherwise overflow the
+/// stack and abort oispd instead of failing validation.
+pub const MAX_NESTING: usize = 16;
 
 /// Looks a variable up; injected so tests never touch the process environment.
 pub trait Env {
@@ -72,6 +78,11 @@ pub enum Expanded {
 
 /// Expands references in one string.
 pub fn expand_str(s: &str, env: &dyn Env) -> Result<Expanded, String> {
+    expand_nested(s, env, 0)
+}
+
+/// [`expand_str`] inside `depth` enclosing references.
+fn expand_nested(s: &str, env: &dyn Env, depth: usize) -> Result<Expanded, String> {
     if !s.contains('$') {
         return Ok(Expanded::Inline(s.to_string()));
     }
@@ -91,11 +102,20 @@ pub fn expand_str(s: &str, env: &dyn Env) -> Result<Expanded, String> {
                 }
                 Some(b'{') => {
                     let Some(close) = find_closing(s, i + 2) else {
-                        return Err(format!("unterminated reference in {s:?}: missing '}}'"));
+                        return Err(format!(
+                            "unterminated reference in {:?}: missing '}}'",
+                            abbreviate(s)
+                        ));
                     };
+                    if depth >= MAX_NESTING {
+                        return Err(format!(
+                            "references nest deeper than {MAX_NESTING} levels in {:?}",
+                            abbreviate(s)
+                        ));
+                    }
                     let inner = &s[i + 2..close];
                     // Nested references resolve first (`${env:${NAME}}`).
-                    let inner = match expand_str(inner, env)? {
+                    let inner = match expand_nested(inner, env, depth + 1)? {
                         Expanded::Whole(v) | Expanded::Inline(v) => v,
                     };
                     out.push_str(&resolve(&inner, env)?);
@@ -115,6 +135,15 @@ pub fn expand_str(s: &str, env: &dyn Env) -> Result<Expanded, String> {
         Ok(Expanded::Whole(out))
     } else {
         Ok(Expanded::Inline(out))
+    }
+}
+
+/// The start of `s`, for error messages about very long values.
+fn abbreviate(s: &str) -> String {
+    const KEEP: usize = 60;
+    match s.char_indices().nth(KEEP) {
+        Some((end, _)) => format!("{}...", &s[..end]),
+        None => s.to_string(),
     }
 }
 
@@ -261,6 +290,43 @@ mod tests {
         );
         assert!(
             problems[1].starts_with("c: unterminated reference"),
+            "{problems:?}"
+        );
+    }
+
+    /// `levels` references, each the default of the one around it.
+    fn nested_defaults(levels: usize) -> String {
+        format!(
+            "{}x{}",
+            "${env:MISSING:-".repeat(levels),
+            "}".repeat(levels)
+        )
+    }
+
+    /// Scenario: references nested as defaults of each other, MAX_NESTING
+    /// deep, one deeper, and the ~15,400 levels (46 KB) that overflowed the
+    /// stack before the limit existed.
+    /// Guarantees: the limit expands; past it, an error that says so and
+    /// quotes only the start of the value; no stack overflow.
+    #[test]
+    fn nesting_is_limited() {
+        assert_eq!(inline(&nested_defaults(MAX_NESTING)), "x");
+        for levels in [MAX_NESTING + 1, 15_400] {
+            let text = nested_defaults(levels);
+            let e = expand_str(&text, &env()).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "references nest deeper than {MAX_NESTING} levels in \"env:MISSING:-"
+                )),
+                "{e}"
+            );
+            assert!(e.len() < 200, "{e}");
+        }
+        let mut v: Value =
+            serde_yaml_ng::from_str(&format!("a: '{}'", nested_defaults(15_400))).unwrap();
+        let problems = expand_value(&mut v, &env(), &mut vec![]);
+        assert!(
+            problems[0].starts_with("a: references nest deeper"),
             "{problems:?}"
         );
     }

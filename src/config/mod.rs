@@ -6,6 +6,7 @@
 pub mod expand;
 mod merge;
 pub mod sensor_toml;
+#[cfg(feature = "pipeline")]
 pub mod validate;
 
 use indexmap::IndexMap;
@@ -106,13 +107,14 @@ impl Default for TelemetryLogs {
     }
 }
 
-/// Reads, merges and expands config sources. A source is a file path or,
-/// for the embedded default, `None`.
+/// Reads, merges and expands config files, in order; without any, the
+/// embedded default config. A `.toml` file is the OISP Sensor's config and
+/// runs as its collector-style equivalent.
 pub fn load(paths: &[impl AsRef<Path>], env: &dyn expand::Env) -> Result<Config, Vec<ConfigError>> {
-    let mut merged = Value::Mapping(Mapping::new());
     if paths.is_empty() {
-        merged = parse_yaml(DEFAULT_CONFIG, "the embedded default config")?;
+        return load_texts(&[("the embedded default config", DEFAULT_CONFIG)], env);
     }
+    let mut texts = Vec::with_capacity(paths.len());
     for path in paths {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -131,7 +133,25 @@ pub fn load(paths: &[impl AsRef<Path>], env: &dyn expand::Env) -> Result<Config,
         } else {
             text
         };
-        let doc = parse_yaml(&text, &path.display().to_string())?;
+        texts.push((path.display().to_string(), text));
+    }
+    let texts: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()))
+        .collect();
+    load_texts(&texts, env)
+}
+
+/// Merges and expands config documents held in memory: `(name, YAML)`
+/// pairs, the name being what errors call the document. What [`load`]
+/// does once the files are read.
+pub fn load_texts(
+    texts: &[(&str, &str)],
+    env: &dyn expand::Env,
+) -> Result<Config, Vec<ConfigError>> {
+    let mut merged = Value::Mapping(Mapping::new());
+    for (name, text) in texts {
+        let doc = parse_yaml(text, name)?;
         merge::merge(&mut merged, doc);
     }
     let mut errors: Vec<ConfigError> = expand::expand_value(&mut merged, env, &mut Vec::new())
@@ -148,18 +168,10 @@ pub fn load(paths: &[impl AsRef<Path>], env: &dyn expand::Env) -> Result<Config,
     }
 }
 
-/// Parses config text (YAML) from an in-memory string.
+/// Parses one config document (YAML) from an in-memory string.
 #[cfg(test)]
 fn load_str(text: &str, env: &dyn expand::Env) -> Result<Config, Vec<ConfigError>> {
-    let mut doc = parse_yaml(text, "config")?;
-    let problems = expand::expand_value(&mut doc, env, &mut Vec::new());
-    if !problems.is_empty() {
-        return Err(problems
-            .into_iter()
-            .map(|m| ConfigError::new(&[], m))
-            .collect());
-    }
-    split(doc)
+    load_texts(&[("config", text)], env)
 }
 
 fn parse_yaml(text: &str, what: &str) -> Result<Value, Vec<ConfigError>> {
@@ -306,6 +318,25 @@ mod tests {
         let logs = &c.service.pipelines["logs"];
         assert_eq!(logs.receivers, vec!["otlp"]);
         assert_eq!(logs.exporters, vec!["file"]);
+    }
+
+    /// Scenario: a config of 2,000 nested flow sequences and of 300
+    /// nested block maps.
+    /// Guarantees: serde_yaml_ng's recursion limit refuses them with an
+    /// error (so the recursive expansion and merge never see a deep tree),
+    /// instead of overflowing the stack.
+    #[test]
+    fn deeply_nested_yaml_is_an_error() {
+        let flow = format!("a: {}{}", "[".repeat(2_000), "]".repeat(2_000));
+        let block: String = (0..300).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        for text in [flow, block] {
+            let e = load_str(&text, &NoEnv).unwrap_err();
+            assert!(
+                e[0].to_string().contains("recursion limit exceeded"),
+                "{}",
+                e[0]
+            );
+        }
     }
 
     #[test]

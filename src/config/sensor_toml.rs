@@ -663,6 +663,7 @@ retry_count = 3
     /// Guarantees: the output is a config oispd accepts (the `ebpf`
     /// receiver is checked by type name only).
     #[test]
+    #[cfg(feature = "pipeline")]
     fn output_loads_and_each_component_validates() {
         use crate::config::{expand::ProcessEnv, load_str};
         use crate::registry::Registry;

@@ -19,6 +19,11 @@
 //! expected there. Where two alternatives start alike (`(` opens both a
 //! boolean group and an arithmetic group) the parser backtracks and keeps the
 //! error that got furthest.
+//!
+//! Parsing, compiling and evaluating each recurse once per nesting level, so
+//! nesting is limited to [`MAX_DEPTH`] levels of parentheses, lists, maps and
+//! calls: without a limit, a few KB of `(` overflow the stack and abort the
+//! process.
 
 use super::ast::{ArgAst, BoolAst, CallAst, KeyAst, PathAst, SegmentAst, StatementAst, ValueAst};
 use super::error::SyntaxError;
@@ -26,9 +31,13 @@ use super::lexer::{tokenize, MathOp, Tok, Token};
 
 type PResult<T> = Result<T, SyntaxError>;
 
+/// The deepest nesting accepted: parentheses, lists, maps and call
+/// arguments, each opening one level. Real statements use a handful.
+pub const MAX_DEPTH: usize = 100;
+
 /// Parses an editor statement with an optional `where` clause.
 pub fn parse_statement(src: &str) -> PResult<StatementAst> {
-    let mut p = Parser::new(src)?;
+    let mut p = Parser::new(src, "statement")?;
     let editor = match (p.peek(), p.peek_at(1)) {
         (Tok::Ident(name), Tok::LParen) => {
             if starts_upper(name) {
@@ -37,7 +46,7 @@ pub fn parse_statement(src: &str) -> PResult<StatementAst> {
                     format!("editor names must start with a lowercase letter but got '{name}'"),
                 ));
             }
-            let call = p.call()?;
+            let call = p.nested(Parser::call)?;
             if !call.keys.is_empty() {
                 return Err(SyntaxError::new(
                     call.pos,
@@ -73,7 +82,7 @@ pub fn parse_statement(src: &str) -> PResult<StatementAst> {
 
 /// Parses a boolean condition.
 pub fn parse_condition(src: &str) -> PResult<BoolAst> {
-    let mut p = Parser::new(src)?;
+    let mut p = Parser::new(src, "condition")?;
     let cond = p.bool_expr()?;
     if *p.peek() != Tok::Eof {
         return Err(p.err_expected("\"and\", \"or\" or the end of the condition"));
@@ -108,15 +117,38 @@ struct Parser<'s> {
     src: &'s str,
     toks: Vec<Token>,
     i: usize,
+    /// Brackets open on the current path of the descent.
+    depth: usize,
+    /// `statement` or `condition`, for the depth error.
+    what: &'static str,
 }
 
 impl<'s> Parser<'s> {
-    fn new(src: &'s str) -> PResult<Parser<'s>> {
+    fn new(src: &'s str, what: &'static str) -> PResult<Parser<'s>> {
         Ok(Parser {
             src,
             toks: tokenize(src)?,
             i: 0,
+            depth: 0,
+            what,
         })
+    }
+
+    /// Runs `f` one nesting level deeper, refusing to go past [`MAX_DEPTH`].
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_DEPTH {
+            return Err(SyntaxError::new(
+                self.pos(),
+                format!(
+                    "OTTL {} nests deeper than {MAX_DEPTH} levels of parentheses, lists, maps and calls",
+                    self.what
+                ),
+            ));
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
     }
 
     fn peek(&self) -> &Tok {
@@ -212,7 +244,7 @@ impl<'s> Parser<'s> {
     fn bool_primary(&mut self) -> PResult<BoolAst> {
         if *self.peek() == Tok::LParen {
             let save = self.i;
-            match self.paren_bool() {
+            match self.nested(Self::paren_bool) {
                 Ok(e) => return Ok(e),
                 Err(group_err) => {
                     self.i = save;
@@ -287,8 +319,8 @@ impl<'s> Parser<'s> {
                 self.bump();
                 ValueAst::Bool(false, pos)
             }
-            Tok::LBrace => self.map()?,
-            Tok::LBracket => self.list()?,
+            Tok::LBrace => self.nested(Self::map)?,
+            Tok::LBracket => self.nested(Self::list)?,
             _ => return self.math_expr(),
         };
         if let Tok::Math(op) = *self.peek() {
@@ -339,12 +371,12 @@ impl<'s> Parser<'s> {
     fn math_value(&mut self) -> PResult<ValueAst> {
         let pos = self.pos();
         match self.peek().clone() {
-            Tok::LParen => {
-                self.bump();
-                let inner = self.math_expr()?;
-                self.expect(Tok::RParen, "\")\"")?;
+            Tok::LParen => self.nested(|p| {
+                p.bump();
+                let inner = p.math_expr()?;
+                p.expect(Tok::RParen, "\")\"")?;
                 Ok(inner)
-            }
+            }),
             Tok::Int(i) => {
                 self.bump();
                 Ok(ValueAst::Int(i, pos))
@@ -355,7 +387,7 @@ impl<'s> Parser<'s> {
             }
             Tok::Ident(name) => {
                 if *self.peek_at(1) == Tok::LParen {
-                    Ok(ValueAst::Call(self.call()?))
+                    Ok(ValueAst::Call(self.nested(Self::call)?))
                 } else if starts_upper(&name) {
                     self.bump();
                     Ok(ValueAst::Ident(name, pos))

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use super::parser;
 use super::value::kv;
 use super::*;
 use opentelemetry_proto::tonic::common::v1::{
@@ -1025,4 +1026,68 @@ fn routing_statements() {
     );
     let e = Statement::parse_route(r#"route(1)"#, Context::Log).unwrap_err();
     assert_eq!(e.message, "route takes 0 arguments but got 1: route()");
+}
+
+// ---------------------------------------------------------------- nesting depth
+
+/// Nests `inner` in `levels` copies of `open` ... `close`.
+fn nest(open: &str, inner: &str, close: &str, levels: usize) -> String {
+    format!("{}{inner}{}", open.repeat(levels), close.repeat(levels))
+}
+
+/// Every form of nesting, as a condition `levels` deep.
+fn nested_conditions(levels: usize) -> Vec<String> {
+    vec![
+        nest("(", r#"body["msg"] == "hello world""#, ")", levels),
+        format!("{} == 2", nest("(", "1 + 1", ")", levels)),
+        format!("Len({}) == 1", nest("[", "1", "]", levels - 1)),
+        format!(r#"Len({}) == 1"#, nest(r#"{"a": "#, "1", "}", levels - 1)),
+        format!(r#"{} == "7""#, nest("String(", "7", ")", levels)),
+    ]
+}
+
+/// Scenario: conditions and statements nested exactly MAX_DEPTH levels in
+/// each way OTTL nests (boolean groups, arithmetic groups, lists, maps,
+/// converter calls).
+/// Guarantees: they parse, compile and evaluate (on the 2 MiB stack of a
+/// test thread, debug build).
+#[test]
+fn nesting_at_the_limit_compiles_and_runs() {
+    for text in nested_conditions(parser::MAX_DEPTH) {
+        assert!(cond(&text), "{text}");
+    }
+    let set = format!(
+        r#"set(cache["out"], {})"#,
+        nest("[", "1", "]", parser::MAX_DEPTH - 1)
+    );
+    let f = run(&[&set]);
+    assert_eq!(f.cache.len(), 1);
+}
+
+/// Scenario: one level past MAX_DEPTH in each way, and the ~6,000 levels
+/// (12 KB) of `(` that overflowed the stack before the limit existed.
+/// Guarantees: a parse error that says so, for conditions and statements,
+/// instead of a stack overflow that aborts oispd.
+#[test]
+fn nesting_past_the_limit_is_a_clear_error() {
+    let limit = parser::MAX_DEPTH;
+    let message = format!(
+        "OTTL condition nests deeper than {limit} levels of parentheses, lists, maps and calls"
+    );
+    for text in nested_conditions(limit + 1) {
+        let e = cond_err(&text);
+        assert!(e.ends_with(&message), "{text}: {e}");
+    }
+    for levels in [limit + 1, 6_000] {
+        let e = stmt_err(&format!(
+            r#"set(cache["out"], {})"#,
+            nest("(", "1", ")", levels)
+        ));
+        assert!(
+            e.contains(&format!("OTTL statement nests deeper than {limit} levels")),
+            "{e}"
+        );
+    }
+    let e = cond_err(&nest("(", "true", ")", 6_000));
+    assert!(e.ends_with(&message), "{e}");
 }

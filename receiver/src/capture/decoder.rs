@@ -19,7 +19,7 @@ use super::process::{ProcInfo, ProcessLookup};
 use super::stats::DecoderStats;
 use super::stream::{HttpStream, Side};
 use super::tools::ToolTracker;
-use super::TlsChunk;
+use super::{TlsChunk, MAX_UNCAPTURED_BYTES};
 
 /// State of one TLS connection.
 #[derive(Debug)]
@@ -129,9 +129,12 @@ impl CaptureDecoder {
     ) {
         let before = out.len();
         self.stats.chunks += 1;
-        self.stats.bytes += chunk.data.len() as u64;
-        let gap = chunk.full_len.saturating_sub(chunk.data.len() as u64);
-        self.stats.bytes_not_captured += gap;
+        self.stats.bytes = self.stats.bytes.saturating_add(chunk.data.len() as u64);
+        let gap = chunk
+            .full_len
+            .saturating_sub(chunk.data.len() as u64)
+            .min(MAX_UNCAPTURED_BYTES);
+        self.stats.not_captured(gap);
         let key = (chunk.pid, chunk.conn);
         if !self.conns.contains_key(&key) {
             while self.conns.len() >= self.config.max_connections.max(1) {

@@ -234,7 +234,7 @@ impl Http1Conn {
                 State::Tunnel => return,
                 State::Resync => {
                     if start_for(role, data) == StartMatch::No {
-                        stats.bytes_skipped += data.len() as u64;
+                        stats.skipped(data.len() as u64);
                         return;
                     }
                     f.state = State::Start;
@@ -444,7 +444,7 @@ impl Http1Conn {
             out.push(HttpEvent::Reset { stream, ts });
         }
         f.state = State::Resync;
-        stats.bytes_skipped += discarded as u64;
+        stats.skipped(discarded as u64);
     }
 
     fn parse_head(
@@ -619,7 +619,7 @@ impl Http1Conn {
                 if n == remaining {
                     out.push(HttpEvent::End { stream, role, ts });
                     f.state = if len > remaining {
-                        stats.bytes_skipped += len - remaining;
+                        stats.skipped(len - remaining);
                         State::Resync
                     } else {
                         State::Start
@@ -649,7 +649,7 @@ impl Http1Conn {
                     len: remaining,
                 });
                 out.push(HttpEvent::Reset { stream, ts });
-                stats.bytes_skipped += len - remaining;
+                stats.skipped(len - remaining);
                 f.state = State::Resync;
             }
             State::Start
@@ -659,7 +659,8 @@ impl Http1Conn {
                 let held = f.buf.len() as u64;
                 f.buf.clear();
                 self.lose(flow, out, ts, stats, 0);
-                stats.bytes_skipped += len + held;
+                stats.skipped(len);
+                stats.skipped(held);
             }
         }
     }

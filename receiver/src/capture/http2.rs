@@ -27,6 +27,11 @@ const MAX_CONTROL_FRAME: usize = 1024 * 1024;
 const MAX_HEADER_BLOCK: usize = 1024 * 1024;
 /// Largest dynamic table size an encoder may announce.
 const MAX_TABLE_SIZE: usize = 1024 * 1024;
+/// Largest decoded header list (RFC 9113 section 6.5.2: name + value + 32
+/// per field). HPACK lets one octet stand for a whole dynamic table entry,
+/// so a 1 MiB block could otherwise decode to a million copies of a 1 MiB
+/// entry.
+const MAX_HEADER_LIST: usize = 1024 * 1024;
 /// Most streams tracked at once per connection.
 const MAX_OPEN_STREAMS: usize = 4096;
 
@@ -161,7 +166,7 @@ impl Http2Conn {
         stats: &mut DecoderStats,
     ) {
         if self.broken {
-            stats.bytes_skipped += data.len() as u64;
+            stats.skipped(data.len() as u64);
             return;
         }
         let mut buf = std::mem::take(&mut self.flow_mut(flow).buf);
@@ -228,7 +233,7 @@ impl Http2Conn {
                 }
             }
         }
-        stats.bytes_skipped += len;
+        stats.skipped(len);
         self.fail(ts, out, stats);
     }
 
@@ -476,16 +481,22 @@ impl Http2Conn {
     ) {
         let role = flow.role();
         let mut fields: Vec<(String, String)> = Vec::new();
+        let mut list_size = 0usize;
         let decoded = self
             .flow_mut(flow)
             .hpack
             .decode_with_cb(&block.fragment, |name, value| {
-                fields.push((
-                    String::from_utf8_lossy(&name).to_ascii_lowercase(),
-                    String::from_utf8_lossy(&value).into_owned(),
-                ));
+                // Every field is still decoded (the dynamic table must stay
+                // in step), but past the limit none is kept.
+                list_size = list_size.saturating_add(name.len() + value.len() + 32);
+                if list_size <= MAX_HEADER_LIST {
+                    fields.push((
+                        String::from_utf8_lossy(&name).to_ascii_lowercase(),
+                        String::from_utf8_lossy(&value).into_owned(),
+                    ));
+                }
             });
-        if decoded.is_err() {
+        if decoded.is_err() || list_size > MAX_HEADER_LIST {
             stats.hpack_errors += 1;
             self.fail(ts, out, stats);
             return;
@@ -673,6 +684,45 @@ mod tests {
         assert_eq!(out, vec![HttpEvent::Desync { ts: 1 }]);
         c.push(Flow::ToClient, b"abc", 2, &mut out, &mut stats);
         assert_eq!(stats.bytes_skipped, 3);
+    }
+
+    /// Scenario: an HPACK bomb: a 4,000-byte header value enters the
+    /// dynamic table, then a block of 300 one-octet references to it
+    /// (1.2 MB of headers from 300 bytes).
+    /// Guarantees: the decoded list is cut at its limit and refused (an
+    /// HPACK error, the connection given up); below the limit, the same
+    /// references decode.
+    #[test]
+    fn hpack_bomb_is_refused() {
+        let run = |refs: usize| {
+            let mut enc = Encoder::new();
+            let big = vec![b'a'; 4000];
+            let first = enc.encode(vec![
+                (&b":method"[..], &b"GET"[..]),
+                (b":path", b"/"),
+                (b"x-big", &big[..]),
+            ]);
+            let mut bytes = PREFACE.to_vec();
+            bytes.extend(frame(1, FLAG_END_HEADERS | FLAG_END_STREAM, 1, &first));
+            let mut second = enc.encode(vec![(&b":method"[..], &b"GET"[..]), (b":path", b"/")]);
+            // Index 62 is the newest dynamic entry: x-big.
+            second.extend(std::iter::repeat_n(0x80 | 62, refs));
+            bytes.extend(frame(1, FLAG_END_HEADERS | FLAG_END_STREAM, 3, &second));
+            let mut c = Http2Conn::new();
+            let mut out = Vec::new();
+            let mut stats = DecoderStats::default();
+            c.push(Flow::ToServer, &bytes, 1, &mut out, &mut stats);
+            let fields: usize = out
+                .iter()
+                .map(|e| match e {
+                    HttpEvent::Head { head, .. } => head.headers.len(),
+                    _ => 0,
+                })
+                .sum();
+            (stats.hpack_errors, fields)
+        };
+        assert_eq!(run(200), (0, 1 + 200));
+        assert_eq!(run(300).0, 1);
     }
 
     /// Scenario: RST_STREAM after a request head.

@@ -48,6 +48,13 @@ pub use process::{NoProcessLookup, ProcInfo, ProcessLookup};
 pub use stats::DecoderStats;
 pub use stream::Side;
 
+/// The most bytes one chunk is believed to have moved beyond what it
+/// captured (`full_len - data.len()`), 4 GiB. `full_len` comes from the
+/// probed process (the count of an `SSL_*_ex` call is read from its memory),
+/// so a larger claim is capped rather than trusted: no single TLS call
+/// moves that much, and one lying record must not swamp the loss counters.
+pub const MAX_UNCAPTURED_BYTES: u64 = 1 << 32;
+
 /// Which way plaintext went through the TLS library, from the probed process's view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -73,7 +80,8 @@ pub struct TlsChunk {
     /// The plaintext captured (at most `max_body_bytes` of the call).
     pub data: Vec<u8>,
     /// How many bytes the call really moved (>= `data.len()`); a difference
-    /// means the capture was truncated.
+    /// means the capture was truncated. The decoder believes at most
+    /// [`MAX_UNCAPTURED_BYTES`] of difference.
     pub full_len: u64,
     /// Local and remote socket address when known.
     pub local: Option<SocketAddr>,

@@ -1,6 +1,10 @@
 //! Counters of the capture decoder: what it saw, what it turned into events
 //! and, above all, what it had to drop and why. Nothing is dropped without
 //! being counted here; the receiver exports these as telemetry.
+//!
+//! Byte counts come from lengths a probed process controls (the `full_len`
+//! of a kernel record, HTTP framing), so the byte counters saturate instead
+//! of wrapping: [`DecoderStats::skipped`] and [`DecoderStats::not_captured`].
 
 /// Monotonic counters of one [`super::CaptureDecoder`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,7 +36,8 @@ pub struct DecoderStats {
     pub http1_errors: u64,
     /// HTTP/2 framing errors (the connection is given up).
     pub http2_errors: u64,
-    /// HPACK header blocks that failed to decode.
+    /// HPACK header blocks that failed to decode, or decoded to a header
+    /// list over 1 MiB.
     pub hpack_errors: u64,
     /// Bodies cut at `max_body_bytes`.
     pub bodies_truncated: u64,
@@ -59,4 +64,16 @@ pub struct DecoderStats {
     pub websocket_errors: u64,
     /// Events produced.
     pub events: u64,
+}
+
+impl DecoderStats {
+    /// Counts `n` bytes discarded while looking for a message boundary.
+    pub(crate) fn skipped(&mut self, n: u64) {
+        self.bytes_skipped = self.bytes_skipped.saturating_add(n);
+    }
+
+    /// Counts `n` bytes the probe reported but did not capture.
+    pub(crate) fn not_captured(&mut self, n: u64) {
+        self.bytes_not_captured = self.bytes_not_captured.saturating_add(n);
+    }
 }

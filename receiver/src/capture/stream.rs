@@ -194,7 +194,7 @@ impl HttpStream {
                     Class::No => {
                         // The held prefix was a false start; this chunk may
                         // still begin a message on its own.
-                        stats.bytes_skipped += (pending.bytes.len() - data.len()) as u64;
+                        stats.skipped((pending.bytes.len() - data.len()) as u64);
                         pending.bytes.clear();
                         classify(data)
                     }
@@ -203,7 +203,8 @@ impl HttpStream {
             };
             let decided = match class {
                 Class::No => {
-                    stats.bytes_skipped += data.len() as u64 + gap;
+                    stats.skipped(data.len() as u64);
+                    stats.skipped(gap);
                     pending.bytes.clear();
                     if *bytes > DETECT_MAX_BYTES || *chunks > DETECT_MAX_CHUNKS {
                         stats.connections_not_http += 1;
@@ -216,7 +217,8 @@ impl HttpStream {
                         pending.bytes.extend_from_slice(data);
                     }
                     if gap > 0 {
-                        stats.bytes_skipped += pending.bytes.len() as u64 + gap;
+                        stats.skipped(pending.bytes.len() as u64);
+                        stats.skipped(gap);
                         pending.bytes.clear();
                     }
                     return;
@@ -244,7 +246,8 @@ impl HttpStream {
             return;
         }
         let Some(side) = self.side else {
-            stats.bytes_skipped += data.len() as u64 + gap;
+            stats.skipped(data.len() as u64);
+            stats.skipped(gap);
             return;
         };
         let flow = side.flow(direction);
@@ -263,7 +266,8 @@ impl HttpStream {
                 c.gap(flow, gap, ts, out, stats);
             }
             Proto::NotHttp | Proto::Detecting { .. } => {
-                stats.bytes_skipped += data.len() as u64 + gap;
+                stats.skipped(data.len() as u64);
+                stats.skipped(gap);
             }
         }
     }
@@ -444,6 +448,29 @@ mod tests {
         }
         assert_eq!(st.bytes_skipped, 0);
         assert_eq!(heads(&out), vec![(1, Role::Request)]);
+    }
+
+    /// Scenario: the skip counter is near its top when a chunk that is no
+    /// message and a huge gap arrive (on a fresh connection, and on HTTP/1
+    /// and HTTP/2 connections at a state where a gap loses sync).
+    /// Guarantees: the counter saturates at u64::MAX, no overflow panic.
+    #[test]
+    fn skip_counter_saturates() {
+        for start in [
+            &b"\x16\x03"[..],
+            b"GET / HTTP/1.1\r\n",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00",
+        ] {
+            let mut s = HttpStream::new();
+            let mut out = Vec::new();
+            let mut st = DecoderStats {
+                bytes_skipped: u64::MAX - 1,
+                ..DecoderStats::default()
+            };
+            s.push(Direction::Write, start, u64::MAX, 1, &mut out, &mut st);
+            s.push(Direction::Write, b"x", u64::MAX, 2, &mut out, &mut st);
+            assert_eq!(st.bytes_skipped, u64::MAX, "{start:?}");
+        }
     }
 
     /// Scenario: a TLS connection carrying something that is not HTTP.

@@ -61,6 +61,27 @@ use pace::PollPace;
 use parse::{parse, socket_addr, tls_chunks, KernelRecord, ParseError};
 use probes::LibraryProbes;
 
+/// Parses one ring-buffer record as the capture does and, for TLS
+/// plaintext, returns the chunks it would hand to the decoder (a loss
+/// chunk first when bytes were lost). `None` when the record does not
+/// parse; no chunks for a record that is not TLS data. What the fuzz
+/// targets (`fuzz/`) drive without a kernel; the bytes are whatever a ring
+/// buffer could hold, and the lengths in them are a probed process's word.
+#[doc(hidden)]
+pub fn parse_ring_record(bytes: &[u8]) -> Option<Vec<TlsChunk>> {
+    Some(match parse(bytes).ok()? {
+        KernelRecord::TlsData { rec, data } => {
+            tls_chunks(&rec, data).map(|(chunk, _)| chunk).collect()
+        }
+        KernelRecord::TlsBind(b) => {
+            // The addresses a bind record carries, parsed as the capture does.
+            let _ = (socket_addr(&b.local), socket_addr(&b.peer));
+            Vec::new()
+        }
+        _ => Vec::new(),
+    })
+}
+
 /// One record of the capture.
 #[derive(Clone, Debug)]
 pub enum CaptureRecord {

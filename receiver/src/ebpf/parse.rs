@@ -10,7 +10,7 @@ use bytemuck::Pod;
 use oispd_receiver_ebpf::records::{self, flags, kind, Addr, Hdr};
 
 use super::activity::{dns_question, Protocol, RawActivity};
-use crate::capture::{Direction, TlsChunk};
+use crate::capture::{Direction, TlsChunk, MAX_UNCAPTURED_BYTES};
 
 /// A record as the kernel wrote it, typed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +127,12 @@ fn argv(bytes: &[u8]) -> Vec<String> {
 /// its connection's socket (`BIND_PENDING`): first, when bytes of this
 /// connection and direction were lost before it, an empty chunk whose
 /// `full_len` is the loss; then the record's own plaintext.
+///
+/// Both lengths are clamped: the count of an `SSL_*_ex` call is read from
+/// the probed process's memory, so a hostile process can report any `u64`
+/// (and the kernel adds it into the next record's gap). A call is believed
+/// to have moved at least what was captured and at most
+/// [`MAX_UNCAPTURED_BYTES`] more; a loss at most that much.
 pub(crate) fn tls_chunks(
     rec: &records::TlsData,
     data: Vec<u8>,
@@ -147,10 +153,15 @@ pub(crate) fn tls_chunks(
         local: None,
         peer: None,
     };
-    let gap = (rec.gap_bytes > 0).then(|| (chunk(Vec::new(), rec.gap_bytes), false));
+    let captured = data.len() as u64;
+    let full_len = rec
+        .full_len
+        .clamp(captured, captured.saturating_add(MAX_UNCAPTURED_BYTES));
+    let lost = rec.gap_bytes.min(MAX_UNCAPTURED_BYTES);
+    let gap = (lost > 0).then(|| (chunk(Vec::new(), lost), false));
     let pending = rec.hdr.flags & flags::BIND_PENDING != 0;
     gap.into_iter()
-        .chain(std::iter::once((chunk(data, rec.full_len), pending)))
+        .chain(std::iter::once((chunk(data, full_len), pending)))
 }
 
 /// Parses one ring-buffer record.
@@ -399,6 +410,40 @@ mod tests {
         fault.hdr.flags = flags::READ_FAULT;
         let out: Vec<_> = tls_chunks(&fault, Vec::new()).collect();
         assert_eq!((out[0].0.data.len(), out[0].0.full_len), (0, 5000));
+    }
+
+    /// Scenario: a hostile process's TLS_DATA record: 42 bytes captured,
+    /// `full_len = u64::MAX` (read from its memory by an `SSL_*_ex` probe)
+    /// and a `u64::MAX` loss before it; then one claiming fewer bytes than
+    /// were captured.
+    /// Guarantees: the loss chunk and the data chunk claim at most
+    /// MAX_UNCAPTURED_BYTES beyond what they carry; a call moved at least
+    /// what was captured.
+    #[test]
+    fn hostile_lengths_are_clamped() {
+        let rec = records::TlsData {
+            hdr: hdr(kind::TLS_DATA, 42),
+            conn: 7,
+            full_len: u64::MAX,
+            gap_bytes: u64::MAX,
+            fd: 4,
+            _pad: 0,
+        };
+        let out: Vec<_> = tls_chunks(&rec, vec![b'x'; 42]).collect();
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            (out[0].0.data.len(), out[0].0.full_len),
+            (0, MAX_UNCAPTURED_BYTES)
+        );
+        assert_eq!(
+            (out[1].0.data.len(), out[1].0.full_len),
+            (42, 42 + MAX_UNCAPTURED_BYTES)
+        );
+        let mut short = rec;
+        short.full_len = 3;
+        short.gap_bytes = 0;
+        let out: Vec<_> = tls_chunks(&short, vec![b'x'; 42]).collect();
+        assert_eq!((out.len(), out[0].0.full_len), (1, 42));
     }
 
     /// Scenario: records cut short, and an unknown kind.

@@ -176,6 +176,71 @@ mod tests {
         ));
     }
 
+    /// `depth` levels of kvlists and arrays around an integer.
+    fn nested(depth: usize) -> AnyValue {
+        let mut v = AnyValue {
+            value: Some(Av::IntValue(1)),
+        };
+        for i in 0..depth {
+            let value = if i % 2 == 0 {
+                Av::KvlistValue(KeyValueList {
+                    values: vec![KeyValue {
+                        key: "k".into(),
+                        value: Some(v),
+                        ..Default::default()
+                    }],
+                })
+            } else {
+                Av::ArrayValue(ArrayValue { values: vec![v] })
+            };
+            v = AnyValue { value: Some(value) };
+        }
+        v
+    }
+
+    /// Scenario: an AnyValue nested 1,000 levels, as OTLP protobuf and as
+    /// OTLP JSON (how one reaches oispd from outside), and one nested 20
+    /// levels.
+    /// Guarantees: both decoders refuse the deep one (prost's recursion
+    /// limit of 100 messages, serde_json's of 128 levels), so the recursive
+    /// conversions of this module never see input deeper than ~40 levels;
+    /// the shallow one decodes and converts to JSON and back.
+    #[test]
+    fn decoders_bound_the_depth_of_values() {
+        use prost::Message;
+        let deep = nested(1_000);
+        assert!(AnyValue::decode(deep.encode_to_vec().as_slice()).is_err());
+        // Written by hand: serializing 1,000 levels would itself recurse.
+        let shallow_json = serde_json::to_string(&nested(2)).unwrap();
+        let (open, close) = shallow_json.split_once("{\"intValue\"").unwrap();
+        let close = close.split_once('}').unwrap().1;
+        let json = |reps: usize| {
+            format!(
+                "{}{{\"intValue\":1}}{}",
+                open.repeat(reps),
+                close.repeat(reps)
+            )
+        };
+        let e = serde_json::from_str::<AnyValue>(&json(500)).unwrap_err();
+        assert!(e.to_string().contains("recursion limit"), "{e}");
+        // The deepest OTLP JSON value accepted converts (on this 2 MiB
+        // stack, in a debug build).
+        let deepest = (1..500)
+            .map_while(|reps| serde_json::from_str::<AnyValue>(&json(reps)).ok())
+            .last()
+            .unwrap();
+        let back = json_to_any_value(&any_value_to_json(&deepest));
+        assert_eq!(back, deepest);
+
+        let shallow = nested(20);
+        let decoded = AnyValue::decode(shallow.encode_to_vec().as_slice()).unwrap();
+        let from_json: AnyValue =
+            serde_json::from_str(&serde_json::to_string(&shallow).unwrap()).unwrap();
+        assert_eq!(decoded, shallow);
+        assert_eq!(from_json, shallow);
+        assert_eq!(json_to_any_value(&any_value_to_json(&decoded)), shallow);
+    }
+
     /// Scenario: values JSON cannot hold directly.
     /// Guarantees: bytes become base64, NaN its name, u64 beyond i64 a double.
     #[test]
