@@ -20,7 +20,7 @@
 //!
 //! Module map: [`config`] (settings), `preflight` (capabilities, BTF,
 //! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` +
-//! `probe_points` (which files to uprobe, and where), `parse` (ring bytes
+//! `exam_cache` + `probe_points` (which files to uprobe, and where), `parse` (ring bytes
 //! to records), `conns` (socket addresses per connection), `filter`
 //! (include/exclude, file paths), `procfs` (/proc reading), [`activity`]
 //! (the activity types).
@@ -30,6 +30,7 @@ pub mod config;
 mod conns;
 mod elf;
 mod error;
+mod exam_cache;
 mod filter;
 mod loader;
 mod pace;
