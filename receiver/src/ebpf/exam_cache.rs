@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::fs::File;
 
 use super::elf::{build_id, bytes_at, ssl_probes, Attach};
+use super::tls_stack::{self, TlsStack};
 
 /// Version of the examination logic; bump when what it concludes changes.
 pub(crate) const MATCHER_VERSION: u32 = 1;
@@ -32,6 +33,17 @@ struct Entry {
     size: u64,
     /// The probes with the code bytes at each, or `None` (not OpenSSL).
     probes: Option<Vec<(Attach, Vec<u8>)>>,
+    /// The TLS stack it carries that cannot be hooked.
+    unhooked: Option<TlsStack>,
+}
+
+/// What examining a file concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Conclusion {
+    /// The uprobes to attach, `None` when it is not an OpenSSL.
+    pub probes: Option<Vec<Attach>>,
+    /// When there is nothing to probe: the TLS stack it carries anyway.
+    pub unhooked: Option<TlsStack>,
 }
 
 /// How the result was obtained.
@@ -50,16 +62,22 @@ pub(crate) struct ExamCache {
 }
 
 impl ExamCache {
-    /// The probes `file` (of `size` bytes) needs, from the cache when its
-    /// build-id is known and the entry checks out, else by examining it.
-    pub(crate) fn ssl_probes(&mut self, file: &File, size: u64) -> (Option<Vec<Attach>>, Source) {
+    /// What `file` (of `size` bytes) needs, from the cache when its
+    /// build-id is known and the entry checks out, else by examining it:
+    /// its OpenSSL probes, or else the TLS stack it carries unhooked.
+    pub(crate) fn conclude(&mut self, file: &File, size: u64) -> (Conclusion, Source) {
         let id = build_id(file);
         if let Some(entry) = id.as_ref().and_then(|id| self.entries.get(id)) {
             if let Some(probes) = verified(entry, file, size) {
-                return (probes, Source::Cache);
+                let unhooked = entry.unhooked;
+                return (Conclusion { probes, unhooked }, Source::Cache);
             }
         }
         let probes = ssl_probes(file);
+        let unhooked = match probes {
+            Some(_) => None,
+            None => tls_stack::guess(file),
+        };
         if let Some(id) = id {
             if self.entries.len() < MAX_ENTRIES || self.entries.contains_key(&id) {
                 let entry = Entry {
@@ -68,11 +86,12 @@ impl ExamCache {
                     probes: probes
                         .as_ref()
                         .map(|probes| probes.iter().map(|a| (*a, code(file, a.offset))).collect()),
+                    unhooked,
                 };
                 self.entries.insert(id, entry);
             }
         }
-        (probes, Source::Examined)
+        (Conclusion { probes, unhooked }, Source::Examined)
     }
 }
 
@@ -109,7 +128,7 @@ mod tests {
             "int SSL_write(void *s, const void *b, int n) { return n + 1; }\n\
              int SSL_read(void *s, void *b, int n) { return n + 2; }\n"
         } else {
-            "int not_ssl(int x) { return x + 3; }\n"
+            "const char *where(void) { return \"vendor/rustls-0.23.31/src/conn.rs\"; }\n"
         };
         std::fs::write(&src, body).unwrap();
         let out = dir.join(format!("{name}.so"));
@@ -137,15 +156,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lib = fixture(dir.path(), "libssl-like", true);
         let mut cache = ExamCache::default();
-        let (first, src) = cache.ssl_probes(&File::open(&lib).unwrap(), size(&lib));
+        let (first, src) = cache.conclude(&File::open(&lib).unwrap(), size(&lib));
         assert_eq!(src, Source::Examined);
-        let first = first.expect("fixture exports SSL_write and SSL_read");
+        let first = first
+            .probes
+            .expect("fixture exports SSL_write and SSL_read");
 
         let copy = dir.path().join("copy.so");
         std::fs::copy(&lib, &copy).unwrap();
-        let (again, src) = cache.ssl_probes(&File::open(&copy).unwrap(), size(&copy));
+        let (again, src) = cache.conclude(&File::open(&copy).unwrap(), size(&copy));
         assert_eq!(src, Source::Cache);
-        assert_eq!(again, Some(first.clone()));
+        assert_eq!(again.probes, Some(first.clone()));
 
         let doctored = dir.path().join("doctored.so");
         std::fs::copy(&lib, &doctored).unwrap();
@@ -156,33 +177,39 @@ mod tests {
         f.seek(SeekFrom::Start(first[0].offset)).unwrap();
         f.write_all(&[0xcc; 4]).unwrap();
         drop(f);
-        let (_, src) = cache.ssl_probes(&File::open(&doctored).unwrap(), size(&doctored));
+        let (_, src) = cache.conclude(&File::open(&doctored).unwrap(), size(&doctored));
         assert_eq!(src, Source::Examined);
     }
 
-    /// Scenario: a library without SSL functions examined, then a copy of
-    /// it, then an entry recorded by an older matcher version.
-    /// Guarantees: the copy hits with "nothing to probe"; the old entry is
-    /// not trusted (examined again, then cached under the current version).
+    /// Scenario: a library without SSL functions but with "rustls" in its
+    /// strings examined, then again, then with an entry recorded by an
+    /// older matcher version.
+    /// Guarantees: the second look hits with "nothing to probe, rustls";
+    /// the old entry is not trusted (examined again, then cached under the
+    /// current version).
     #[test]
     fn negative_entry_hits_and_old_matcher_version_is_reexamined() {
         let dir = tempfile::tempdir().unwrap();
         let lib = fixture(dir.path(), "plain", false);
         let mut cache = ExamCache::default();
         let file = File::open(&lib).unwrap();
+        let want = Conclusion {
+            probes: None,
+            unhooked: Some(TlsStack::Rustls),
+        };
         assert_eq!(
-            cache.ssl_probes(&file, size(&lib)),
-            (None, Source::Examined)
+            cache.conclude(&file, size(&lib)),
+            (want.clone(), Source::Examined)
         );
-        assert_eq!(cache.ssl_probes(&file, size(&lib)), (None, Source::Cache));
+        assert_eq!(
+            cache.conclude(&file, size(&lib)),
+            (want.clone(), Source::Cache)
+        );
 
         for entry in cache.entries.values_mut() {
             entry.matcher_version = MATCHER_VERSION - 1;
         }
-        assert_eq!(
-            cache.ssl_probes(&file, size(&lib)),
-            (None, Source::Examined)
-        );
+        assert_eq!(cache.conclude(&file, size(&lib)), (want, Source::Examined));
         assert!(cache
             .entries
             .values()

@@ -32,6 +32,7 @@ use super::error::CaptureError;
 use super::exam_cache::{ExamCache, Source};
 use super::loader::KernelMaps;
 use super::procfs;
+use super::tls_stack::TlsStack;
 
 /// Directories where a system OpenSSL usually lives; probed at start so the
 /// first process to load it is covered from its first call.
@@ -60,18 +61,48 @@ pub(crate) enum Examined {
     Attached,
 }
 
+/// Unhooked binaries remembered by path (the counts cover them all).
+const MAX_UNHOOKED_LISTED: usize = 256;
+
+/// A binary that does TLS oispd cannot hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnhookedBinary {
+    /// The path it was found at (as its process sees it).
+    pub path: PathBuf,
+    /// The TLS library guessed from its contents.
+    pub library: TlsStack,
+}
+
 /// Files examined so far, by kernel (device, inode).
 #[derive(Debug, Default)]
 pub(crate) struct LibraryProbes {
     examined: HashSet<(u64, u64)>,
     attached: Vec<PathBuf>,
     cache: ExamCache,
+    /// The first [`MAX_UNHOOKED_LISTED`] unhooked binaries.
+    unhooked: Vec<UnhookedBinary>,
+    /// Distinct unhooked binaries (builds, or inodes without a build-id),
+    /// per library, in [`TlsStack::ALL`] order.
+    unhooked_counts: [u64; TlsStack::ALL.len()],
 }
 
 impl LibraryProbes {
     /// The files probed so far.
     pub(crate) fn attached(&self) -> &[PathBuf] {
         &self.attached
+    }
+
+    /// The first unhooked binaries found (bounded; see [`Self::unhooked_counts`]).
+    pub(crate) fn unhooked(&self) -> &[UnhookedBinary] {
+        &self.unhooked
+    }
+
+    /// Distinct unhooked binaries found so far, per library.
+    pub(crate) fn unhooked_counts(&self) -> Vec<(TlsStack, u64)> {
+        TlsStack::ALL
+            .into_iter()
+            .zip(self.unhooked_counts)
+            .collect()
     }
 
     /// Whether the file with this kernel (device, inode) was examined.
@@ -116,9 +147,14 @@ impl LibraryProbes {
         }
         // Only a concluded examination is remembered: a file that failed
         // to attach is tried again when it is mapped again.
-        let (probes, source) = self.cache.ssl_probes(file, meta.len());
-        let outcome = match probes {
-            None => Examined::NotOpenSsl,
+        let (conclusion, source) = self.cache.conclude(file, meta.len());
+        let outcome = match conclusion.probes {
+            None => {
+                if let Some(library) = conclusion.unhooked {
+                    self.report_unhooked(name, library, source);
+                }
+                Examined::NotOpenSsl
+            }
             Some(probes) => {
                 attach(ebpf, file, name, &probes)?;
                 tracing::info!(path = %name.display(), from_cache = source == Source::Cache, "probing OpenSSL");
@@ -129,6 +165,29 @@ impl LibraryProbes {
         self.examined.insert(key);
         maps.mark_seen(key.0, key.1);
         Ok(outcome)
+    }
+
+    /// Logs and counts an unhooked binary once per build (a cache hit is a
+    /// build already reported) or per inode when it has no build-id.
+    fn report_unhooked(&mut self, name: &Path, library: TlsStack, source: Source) {
+        if source == Source::Cache {
+            return;
+        }
+        tracing::warn!(
+            path = %name.display(),
+            tls_library = library.label(),
+            reason = library.reason(),
+            "binary does TLS that oispd cannot capture"
+        );
+        if let Some(i) = TlsStack::ALL.iter().position(|s| *s == library) {
+            self.unhooked_counts[i] += 1;
+        }
+        if self.unhooked.len() < MAX_UNHOOKED_LISTED {
+            self.unhooked.push(UnhookedBinary {
+                path: name.to_path_buf(),
+                library,
+            });
+        }
     }
 
     /// Examines a configured library: it must exist and be an OpenSSL.
