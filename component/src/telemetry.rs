@@ -27,6 +27,7 @@ pub struct Telemetry {
     processor_outgoing: IntCounterVec,
     custom: RwLock<BTreeMap<String, IntCounterVec>>,
     health: RwLock<BTreeMap<String, Arc<ExporterHealth>>>,
+    receiver_status: RwLock<BTreeMap<String, serde_json::Value>>,
     memory_pressure: MemoryPressure,
 }
 
@@ -166,6 +167,7 @@ impl Telemetry {
             processor_outgoing,
             custom: RwLock::new(BTreeMap::new()),
             health: RwLock::new(BTreeMap::new()),
+            receiver_status: RwLock::new(BTreeMap::new()),
             memory_pressure: MemoryPressure::default(),
         })
     }
@@ -281,6 +283,23 @@ impl Telemetry {
     pub fn health_snapshot(&self) -> BTreeMap<String, HealthSnapshot> {
         match self.health.read() {
             Ok(map) => map.iter().map(|(k, v)| (k.clone(), v.snapshot())).collect(),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+
+    /// Sets what `/api/health` shows for receiver `id` (a receiver-specific
+    /// document, e.g. which binaries the `ebpf` receiver probes); the
+    /// receiver keeps it bounded.
+    pub fn set_receiver_status(&self, id: &str, status: serde_json::Value) {
+        if let Ok(mut map) = self.receiver_status.write() {
+            map.insert(id.to_string(), status);
+        }
+    }
+
+    /// Every receiver's status document, by id.
+    pub fn receiver_status_snapshot(&self) -> BTreeMap<String, serde_json::Value> {
+        match self.receiver_status.read() {
+            Ok(map) => map.clone(),
             Err(_) => BTreeMap::new(),
         }
     }

@@ -292,6 +292,7 @@ async fn health(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     Json(serde_json::json!({
         "status": if degraded { "degraded" } else { "healthy" },
         "exports": exports,
+        "receivers": t.receiver_status_snapshot(),
     }))
 }
 

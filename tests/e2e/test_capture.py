@@ -36,7 +36,8 @@ import tempfile
 
 import pytest
 
-from conftest import Oispd, _spec_dir, read_jsonl, wait_for
+import tls_clients
+from conftest import Oispd, _spec_dir, free_port, read_jsonl, wait_for
 from fake_provider import (
     ANTHROPIC_PLAIN,
     ANTHROPIC_STREAM,
@@ -63,8 +64,10 @@ EVENT_WAIT = 60.0
 class Capture:
     """The module's oispd and what it wrote."""
 
-    def __init__(self, oispd: Oispd, events_path: pathlib.Path, spans_path: pathlib.Path, env: dict, watched: pathlib.Path):
+    def __init__(self, oispd: Oispd, events_path: pathlib.Path, spans_path: pathlib.Path, env: dict, watched: pathlib.Path,
+                 admin_port: int):
         self.oispd = oispd
+        self.admin_port = admin_port
         self.events_path = events_path
         self.spans_path = spans_path
         self.env = env
@@ -101,7 +104,10 @@ def capture(provider_env, oispd_bin, tmp_path_factory):  # noqa: F811
     watched = workdir / "watched"
     watched.mkdir()
     events_path, spans_path = workdir / "events.jsonl", workdir / "spans.jsonl"
+    admin_port = free_port()
     config = f"""
+extensions:
+  admin: {{endpoint: 127.0.0.1:{admin_port}}}
 receivers:
   ebpf:
     max_body_bytes: {MAX_BODY}
@@ -117,6 +123,7 @@ exporters:
     format: otlp_json
     flush_interval: 0s
 service:
+  extensions: [admin]
   pipelines:
     logs:
       receivers: [ebpf]
@@ -134,7 +141,7 @@ service:
         pytest.fail(f"oispd did not start:\n{oispd.log()}")
     if oispd.proc.poll() is not None:
         pytest.fail(f"oispd exited at start (the capture tests need root with BPF):\n{oispd.log()}")
-    yield Capture(oispd, events_path, spans_path, provider_env["env"], watched)
+    yield Capture(oispd, events_path, spans_path, provider_env["env"], watched, admin_port)
     code = oispd.stop()
     assert code == 0, oispd.log()
 
@@ -776,3 +783,82 @@ def test_responses_api_over_websocket(capture, provider_env, compression):  # no
     assert results[0]["related_events"][0]["event_id"] == tool_calls[0]["event_id"]
     check_clean(events)
     assert "panicked" not in capture.oispd.log()
+
+
+@pytest.fixture(scope="session")
+def sea_app():
+    """The Node SEA, built (or taken from the cache) before oispd starts."""
+    try:
+        return tls_clients.node_sea()
+    except Exception as e:  # noqa: BLE001  (any set-up failure fails the test clearly)
+        pytest.fail(f"cannot build the Node single-executable app (npm registry needed): {e}")
+
+
+@pytest.fixture(scope="session")
+def bun_exe():
+    try:
+        return tls_clients.bun()
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"cannot install bun from npm: {e}")
+
+
+def test_node_sea_first_short_run_is_captured(capture, sea_app, tmp_path):
+    """A Node single-executable app at a path oispd never saw, that makes
+    its call at once and exits (~0.5 s): its first run is captured."""
+    app = tmp_path / "sea-app"
+    shutil.copy2(sea_app, app)  # a new inode: nothing examined it before this run
+    pid, out = run_client(capture, [str(app)], env_extra={"TEST_OPENAI_KEY": OPENAI_KEY})
+    assert out.strip() == "ok", out
+    calls = wait_calls(capture, pid, 1, "the SEA's first and only call")
+    assert sorted(calls) == ["gpt-4o-mini"]
+    assert len(calls["gpt-4o-mini"]) == 1
+    req, resp = calls["gpt-4o-mini"][0]
+    check_call(req, resp, model="gpt-4o-mini", provider="openai", process="sea-app",
+               streaming=False, usage=OPENAI_PLAIN)
+    assert req["process"]["pid"] == pid
+    assert req["data"]["messages"][0]["content"] == "hello from sea"
+    check_clean(capture.of_pid(pid))
+
+
+BUN_CLIENT = f"""
+const r = await fetch("https://api.openai.com/v1/chat/completions", {{
+  method: "POST",
+  headers: {{ "content-type": "application/json", authorization: "Bearer {OPENAI_KEY}" }},
+  body: JSON.stringify({{ model: "gpt-4o-mini", messages: [{{ role: "user", content: "hi from bun" }}] }}),
+}});
+console.log(r.status);
+"""
+
+
+def admin_get(capture: Capture, path: str) -> str:
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{capture.admin_port}{path}", timeout=5) as r:
+        return r.read().decode()
+
+
+def test_unhookable_tls_binary_is_reported_once(capture, bun_exe, tmp_path):
+    """Stock Bun (BoringSSL built in, no SSL_* symbols) calling a provider:
+    one warning naming the binary, the guessed library and why; counted in
+    /metrics by library; listed in /api/health beside the probed binaries."""
+    exe = tmp_path / "bun-agent"
+    shutil.copy2(bun_exe, exe)
+    for _ in range(2):  # the second run of the same file is not reported again
+        _, out = run_client(capture, [str(exe), "-e", BUN_CLIENT])
+        assert out.strip() == "200", out
+    line = "binary does TLS that oispd cannot capture"
+
+    def reported():
+        return [l for l in capture.oispd.log().splitlines() if line in l and str(exe) in l]
+
+    lines = capture.wait(reported, "the unhooked-binary warning")
+    assert len(lines) == 1, lines
+    assert "boringssl" in lines[0] and "SSL_write" in lines[0], lines[0]
+    metrics = admin_get(capture, "/metrics")
+    counts = [l for l in metrics.splitlines()
+              if l.startswith("oispd_ebpf_tls_unhooked_binaries{") and 'library="boringssl"' in l]
+    assert counts and int(counts[0].split()[-1]) >= 1, metrics
+    health = json.loads(admin_get(capture, "/api/health"))["receivers"]["ebpf"]
+    listed = health["unhooked_tls_binaries"]
+    assert {"path": str(exe), "tls_library": "boringssl"} in listed or health["unhooked_tls_binaries_more"] > 0, health
+    assert any(p["method"] == "openssl_exported_symbols" for p in health["probed_binaries"]), health
+    assert "TESTKEY" not in capture.oispd.log()

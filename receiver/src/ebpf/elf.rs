@@ -1,17 +1,21 @@
 //! Finding OpenSSL's `SSL_*` functions in an ELF file and where to put
-//! their uprobes: the exported (dynamic) symbols, the first bytes of their
-//! code for [`probe_points`](super::probe_points), and the file offsets
-//! uprobes attach to. Only the ELF header, the program and section headers,
-//! the dynamic symbol table and a few hundred bytes of code are read (node's
-//! binary is over 100 MB; large libraries carry multi-megabyte `.symtab`s
-//! that are never needed here).
+//! their uprobes: the exported (dynamic) symbols, looked up through the
+//! file's `.gnu.hash` (or SysV `.hash`) table so a 38k-symbol node binary
+//! costs a handful of probes, not a walk of its `.dynsym`; the first bytes
+//! of their code for [`probe_points`](super::probe_points); the file
+//! offsets uprobes attach to; and the GNU build-id that keys the
+//! examination cache. Only the ELF header, the program and section headers,
+//! the hash and dynamic symbol tables, a note and a few hundred bytes of
+//! code are read, with `pread` through an already open file (never mapped:
+//! a file its owner truncates while we read would kill a mapping reader
+//! with SIGBUS; a short `pread` is just an error).
 
 use std::fs::File;
-use std::io;
-use std::path::Path;
 
-use object::elf::{FileHeader64, EM_X86_64, PT_LOAD, SHT_DYNSYM};
-use object::read::elf::{FileHeader, ProgramHeader, Sym};
+use object::elf::{FileHeader64, EM_X86_64, NT_GNU_BUILD_ID, PT_LOAD, SHT_DYNSYM, SHT_NOTE};
+use object::read::elf::{
+    FileHeader, ProgramHeader, SectionHeader, SectionTable, Sym, SymbolTable, VersionTable,
+};
 use object::read::ReadCache;
 use object::{Endianness, ReadRef};
 
@@ -26,15 +30,122 @@ pub(crate) struct Attach {
     pub offset: u64,
 }
 
-/// The uprobes `path` needs: `Ok(None)` when it does not export both
-/// `SSL_write` and `SSL_read` or is not a 64-bit ELF file, an error when it
-/// cannot be opened.
-pub(crate) fn ssl_probes(path: &Path) -> io::Result<Option<Vec<Attach>>> {
-    let cache = ReadCache::new(File::open(path)?);
-    Ok(probes(&cache))
+/// The exported functions the probes need, in lookup order.
+const WANTED: [&[u8]; 5] = [
+    b"SSL_write",
+    b"SSL_read",
+    b"SSL_write_ex",
+    b"SSL_read_ex",
+    b"SSL_free",
+];
+
+/// A build-id note larger than this is not one (SHA-1 ids are 20 bytes).
+const MAX_BUILD_ID_NOTE: u64 = 4096;
+
+/// The uprobes `file` needs: `None` when it does not export both
+/// `SSL_write` and `SSL_read`, is not a 64-bit ELF file, or cannot be read.
+pub(crate) fn ssl_probes(file: &File) -> Option<Vec<Attach>> {
+    let cache = ReadCache::new(file);
+    probes(&cache, Lookup::Hash)
 }
 
-fn probes<'data, R: ReadRef<'data>>(data: R) -> Option<Vec<Attach>> {
+/// The file's GNU build-id (`NT_GNU_BUILD_ID` note), if it has one. Only
+/// small `SHT_NOTE` sections are read: a Node single-executable app carries
+/// its whole application blob in a note.
+pub(crate) fn build_id(file: &File) -> Option<Vec<u8>> {
+    let cache = ReadCache::new(file);
+    let data = &cache;
+    let header = FileHeader64::<Endianness>::parse(data).ok()?;
+    let endian = header.endian().ok()?;
+    let sections = header.sections(endian, data).ok()?;
+    sections
+        .iter()
+        .filter(|s| s.sh_type(endian) == SHT_NOTE && s.sh_size(endian) <= MAX_BUILD_ID_NOTE)
+        .find_map(|s| {
+            let mut notes = s.notes(endian, data).ok()??;
+            while let Ok(Some(note)) = notes.next() {
+                if note.n_type(endian) == NT_GNU_BUILD_ID && note.name() == b"GNU" {
+                    return Some(note.desc().to_vec());
+                }
+            }
+            None
+        })
+}
+
+/// The bytes of `file` at `offset`, up to `len` (fewer at the end of the file).
+pub(crate) fn bytes_at(file: &File, offset: u64, len: usize) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len];
+    let n = file.read_at(&mut buf, offset).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// How the exported functions are found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lookup {
+    /// Through `.gnu.hash` or `.hash`; a walk of `.dynsym` only when the
+    /// file has neither.
+    Hash,
+    /// A walk of every `.dynsym` entry (the reference the tests compare with).
+    #[cfg(test)]
+    Walk,
+}
+
+/// The wanted functions' (vaddr, size), in [`WANTED`] order.
+type Found = [Option<(u64, u64)>; WANTED.len()];
+
+fn find_by_hash<'data, R: ReadRef<'data>>(
+    endian: Endianness,
+    data: R,
+    sections: &SectionTable<'data, FileHeader64<Endianness>, R>,
+    symbols: &SymbolTable<'data, FileHeader64<Endianness>, R>,
+) -> Option<Found> {
+    let versions = VersionTable::default();
+    let mut found: Found = [None; WANTED.len()];
+    if let Ok(Some((table, _))) = sections.gnu_hash(endian, data) {
+        for (slot, name) in found.iter_mut().zip(WANTED) {
+            let hash = object::elf::gnu_hash(name);
+            *slot = table
+                .find(endian, name, hash, None, symbols, &versions)
+                .filter(|(_, s)| s.is_definition(endian, symbols.strings()))
+                .map(|(_, s)| (s.st_value(endian), s.st_size(endian)));
+        }
+        return Some(found);
+    }
+    if let Ok(Some((table, _))) = sections.hash(endian, data) {
+        for (slot, name) in found.iter_mut().zip(WANTED) {
+            let hash = object::elf::hash(name);
+            *slot = table
+                .find(endian, name, hash, None, symbols, &versions)
+                .filter(|(_, s)| s.is_definition(endian, symbols.strings()))
+                .map(|(_, s)| (s.st_value(endian), s.st_size(endian)));
+        }
+        return Some(found);
+    }
+    None
+}
+
+fn find_by_walk<'data, R: ReadRef<'data>>(
+    endian: Endianness,
+    symbols: &SymbolTable<'data, FileHeader64<Endianness>, R>,
+) -> Found {
+    let mut found: Found = [None; WANTED.len()];
+    for sym in symbols.iter() {
+        if !sym.is_definition(endian, symbols.strings()) {
+            continue;
+        }
+        let Ok(name) = sym.name(endian, symbols.strings()) else {
+            continue;
+        };
+        if let Some(i) = WANTED.iter().position(|w| *w == name) {
+            found[i] = Some((sym.st_value(endian), sym.st_size(endian)));
+        }
+    }
+    found
+}
+
+fn probes<'data, R: ReadRef<'data>>(data: R, lookup: Lookup) -> Option<Vec<Attach>> {
     let header = FileHeader64::<Endianness>::parse(data).ok()?;
     let endian = header.endian().ok()?;
     // (vaddr, file size, file offset) of the loaded segments.
@@ -54,28 +165,16 @@ fn probes<'data, R: ReadRef<'data>>(data: R) -> Option<Vec<Attach>> {
     };
     let sections = header.sections(endian, data).ok()?;
     let symbols = sections.symbols(endian, data, SHT_DYNSYM).ok()?;
-
-    let (mut write, mut read, mut write_ex, mut read_ex, mut free) = (None, None, None, None, None);
-    for sym in symbols.iter() {
-        if !sym.is_definition(endian, symbols.strings()) {
-            continue;
-        }
-        let slot = match sym.name(endian, symbols.strings()) {
-            Ok(b"SSL_write") => &mut write,
-            Ok(b"SSL_read") => &mut read,
-            Ok(b"SSL_write_ex") => &mut write_ex,
-            Ok(b"SSL_read_ex") => &mut read_ex,
-            Ok(b"SSL_free") => &mut free,
-            _ => continue,
-        };
-        let vaddr = sym.st_value(endian);
-        if locate(vaddr).is_some() {
-            *slot = Some(Func {
-                vaddr,
-                size: sym.st_size(endian),
-            });
-        }
-    }
+    let found = match lookup {
+        Lookup::Hash => find_by_hash(endian, data, &sections, &symbols)
+            .unwrap_or_else(|| find_by_walk(endian, &symbols)),
+        #[cfg(test)]
+        Lookup::Walk => find_by_walk(endian, &symbols),
+    };
+    let [write, read, write_ex, read_ex, free] = found.map(|f| {
+        f.filter(|(vaddr, _)| locate(*vaddr).is_some())
+            .map(|(vaddr, size)| Func { vaddr, size })
+    });
     let funcs = SslFuncs {
         write: write?,
         read: read?,
@@ -107,17 +206,104 @@ mod tests {
     use crate::ebpf::probe_points::{first_insn_emulated, forward_target, PROLOGUE_BYTES};
     use oispd_receiver_ebpf::programs;
     use std::os::unix::fs::FileExt;
+    use std::path::Path;
+    use std::process::Command;
+    use std::time::Instant;
 
-    /// Scenario: this test binary (no OpenSSL), a missing file, a text file.
-    /// Guarantees: not candidates; only the missing file is an error.
+    fn open(path: &Path) -> File {
+        File::open(path).unwrap()
+    }
+
+    /// The probes found by walking every `.dynsym` entry (the old way).
+    fn probes_by_walk(file: &File) -> Option<Vec<Attach>> {
+        probes(&ReadCache::new(file), Lookup::Walk)
+    }
+
+    /// Scenario: this test binary (no OpenSSL), a text file.
+    /// Guarantees: not candidates, and neither has a probe by either lookup.
     #[test]
     fn binary_without_openssl_is_not_a_candidate() {
-        let exe = std::env::current_exe().unwrap();
-        assert_eq!(ssl_probes(&exe).unwrap(), None);
-        assert!(ssl_probes(Path::new("/nonexistent/libssl.so.3")).is_err());
+        let exe = open(&std::env::current_exe().unwrap());
+        assert_eq!(ssl_probes(&exe), None);
+        assert_eq!(probes_by_walk(&exe), None);
         let text = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(text.path(), b"not an ELF file").unwrap();
-        assert_eq!(ssl_probes(text.path()).unwrap(), None);
+        assert_eq!(ssl_probes(&open(text.path())), None);
+        assert_eq!(build_id(&open(text.path())), None);
+    }
+
+    /// Builds a small shared object exporting `SSL_write`/`SSL_read` (and
+    /// many decoys) with the given `--hash-style`.
+    fn fixture_so(dir: &Path, hash_style: &str) -> std::path::PathBuf {
+        let src = dir.join("fixture.c");
+        let mut c = String::from(
+            "int SSL_write(void *s, const void *b, int n) { return n + 1; }\n\
+             int SSL_read(void *s, void *b, int n) { return n + 2; }\n\
+             void SSL_free(void *s) { }\n",
+        );
+        for i in 0..500 {
+            c.push_str(&format!("int decoy_{i}(int x) {{ return x * {i}; }}\n"));
+        }
+        std::fs::write(&src, c).unwrap();
+        let out = dir.join(format!("libfixture-{hash_style}.so"));
+        let status = Command::new("cc")
+            .args(["-shared", "-fPIC", "-O1", "-Wl,--build-id=sha1"])
+            .arg(format!("-Wl,--hash-style={hash_style}"))
+            .arg("-o")
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("cc is needed to build the ELF fixtures (scripts/setup.sh installs it)");
+        assert!(status.success());
+        out
+    }
+
+    /// Scenario: a small shared object exporting SSL_write, SSL_read and
+    /// SSL_free among 500 decoys, built once with only `.gnu.hash` and once
+    /// with only the SysV `.hash`.
+    /// Guarantees: the hash lookups find exactly what the full `.dynsym`
+    /// walk finds (same probes, same offsets), and the build-id is the one
+    /// `readelf -n` prints.
+    #[test]
+    fn hash_lookup_matches_walk_on_fixtures() {
+        let dir = tempfile::tempdir().unwrap();
+        for style in ["gnu", "sysv"] {
+            let so = fixture_so(dir.path(), style);
+            let file = open(&so);
+            let fast = ssl_probes(&file).expect("fixture exports SSL_write and SSL_read");
+            assert_eq!(Some(fast.clone()), probes_by_walk(&file), "{style}");
+            assert!(fast.iter().any(|a| a.program == programs::SSL_FREE_ENTER));
+            let readelf = Command::new("readelf").arg("-n").arg(&so).output().unwrap();
+            let text = String::from_utf8_lossy(&readelf.stdout).into_owned();
+            let id: String = build_id(&file)
+                .unwrap()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert!(text.contains(&format!("Build ID: {id}")), "{text}");
+        }
+    }
+
+    /// Scenario: /usr/bin/node (a 38k-symbol .dynsym with a static,
+    /// exported OpenSSL), where present.
+    /// Guarantees: the `.gnu.hash` lookup yields the same probes as the
+    /// full walk. Prints both durations (measurement, not asserted).
+    #[test]
+    fn hash_lookup_matches_walk_on_node() {
+        let node = Path::new("/usr/bin/node");
+        if !node.exists() {
+            return;
+        }
+        let file = open(node);
+        let t = Instant::now();
+        let fast = ssl_probes(&file);
+        let fast_time = t.elapsed();
+        let t = Instant::now();
+        let slow = probes_by_walk(&file);
+        let slow_time = t.elapsed();
+        assert!(fast.is_some());
+        assert_eq!(fast, slow);
+        eprintln!("node examination: hash lookup {fast_time:?}, dynsym walk {slow_time:?}");
     }
 
     fn code_at(file: &File, offset: u64) -> Vec<u8> {
@@ -139,7 +325,8 @@ mod tests {
         if !lib.exists() {
             return;
         }
-        let probes = ssl_probes(lib).unwrap().expect("libssl exports SSL_write");
+        let probes = ssl_probes(&open(lib)).expect("libssl exports SSL_write");
+        assert_eq!(Some(probes.clone()), probes_by_walk(&open(lib)));
         let file = File::open(lib).unwrap();
         let len = file.metadata().unwrap().len();
         let at = |program: &str| -> Vec<u64> {

@@ -20,7 +20,7 @@
 //!
 //! Module map: [`config`] (settings), `preflight` (capabilities, BTF,
 //! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` +
-//! `probe_points` (which files to uprobe, and where), `parse` (ring bytes
+//! `exam_cache` + `probe_points` + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
 //! to records), `conns` (socket addresses per connection), `filter`
 //! (include/exclude, file paths), `procfs` (/proc reading), [`activity`]
 //! (the activity types).
@@ -30,6 +30,7 @@ pub mod config;
 mod conns;
 mod elf;
 mod error;
+mod exam_cache;
 mod filter;
 mod loader;
 mod pace;
@@ -38,6 +39,7 @@ mod preflight;
 mod probe_points;
 mod probes;
 mod procfs;
+mod tls_stack;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -60,6 +62,8 @@ use loader::{KernelMaps, SKIP, TRACE};
 use pace::PollPace;
 use parse::{parse, socket_addr, tls_chunks, KernelRecord, ParseError};
 use probes::LibraryProbes;
+pub use probes::UnhookedBinary;
+pub use tls_stack::TlsStack;
 
 /// Parses one ring-buffer record as the capture does and, for TLS
 /// plaintext, returns the chunks it would hand to the decoder (a loss
@@ -283,6 +287,17 @@ impl EbpfCapture {
     /// The files whose `SSL_*` functions are probed.
     pub fn probed_files(&self) -> &[PathBuf] {
         self.probes.attached()
+    }
+
+    /// Binaries found doing TLS that oispd cannot hook (the first ones;
+    /// [`Self::unhooked_counts`] counts them all).
+    pub fn unhooked_binaries(&self) -> &[UnhookedBinary] {
+        self.probes.unhooked()
+    }
+
+    /// Distinct binaries found doing TLS that oispd cannot hook, per library.
+    pub fn unhooked_counts(&self) -> Vec<(TlsStack, u64)> {
+        self.probes.unhooked_counts()
     }
 
     /// Probes one more library or executable (like a `libraries` entry).

@@ -10,10 +10,16 @@
 //! [`probe_points`](super::probe_points)'s choice. Uprobes are per inode, so one
 //! attachment covers every process mapping the file, now and later; files are
 //! deduplicated by (device, inode). New files are found when the kernel
-//! reports an exec or an executable mapping of an unexamined file.
+//! reports an exec or an executable mapping of an unexamined file. Each is
+//! opened once (`/proc/PID/exe` for an exec, `/proc/PID/map_files/RANGE`
+//! for a mapping) and that one descriptor is both read and attached
+//! through, so a process that exits during the examination still gets its
+//! file probed for the next run. Conclusions are cached by build-id
+//! ([`exam_cache`](super::exam_cache)).
 
 use std::collections::HashSet;
-use std::fs;
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -21,10 +27,12 @@ use aya::programs::uprobe::{UProbeAttachLocation, UProbeLinkId, UProbeScope};
 use aya::programs::UProbe;
 use aya::Ebpf;
 
-use super::elf::{ssl_probes, Attach};
+use super::elf::Attach;
 use super::error::CaptureError;
+use super::exam_cache::{ExamCache, Source};
 use super::loader::KernelMaps;
 use super::procfs;
+use super::tls_stack::TlsStack;
 
 /// Directories where a system OpenSSL usually lives; probed at start so the
 /// first process to load it is covered from its first call.
@@ -53,11 +61,29 @@ pub(crate) enum Examined {
     Attached,
 }
 
+/// Unhooked binaries remembered by path (the counts cover them all).
+const MAX_UNHOOKED_LISTED: usize = 256;
+
+/// A binary that does TLS oispd cannot hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnhookedBinary {
+    /// The path it was found at (as its process sees it).
+    pub path: PathBuf,
+    /// The TLS library guessed from its contents.
+    pub library: TlsStack,
+}
+
 /// Files examined so far, by kernel (device, inode).
 #[derive(Debug, Default)]
 pub(crate) struct LibraryProbes {
     examined: HashSet<(u64, u64)>,
     attached: Vec<PathBuf>,
+    cache: ExamCache,
+    /// The first [`MAX_UNHOOKED_LISTED`] unhooked binaries.
+    unhooked: Vec<UnhookedBinary>,
+    /// Distinct unhooked binaries (builds, or inodes without a build-id),
+    /// per library, in [`TlsStack::ALL`] order.
+    unhooked_counts: [u64; TlsStack::ALL.len()],
 }
 
 impl LibraryProbes {
@@ -66,44 +92,102 @@ impl LibraryProbes {
         &self.attached
     }
 
+    /// The first unhooked binaries found (bounded; see [`Self::unhooked_counts`]).
+    pub(crate) fn unhooked(&self) -> &[UnhookedBinary] {
+        &self.unhooked
+    }
+
+    /// Distinct unhooked binaries found so far, per library.
+    pub(crate) fn unhooked_counts(&self) -> Vec<(TlsStack, u64)> {
+        TlsStack::ALL
+            .into_iter()
+            .zip(self.unhooked_counts)
+            .collect()
+    }
+
     /// Whether the file with this kernel (device, inode) was examined.
     pub(crate) fn is_examined(&self, dev: u64, ino: u64) -> bool {
         self.examined.contains(&(dev, ino))
     }
 
-    /// Examines `path` and attaches the uprobes if it is an unseen OpenSSL.
+    /// Opens `path` and examines it (see [`Self::examine_file`]).
     pub(crate) fn examine(
         &mut self,
         ebpf: &mut Ebpf,
         maps: &mut KernelMaps,
         path: &Path,
     ) -> Result<Examined, CaptureError> {
-        let meta = fs::metadata(path).map_err(|source| CaptureError::Io {
-            context: format!("stat {}", path.display()),
+        let file = File::open(path).map_err(|source| CaptureError::Io {
+            context: format!("opening {}", path.display()),
+            source,
+        })?;
+        self.examine_file(ebpf, maps, &file, path)
+    }
+
+    /// Examines an open file (`name` is for logs and health) and attaches
+    /// the uprobes if it is an unseen OpenSSL. Reading and attaching both
+    /// go through `file` (the uprobes through `/proc/self/fd/N`), so the
+    /// file stays reachable however long the examination takes: the
+    /// process that mapped it may exit and its `/proc/PID/root` vanish,
+    /// yet the inode is probed for its next run.
+    pub(crate) fn examine_file(
+        &mut self,
+        ebpf: &mut Ebpf,
+        maps: &mut KernelMaps,
+        file: &File,
+        name: &Path,
+    ) -> Result<Examined, CaptureError> {
+        let meta = file.metadata().map_err(|source| CaptureError::Io {
+            context: format!("stat {}", name.display()),
             source,
         })?;
         let key = (procfs::kernel_dev_from_stat(meta.dev()), meta.ino());
         if self.examined.contains(&key) {
             return Ok(Examined::Known);
         }
-        // Only a concluded examination is remembered: a file that vanished
-        // or failed to attach is tried again when it is mapped again.
-        let probes = ssl_probes(path).map_err(|source| CaptureError::Io {
-            context: format!("reading {}", path.display()),
-            source,
-        })?;
-        let outcome = match probes {
-            None => Examined::NotOpenSsl,
+        // Only a concluded examination is remembered: a file that failed
+        // to attach is tried again when it is mapped again.
+        let (conclusion, source) = self.cache.conclude(file, meta.len());
+        let outcome = match conclusion.probes {
+            None => {
+                if let Some(library) = conclusion.unhooked {
+                    self.report_unhooked(name, library, source);
+                }
+                Examined::NotOpenSsl
+            }
             Some(probes) => {
-                attach(ebpf, path, &probes)?;
-                tracing::info!(path = %path.display(), "probing OpenSSL");
-                self.attached.push(path.to_path_buf());
+                attach(ebpf, file, name, &probes)?;
+                tracing::info!(path = %name.display(), from_cache = source == Source::Cache, "probing OpenSSL");
+                self.attached.push(name.to_path_buf());
                 Examined::Attached
             }
         };
         self.examined.insert(key);
         maps.mark_seen(key.0, key.1);
         Ok(outcome)
+    }
+
+    /// Logs and counts an unhooked binary once per build (a cache hit is a
+    /// build already reported) or per inode when it has no build-id.
+    fn report_unhooked(&mut self, name: &Path, library: TlsStack, source: Source) {
+        if source == Source::Cache {
+            return;
+        }
+        tracing::warn!(
+            path = %name.display(),
+            tls_library = library.label(),
+            reason = library.reason(),
+            "binary does TLS that oispd cannot capture"
+        );
+        if let Some(i) = TlsStack::ALL.iter().position(|s| *s == library) {
+            self.unhooked_counts[i] += 1;
+        }
+        if self.unhooked.len() < MAX_UNHOOKED_LISTED {
+            self.unhooked.push(UnhookedBinary {
+                path: name.to_path_buf(),
+                library,
+            });
+        }
     }
 
     /// Examines a configured library: it must exist and be an OpenSSL.
@@ -127,7 +211,8 @@ impl LibraryProbes {
         }
     }
 
-    /// Examines every executable mapping of `pid` not seen before.
+    /// Examines every executable mapping of `pid` not seen before, each
+    /// opened through `/proc/PID/map_files` (the mapped inode itself).
     pub(crate) fn scan_process(&mut self, ebpf: &mut Ebpf, maps: &mut KernelMaps, pid: u32) {
         let Ok(mappings) = procfs::exec_mappings(pid) else {
             return;
@@ -136,8 +221,10 @@ impl LibraryProbes {
             if self.examined.contains(&(m.dev, m.ino)) {
                 continue;
             }
-            let path = procfs::in_root_of(pid, &m.path);
-            if self.examine_quietly(ebpf, maps, &path) {
+            let Ok(file) = procfs::open_mapped(pid, &m) else {
+                continue;
+            };
+            if self.examine_quietly(ebpf, maps, &file, Path::new(&m.path)) {
                 // The maps key may differ from stat's (btrfs subvolumes,
                 // overlayfs): remember both so neither side reports it again.
                 self.examined.insert((m.dev, m.ino));
@@ -147,12 +234,14 @@ impl LibraryProbes {
     }
 
     /// Examines the executable of a process that just exec'd (the kernel
-    /// maps it without an mmap call, so no EXEC_MAP record covers it).
+    /// maps it without an mmap call, so no EXEC_MAP record covers it),
+    /// opened through `/proc/PID/exe`.
     pub(crate) fn scan_exe(&mut self, ebpf: &mut Ebpf, maps: &mut KernelMaps, pid: u32) {
-        if let Some(exe) = procfs::exe(pid) {
-            let path = procfs::in_root_of(pid, &exe.to_string_lossy());
-            self.examine_quietly(ebpf, maps, &path);
-        }
+        let Ok(file) = procfs::open_exe(pid) else {
+            return;
+        };
+        let name = procfs::exe(pid).unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/exe")));
+        self.examine_quietly(ebpf, maps, &file, &name);
     }
 
     /// Examines the usual library directories and executables.
@@ -163,15 +252,12 @@ impl LibraryProbes {
             };
             for entry in entries.flatten() {
                 if entry.file_name().to_string_lossy().starts_with("libssl.so") {
-                    self.examine_quietly(ebpf, maps, &entry.path());
+                    self.open_and_examine_quietly(ebpf, maps, &entry.path());
                 }
             }
         }
         for exe in KNOWN_EXECUTABLES {
-            let path = Path::new(exe);
-            if path.exists() {
-                self.examine_quietly(ebpf, maps, path);
-            }
+            self.open_and_examine_quietly(ebpf, maps, Path::new(exe));
         }
     }
 
@@ -185,34 +271,57 @@ impl LibraryProbes {
         }
     }
 
+    fn open_and_examine_quietly(&mut self, ebpf: &mut Ebpf, maps: &mut KernelMaps, path: &Path) {
+        if let Ok(file) = File::open(path) {
+            self.examine_quietly(ebpf, maps, &file, path);
+        }
+    }
+
     /// Examines a discovered file; failures are logged, not fatal (the
-    /// process may be gone, the file unreadable). True when concluded.
-    fn examine_quietly(&mut self, ebpf: &mut Ebpf, maps: &mut KernelMaps, path: &Path) -> bool {
-        match self.examine(ebpf, maps, path) {
+    /// file may be unreadable). True when concluded.
+    fn examine_quietly(
+        &mut self,
+        ebpf: &mut Ebpf,
+        maps: &mut KernelMaps,
+        file: &File,
+        name: &Path,
+    ) -> bool {
+        match self.examine_file(ebpf, maps, file, name) {
             Ok(_) => true,
             Err(CaptureError::Io { .. }) => false,
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot probe OpenSSL");
+                tracing::warn!(path = %name.display(), error = %e, "cannot probe OpenSSL");
                 false
             }
         }
     }
 }
 
-/// Attaches `probes` to `path`; on failure detaches the ones already made,
-/// so a file is either fully probed or not at all.
-fn attach(ebpf: &mut Ebpf, path: &Path, probes: &[Attach]) -> Result<(), CaptureError> {
+/// Attaches `probes` to the open `file` (named `name` in errors) through
+/// `/proc/self/fd/N`: the kernel resolves that path to the open file's
+/// inode at `perf_event_open`, and aya passes a path with a directory part
+/// through unchanged (only a bare file name is looked up in maps or
+/// ld.so.cache). `file` is borrowed, so it stays open until every attach
+/// is done. On failure detaches the ones already made, so a file is either
+/// fully probed or not at all.
+fn attach(
+    ebpf: &mut Ebpf,
+    file: &File,
+    name: &Path,
+    probes: &[Attach],
+) -> Result<(), CaptureError> {
+    let target = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
     let mut done: Vec<(&str, UProbeLinkId)> = Vec::new();
     for &Attach { program, offset } in probes {
         let result = uprobe(ebpf, program).and_then(|p| {
             p.attach(
                 UProbeAttachLocation::AbsoluteOffset(offset),
-                path,
+                &target,
                 UProbeScope::AllProcesses,
             )
             .map_err(|e| CaptureError::Attach {
                 program: program.into(),
-                target: format!("{}+{offset:#x}", path.display()),
+                target: format!("{}+{offset:#x}", name.display()),
                 detail: e.to_string(),
             })
         });

@@ -16,6 +16,9 @@ pub(crate) struct ExecMapping {
     pub ino: u64,
     /// Path as the process sees it (inside its mount namespace).
     pub path: String,
+    /// The address range of its first executable mapping (`start-end`,
+    /// hex), the name of its `/proc/PID/map_files` entry.
+    pub range: String,
 }
 
 /// Kernel-internal `dev_t` from major and minor numbers.
@@ -35,7 +38,7 @@ pub(crate) fn parse_exec_mappings(maps: &str) -> Vec<ExecMapping> {
     let mut out: Vec<ExecMapping> = Vec::new();
     for line in maps.lines() {
         let mut fields = line.splitn(6, ' ');
-        let (Some(_range), Some(perms), Some(_offset), Some(dev), Some(ino)) = (
+        let (Some(range), Some(perms), Some(_offset), Some(dev), Some(ino)) = (
             fields.next(),
             fields.next(),
             fields.next(),
@@ -68,6 +71,7 @@ pub(crate) fn parse_exec_mappings(maps: &str) -> Vec<ExecMapping> {
             dev: kernel_dev(major, minor),
             ino,
             path,
+            range: range.to_string(),
         };
         if !out
             .iter()
@@ -98,6 +102,20 @@ pub(crate) fn pids() -> Vec<u32> {
 /// `path` as seen from `pid`'s root directory (reaches into containers).
 pub(crate) fn in_root_of(pid: u32, path: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/root{path}"))
+}
+
+/// Opens the file `pid` maps at `range` through `/proc/PID/map_files`
+/// (the mapped inode itself, wherever the process's mount namespace put
+/// it; needs CAP_SYS_ADMIN), falling back to `path` in the process's root.
+pub(crate) fn open_mapped(pid: u32, m: &ExecMapping) -> io::Result<fs::File> {
+    fs::File::open(format!("/proc/{pid}/map_files/{}", m.range))
+        .or_else(|_| fs::File::open(in_root_of(pid, &m.path)))
+}
+
+/// Opens the executable `pid` runs (the exec'd inode, even if its path
+/// was since replaced).
+pub(crate) fn open_exe(pid: u32) -> io::Result<fs::File> {
+    fs::File::open(format!("/proc/{pid}/exe"))
 }
 
 /// The task name (`comm`).
@@ -186,17 +204,20 @@ mod tests {
                 ExecMapping {
                     dev: (0xfd << 20) | 1,
                     ino: 1234,
-                    path: "/usr/bin/python3.11".into()
+                    path: "/usr/bin/python3.11".into(),
+                    range: "55d0c0001000-55d0c0002000".into(),
                 },
                 ExecMapping {
                     dev: (0xfd << 20) | 1,
                     ino: 5678,
-                    path: "/usr/lib/x86_64-linux-gnu/libssl.so.3".into()
+                    path: "/usr/lib/x86_64-linux-gnu/libssl.so.3".into(),
+                    range: "7f0000000000-7f0000100000".into(),
                 },
                 ExecMapping {
                     dev: (0x103 << 20) | 2,
                     ino: 99,
-                    path: "/opt/my app/libssl.so.1.1".into()
+                    path: "/opt/my app/libssl.so.1.1".into(),
+                    range: "7f0000300000-7f0000400000".into(),
                 },
             ]
         );
@@ -231,7 +252,22 @@ mod tests {
         assert!(pids().contains(&pid));
         assert!(exe(pid).is_some());
         assert!(comm(pid).is_some());
-        assert!(!exec_mappings(pid).unwrap().is_empty());
+        let mappings = exec_mappings(pid).unwrap();
+        assert!(!mappings.is_empty());
+        // The mapped file opened through map_files is the mapped inode.
+        use std::os::unix::fs::MetadataExt;
+        for m in &mappings {
+            let meta = open_mapped(pid, m).unwrap().metadata().unwrap();
+            assert_eq!(
+                (kernel_dev_from_stat(meta.dev()), meta.ino()),
+                (m.dev, m.ino),
+                "{}",
+                m.path
+            );
+        }
+        let exe_meta = open_exe(pid).unwrap().metadata().unwrap();
+        let own = fs::metadata(std::env::current_exe().unwrap()).unwrap();
+        assert_eq!((exe_meta.dev(), exe_meta.ino()), (own.dev(), own.ino()));
         assert_eq!(resolve_at(pid, -100, "/abs"), "/abs");
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(

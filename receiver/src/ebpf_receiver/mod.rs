@@ -23,7 +23,9 @@
 //! `activity` (activity events and enrichment), `reads` (a file's reads
 //! merged into one `file.read`), `agents` (agent marks and held activity),
 //! `procs` (process table), `host` (host facts), `spans` (request/response
-//! pairing), [`metrics`] (loss accounting).
+//! pairing), [`metrics`] (loss accounting), `probe_report` (binaries
+//! probed and binaries doing TLS that cannot be hooked: the
+//! `oispd_ebpf_tls_unhooked_binaries` metric and the `/api/health` entry).
 
 mod activity;
 mod agents;
@@ -31,6 +33,7 @@ mod assembler;
 pub mod config;
 mod host;
 pub mod metrics;
+mod probe_report;
 mod procs;
 mod reads;
 mod spans;
@@ -59,6 +62,7 @@ use activity::MonoClock;
 use agents::Agents;
 use assembler::Assembler;
 use metrics::{DropMetrics, RecordLoss};
+use probe_report::ProbeReport;
 
 /// How often idle decoder state and held activity are expired and the
 /// loss counters brought up to date.
@@ -102,6 +106,8 @@ impl ReceiverFactory for EbpfFactory {
         };
         let drops = DropMetrics::new(&ctx.telemetry, &id)
             .map_err(|e| ComponentError::Config(format!("metrics: {e}")))?;
+        let report = ProbeReport::new(ctx.telemetry.clone(), &id)
+            .map_err(|e| ComponentError::Config(format!("metrics: {e}")))?;
         Ok(Box::new(EbpfReceiver {
             logs: ctx.telemetry.receiver(&id, Signal::Logs),
             traces: ctx.telemetry.receiver(&id, Signal::Traces),
@@ -110,6 +116,7 @@ impl ReceiverFactory for EbpfFactory {
             config,
             catalog,
             drops,
+            report,
         }))
     }
 }
@@ -119,6 +126,7 @@ struct EbpfReceiver {
     config: EbpfReceiverConfig,
     catalog: ProviderCatalog,
     drops: DropMetrics,
+    report: ProbeReport,
     logs: ReceiverMetrics,
     traces: ReceiverMetrics,
     pressure: MemoryPressure,
@@ -173,6 +181,7 @@ impl Receiver for EbpfReceiver {
             batch_max: this.config.batch.max_events.max(1),
             batch_timeout: this.config.batch.timeout,
             drops: this.drops,
+            report: this.report,
             logs: this.logs,
             traces: this.traces,
             pressure: this.pressure,
@@ -213,6 +222,7 @@ struct Run {
     batch_max: usize,
     batch_timeout: Duration,
     drops: DropMetrics,
+    report: ProbeReport,
     logs: ReceiverMetrics,
     traces: ReceiverMetrics,
     pressure: MemoryPressure,
@@ -306,6 +316,11 @@ impl Run {
     fn account(&mut self, capture: &EbpfCapture, asm: &Assembler, file_seen: &mut u64) {
         self.drops
             .sync(&capture.dropped(), asm.decoder_stats(), asm.spans_evicted());
+        self.report.sync(
+            capture.probed_files(),
+            capture.unhooked_binaries(),
+            &capture.unhooked_counts(),
+        );
         let unknown = asm.file_path_unknown();
         if unknown > *file_seen {
             self.drops

