@@ -38,8 +38,8 @@ nice_level=${FUZZ_JOBS_NICE:-0}
 known_failing=" ${FUZZ_KNOWN_FAILING:-} "
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
-  echo "fuzz.sh: cargo-fuzz is missing (cargo install cargo-fuzz --locked)" >&2
-  exit 2
+  echo "fuzz.sh: installing cargo-fuzz"
+  cargo install -q --locked cargo-fuzz
 fi
 if cargo +nightly --version >/dev/null 2>&1; then
   toolchain=(+nightly)

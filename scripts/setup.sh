@@ -43,13 +43,6 @@ if [ ${#need_pip[@]} -gt 0 ]; then
   "$PY" -m pip install -q --disable-pip-version-check "${need_pip[@]}"
 fi
 
-# cargo-fuzz drives the fuzz targets (scripts/fuzz.sh); AddressSanitizer
-# needs a nightly toolchain, without one the targets build uninstrumented.
-if ! command -v cargo-fuzz >/dev/null 2>&1; then
-  echo "setup: cargo install cargo-fuzz"
-  cargo install -q --locked cargo-fuzz
-fi
-
 if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" = 0 ]; then
   mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 fi
