@@ -70,7 +70,7 @@ def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
 class Oispd:
     """A running oispd process with its config and logs."""
 
-    def __init__(self, binary: str, config: str, workdir: pathlib.Path, extra_args=()):
+    def __init__(self, binary: str, config: str, workdir: pathlib.Path, extra_args=(), env=None):
         self.workdir = workdir
         self.config_path = workdir / "oispd.yaml"
         self.config_path.write_text(config)
@@ -81,6 +81,7 @@ class Oispd:
             cwd=workdir,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            env=env,
         )
 
     def log(self) -> str:
@@ -107,8 +108,8 @@ class Oispd:
 def start_oispd(oispd_bin, tmp_path):
     started = []
 
-    def start(config: str, extra_args=(), wait_ports=()):
-        o = Oispd(oispd_bin, config, tmp_path, extra_args)
+    def start(config: str, extra_args=(), wait_ports=(), env=None):
+        o = Oispd(oispd_bin, config, tmp_path, extra_args, env)
         started.append(o)
         for p in wait_ports:
             try:

@@ -1,5 +1,6 @@
 //! The `webhook` exporter's config.
 
+use crate::tls::TlsSettings;
 use oispd_component::exporter::{QueueSettings, RetrySettings};
 use oispd_component::{ComponentConfig, ExporterSettings};
 use serde::Deserialize;
@@ -29,6 +30,9 @@ pub struct WebhookConfig {
     /// Deadline of one request (default 10s).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// TLS for an `https://` endpoint, with the collector's client keys
+    /// (default: the host's CA store).
+    pub tls: TlsSettings,
     /// `sending_queue` of the exporter helper.
     pub sending_queue: QueueSettings,
     /// `retry_on_failure` of the exporter helper.
@@ -46,6 +50,7 @@ impl Default for WebhookConfig {
             batch_size: 100,
             flush_interval: Duration::from_secs(1),
             timeout: Duration::from_secs(10),
+            tls: TlsSettings::default(),
             sending_queue: QueueSettings::default(),
             retry_on_failure: RetrySettings::default(),
         }
@@ -123,6 +128,7 @@ impl ComponentConfig for WebhookConfig {
         if self.timeout.is_zero() {
             out.push("'timeout' must be above 0".to_string());
         }
+        out.extend(self.tls.problems());
         out.extend(crate::helper::settings_problems(
             &self.retry_on_failure,
             &self.sending_queue,

@@ -93,13 +93,15 @@ impl WebhookExporter {
                 .map_err(|e| ComponentError::Config(format!("'headers.{k}': {e}")))?;
             headers.insert(name, value);
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
-            .user_agent(concat!("oispd/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                ComponentError::Environment(format!("cannot build the HTTP client: {e}"))
-            })?;
+            .user_agent(concat!("oispd/", env!("CARGO_PKG_VERSION")));
+        if endpoint.scheme() == "https" {
+            builder = builder.use_preconfigured_tls(cfg.tls.client_config(&[b"http/1.1"])?);
+        }
+        let client = builder.build().map_err(|e| {
+            ComponentError::Environment(format!("cannot build the HTTP client: {e}"))
+        })?;
         Ok(WebhookExporter {
             client,
             shown: sanitize::webhook_url(endpoint.as_str()),
