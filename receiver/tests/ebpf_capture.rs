@@ -501,9 +501,7 @@ async fn long_writes_are_truncated_and_excluded_processes_skipped() {
 
 /// Scenario: after the capture started, a client loads a private copy of
 /// libssl (as in a virtualenv or a container) through LD_LIBRARY_PATH; it
-/// waits 3 s after loading it before connecting (the examination runs in
-/// the capture's loop, which shares the machine with the other tests'
-/// captures: 300 ms was not always enough on a loaded CI machine).
+/// waits 300 ms after loading it before connecting.
 /// Guarantees: the copy is found from its mapping, probed, and the client's
 /// exchange is captured exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -519,7 +517,7 @@ async fn library_copy_mapped_after_start_is_probed() {
     let server = Server::start();
     let mut seen = Seen::default();
     let mut cmd = python_client(server.port, "/copy", 100, 0);
-    cmd.arg("3").env("LD_LIBRARY_PATH", libdir.path());
+    cmd.arg("0.3").env("LD_LIBRARY_PATH", libdir.path());
     let (pid, status) = run(&mut capture, &mut seen, &mut cmd).await;
     assert!(status.success());
     let copy_name = copy.to_string_lossy().into_owned();
