@@ -116,16 +116,3 @@ fn leak_check_sees_every_form() {
     }
     assert_eq!(oispd_fuzz_targets::leak_form("nothing here", secret), None);
 }
-
-/// Scenario: the credentials the redactor target found surviving
-/// redaction today (fuzz/known-leaks/redactor_leaks: percent-encoded,
-/// base64 and \u-escaped forms of keys the raw rules catch).
-/// Guarantees: nothing yet: ignored until the redactor sees through these
-/// encodings. `cargo test -p oispd-fuzz-targets -- --ignored` shows what
-/// still leaks; move an input to fuzz/regressions/redactor_leaks once it
-/// passes.
-#[test]
-#[ignore = "known leaks of the current redactor, see FUZZING.md"]
-fn known_redactor_leaks() {
-    replay_dir("../known-leaks");
-}
