@@ -1,0 +1,962 @@
+"""The credential leak matrix through the real binary (issue 18, "Tests").
+
+Every credential class (the rows of `CREDENTIALS`), written in every
+encoding (`ENCODINGS`) and planted in every field kind a record has
+(`JSONL_FIELDS` for OISP events replayed by the `jsonl` receiver,
+`OTLP_LOG_FIELDS` and `OTLP_SPAN_FIELDS` for OTLP/JSON sent to the `otlp`
+receiver), goes through one oispd run. oispd exports everything to every
+exporter at once:
+
+- `file` (OISP JSONL) and `file/otlp` (OTLP JSON);
+- `otlp_grpc` and `otlp_http`, each to a real OpenTelemetry Collector
+  (conftest.OtelCol) whose `debug` exporter prints every record it gets;
+- `webhook` to a local HTTP server, `websocket` read on `/ws/events` (the
+  feed of the live page), and `debug` at detailed verbosity;
+- its own log (which holds the `debug` exporter's output), and the admin
+  server's `/api/health` and `/metrics`.
+
+Lines the `jsonl` receiver rejects and OTLP requests the `otlp` receiver
+rejects carry credentials too: they must not reach the log.
+
+A second pipeline of the same run puts OISP events through a `transform`
+processor that copies the prompt into an attribute, a resource attribute
+and the severity text, and the whole body into an attribute: the copies
+are exported, clean.
+
+Every cell gets its own fake credential, made at test time from a seeded
+generator (nothing secret-shaped is in the repository), so a hit names its
+class, encoding, field and the output it reached. "No leak" is checked the
+way the unit matrix (processors/src/redaction/tests/leaks.rs) checks it:
+each output is searched in its raw, JSON-unescaped, percent-decoded and
+base64-decoded forms (nested, four levels), ignoring case. A canary row
+(text no rule matches) goes through the same cells and must be found in
+every output that carries its field, in every encoding, so the search is
+known to look where the credentials went.
+
+The `$redacted`-key attack is in the matrix (`marker_sibling`: an
+attacker-written `{"$redacted": ...}` map holding a credential next to it)
+and, as the issue reported it, through the real capture path: the fake
+provider answers with a tool call whose arguments carry `"$redacted"` and
+credentials, an OpenAI and an Anthropic client call it, oispd captures with
+the `ebpf` receiver and exports to every exporter; no credential appears.
+
+To add a credential format: a row in `CREDENTIALS`. A place: an entry in
+one of the field tables. An encoding: an entry in `ENCODINGS`.
+
+Needs root for the capture test (eBPF, port 443, /etc/hosts):
+
+    OISPD_BIN=/var/tmp/oispd-target/debug/oispd OISP_SPEC_DIR=$PWD/spec/oisp-spec \\
+        python3 -m pytest -q tests/e2e/test_leak_matrix.py
+"""
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+
+from conftest import Oispd, OtelCol, free_port, read_jsonl, wait_for, wait_port
+from delivery_support import BASE_MS, rfc3339, ulid
+from fake_provider import DEFAULT_TOOL_ARGUMENTS, provider_env  # noqa: F401  (fixture)
+
+# --- credentials ------------------------------------------------------------
+
+ALPHABETS = {
+    "alnum": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    "b64": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+    "upper32": "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+    "hex": "0123456789abcdef",
+    "digits": "0123456789",
+    "letters": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "lower": "abcdefghijklmnopqrstuvwxyz",
+}
+
+# (class, template). In a template, `{alphabet:N}` is N random characters
+# of that alphabet, `<<` and `>>` enclose the secret (what must not
+# survive), and a `|` inside them ends a vendor prefix that the
+# `other_case_prefix` encoding writes in the other case.
+CREDENTIALS: list[tuple[str, str]] = [
+    ("openai_api_key", "<<sk-proj-|{alnum:48}>>"),
+    ("openai_api_key", "<<sk-|{alnum:48}>>"),
+    ("anthropic_api_key", "<<sk-ant-|api03-{alnum:93}AA>>"),
+    ("google_api_key", "<<AIza|{alnum:35}>>"),
+    ("aws_access_key_id", "<<AKIA{upper32:16}>>"),
+    ("aws_access_key_id", "<<ASIA{upper32:16}>>"),
+    ("aws_secret_key", "<<{b64:40}>>"),
+    ("aws_session_token", "export AWS_SESSION_TOKEN=<<{b64:320}>>"),
+    ("azure_ad_client_secret", "<<{alnum:3}8Q~{alnum:34}>>"),
+    ("azure_storage_key",
+     "DefaultEndpointsProtocol=https;AccountName=demo;AccountKey=<<{b64:86}==>>;EndpointSuffix=core.windows.net"),
+    ("azure_api_key", "api-key: <<{hex:32}>>"),
+    ("azure_sas_signature",
+     "https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&ss=b&sp=r&sig=<<{alnum:43}>>%3D"),
+    ("github_token", "<<ghp_|{alnum:36}>>"),
+    ("github_token", "<<gho_|{alnum:36}>>"),
+    ("github_token", "<<github_pat_|{alnum:82}>>"),
+    ("gitlab_token", "<<glpat-|{alnum:20}>>"),
+    ("slack_token", "<<xoxb-|{digits:12}-{alnum:24}>>"),
+    ("slack_token", "<<xoxp-|{digits:12}-{alnum:32}>>"),
+    ("slack_webhook", "<<https://hooks.slack.com/services/T{upper32:8}/B{upper32:8}/{alnum:24}>>"),
+    ("stripe_key", "<<sk_live_|{alnum:24}>>"),
+    ("stripe_key", "<<rk_live_|{alnum:24}>>"),
+    ("huggingface_token", "<<hf_|{letters:34}>>"),
+    ("jwt", "<<eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ{alnum:40}.{alnum:43}>>"),
+    ("private_key", "-----BEGIN OPENSSH PRIVATE KEY-----\n<<{b64:70}>>\n{b64:70}\n-----END OPENSSH PRIVATE KEY-----"),
+    ("private_key", "-----begin rsa private key-----\n<<{b64:64}>>\n-----end rsa private key-----"),
+    ("vault_token", "X-Vault-Token: <<hvs.{alnum:90}>>"),
+    ("vault_token", 'curl -H "X-Vault-Token: <<s.{alnum:24}>>" https://vault.internal/v1/kv'),
+    ("url_credentials", "postgres://app:<<Pw{alnum:14}>>@db.internal:5432/app"),
+    ("url_credentials", "redis://:<<Rd{alnum:14}>>@cache.internal:6379/0"),
+    ("basic_auth", "Authorization: Basic <<{b64:28}>>"),
+    ("bearer_token", "Authorization: Bearer <<{alnum:40}>>"),
+    ("password", "password=<<{letters:14}>>"),
+    ("password", '{"password": "<<{lower:7} {lower:5} {lower:7} {lower:6}>>"}'),
+    ("password", "password: <<${alnum:15}>>"),
+    ("password", "db_password=<<@{alnum:14}>>"),
+    ("password", "env PGPASSWORD=<<{alnum:14}>> psql -h db"),
+    ("password", "mysql -uroot -p<<{alnum:14}>> shop"),
+    ("password", "mysql -u root --password=<<{alnum:13}>> shop"),
+    ("password", "docker login -u bob --password <<{alnum:12}>>"),
+    ("password", "curl -u alice:<<{alnum:16}>> https://api.internal/v1"),
+    ("password", "curl --user alice:<<{alnum:14}>> https://api.internal/v1"),
+    ("generic_secret", "SECRET_KEY_BASE=<<{hex:128}>>"),
+    ("generic_secret", 'api_key = "<<{alnum:24}>>"'),
+]
+CLASSES = sorted({cls for cls, _ in CREDENTIALS})
+
+# Text no rule matches: it must come out as it went in.
+CANARY = ("canary", "note: <<canary-|{lower:24}>> end")
+
+PLACEHOLDER = re.compile(r"\{(\w+):(\d+)\}")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One generated credential: the text it appears in, the part that must
+    not survive, and the length of its vendor prefix (0: none)."""
+    cls: str
+    text: str
+    secret: str
+    prefix: int
+
+
+def generate(row: tuple[str, str], seed: str) -> Credential:
+    """A fresh credential of `row` (class, template), the same for a seed."""
+    cls, template = row
+    rng = random.Random(seed)
+    text = PLACEHOLDER.sub(lambda m: "".join(rng.choice(ALPHABETS[m.group(1)]) for _ in range(int(m.group(2)))),
+                           template)
+    before, rest = text.split("<<", 1)
+    secret, after = rest.split(">>", 1)
+    prefix = secret.find("|")
+    secret = secret.replace("|", "")
+    return Credential(cls, before + secret + after, secret, max(prefix, 0))
+
+
+# --- encodings --------------------------------------------------------------
+
+def json_escape(s: str) -> str:
+    """The inside of a JSON string literal holding `s`."""
+    return json.dumps(s)[1:-1]
+
+
+def percent_encoded(c: Credential) -> tuple[str, str]:
+    """Every character but letters and digits, and the secret's first one."""
+    at = c.text.find(c.secret)
+    out = "".join(ch if ch.isascii() and ch.isalnum() and i != at else f"%{ord(ch):02X}"
+                  for i, ch in enumerate(c.text))
+    return out, c.secret
+
+
+def other_case_prefix(c: Credential) -> tuple[str, str] | None:
+    if not c.prefix:
+        return None
+    secret = c.secret[:c.prefix].swapcase() + c.secret[c.prefix:]
+    return c.text.replace(c.secret, secret, 1), secret
+
+
+def b64(s: str) -> str:
+    return base64.b64encode(s.encode()).decode()
+
+
+# name -> (credential -> (text as written, secret as it then reads), or
+# None when the encoding does not apply).
+ENCODINGS: dict[str, Callable[[Credential], tuple[str, str] | None]] = {
+    "raw": lambda c: (c.text, c.secret),
+    "json_escaped": lambda c: ('{"note": "%s"}' % json_escape(c.text), c.secret),
+    "double_escaped": lambda c: (json_escape('{"note": "%s"}' % json_escape(c.text)), c.secret),
+    "unicode_escaped": lambda c: ("".join(f"\\u{ord(ch):04x}" for ch in c.text), c.secret),
+    "percent_encoded": percent_encoded,
+    "base64": lambda c: (b64(c.text), c.secret),
+    "data_url": lambda c: (f"data:text/plain;base64,{b64(c.text)}", c.secret),
+    "other_case_prefix": other_case_prefix,
+}
+
+
+# --- field kinds: OISP events (jsonl receiver) --------------------------------
+
+def oisp_event(n: int, content: str = "hello") -> dict:
+    """A small valid OISP ai.request event, number `n` of the run."""
+    return {
+        "oisp_version": "0.1",
+        "event_id": ulid(BASE_MS + n, n),
+        "event_type": "ai.request",
+        "ts": rfc3339(BASE_MS + n),
+        "host": {"hostname": "leak-host", "os": "linux"},
+        "process": {"pid": 4242, "name": "agent", "cmdline": "agent --run"},
+        "source": {"collector": "oispd-e2e", "capture_method": "tls_boundary"},
+        "confidence": {"level": "high", "completeness": "full"},
+        "data": {"request_id": f"req_leak_{n}", "provider": {"name": "openai"}, "model": {"id": "gpt-4o"},
+                 "messages": [{"role": "user", "content": content}]},
+    }
+
+
+def at(*path, shape: Callable[[str], object] = lambda t: t):
+    """A placement setting `path` of an OISP event to shape(text)."""
+    def place(event: dict, text: str) -> None:
+        target = event
+        for key in path[:-1]:
+            target = target[key] if isinstance(key, int) else target.setdefault(key, {})
+        target[path[-1]] = shape(text)
+    return place
+
+
+JSONL_FIELDS: dict[str, Callable[[dict, str], None]] = {
+    "message_content": at("data", "messages", 0, "content"),
+    "map_key": at("attrs", shape=lambda t: {t: "value"}),
+    "nested_array": at("attrs", shape=lambda t: {"parts": [["first", t], 7]}),
+    "header_array": at("attrs", shape=lambda t: {"headers": {"x-api-key": [t]}}),
+    "marker_sibling": at("attrs", shape=lambda t: {"$redacted": {"reason": "secret_detected"}, "note": t}),
+    "process_cmdline": at("process", "cmdline"),
+    "process_argv": at("process", "cmdline_args", shape=lambda t: t.split(" ")),
+    "process_env": at("process", "env", shape=lambda t: {"DATABASE_URL": t}),
+    "host_name": at("host", "hostname"),
+    "source_collector": at("source", "collector"),
+    "related_event": at("related_events", shape=lambda t: [{"event_id": t, "relationship": "caused_by"}]),
+    "extension": at("ext", shape=lambda t: {"vendor": {"note": t}}),
+}
+# A line the jsonl receiver rejects (unparsable `ts`): nothing is exported,
+# and the log must not quote it.
+JSONL_REJECTED = {"rejected_ts": at("ts")}
+
+
+# --- field kinds: OTLP (otlp receiver) ----------------------------------------
+
+def sv(text: str) -> dict:
+    return {"stringValue": text}
+
+
+def any_value(v) -> dict:
+    """JSON -> OTLP/JSON AnyValue."""
+    if isinstance(v, str):
+        return sv(v)
+    if isinstance(v, bool):
+        return {"boolValue": v}
+    if isinstance(v, int):
+        return {"intValue": str(v)}
+    if isinstance(v, list):
+        return {"arrayValue": {"values": [any_value(x) for x in v]}}
+    if isinstance(v, dict):
+        return {"kvlistValue": {"values": [kv(k, any_value(x)) for k, x in v.items()]}}
+    raise TypeError(type(v))
+
+
+def kv(key: str, value: dict) -> dict:
+    return {"key": key, "value": value}
+
+
+def oisp_json_body(text: str) -> str:
+    """An OISP event as JSON text with `text` in its prompt; text that is
+    valid inside a JSON string (`\\u` escapes) goes in as written, so the
+    escapes are the event's own."""
+    marker = "@@PROMPT@@"
+    doc = json.dumps(oisp_event(0, marker))
+    try:
+        json.loads(f'"{text}"')
+        inside = text
+    except ValueError:
+        inside = json_escape(text)
+    return doc.replace(marker, inside)
+
+
+def set_body(value: dict):
+    def place(parts: dict, _text: str) -> None:
+        parts["record"]["body"] = value
+    return place
+
+
+# Each placement changes `parts` ({"resource": [attributes], "scope":
+# {...}, "record": {...}}) of a one-record ResourceLogs.
+OTLP_LOG_FIELDS: dict[str, Callable[[dict, str], None]] = {
+    "body_string": lambda p, t: p["record"].update(body=sv(t)),
+    "body_map_value": lambda p, t: p["record"].update(body=any_value({"content": t})),
+    "body_map_key": lambda p, t: p["record"].update(body=any_value({t: "value"})),
+    "body_nested_array": lambda p, t: p["record"].update(body=any_value({"parts": [["first", t], 7]})),
+    "body_marker_sibling": lambda p, t: p["record"].update(
+        body=any_value({"$redacted": {"reason": "secret_detected"}, "note": t})),
+    "body_bytes_value": lambda p, t: p["record"].update(
+        body={"kvlistValue": {"values": [kv("payload", {"bytesValue": b64(t)})]}}),
+    "body_oisp_json": lambda p, t: p["record"].update(body=sv(oisp_json_body(t))),
+    "attribute": lambda p, t: p["record"]["attributes"].append(kv("ai.prompt", sv(t))),
+    "header_array_attribute": lambda p, t: p["record"]["attributes"].append(
+        kv("http.request.header.authorization", any_value([t]))),
+    "resource_attribute": lambda p, t: p["resource"].append(kv("process.command_line", sv(t))),
+    "scope_name": lambda p, t: p["scope"].update(name=t),
+    "scope_attribute": lambda p, t: p["scope"]["attributes"].append(kv("note", sv(t))),
+    "event_name": lambda p, t: p["record"].update(eventName=t),
+    "severity_text": lambda p, t: p["record"].update(severityText=t),
+}
+
+# The same for a one-span ResourceSpans ({"resource", "scope", "span"}).
+OTLP_SPAN_FIELDS: dict[str, Callable[[dict, str], None]] = {
+    "span_name": lambda p, t: p["span"].update(name=t),
+    "span_attribute": lambda p, t: p["span"]["attributes"].append(kv("gen_ai.prompt", sv(t))),
+    "span_event_name": lambda p, t: p["span"]["events"].append({"timeUnixNano": "1", "name": t}),
+    "span_event_attribute": lambda p, t: p["span"]["events"].append(
+        {"timeUnixNano": "1", "name": "exception", "attributes": [kv("exception.message", sv(t))]}),
+    "span_link_attribute": lambda p, t: p["span"]["links"].append(
+        {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+         "attributes": [kv("note", sv(t))]}),
+    "span_trace_state": lambda p, t: p["span"].update(traceState=t),
+    "span_status_message": lambda p, t: p["span"].update(status={"code": 2, "message": t}),
+}
+
+
+def otlp_log(field_name: str, text: str, n: int) -> dict:
+    parts = {
+        "resource": [kv("service.name", sv("agent"))],
+        "scope": {"name": "leak-matrix", "attributes": []},
+        "record": {"timeUnixNano": str((BASE_MS + n) * 1_000_000), "body": sv("ordinary body"),
+                   "attributes": [kv("leak.cell", sv(str(n)))]},
+    }
+    OTLP_LOG_FIELDS[field_name](parts, text)
+    return {"resource": {"attributes": parts["resource"]},
+            "scopeLogs": [{"scope": parts["scope"], "logRecords": [parts["record"]]}]}
+
+
+def otlp_span(field_name: str, text: str, n: int) -> dict:
+    start = (BASE_MS + n) * 1_000_000
+    parts = {
+        "resource": [kv("service.name", sv("agent"))],
+        "scope": {"name": "leak-matrix", "attributes": []},
+        "span": {"traceId": f"{n + 1:032x}", "spanId": f"{n + 1:016x}", "name": "chat", "kind": 3,
+                 "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 1000),
+                 "attributes": [kv("leak.cell", sv(str(n)))], "events": [], "links": []},
+    }
+    OTLP_SPAN_FIELDS[field_name](parts, text)
+    return {"resource": {"attributes": parts["resource"]},
+            "scopeSpans": [{"scope": parts["scope"], "spans": [parts["span"]]}]}
+
+
+# A request the otlp receiver rejects (the text where a number belongs).
+OTLP_REJECTED = {"rejected_request": None}
+
+
+# --- the cells ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cell:
+    """One credential, in one encoding, in one field, sent one way."""
+    namespace: str        # "matrix", "transform" or "capture"
+    cls: str
+    row: int              # index in CREDENTIALS (-1: the canary)
+    encoding: str
+    field: str
+    text: str             # as planted
+    secret: str           # as it reads in that encoding
+
+    def describe(self) -> str:
+        return f"{self.cls} (row {self.row}) / {self.encoding} / {self.field}"
+
+
+def cells(namespace: str, fields, encodings=ENCODINGS, rows=None) -> list[Cell]:
+    """A cell for every row (and the canary), encoding and field."""
+    rows = list(enumerate(CREDENTIALS)) + [(-1, CANARY)] if rows is None else rows
+    out = []
+    for index, row in rows:
+        for enc_name in encodings:
+            for field_name in fields:
+                cred = generate(row, f"{namespace}/{index}/{enc_name}/{field_name}")
+                encoded = ENCODINGS[enc_name](cred)
+                if encoded is None:
+                    continue
+                text, secret = encoded
+                out.append(Cell(namespace, cred.cls, index, enc_name, field_name, text, secret))
+    return out
+
+
+# --- searching outputs ----------------------------------------------------------
+
+JSON_ESCAPE = re.compile(r'\\(u[0-9a-fA-F]{4}|["\\/bfnrt])')
+SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+
+
+def json_unescaped(text: str) -> str:
+    """One level of JSON string escapes undone, wherever they are."""
+    return JSON_ESCAPE.sub(lambda m: chr(int(m.group(1)[1:], 16)) if len(m.group(1)) == 5
+                           else SIMPLE_ESCAPES[m.group(1)], text)
+
+
+def percent_decoded(text: str) -> str:
+    return urllib.parse.unquote(text, errors="replace")
+
+
+def base64_decoded(text: str) -> str:
+    """Every run of 16 or more base64 characters (either alphabet, padding
+    optional) that decodes to text, one per line."""
+    out = []
+    for m in BASE64_RUN.finditer(text):
+        run = m.group()
+        if len(run) % 4 == 1:
+            run = run[:-1]
+        run += "=" * (-len(run) % 4)
+        for altchars in (None, b"-_"):
+            try:
+                decoded = base64.b64decode(run, altchars=altchars, validate=True).decode("utf-8", "replace")
+            except ValueError:
+                continue
+            # Random runs (ids, hashes, keys) decode to binary noise;
+            # only text can hold a credential as text.
+            if sum(ch.isprintable() or ch in "\n\r\t" for ch in decoded) >= 0.9 * len(decoded):
+                out.append(decoded)
+    return "\n".join(out)
+
+
+DECODERS = {"json": json_unescaped, "percent": percent_decoded, "base64": base64_decoded}
+
+
+def decoded_views(text: str, depth: int = 4):
+    """(name, text) of `text` and of every decoded form of it, nested up to
+    `depth` decodings, each distinct text once."""
+    seen = set()
+    frontier = [("raw", text, depth)]
+    while frontier:
+        name, t, left = frontier.pop()
+        key = hash(t)
+        if key in seen:
+            continue
+        seen.add(key)
+        yield name, t
+        if left:
+            for decoder_name, decode in DECODERS.items():
+                d = decode(t)
+                if d and d != t:
+                    frontier.append((f"{name}>{decoder_name}", d, left - 1))
+
+
+@dataclass
+class Hit:
+    cell: Cell
+    output: str
+    view: str
+    excerpt: str
+
+
+def find_secrets(outputs: dict[str, str], all_cells: list[Cell], workdir) -> list[Hit]:
+    """Every cell whose secret is in some decoded view of some output,
+    ignoring case. The search is GNU grep's fixed-string matcher over all
+    secrets at once."""
+    by_secret: dict[str, list[Cell]] = {}
+    for c in all_cells:
+        by_secret.setdefault(c.secret.lower(), []).append(c)
+    needles = workdir / "needles.txt"
+    needles.write_bytes("".join(s + "\n" for s in by_secret).encode())
+    hits = []
+    for output, text in outputs.items():
+        found_in_output = set()
+        for view, t in decoded_views(text):
+            data = t.encode("utf-8", "replace")
+            r = subprocess.run(["grep", "-a", "-F", "-i", "-o", "-f", str(needles)], input=data,
+                               capture_output=True, env={"LC_ALL": "C"})
+            assert r.returncode in (0, 1), r.stderr
+            matched = {m.decode("utf-8", "replace").lower() for m in r.stdout.splitlines()} - found_in_output
+            if not matched:
+                continue
+            lowered = t.lower()
+            for m in matched:
+                found_in_output.add(m)
+                at_ = lowered.find(m)
+                excerpt = t[max(0, at_ - 100):at_ + len(m) + 60]
+                for c in by_secret.get(m, []):
+                    hits.append(Hit(c, output, view, excerpt))
+    return hits
+
+
+def report(hits: list[Hit], limit: int = 25) -> str:
+    lines = [f"{h.cell.namespace}: {h.cell.describe()} -> {h.output} [{h.view}]: ...{h.excerpt!r}..."
+             for h in hits[:limit]]
+    return f"{len(hits)} leaks, first {min(limit, len(hits))}:\n" + "\n".join(lines)
+
+
+# --- sinks ------------------------------------------------------------------------
+
+class WebhookSink:
+    """A local HTTP server that keeps every body it is sent."""
+
+    def __init__(self):
+        bodies = self.bodies = []
+        lock = self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    bodies.append(body)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> int:
+        with self.lock:
+            return sum(len(json.loads(b).get("events", [])) for b in self.bodies)
+
+    def text(self) -> str:
+        with self.lock:
+            return "\n".join(b.decode("utf-8", "replace") for b in self.bodies)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class WebsocketReader:
+    """A client of oispd's `/ws/events` (what the live page reads), keeping
+    every message."""
+
+    def __init__(self, admin_port: int):
+        from websockets.sync.client import connect
+
+        self.messages: list[str] = []
+        self.ws = connect(f"ws://127.0.0.1:{admin_port}/ws/events", max_size=None,
+                          origin=f"http://127.0.0.1:{admin_port}")
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            for message in self.ws:
+                self.messages.append(message if isinstance(message, str) else message.decode("utf-8", "replace"))
+        except ConnectionClosed:
+            pass
+
+    def text(self) -> str:
+        self.thread.join(timeout=10)
+        return "\n".join(self.messages)
+
+
+def admin_get(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+        return r.read().decode("utf-8", "replace")
+
+
+def metric(admin_port: int, name: str, **labels) -> float:
+    total = 0.0
+    for line in admin_get(admin_port, "/metrics").splitlines():
+        m = re.match(rf"{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
+        if m and all(f'{k}="{v}"' in (m.group(1) or "") for k, v in labels.items()):
+            total += float(m.group(2))
+    return total
+
+
+class Outputs:
+    """Every exporter of oispd, with a real peer behind each one that sends
+    anywhere, and what they all received."""
+
+    LOG_EXPORTERS = ["file", "file/otlp", "otlp_grpc", "otlp_http", "webhook", "websocket", "debug"]
+    TRACE_EXPORTERS = ["file", "file/otlp", "otlp_grpc", "otlp_http", "debug"]
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.admin_port = free_port()
+        self.oisp_path = workdir / "events.jsonl"
+        self.otlp_path = workdir / "events.otlp.jsonl"
+        self.grpc = OtelCol(workdir, "grpc", "otelcol-grpc")
+        self.http = OtelCol(workdir, "http", "otelcol-http")
+        self.webhook = WebhookSink()
+        self.websocket: WebsocketReader | None = None
+
+    def exporters_yaml(self) -> str:
+        return f"""
+exporters:
+  file: {{path: {self.oisp_path}, flush_interval: 0s}}
+  file/otlp: {{path: {self.otlp_path}, format: otlp_json, flush_interval: 0s}}
+  otlp_grpc: {{endpoint: "{self.grpc.endpoint}", tls: {{insecure: true}}}}
+  otlp_http: {{endpoint: "{self.http.endpoint}"}}
+  webhook: {{endpoint: "http://127.0.0.1:{self.webhook.port}/hook", batch_size: 500, flush_interval: 50ms}}
+  websocket: {{client_buffer: 1000000}}
+  debug: {{verbosity: detailed, sampling_initial: 1000000000}}
+extensions:
+  admin: {{endpoint: 127.0.0.1:{self.admin_port}}}
+"""
+
+    def connect_websocket(self):
+        self.websocket = WebsocketReader(self.admin_port)
+        wait_for(lambda: metric(self.admin_port, "oispd_exporter_websocket_connections") == 1,
+                 what="the websocket client registered")
+
+    def otlp_file_counts(self) -> tuple[int, int]:
+        """(log records, spans) in the OTLP JSON file."""
+        logs = spans = 0
+        if self.otlp_path.exists():
+            for line in read_jsonl(self.otlp_path):
+                for rl in line.get("resourceLogs", []):
+                    logs += sum(len(sl.get("logRecords", [])) for sl in rl.get("scopeLogs", []))
+                for rs in line.get("resourceSpans", []):
+                    spans += sum(len(ss.get("spans", [])) for ss in rs.get("scopeSpans", []))
+        return logs, spans
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """(log records, spans) each sink has."""
+        ws = len(self.websocket.messages) if self.websocket else 0
+        return {"file/otlp": self.otlp_file_counts(), "otlp_grpc": self.grpc.counts(),
+                "otlp_http": self.http.counts(), "webhook": (self.webhook.events(), 0), "websocket": (ws, 0)}
+
+    def wait_delivered(self, logs: int, spans: int, oispd: Oispd, timeout: float = 120):
+        expected = {"file/otlp": (logs, spans), "otlp_grpc": (logs, spans), "otlp_http": (logs, spans),
+                    "webhook": (logs, 0), "websocket": (logs, 0)}
+        try:
+            wait_for(lambda: all(self.counts()[k][0] >= n[0] and self.counts()[k][1] >= n[1]
+                                 for k, n in expected.items()), timeout=timeout, what="every record at every sink")
+        except TimeoutError:
+            pytest.fail(f"not delivered: expected {expected}, have {self.counts()}\n{oispd.log()[-3000:]}")
+
+    def texts(self, oispd: Oispd, admin: str) -> dict[str, str]:
+        """What each output holds (after oispd stopped)."""
+        return {
+            "file": self.oisp_path.read_text(errors="replace") if self.oisp_path.exists() else "",
+            "file/otlp": self.otlp_path.read_text(errors="replace") if self.otlp_path.exists() else "",
+            "otlp_grpc (otelcol)": self.grpc.output(),
+            "otlp_http (otelcol)": self.http.output(),
+            "webhook": self.webhook.text(),
+            "websocket": self.websocket.text() if self.websocket else "",
+            "log and debug exporter": oispd.log(),
+            "admin (/api/health, /metrics)": admin,
+        }
+
+    def stop(self):
+        self.grpc.stop()
+        self.http.stop()
+        self.webhook.stop()
+
+
+# --- the matrix run -------------------------------------------------------------
+
+TRANSFORM_STATEMENTS = [
+    'set(attributes["leak.copy.prompt"], body["data"]["messages"][0]["content"])',
+    'set(attributes["leak.copy.body"], body)',
+    'set(resource.attributes["leak.copy.prompt"], body["data"]["messages"][0]["content"])',
+    'set(severity_text, body["data"]["messages"][0]["content"])',
+]
+
+
+@dataclass
+class MatrixRun:
+    cells: list[Cell]
+    hits: list[Hit]
+    outputs: dict[str, str]
+    otlp_file_lines: list[dict] = field(default_factory=list)
+
+    def leaks(self, namespace: str, cls: str | None = None) -> list[Hit]:
+        return [h for h in self.hits if h.cell.namespace == namespace and h.cell.cls != "canary"
+                and (cls is None or h.cell.cls == cls)]
+
+
+def post_json(port: int, path: str, doc: dict) -> int:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(doc).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+@pytest.fixture(scope="module")
+def matrix(oispd_bin, tmp_path_factory) -> MatrixRun:
+    workdir = tmp_path_factory.mktemp("leak-matrix")
+    outputs = Outputs(workdir)
+    jsonl_cells = cells("matrix", JSONL_FIELDS)
+    rejected_jsonl_cells = cells("matrix", JSONL_REJECTED)
+    log_cells = cells("matrix", OTLP_LOG_FIELDS)
+    span_cells = cells("matrix", OTLP_SPAN_FIELDS)
+    rejected_otlp_cells = cells("matrix", OTLP_REJECTED, encodings=["raw"])
+    transform_cells = cells("transform", {"message_content": JSONL_FIELDS["message_content"]},
+                            encodings=["raw", "json_escaped"])
+    all_cells = jsonl_cells + rejected_jsonl_cells + log_cells + span_cells + rejected_otlp_cells + transform_cells
+
+    replay, replay_transform = workdir / "matrix.jsonl", workdir / "transform.jsonl"
+    replay.write_text("")
+    replay_transform.write_text("")
+    otlp_port = free_port()
+    oispd = Oispd(oispd_bin, f"""
+receivers:
+  jsonl: {{path: {replay}, follow: true}}
+  jsonl/transform: {{path: {replay_transform}, follow: true}}
+  otlp:
+    protocols:
+      http: {{endpoint: 127.0.0.1:{otlp_port}}}
+processors:
+  transform:
+    log_statements:
+{"".join(f"      - '{s}'" + chr(10) for s in TRANSFORM_STATEMENTS)}
+{outputs.exporters_yaml()}
+service:
+  extensions: [admin]
+  pipelines:
+    logs: {{receivers: [jsonl, otlp], exporters: [{", ".join(Outputs.LOG_EXPORTERS)}]}}
+    logs/transform: {{receivers: [jsonl/transform], processors: [transform], exporters: [{", ".join(Outputs.LOG_EXPORTERS)}]}}
+    traces: {{receivers: [otlp], exporters: [{", ".join(Outputs.TRACE_EXPORTERS)}]}}
+""", workdir)
+    try:
+        try:
+            wait_port(outputs.admin_port)
+            wait_port(otlp_port)
+        except TimeoutError:
+            pytest.fail(f"oispd did not start:\n{oispd.log()}")
+        outputs.connect_websocket()
+
+        n = 0
+        lines = []
+        for c in jsonl_cells + rejected_jsonl_cells:
+            n += 1
+            event = oisp_event(n)
+            (JSONL_FIELDS | JSONL_REJECTED)[c.field](event, c.text)
+            lines.append(json.dumps(event))
+        replay.write_text("".join(line + "\n" for line in lines))
+        transform_lines = []
+        for c in transform_cells:
+            n += 1
+            transform_lines.append(json.dumps(oisp_event(n, c.text)))
+        replay_transform.write_text("".join(line + "\n" for line in transform_lines))
+
+        logs = [otlp_log(c.field, c.text, i) for i, c in enumerate(log_cells)]
+        for batch in chunks(logs, 250):
+            assert post_json(otlp_port, "/v1/logs", {"resourceLogs": batch}) == 200
+        spans = [otlp_span(c.field, c.text, i) for i, c in enumerate(span_cells)]
+        for batch in chunks(spans, 250):
+            assert post_json(otlp_port, "/v1/traces", {"resourceSpans": batch}) == 200
+        for c in rejected_otlp_cells:
+            bad = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": c.text}]}]}]}
+            assert post_json(otlp_port, "/v1/logs", bad) == 400
+
+        expected_logs = len(jsonl_cells) + len(log_cells) + len(transform_cells)
+        outputs.wait_delivered(expected_logs, len(span_cells), oispd)
+        # Every matrix line but the rejected ones was accepted.
+        assert metric(outputs.admin_port, "oispd_receiver_malformed_records", receiver="jsonl") == len(
+            rejected_jsonl_cells)
+        admin = admin_get(outputs.admin_port, "/api/health") + "\n" + admin_get(outputs.admin_port, "/metrics")
+        code = oispd.stop()
+        assert code == 0, oispd.log()[-3000:]
+        # What oispd sent before it exited is what the collectors print.
+        outputs.wait_delivered(expected_logs, len(span_cells), oispd, timeout=30)
+        texts = outputs.texts(oispd, admin)
+    finally:
+        if oispd.proc.poll() is None:
+            oispd.stop(signal.SIGKILL)
+        outputs.stop()
+    hits = find_secrets(texts, all_cells, workdir)
+    return MatrixRun(all_cells, hits, texts, read_jsonl(outputs.otlp_path))
+
+
+# --- the tests ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("credential_class", CLASSES)
+def test_no_output_holds_a_credential_of_this_class(matrix, credential_class):
+    """Scenario: every row of the class, in every encoding and field,
+    through both receivers, every exporter and the log.
+    Guarantees: no decoded form of any output holds any of them."""
+    planted = [c for c in matrix.cells if c.namespace == "matrix" and c.cls == credential_class]
+    assert planted, credential_class
+    leaks = matrix.leaks("matrix", credential_class)
+    assert not leaks, report(leaks)
+
+
+# Fields an output does not carry at all (nothing to search there).
+SPAN_FIELDS = set(OTLP_SPAN_FIELDS)
+REJECTED_FIELDS = set(JSONL_REJECTED) | set(OTLP_REJECTED)
+NOT_CARRIED = {
+    "file": set(),
+    "file/otlp": set(),
+    "otlp_grpc (otelcol)": set(),
+    "otlp_http (otelcol)": set(),
+    "webhook": SPAN_FIELDS,
+    "websocket": SPAN_FIELDS,
+    "log and debug exporter": set(),
+}
+
+
+def test_the_search_finds_the_canary_in_every_output_field_and_encoding(matrix):
+    """Scenario: the canary row (text no rule matches) in every cell.
+    Guarantees: it is found in every output that carries its field, in
+    every encoding, so a leak there could not hide from the search; and
+    rejected input is in no output."""
+    canaries = [c for c in matrix.cells if c.namespace == "matrix" and c.cls == "canary"]
+    found = {(h.output, h.cell) for h in matrix.hits if h.cell.cls == "canary"}
+    missing = []
+    for output, not_carried in NOT_CARRIED.items():
+        for c in canaries:
+            expected = c.field not in not_carried and c.field not in REJECTED_FIELDS
+            if expected != ((output, c) in found):
+                missing.append(f"{output}: {c.describe()} {'missing' if expected else 'present'}")
+    assert not missing, f"{len(missing)} mismatches, first 40:\n" + "\n".join(missing[:40])
+
+
+def test_transform_copies_of_a_secret_are_redacted(matrix):
+    """Scenario: a `transform` processor copies each OISP event's prompt
+    (every credential row, raw and JSON-escaped) into an attribute, a
+    resource attribute and the severity text, and the whole body into an
+    attribute, before the exporters.
+    Guarantees: the copies are exported (the canary's copies are there)
+    and no output holds any of the credentials."""
+    canary = next(c for c in matrix.cells if c.namespace == "transform" and c.cls == "canary"
+                  and c.encoding == "raw")
+    copies = set()
+    for line in matrix.otlp_file_lines:
+        for rl in line.get("resourceLogs", []):
+            for a in rl.get("resource", {}).get("attributes", []):
+                if canary.secret in json.dumps(a):
+                    copies.add(f"resource:{a['key']}")
+            for sl in rl.get("scopeLogs", []):
+                for rec in sl.get("logRecords", []):
+                    for a in rec.get("attributes", []):
+                        if canary.secret in json.dumps(a):
+                            copies.add(f"attribute:{a['key']}")
+                    if canary.secret in rec.get("severityText", ""):
+                        copies.add("severity_text")
+    assert copies >= {"resource:leak.copy.prompt", "attribute:leak.copy.prompt", "attribute:leak.copy.body",
+                      "severity_text"}, copies
+    leaks = matrix.leaks("transform")
+    assert not leaks, report(leaks)
+
+
+# --- the capture path ---------------------------------------------------------------
+
+CAPTURE_CLIENT = """
+import json, sys
+import anthropic, openai
+openai_key, anthropic_key = sys.argv[1], sys.argv[2]
+tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+r = openai.OpenAI(api_key=openai_key).chat.completions.create(
+    model="gpt-4o-mini", messages=[{"role": "user", "content": "weather?"}], tools=tools)
+print(r.choices[0].message.tool_calls[0].function.arguments)
+m = anthropic.Anthropic(api_key=anthropic_key).messages.create(
+    model="claude-3-5-haiku-latest", max_tokens=64, messages=[{"role": "user", "content": "weather?"}],
+    tools=[{"name": "get_weather", "input_schema": {"type": "object"}}])
+print(json.dumps(m.content[0].input))
+"""
+
+
+def test_redacted_key_in_a_captured_tool_call_switches_nothing_off(provider_env, oispd_bin,  # noqa: F811
+                                                                   tmp_path_factory):
+    """Scenario: the model's answer (fake OpenAI and Anthropic over real TLS,
+    captured with the `ebpf` receiver) is a tool call whose arguments hold
+    an attacker-written `"$redacted"` map next to credentials of several
+    classes, and a nested map with `"$redacted": true` next to another;
+    the clients authenticate with their own API keys.
+    Guarantees: both calls and their tool calls are captured and exported
+    to every exporter, and no credential (the answer's or the clients')
+    appears in any decoded form of any output or the log."""
+    workdir = tmp_path_factory.mktemp("leak-capture")
+    planted = {cls: generate(row, f"capture/{cls}") for cls, row in
+               [("openai_api_key", CREDENTIALS[0]), ("github_token", CREDENTIALS[12]),
+                ("url_credentials", CREDENTIALS[27]), ("aws_secret_key", CREDENTIALS[6])]}
+    client_keys = {"openai_api_key": generate(CREDENTIALS[0], "capture/client-openai"),
+                   "anthropic_api_key": generate(CREDENTIALS[2], "capture/client-anthropic")}
+    arguments = {
+        "$redacted": {"reason": "secret_detected", "detector": "none"},
+        "url": "https://api.example.net/v1",
+        "note": planted["openai_api_key"].text,
+        "db": planted["url_credentials"].text,
+        "nested": {"$redacted": True, "value": planted["github_token"].text,
+                   "aws": planted["aws_secret_key"].text},
+    }
+    all_cells = [Cell("capture", c.cls, -1, "raw", "tool_call_arguments", c.text, c.secret)
+                 for c in planted.values()]
+    all_cells += [Cell("capture", c.cls, -1, "raw", "client_api_key", c.text, c.secret)
+                  for c in client_keys.values()]
+
+    outputs = Outputs(workdir)
+    oispd = Oispd(oispd_bin, f"""
+receivers:
+  ebpf: {{activity: agents}}
+{outputs.exporters_yaml()}
+service:
+  extensions: [admin]
+  pipelines:
+    logs: {{receivers: [ebpf], exporters: [{", ".join(Outputs.LOG_EXPORTERS)}]}}
+    traces: {{receivers: [ebpf], exporters: [{", ".join(Outputs.TRACE_EXPORTERS)}]}}
+""", workdir)
+    provider = provider_env["provider"]
+    provider.tool_arguments = arguments
+    try:
+        try:
+            wait_for(lambda: "oispd is running" in oispd.log() or oispd.proc.poll() is not None,
+                     timeout=120, what="oispd to start")
+        except TimeoutError:
+            pytest.fail(f"oispd did not start:\n{oispd.log()[-3000:]}")
+        assert oispd.proc.poll() is None, f"oispd exited at start (needs root with BPF):\n{oispd.log()}"
+        outputs.connect_websocket()
+        client = subprocess.Popen([sys.executable, "-c", CAPTURE_CLIENT, client_keys["openai_api_key"].text,
+                                   client_keys["anthropic_api_key"].text],
+                                  env=provider_env["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = client.communicate(timeout=90)
+        assert client.returncode == 0, err
+        # The clients got the attacker's arguments as sent.
+        assert [json.loads(line) for line in out.splitlines()] == [arguments, arguments]
+
+        def responses():
+            if not outputs.oisp_path.exists():
+                return None
+            events = [e for e in read_jsonl(outputs.oisp_path) if (e.get("process") or {}).get("pid") == client.pid]
+            got = [e for e in events if e.get("event_type") == "ai.response"]
+            return got if len(got) >= 2 else None
+
+        try:
+            got = wait_for(responses, timeout=60, what="both captured ai.response events")
+        except TimeoutError:
+            pytest.fail(f"the calls were not captured:\n{oispd.log()[-3000:]}")
+        # The tool calls were captured: their names and the attacker's
+        # `$redacted` keys are in the responses, the credentials are not.
+        text = json.dumps(got)
+        assert text.count("get_weather") >= 2, text
+        assert "$redacted" in text and "https://api.example.net/v1" in text, text
+        wait_for(lambda: len(outputs.websocket.messages) >= len(read_jsonl(outputs.oisp_path)) and
+                 outputs.webhook.events() >= 2, what="the websocket and webhook outputs")
+        admin = admin_get(outputs.admin_port, "/api/health") + "\n" + admin_get(outputs.admin_port, "/metrics")
+        assert oispd.stop() == 0, oispd.log()[-3000:]
+        texts = outputs.texts(oispd, admin)
+    finally:
+        provider.tool_arguments = DEFAULT_TOOL_ARGUMENTS
+        if oispd.proc.poll() is None:
+            oispd.stop(signal.SIGKILL)
+        outputs.stop()
+    for name in ["otlp_grpc (otelcol)", "otlp_http (otelcol)", "webhook", "file/otlp"]:
+        assert "get_weather" in texts[name], f"no captured tool call reached {name}"
+    leaks = find_secrets(texts, all_cells, workdir)
+    assert not leaks, report(leaks)
