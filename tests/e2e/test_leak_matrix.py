@@ -59,6 +59,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -68,7 +69,7 @@ from typing import Callable
 import pytest
 
 from conftest import Oispd, OtelCol, free_port, read_jsonl, wait_for, wait_port
-from delivery_support import BASE_MS, rfc3339, ulid
+from delivery_support import BASE_MS, append_jsonl, rfc3339, ulid
 from fake_provider import DEFAULT_TOOL_ARGUMENTS, provider_env  # noqa: F401  (fixture)
 
 # --- credentials ------------------------------------------------------------
@@ -633,13 +634,19 @@ extensions:
                 "otlp_http": self.http.counts(), "webhook": (self.webhook.events(), 0), "websocket": (ws, 0)}
 
     def wait_delivered(self, logs: int, spans: int, oispd: Oispd, timeout: float = 120):
+        """Waits until every sink has `logs` log records and `spans` spans
+        (the webhook and websocket carry no spans)."""
         expected = {"file/otlp": (logs, spans), "otlp_grpc": (logs, spans), "otlp_http": (logs, spans),
                     "webhook": (logs, 0), "websocket": (logs, 0)}
-        try:
-            wait_for(lambda: all(self.counts()[k][0] >= n[0] and self.counts()[k][1] >= n[1]
-                                 for k, n in expected.items()), timeout=timeout, what="every record at every sink")
-        except TimeoutError:
-            pytest.fail(f"not delivered: expected {expected}, have {self.counts()}\n{oispd.log()[-3000:]}")
+        deadline = time.monotonic() + timeout
+        while True:
+            have = self.counts()
+            if all(have[k][0] >= n[0] and have[k][1] >= n[1] for k, n in expected.items()):
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"not delivered: expected {expected}, have {have}\n{oispd.log()[-3000:]}")
+            # Counting reads every output whole: not too often.
+            time.sleep(0.5)
 
     def texts(self, oispd: Oispd, admin: str) -> dict[str, str]:
         """What each output holds (after oispd stopped)."""
@@ -663,10 +670,10 @@ extensions:
 # --- the matrix run -------------------------------------------------------------
 
 TRANSFORM_STATEMENTS = [
-    'set(attributes["leak.copy.prompt"], body["data"]["messages"][0]["content"])',
-    'set(attributes["leak.copy.body"], body)',
-    'set(resource.attributes["leak.copy.prompt"], body["data"]["messages"][0]["content"])',
-    'set(severity_text, body["data"]["messages"][0]["content"])',
+    'set(log.attributes["leak.copy.prompt"], log.body["data"]["messages"][0]["content"])',
+    'set(log.attributes["leak.copy.body"], log.body)',
+    'set(resource.attributes["leak.copy.prompt"], log.body["data"]["messages"][0]["content"])',
+    'set(log.severity_text, log.body["data"]["messages"][0]["content"])',
 ]
 
 
@@ -724,7 +731,9 @@ receivers:
 processors:
   transform:
     log_statements:
-{"".join(f"      - '{s}'" + chr(10) for s in TRANSFORM_STATEMENTS)}
+      - context: log
+        statements:
+{"".join(f"          - '{s}'" + chr(10) for s in TRANSFORM_STATEMENTS)}
 {outputs.exporters_yaml()}
 service:
   extensions: [admin]
@@ -747,13 +756,13 @@ service:
             n += 1
             event = oisp_event(n)
             (JSONL_FIELDS | JSONL_REJECTED)[c.field](event, c.text)
-            lines.append(json.dumps(event))
-        replay.write_text("".join(line + "\n" for line in lines))
+            lines.append(event)
+        append_jsonl(replay, lines)
         transform_lines = []
         for c in transform_cells:
             n += 1
-            transform_lines.append(json.dumps(oisp_event(n, c.text)))
-        replay_transform.write_text("".join(line + "\n" for line in transform_lines))
+            transform_lines.append(oisp_event(n, c.text))
+        append_jsonl(replay_transform, transform_lines)
 
         logs = [otlp_log(c.field, c.text, i) for i, c in enumerate(log_cells)]
         for batch in chunks(logs, 250):
@@ -857,6 +866,10 @@ def test_transform_copies_of_a_secret_are_redacted(matrix):
 
 # --- the capture path ---------------------------------------------------------------
 
+def first_row(cls: str) -> tuple[str, str]:
+    return next(row for row in CREDENTIALS if row[0] == cls)
+
+
 CAPTURE_CLIENT = """
 import json, sys
 import anthropic, openai
@@ -883,11 +896,10 @@ def test_redacted_key_in_a_captured_tool_call_switches_nothing_off(provider_env,
     to every exporter, and no credential (the answer's or the clients')
     appears in any decoded form of any output or the log."""
     workdir = tmp_path_factory.mktemp("leak-capture")
-    planted = {cls: generate(row, f"capture/{cls}") for cls, row in
-               [("openai_api_key", CREDENTIALS[0]), ("github_token", CREDENTIALS[12]),
-                ("url_credentials", CREDENTIALS[27]), ("aws_secret_key", CREDENTIALS[6])]}
-    client_keys = {"openai_api_key": generate(CREDENTIALS[0], "capture/client-openai"),
-                   "anthropic_api_key": generate(CREDENTIALS[2], "capture/client-anthropic")}
+    planted = {cls: generate(first_row(cls), f"capture/{cls}")
+               for cls in ["openai_api_key", "github_token", "url_credentials", "aws_secret_key"]}
+    client_keys = {cls: generate(first_row(cls), f"capture/client/{cls}")
+                   for cls in ["openai_api_key", "anthropic_api_key"]}
     arguments = {
         "$redacted": {"reason": "secret_detected", "detector": "none"},
         "url": "https://api.example.net/v1",
@@ -904,7 +916,7 @@ def test_redacted_key_in_a_captured_tool_call_switches_nothing_off(provider_env,
     outputs = Outputs(workdir)
     oispd = Oispd(oispd_bin, f"""
 receivers:
-  ebpf: {{activity: agents}}
+  ebpf: {{activity: agents, ring_buffer_size: 4194304}}
 {outputs.exporters_yaml()}
 service:
   extensions: [admin]
@@ -941,13 +953,20 @@ service:
             got = wait_for(responses, timeout=60, what="both captured ai.response events")
         except TimeoutError:
             pytest.fail(f"the calls were not captured:\n{oispd.log()[-3000:]}")
-        # The tool calls were captured: their names and the attacker's
-        # `$redacted` keys are in the responses, the credentials are not.
+        # The tool calls were captured, with the arguments' plain parts.
         text = json.dumps(got)
         assert text.count("get_weather") >= 2, text
-        assert "$redacted" in text and "https://api.example.net/v1" in text, text
-        wait_for(lambda: len(outputs.websocket.messages) >= len(read_jsonl(outputs.oisp_path)) and
-                 outputs.webhook.events() >= 2, what="the websocket and webhook outputs")
+        assert text.count("https://api.example.net/v1") >= 2, text
+
+        def everywhere():
+            shown = [outputs.webhook.text(), "\n".join(outputs.websocket.messages), outputs.grpc.output(),
+                     outputs.http.output()]
+            return all(t.count("https://api.example.net/v1") >= 2 for t in shown)
+
+        try:
+            wait_for(everywhere, timeout=60, what="the tool calls at every sink")
+        except TimeoutError:
+            pytest.fail(f"the tool calls did not reach every sink:\n{oispd.log()[-3000:]}")
         admin = admin_get(outputs.admin_port, "/api/health") + "\n" + admin_get(outputs.admin_port, "/metrics")
         assert oispd.stop() == 0, oispd.log()[-3000:]
         texts = outputs.texts(oispd, admin)
@@ -956,7 +975,8 @@ service:
         if oispd.proc.poll() is None:
             oispd.stop(signal.SIGKILL)
         outputs.stop()
-    for name in ["otlp_grpc (otelcol)", "otlp_http (otelcol)", "webhook", "file/otlp"]:
-        assert "get_weather" in texts[name], f"no captured tool call reached {name}"
+    for name in ["otlp_grpc (otelcol)", "otlp_http (otelcol)", "webhook", "websocket", "file/otlp",
+                 "log and debug exporter"]:
+        assert "https://api.example.net/v1" in texts[name], f"no captured tool call reached {name}"
     leaks = find_secrets(texts, all_cells, workdir)
     assert not leaks, report(leaks)
