@@ -51,6 +51,7 @@ Needs root for the capture test (eBPF, port 443, /etc/hosts):
 from __future__ import annotations
 
 import base64
+import bisect
 import http.server
 import json
 import random
@@ -141,6 +142,19 @@ CLASSES = sorted({cls for cls, _ in CREDENTIALS})
 CANARY = ("canary", "note: <<canary-|{lower:24}>> end")
 
 PLACEHOLDER = re.compile(r"\{(\w+):(\d+)\}")
+CHARACTER_CLASSES = [str.isupper, str.islower, str.isdigit]
+
+
+def random_run(rng: random.Random, alphabet: str, length: int) -> str:
+    """`length` random characters of `alphabet`; a run of 8 or more has at
+    least one of each class (upper case, lower case, digit) the alphabet
+    has, as generated keys do. (The redactor asks an OpenAI-style key for a
+    digit, to tell it from `sk-learn-compatible-estimators`: a 48-character
+    key without one, 1 in 5,000, is not recognised.)"""
+    while True:
+        run = "".join(rng.choice(alphabet) for _ in range(length))
+        if length < 8 or all(any(map(cls, run)) for cls in CHARACTER_CLASSES if any(map(cls, alphabet))):
+            return run
 
 
 @dataclass(frozen=True)
@@ -157,8 +171,7 @@ def generate(row: tuple[str, str], seed: str) -> Credential:
     """A fresh credential of `row` (class, template), the same for a seed."""
     cls, template = row
     rng = random.Random(seed)
-    text = PLACEHOLDER.sub(lambda m: "".join(rng.choice(ALPHABETS[m.group(1)]) for _ in range(int(m.group(2)))),
-                           template)
+    text = PLACEHOLDER.sub(lambda m: random_run(rng, ALPHABETS[m.group(1)], int(m.group(2))), template)
     before, rest = text.split("<<", 1)
     secret, after = rest.split(">>", 1)
     prefix = secret.find("|")
@@ -436,7 +449,31 @@ def base64_decoded(text: str) -> str:
     return "\n".join(out)
 
 
-DECODERS = {"json": json_unescaped, "percent": percent_decoded, "base64": base64_decoded}
+
+PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# Text kept around each escape when decoding only the parts that change:
+# longer than any planted text in any encoding between two escapes.
+REGION_CONTEXT = 1000
+
+
+def escaped_regions(pattern: re.Pattern, decode: Callable[[str], str]) -> Callable[[str], str]:
+    """A decoder that decodes only the regions of a text around `pattern`'s
+    matches (text with no escape holds nothing new), one region a line."""
+    def decoder(text: str) -> str:
+        spans: list[list[int]] = []
+        for m in pattern.finditer(text):
+            start, end = max(0, m.start() - REGION_CONTEXT), m.end() + REGION_CONTEXT
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = end
+            else:
+                spans.append([start, end])
+        return "\n".join(decode(text[start:end]) for start, end in spans)
+    return decoder
+
+
+DECODERS = {"json": escaped_regions(JSON_ESCAPE, json_unescaped),
+            "percent": escaped_regions(PERCENT_ESCAPE, percent_decoded),
+            "base64": base64_decoded}
 
 
 def decoded_views(text: str, depth: int = 4):
@@ -454,7 +491,7 @@ def decoded_views(text: str, depth: int = 4):
         if left:
             for decoder_name, decode in DECODERS.items():
                 d = decode(t)
-                if d and d != t:
+                if d:
                     frontier.append((f"{name}>{decoder_name}", d, left - 1))
 
 
@@ -468,31 +505,38 @@ class Hit:
 
 def find_secrets(outputs: dict[str, str], all_cells: list[Cell], workdir) -> list[Hit]:
     """Every cell whose secret is in some decoded view of some output,
-    ignoring case. The search is GNU grep's fixed-string matcher over all
-    secrets at once."""
-    by_secret: dict[str, list[Cell]] = {}
+    ignoring case. The search is GNU grep's fixed-string matcher, over all
+    secrets at once and all views of an output at once."""
+    by_secret: dict[bytes, list[Cell]] = {}
     for c in all_cells:
-        by_secret.setdefault(c.secret.lower(), []).append(c)
+        by_secret.setdefault(c.secret.lower().encode(), []).append(c)
     needles = workdir / "needles.txt"
-    needles.write_bytes("".join(s + "\n" for s in by_secret).encode())
+    needles.write_bytes(b"".join(s + b"\n" for s in by_secret))
     hits = []
     for output, text in outputs.items():
-        found_in_output = set()
+        names, starts, parts, at_ = [], [], [], 0
         for view, t in decoded_views(text):
-            data = t.encode("utf-8", "replace")
-            r = subprocess.run(["grep", "-a", "-F", "-i", "-o", "-f", str(needles)], input=data,
-                               capture_output=True, env={"LC_ALL": "C"})
-            assert r.returncode in (0, 1), r.stderr
-            matched = {m.decode("utf-8", "replace").lower() for m in r.stdout.splitlines()} - found_in_output
-            if not matched:
+            data = t.encode("utf-8", "replace") + b"\n\0\n"
+            names.append(view)
+            starts.append(at_)
+            parts.append(data)
+            at_ += len(data)
+        data = b"".join(parts)
+        r = subprocess.run(["grep", "-a", "-b", "-F", "-i", "-o", "-f", str(needles)], input=data,
+                           capture_output=True, env={"LC_ALL": "C"})
+        assert r.returncode in (0, 1), r.stderr
+        seen = set()
+        for line in r.stdout.splitlines():
+            offset, match = line.split(b":", 1)
+            match = match.lower()
+            if match in seen:
                 continue
-            lowered = t.lower()
-            for m in matched:
-                found_in_output.add(m)
-                at_ = lowered.find(m)
-                excerpt = t[max(0, at_ - 100):at_ + len(m) + 60]
-                for c in by_secret.get(m, []):
-                    hits.append(Hit(c, output, view, excerpt))
+            seen.add(match)
+            where = int(offset)
+            view = names[bisect.bisect_right(starts, where) - 1]
+            excerpt = data[max(0, where - 100):where + len(match) + 60].decode("utf-8", "replace")
+            for c in by_secret.get(match, []):
+                hits.append(Hit(c, output, view, excerpt))
     return hits
 
 
@@ -544,20 +588,20 @@ class WebsocketReader:
     every message."""
 
     def __init__(self, admin_port: int):
-        from websockets.sync.client import connect
-
+        self.url = f"ws://127.0.0.1:{admin_port}/ws/events"
+        self.origin = f"http://127.0.0.1:{admin_port}"
         self.messages: list[str] = []
-        self.ws = connect(f"ws://127.0.0.1:{admin_port}/ws/events", max_size=None,
-                          origin=f"http://127.0.0.1:{admin_port}")
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
     def _read(self):
         from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
 
         try:
-            for message in self.ws:
-                self.messages.append(message if isinstance(message, str) else message.decode("utf-8", "replace"))
+            with connect(self.url, max_size=None, origin=self.origin) as ws:
+                for message in ws:
+                    self.messages.append(message if isinstance(message, str) else message.decode("utf-8", "replace"))
         except ConnectionClosed:
             pass
 
@@ -806,9 +850,10 @@ def test_no_output_holds_a_credential_of_this_class(matrix, credential_class):
     assert not leaks, report(leaks)
 
 
-# Fields an output does not carry at all (nothing to search there).
+# Fields an output does not carry at all (nothing to search there): the
+# webhook and websocket exporters take logs only; the debug exporter prints
+# neither span links nor trace state.
 SPAN_FIELDS = set(OTLP_SPAN_FIELDS)
-REJECTED_FIELDS = set(JSONL_REJECTED) | set(OTLP_REJECTED)
 NOT_CARRIED = {
     "file": set(),
     "file/otlp": set(),
@@ -816,24 +861,28 @@ NOT_CARRIED = {
     "otlp_http (otelcol)": set(),
     "webhook": SPAN_FIELDS,
     "websocket": SPAN_FIELDS,
-    "log and debug exporter": set(),
+    "log and debug exporter": {"span_link_attribute", "span_trace_state"},
 }
+# Rejected input is exported nowhere; every value under a sensitive key
+# (`x-api-key`, `authorization`) is redacted whole, the canary too.
+NEVER_SHOWN = set(JSONL_REJECTED) | set(OTLP_REJECTED) | {"header_array", "header_array_attribute"}
 
 
 def test_the_search_finds_the_canary_in_every_output_field_and_encoding(matrix):
     """Scenario: the canary row (text no rule matches) in every cell.
     Guarantees: it is found in every output that carries its field, in
     every encoding, so a leak there could not hide from the search; and
-    rejected input is in no output."""
+    neither rejected input nor a value under a sensitive key is in any
+    output."""
     canaries = [c for c in matrix.cells if c.namespace == "matrix" and c.cls == "canary"]
     found = {(h.output, h.cell) for h in matrix.hits if h.cell.cls == "canary"}
     missing = []
     for output, not_carried in NOT_CARRIED.items():
         for c in canaries:
-            expected = c.field not in not_carried and c.field not in REJECTED_FIELDS
+            expected = c.field not in not_carried and c.field not in NEVER_SHOWN
             if expected != ((output, c) in found):
                 missing.append(f"{output}: {c.describe()} {'missing' if expected else 'present'}")
-    assert not missing, f"{len(missing)} mismatches, first 40:\n" + "\n".join(missing[:40])
+    assert not missing, f"{len(missing)} mismatches, first 40:\n" + "\n".join(missing[:400])
 
 
 def test_transform_copies_of_a_secret_are_redacted(matrix):
@@ -841,22 +890,22 @@ def test_transform_copies_of_a_secret_are_redacted(matrix):
     (every credential row, raw and JSON-escaped) into an attribute, a
     resource attribute and the severity text, and the whole body into an
     attribute, before the exporters.
-    Guarantees: the copies are exported (the canary's copies are there)
-    and no output holds any of the credentials."""
-    canary = next(c for c in matrix.cells if c.namespace == "transform" and c.cls == "canary"
-                  and c.encoding == "raw")
+    Guarantees: the copies are exported (the canary's copies are there;
+    the events share one resource, so its copy holds the last prompt of a
+    batch) and no output holds any of the credentials."""
+    canaries = [c.secret for c in matrix.cells if c.namespace == "transform" and c.cls == "canary"]
     copies = set()
     for line in matrix.otlp_file_lines:
         for rl in line.get("resourceLogs", []):
             for a in rl.get("resource", {}).get("attributes", []):
-                if canary.secret in json.dumps(a):
+                if a["key"].startswith("leak.copy"):
                     copies.add(f"resource:{a['key']}")
             for sl in rl.get("scopeLogs", []):
                 for rec in sl.get("logRecords", []):
                     for a in rec.get("attributes", []):
-                        if canary.secret in json.dumps(a):
+                        if any(canary in json.dumps(a) for canary in canaries):
                             copies.add(f"attribute:{a['key']}")
-                    if canary.secret in rec.get("severityText", ""):
+                    if any(canary in rec.get("severityText", "") for canary in canaries):
                         copies.add("severity_text")
     assert copies >= {"resource:leak.copy.prompt", "attribute:leak.copy.prompt", "attribute:leak.copy.body",
                       "severity_text"}, copies
