@@ -15,7 +15,9 @@ eBPF capture tests (tests/e2e/test_capture.py), and the fixtures around it.
   base64), `/v1/responses`, and the Responses API's WebSocket mode on
   `GET /v1/responses` (fake_responses_ws.py); Anthropic `/v1/messages`
   (plain, streaming, tool use). The model in each answer is the model asked for; token usage
-  comes from the constants below, so tests know the exact counts.
+  comes from the constants below, so tests know the exact counts. A tool
+  call's arguments are `FakeProvider.tool_arguments` (a test may set them:
+  the model's output is attacker-written).
 - Every request is recorded (path, headers, JSON body) for the tests.
 """
 from __future__ import annotations

@@ -1002,10 +1002,13 @@ service:
             got = wait_for(responses, timeout=60, what="both captured ai.response events")
         except TimeoutError:
             pytest.fail(f"the calls were not captured:\n{oispd.log()[-3000:]}")
-        # The tool calls were captured, with the arguments' plain parts.
+        # The tool calls were captured, with the arguments' plain parts,
+        # and each credential was replaced by a marker naming its class.
         text = json.dumps(got)
         assert text.count("get_weather") >= 2, text
         assert text.count("https://api.example.net/v1") >= 2, text
+        for cls in planted:
+            assert cls in text, f"no {cls} marker in {text}"
 
         def everywhere():
             shown = [outputs.webhook.text(), "\n".join(outputs.websocket.messages), outputs.grpc.output(),
