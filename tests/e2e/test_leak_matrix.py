@@ -261,6 +261,15 @@ JSONL_FIELDS: dict[str, Callable[[dict, str], None]] = {
     "related_event": at("related_events", shape=lambda t: [{"event_id": t, "relationship": "caused_by"}]),
     "extension": at("ext", shape=lambda t: {"vendor": {"note": t}}),
 }
+# The prompt, after filler of several lengths: the sentinel's finding quotes
+# an excerpt around what it found, and its edges must not cut a credential
+# into a part that no longer looks like one.
+SENTINEL_FIELDS: dict[str, Callable[[dict, str], None]] = {
+    f"prompt_after_{n}_chars": at("data", "messages", 0, "content",
+                                  shape=lambda t, n=n: ("lorem ipsum " * 40)[:n].rstrip() + " " + t
+                                  + " and then more prompt text")
+    for n in (0, 40, 80, 120, 150, 200, 300)
+}
 # A line the jsonl receiver rejects (unparsable `ts`): nothing is exported,
 # and the log must not quote it.
 JSONL_REJECTED = {"rejected_ts": at("ts")}
@@ -383,31 +392,31 @@ OTLP_REJECTED = {"rejected_request": None}
 @dataclass(frozen=True)
 class Cell:
     """One credential, in one encoding, in one field, sent one way."""
-    namespace: str        # "matrix", "transform" or "capture"
+    namespace: str        # "matrix", "transform", "sentinel" or "capture"
+    via: str              # receiver and transport: "jsonl", "otlp/http", "otlp/grpc", "ebpf"
     cls: str
-    row: int              # index in CREDENTIALS (-1: the canary)
+    row: int              # index in CREDENTIALS (-1: the canary or not a row)
     encoding: str
     field: str
     text: str             # as planted
     secret: str           # as it reads in that encoding
 
     def describe(self) -> str:
-        return f"{self.cls} (row {self.row}) / {self.encoding} / {self.field}"
+        return f"{self.cls} (row {self.row}) / {self.encoding} / {self.field} via {self.via}"
 
 
-def cells(namespace: str, fields, encodings=ENCODINGS, rows=None) -> list[Cell]:
+def cells(namespace: str, via: str, fields, encodings=ENCODINGS) -> list[Cell]:
     """A cell for every row (and the canary), encoding and field."""
-    rows = list(enumerate(CREDENTIALS)) + [(-1, CANARY)] if rows is None else rows
     out = []
-    for index, row in rows:
+    for index, row in list(enumerate(CREDENTIALS)) + [(-1, CANARY)]:
         for enc_name in encodings:
             for field_name in fields:
-                cred = generate(row, f"{namespace}/{index}/{enc_name}/{field_name}")
+                cred = generate(row, f"{namespace}/{via}/{index}/{enc_name}/{field_name}")
                 encoded = ENCODINGS[enc_name](cred)
                 if encoded is None:
                     continue
                 text, secret = encoded
-                out.append(Cell(namespace, cred.cls, index, enc_name, field_name, text, secret))
+                out.append(Cell(namespace, via, cred.cls, index, enc_name, field_name, text, secret))
     return out
 
 
@@ -727,10 +736,45 @@ class MatrixRun:
     hits: list[Hit]
     outputs: dict[str, str]
     otlp_file_lines: list[dict] = field(default_factory=list)
+    oisp_file_lines: list[dict] = field(default_factory=list)
 
     def leaks(self, namespace: str, cls: str | None = None) -> list[Hit]:
         return [h for h in self.hits if h.cell.namespace == namespace and h.cell.cls != "canary"
                 and (cls is None or h.cell.cls == cls)]
+
+
+HEX_ID_KEYS = {"traceId", "spanId", "parentSpanId"}
+
+
+def proto_json(v):
+    """OTLP/JSON as protobuf's JSON mapping reads it: ids in base64, not hex."""
+    if isinstance(v, dict):
+        return {k: base64.b64encode(bytes.fromhex(x)).decode() if k in HEX_ID_KEYS and isinstance(x, str)
+                else proto_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [proto_json(x) for x in v]
+    return v
+
+
+def export_grpc(port: int, logs: list[dict], spans: list[dict]) -> None:
+    """Sends OTLP/JSON records as protobuf over gRPC (the official
+    generated stubs), 250 per request."""
+    import grpc
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        log_stub = logs_service_pb2_grpc.LogsServiceStub(channel)
+        for batch in chunks(logs, 250):
+            req = json_format.ParseDict(proto_json({"resourceLogs": batch}),
+                                        logs_service_pb2.ExportLogsServiceRequest())
+            log_stub.Export(req, timeout=60)
+        trace_stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        for batch in chunks(spans, 250):
+            req = json_format.ParseDict(proto_json({"resourceSpans": batch}),
+                                        trace_service_pb2.ExportTraceServiceRequest())
+            trace_stub.Export(req, timeout=60)
 
 
 def post_json(port: int, path: str, doc: dict) -> int:
@@ -752,73 +796,86 @@ def chunks(items: list, size: int):
 def matrix(oispd_bin, tmp_path_factory) -> MatrixRun:
     workdir = tmp_path_factory.mktemp("leak-matrix")
     outputs = Outputs(workdir)
-    jsonl_cells = cells("matrix", JSONL_FIELDS)
-    rejected_jsonl_cells = cells("matrix", JSONL_REJECTED)
-    log_cells = cells("matrix", OTLP_LOG_FIELDS)
-    span_cells = cells("matrix", OTLP_SPAN_FIELDS)
-    rejected_otlp_cells = cells("matrix", OTLP_REJECTED, encodings=["raw"])
-    transform_cells = cells("transform", {"message_content": JSONL_FIELDS["message_content"]},
+    jsonl_cells = cells("matrix", "jsonl", JSONL_FIELDS)
+    rejected_jsonl_cells = cells("matrix", "jsonl", JSONL_REJECTED)
+    log_cells = cells("matrix", "otlp/http", OTLP_LOG_FIELDS) + cells("matrix", "otlp/grpc", OTLP_LOG_FIELDS)
+    span_cells = cells("matrix", "otlp/http", OTLP_SPAN_FIELDS) + cells("matrix", "otlp/grpc", OTLP_SPAN_FIELDS)
+    rejected_otlp_cells = cells("matrix", "otlp/http", OTLP_REJECTED, encodings=["raw"])
+    transform_cells = cells("transform", "jsonl", {"message_content": JSONL_FIELDS["message_content"]},
                             encodings=["raw", "json_escaped"])
-    all_cells = jsonl_cells + rejected_jsonl_cells + log_cells + span_cells + rejected_otlp_cells + transform_cells
+    sentinel_cells = cells("sentinel", "jsonl", SENTINEL_FIELDS, encodings=["raw", "json_escaped"])
+    all_cells = (jsonl_cells + rejected_jsonl_cells + log_cells + span_cells + rejected_otlp_cells
+                 + transform_cells + sentinel_cells)
 
-    replay, replay_transform = workdir / "matrix.jsonl", workdir / "transform.jsonl"
-    replay.write_text("")
-    replay_transform.write_text("")
-    otlp_port = free_port()
+    replays = {name: workdir / f"{name}.jsonl" for name in ("matrix", "transform", "sentinel")}
+    for path in replays.values():
+        path.write_text("")
+    otlp_http, otlp_grpc = free_port(), free_port()
+    audit_store = workdir / "audit.db"
+    logs_to = ", ".join(Outputs.LOG_EXPORTERS)
     oispd = Oispd(oispd_bin, f"""
 receivers:
-  jsonl: {{path: {replay}, follow: true}}
-  jsonl/transform: {{path: {replay_transform}, follow: true}}
+  jsonl: {{path: {replays["matrix"]}, follow: true}}
+  jsonl/transform: {{path: {replays["transform"]}, follow: true}}
+  jsonl/sentinel: {{path: {replays["sentinel"]}, follow: true}}
   otlp:
     protocols:
-      http: {{endpoint: 127.0.0.1:{otlp_port}}}
+      http: {{endpoint: 127.0.0.1:{otlp_http}}}
+      grpc: {{endpoint: 127.0.0.1:{otlp_grpc}}}
 processors:
   transform:
     log_statements:
       - context: log
         statements:
 {"".join(f"          - '{s}'" + chr(10) for s in TRANSFORM_STATEMENTS)}
+  sentinel:
+    store: {{path: {audit_store}}}
 {outputs.exporters_yaml()}
 service:
   extensions: [admin]
   pipelines:
-    logs: {{receivers: [jsonl, otlp], exporters: [{", ".join(Outputs.LOG_EXPORTERS)}]}}
-    logs/transform: {{receivers: [jsonl/transform], processors: [transform], exporters: [{", ".join(Outputs.LOG_EXPORTERS)}]}}
+    logs: {{receivers: [jsonl, otlp], exporters: [{logs_to}]}}
+    logs/transform: {{receivers: [jsonl/transform], processors: [transform], exporters: [{logs_to}]}}
+    logs/sentinel: {{receivers: [jsonl/sentinel], processors: [sentinel], exporters: [{logs_to}]}}
     traces: {{receivers: [otlp], exporters: [{", ".join(Outputs.TRACE_EXPORTERS)}]}}
 """, workdir)
     try:
         try:
-            wait_port(outputs.admin_port)
-            wait_port(otlp_port)
+            for port in (outputs.admin_port, otlp_http, otlp_grpc):
+                wait_port(port)
         except TimeoutError:
             pytest.fail(f"oispd did not start:\n{oispd.log()}")
         outputs.connect_websocket()
 
-        n = 0
-        lines = []
+        numbered = iter(range(1, 1 << 30))
+        events = []
         for c in jsonl_cells + rejected_jsonl_cells:
-            n += 1
-            event = oisp_event(n)
+            event = oisp_event(next(numbered))
             (JSONL_FIELDS | JSONL_REJECTED)[c.field](event, c.text)
-            lines.append(event)
-        append_jsonl(replay, lines)
-        transform_lines = []
-        for c in transform_cells:
-            n += 1
-            transform_lines.append(oisp_event(n, c.text))
-        append_jsonl(replay_transform, transform_lines)
+            events.append(event)
+        append_jsonl(replays["matrix"], events)
+        append_jsonl(replays["transform"], [oisp_event(next(numbered), c.text) for c in transform_cells])
+        events = []
+        for c in sentinel_cells:
+            event = oisp_event(next(numbered))
+            SENTINEL_FIELDS[c.field](event, c.text)
+            events.append(event)
+        append_jsonl(replays["sentinel"], events)
 
-        logs = [otlp_log(c.field, c.text, i) for i, c in enumerate(log_cells)]
-        for batch in chunks(logs, 250):
-            assert post_json(otlp_port, "/v1/logs", {"resourceLogs": batch}) == 200
-        spans = [otlp_span(c.field, c.text, i) for i, c in enumerate(span_cells)]
-        for batch in chunks(spans, 250):
-            assert post_json(otlp_port, "/v1/traces", {"resourceSpans": batch}) == 200
+        def records(make, fields, via):
+            return [make(c.field, c.text, i) for i, c in enumerate(fields) if c.via == via]
+
+        for batch in chunks(records(otlp_log, log_cells, "otlp/http"), 250):
+            assert post_json(otlp_http, "/v1/logs", {"resourceLogs": batch}) == 200
+        for batch in chunks(records(otlp_span, span_cells, "otlp/http"), 250):
+            assert post_json(otlp_http, "/v1/traces", {"resourceSpans": batch}) == 200
+        export_grpc(otlp_grpc, records(otlp_log, log_cells, "otlp/grpc"), records(otlp_span, span_cells, "otlp/grpc"))
         for c in rejected_otlp_cells:
             bad = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": c.text}]}]}]}
-            assert post_json(otlp_port, "/v1/logs", bad) == 400
+            assert post_json(otlp_http, "/v1/logs", bad) == 400
 
-        expected_logs = len(jsonl_cells) + len(log_cells) + len(transform_cells)
+        # At least: the sentinel adds its findings.
+        expected_logs = len(jsonl_cells) + len(log_cells) + len(transform_cells) + len(sentinel_cells)
         outputs.wait_delivered(expected_logs, len(span_cells), oispd)
         # Every matrix line but the rejected ones was accepted.
         assert metric(outputs.admin_port, "oispd_receiver_malformed_records", receiver="jsonl") == len(
@@ -829,12 +886,14 @@ service:
         # What oispd sent before it exited is what the collectors print.
         outputs.wait_delivered(expected_logs, len(span_cells), oispd, timeout=30)
         texts = outputs.texts(oispd, admin)
+        texts["sentinel audit store"] = "\n".join(
+            p.read_bytes().decode("utf-8", "replace") for p in sorted(workdir.glob("audit.db*")))
     finally:
         if oispd.proc.poll() is None:
             oispd.stop(signal.SIGKILL)
         outputs.stop()
     hits = find_secrets(texts, all_cells, workdir)
-    return MatrixRun(all_cells, hits, texts, read_jsonl(outputs.otlp_path))
+    return MatrixRun(all_cells, hits, texts, read_jsonl(outputs.otlp_path), read_jsonl(outputs.oisp_path))
 
 
 # --- the tests ------------------------------------------------------------------------
@@ -913,6 +972,20 @@ def test_transform_copies_of_a_secret_are_redacted(matrix):
     assert not leaks, report(leaks)
 
 
+def test_sentinel_findings_and_audit_store_hold_no_credential(matrix):
+    """Scenario: OISP events whose prompt holds a credential of every row
+    (raw and JSON-escaped) after filler of 0 to 300 characters go through
+    the `sentinel` processor with an audit store.
+    Guarantees: it reports them (SEC-02 findings, quoting excerpts, are
+    exported and stored) and neither a finding in any output nor the audit
+    store holds any of the credentials."""
+    findings = [e for e in matrix.oisp_file_lines if e.get("event_type") == "security.finding"]
+    assert any(f["data"].get("detector_id") == "SEC-02" for f in findings), findings[:3]
+    assert "SEC-02" in matrix.outputs["sentinel audit store"]
+    leaks = matrix.leaks("sentinel")
+    assert not leaks, report(leaks)
+
+
 # --- the capture path ---------------------------------------------------------------
 
 def first_row(cls: str) -> tuple[str, str]:
@@ -957,9 +1030,9 @@ def test_redacted_key_in_a_captured_tool_call_switches_nothing_off(provider_env,
         "nested": {"$redacted": True, "value": planted["github_token"].text,
                    "aws": planted["aws_secret_key"].text},
     }
-    all_cells = [Cell("capture", c.cls, -1, "raw", "tool_call_arguments", c.text, c.secret)
+    all_cells = [Cell("capture", "ebpf", c.cls, -1, "raw", "tool_call_arguments", c.text, c.secret)
                  for c in planted.values()]
-    all_cells += [Cell("capture", c.cls, -1, "raw", "client_api_key", c.text, c.secret)
+    all_cells += [Cell("capture", "ebpf", c.cls, -1, "raw", "client_api_key", c.text, c.secret)
                   for c in client_keys.values()]
 
     outputs = Outputs(workdir)
