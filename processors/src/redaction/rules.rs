@@ -395,10 +395,29 @@ fn has_digit_and_letter(c: &Candidate<'_>) -> bool {
     s.iter().any(u8::is_ascii_digit) && s.iter().any(u8::is_ascii_alphabetic)
 }
 
-/// OpenAI keys: a digit and a letter after the prefix and real entropy, so
-/// that `sk-learn-compatible-estimators` is not a key.
+/// Shortest OpenAI key taken for one without a digit.
+const OPENAI_DIGITLESS_MIN_LEN: usize = 40;
+/// Entropy of an OpenAI key without a digit (random letters: about 5).
+const OPENAI_DIGITLESS_ENTROPY: f64 = 4.0;
+
+/// OpenAI keys: a digit and a letter and real entropy, so that
+/// `sk-learn-compatible-estimators` is not a key. A random 48-character
+/// key has no digit once in about 5,000; such a key is still taken when it
+/// is long, mixes upper and lower case, is random and is mostly not words
+/// (under three quarters of it in word-like chunks: random letters stay
+/// below that 9,997 times in 10,000, camel-case identifiers such as
+/// `sk-AbstractFactoryProviderConfiguration` are above 90%).
 fn openai_key(c: &Candidate<'_>) -> bool {
-    has_digit_and_letter(c) && shannon_entropy(c.secret) >= 3.0
+    let entropy = shannon_entropy(c.secret);
+    if has_digit_and_letter(c) {
+        return entropy >= 3.0;
+    }
+    let s = c.secret.as_bytes();
+    s.len() >= OPENAI_DIGITLESS_MIN_LEN
+        && s.iter().any(u8::is_ascii_uppercase)
+        && s.iter().any(u8::is_ascii_lowercase)
+        && entropy >= OPENAI_DIGITLESS_ENTROPY
+        && word_chars(s) * 4 < s.len() * 3
 }
 
 /// AWS documents its examples with an `EXAMPLE` suffix; they are not keys.
