@@ -396,7 +396,11 @@ fn openai_keys_without_a_digit() {
     for (seed, prefix) in [(60, "sk-"), (61, "sk-proj-"), (62, "sk-"), (63, "sk-proj-")] {
         let key = format!("{prefix}{}", fake(seed, 48, LETTERS));
         assert!(!key.bytes().any(|b| b.is_ascii_digit()));
-        assert_eq!(scan_kinds(&r, &format!("use {key} now")), vec!["openai_api_key"], "{key}");
+        assert_eq!(
+            scan_kinds(&r, &format!("use {key} now")),
+            vec!["openai_api_key"],
+            "{key}"
+        );
     }
     for text in [
         "sk-AbstractFactoryProviderConfigurationLoaderBean",
