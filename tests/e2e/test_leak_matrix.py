@@ -3,9 +3,9 @@
 Every credential class (the rows of `CREDENTIALS`), written in every
 encoding (`ENCODINGS`) and planted in every field kind a record has
 (`JSONL_FIELDS` for OISP events replayed by the `jsonl` receiver,
-`OTLP_LOG_FIELDS` and `OTLP_SPAN_FIELDS` for OTLP/JSON sent to the `otlp`
-receiver), goes through one oispd run. oispd exports everything to every
-exporter at once:
+`OTLP_LOG_FIELDS` and `OTLP_SPAN_FIELDS` for logs and spans sent to the
+`otlp` receiver, as OTLP/JSON over HTTP and as protobuf over gRPC), goes
+through one oispd run. oispd exports everything to every exporter at once:
 
 - `file` (OISP JSONL) and `file/otlp` (OTLP JSON);
 - `otlp_grpc` and `otlp_http`, each to a real OpenTelemetry Collector
@@ -21,17 +21,20 @@ rejects carry credentials too: they must not reach the log.
 A second pipeline of the same run puts OISP events through a `transform`
 processor that copies the prompt into an attribute, a resource attribute
 and the severity text, and the whole body into an attribute: the copies
-are exported, clean.
+are exported, clean. A third puts prompts holding credentials after
+filler of several lengths through the `sentinel` processor: its findings
+and its audit store (`audit.db` and its WAL) hold none of them.
 
 Every cell gets its own fake credential, made at test time from a seeded
 generator (nothing secret-shaped is in the repository), so a hit names its
 class, encoding, field and the output it reached. "No leak" is checked the
 way the unit matrix (processors/src/redaction/tests/leaks.rs) checks it:
 each output is searched in its raw, JSON-unescaped, percent-decoded and
-base64-decoded forms (nested, four levels), ignoring case. A canary row
-(text no rule matches) goes through the same cells and must be found in
-every output that carries its field, in every encoding, so the search is
-known to look where the credentials went.
+base64-decoded forms (nested, four levels), ignoring case (GNU grep's
+fixed-string search for every secret at once keeps this to seconds). A
+canary row (text no rule matches) goes through the same cells and must be
+found in every output that carries its field, in every encoding, so the
+search is known to look where the credentials went.
 
 The `$redacted`-key attack is in the matrix (`marker_sibling`: an
 attacker-written `{"$redacted": ...}` map holding a credential next to it)
@@ -92,6 +95,7 @@ ALPHABETS = {
 CREDENTIALS: list[tuple[str, str]] = [
     ("openai_api_key", "<<sk-proj-|{alnum:48}>>"),
     ("openai_api_key", "<<sk-|{alnum:48}>>"),
+    ("openai_api_key", "<<sk-|{letters:48}>>"),  # no digit: one random key in 5,000
     ("anthropic_api_key", "<<sk-ant-|api03-{alnum:93}AA>>"),
     ("google_api_key", "<<AIza|{alnum:35}>>"),
     ("aws_access_key_id", "<<AKIA{upper32:16}>>"),
@@ -148,9 +152,10 @@ CHARACTER_CLASSES = [str.isupper, str.islower, str.isdigit]
 def random_run(rng: random.Random, alphabet: str, length: int) -> str:
     """`length` random characters of `alphabet`; a run of 8 or more has at
     least one of each class (upper case, lower case, digit) the alphabet
-    has, as generated keys do. (The redactor asks an OpenAI-style key for a
-    digit, to tell it from `sk-learn-compatible-estimators`: a 48-character
-    key without one, 1 in 5,000, is not recognised.)"""
+    has, as nearly every real key does. The redactor's look-alike checks
+    weigh such classes (a digit in a bearer token, case and `/`/`+` in an
+    AWS secret); a row that wants a key without one says so with its
+    alphabet (`{letters:48}`)."""
     while True:
         run = "".join(rng.choice(alphabet) for _ in range(length))
         if length < 8 or all(any(map(cls, run)) for cls in CHARACTER_CLASSES if any(map(cls, alphabet))):
@@ -458,7 +463,6 @@ def base64_decoded(text: str) -> str:
     return "\n".join(out)
 
 
-
 PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # Text kept around each escape when decoding only the parts that change:
 # longer than any planted text in any encoding between two escapes.
@@ -518,6 +522,7 @@ def find_secrets(outputs: dict[str, str], all_cells: list[Cell], workdir) -> lis
     secrets at once and all views of an output at once."""
     by_secret: dict[bytes, list[Cell]] = {}
     for c in all_cells:
+        assert "\n" not in c.secret, c  # one needle a line
         by_secret.setdefault(c.secret.lower().encode(), []).append(c)
     needles = workdir / "needles.txt"
     needles.write_bytes(b"".join(s + b"\n" for s in by_secret))
@@ -976,11 +981,13 @@ def test_sentinel_findings_and_audit_store_hold_no_credential(matrix):
     """Scenario: OISP events whose prompt holds a credential of every row
     (raw and JSON-escaped) after filler of 0 to 300 characters go through
     the `sentinel` processor with an audit store.
-    Guarantees: it reports them (SEC-02 findings, quoting excerpts, are
+    Guarantees: it reports them (a SEC-02 finding for each credential,
     exported and stored) and neither a finding in any output nor the audit
     store holds any of the credentials."""
-    findings = [e for e in matrix.oisp_file_lines if e.get("event_type") == "security.finding"]
-    assert any(f["data"].get("detector_id") == "SEC-02" for f in findings), findings[:3]
+    findings = [e for e in matrix.oisp_file_lines if e.get("event_type") == "security.finding"
+                and e["data"].get("detector_id") == "SEC-02"]
+    credentials = [c for c in matrix.cells if c.namespace == "sentinel" and c.cls != "canary"]
+    assert len(findings) >= len(credentials), (len(findings), len(credentials))
     assert "SEC-02" in matrix.outputs["sentinel audit store"]
     leaks = matrix.leaks("sentinel")
     assert not leaks, report(leaks)
