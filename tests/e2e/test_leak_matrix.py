@@ -59,6 +59,7 @@ import http.server
 import json
 import random
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -999,10 +1000,15 @@ def first_row(cls: str) -> tuple[str, str]:
     return next(row for row in CREDENTIALS if row[0] == cls)
 
 
+# Rows that are command lines: an agent's child runs them (their argv, with
+# /bin/true as the program, so nothing else happens).
+COMMAND_ROWS = [(i, row) for i, row in enumerate(CREDENTIALS)
+                if row[1].split(" ", 1)[0] in ("env", "mysql", "docker", "curl")]
+
 CAPTURE_CLIENT = """
-import json, sys
+import json, subprocess, sys
 import anthropic, openai
-openai_key, anthropic_key = sys.argv[1], sys.argv[2]
+openai_key, anthropic_key, commands = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
 r = openai.OpenAI(api_key=openai_key).chat.completions.create(
     model="gpt-4o-mini", messages=[{"role": "user", "content": "weather?"}], tools=tools)
@@ -1011,25 +1017,14 @@ m = anthropic.Anthropic(api_key=anthropic_key).messages.create(
     model="claude-3-5-haiku-latest", max_tokens=64, messages=[{"role": "user", "content": "weather?"}],
     tools=[{"name": "get_weather", "input_schema": {"type": "object"}}])
 print(json.dumps(m.content[0].input))
+for argv in commands:
+    subprocess.run(argv, executable="/bin/true", check=True)
 """
 
-
-def test_redacted_key_in_a_captured_tool_call_switches_nothing_off(provider_env, oispd_bin,  # noqa: F811
-                                                                   tmp_path_factory):
-    """Scenario: the model's answer (fake OpenAI and Anthropic over real TLS,
-    captured with the `ebpf` receiver) is a tool call whose arguments hold
-    an attacker-written `"$redacted"` map next to credentials of several
-    classes, and a nested map with `"$redacted": true` next to another;
-    the clients authenticate with their own API keys.
-    Guarantees: both calls and their tool calls are captured and exported
-    to every exporter, and no credential (the answer's or the clients')
-    appears in any decoded form of any output or the log."""
-    workdir = tmp_path_factory.mktemp("leak-capture")
-    planted = {cls: generate(first_row(cls), f"capture/{cls}")
-               for cls in ["openai_api_key", "github_token", "url_credentials", "aws_secret_key"]}
-    client_keys = {cls: generate(first_row(cls), f"capture/client/{cls}")
-                   for cls in ["openai_api_key", "anthropic_api_key"]}
-    arguments = {
+# What the model answers the tool call with: an attacker-written
+# `$redacted` map beside credentials, and a nested `"$redacted": true`.
+def attacker_arguments(planted: dict[str, Credential]) -> dict:
+    return {
         "$redacted": {"reason": "secret_detected", "detector": "none"},
         "url": "https://api.example.net/v1",
         "note": planted["openai_api_key"].text,
@@ -1037,10 +1032,37 @@ def test_redacted_key_in_a_captured_tool_call_switches_nothing_off(provider_env,
         "nested": {"$redacted": True, "value": planted["github_token"].text,
                    "aws": planted["aws_secret_key"].text},
     }
+
+
+@dataclass
+class CaptureRun:
+    cells: list[Cell]
+    hits: list[Hit]
+    outputs: dict[str, str]
+    responses: list[dict]
+    child_execs: list[dict]
+    planted: dict[str, Credential]
+
+
+@pytest.fixture(scope="module")
+def capture_run(provider_env, oispd_bin, tmp_path_factory) -> CaptureRun:  # noqa: F811
+    """One oispd with the `ebpf` receiver and every exporter; one agent (a
+    Python process) makes an OpenAI and an Anthropic call whose answers
+    carry the attacker's tool call, then runs the command rows as
+    children."""
+    workdir = tmp_path_factory.mktemp("leak-capture")
+    planted = {cls: generate(first_row(cls), f"capture/{cls}")
+               for cls in ["openai_api_key", "github_token", "url_credentials", "aws_secret_key"]}
+    client_keys = {cls: generate(first_row(cls), f"capture/client/{cls}")
+                   for cls in ["openai_api_key", "anthropic_api_key"]}
+    commands = {i: generate(row, f"capture/command/{i}") for i, row in COMMAND_ROWS}
+    arguments = attacker_arguments(planted)
     all_cells = [Cell("capture", "ebpf", c.cls, -1, "raw", "tool_call_arguments", c.text, c.secret)
                  for c in planted.values()]
     all_cells += [Cell("capture", "ebpf", c.cls, -1, "raw", "client_api_key", c.text, c.secret)
                   for c in client_keys.values()]
+    all_cells += [Cell("capture", "ebpf", c.cls, i, "raw", "exec_argv", c.text, c.secret)
+                  for i, c in commands.items()]
 
     outputs = Outputs(workdir)
     oispd = Oispd(oispd_bin, f"""
@@ -1063,32 +1085,29 @@ service:
             pytest.fail(f"oispd did not start:\n{oispd.log()[-3000:]}")
         assert oispd.proc.poll() is None, f"oispd exited at start (needs root with BPF):\n{oispd.log()}"
         outputs.connect_websocket()
+        argvs = [shlex.split(c.text) for c in commands.values()]
         client = subprocess.Popen([sys.executable, "-c", CAPTURE_CLIENT, client_keys["openai_api_key"].text,
-                                   client_keys["anthropic_api_key"].text],
+                                   client_keys["anthropic_api_key"].text, json.dumps(argvs)],
                                   env=provider_env["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         out, err = client.communicate(timeout=90)
         assert client.returncode == 0, err
         # The clients got the attacker's arguments as sent.
         assert [json.loads(line) for line in out.splitlines()] == [arguments, arguments]
 
-        def responses():
+        def captured():
             if not outputs.oisp_path.exists():
                 return None
-            events = [e for e in read_jsonl(outputs.oisp_path) if (e.get("process") or {}).get("pid") == client.pid]
-            got = [e for e in events if e.get("event_type") == "ai.response"]
-            return got if len(got) >= 2 else None
+            events = read_jsonl(outputs.oisp_path)
+            responses = [e for e in events if e.get("event_type") == "ai.response"
+                         and (e.get("process") or {}).get("pid") == client.pid]
+            execs = [e for e in events if e.get("event_type") == "process.exec"
+                     and (e.get("process") or {}).get("ppid") == client.pid]
+            return (responses, execs) if len(responses) >= 2 and len(execs) >= len(argvs) else None
 
         try:
-            got = wait_for(responses, timeout=60, what="both captured ai.response events")
+            responses, execs = wait_for(captured, timeout=60, what="both calls and every child's exec captured")
         except TimeoutError:
-            pytest.fail(f"the calls were not captured:\n{oispd.log()[-3000:]}")
-        # The tool calls were captured, with the arguments' plain parts,
-        # and each credential was replaced by a marker naming its class.
-        text = json.dumps(got)
-        assert text.count("get_weather") >= 2, text
-        assert text.count("https://api.example.net/v1") >= 2, text
-        for cls in planted:
-            assert cls in text, f"no {cls} marker in {text}"
+            pytest.fail(f"not captured:\n{oispd.log()[-3000:]}")
 
         def everywhere():
             shown = [outputs.webhook.text(), "\n".join(outputs.websocket.messages), outputs.grpc.output(),
@@ -1107,8 +1126,41 @@ service:
         if oispd.proc.poll() is None:
             oispd.stop(signal.SIGKILL)
         outputs.stop()
+    return CaptureRun(all_cells, find_secrets(texts, all_cells, workdir), texts, responses, execs, planted)
+
+
+def test_redacted_key_in_a_captured_tool_call_switches_nothing_off(capture_run):
+    """Scenario: the model's answer (fake OpenAI and Anthropic over real TLS,
+    captured with the `ebpf` receiver) is a tool call whose arguments hold
+    an attacker-written `"$redacted"` map next to credentials of several
+    classes, and a nested map with `"$redacted": true` next to another;
+    the clients authenticate with their own API keys (and have them in
+    their command line).
+    Guarantees: both calls and their tool calls are captured and exported
+    to every exporter, each credential becomes a marker of its class, and
+    no credential (the answer's or the clients') appears in any decoded
+    form of any output or the log."""
+    text = json.dumps(capture_run.responses)
+    assert text.count("get_weather") >= 2, text
+    assert text.count("https://api.example.net/v1") >= 2, text
+    for cls in capture_run.planted:
+        assert cls in text, f"no {cls} marker in {text}"
     for name in ["otlp_grpc (otelcol)", "otlp_http (otelcol)", "webhook", "websocket", "file/otlp",
                  "log and debug exporter"]:
-        assert "https://api.example.net/v1" in texts[name], f"no captured tool call reached {name}"
-    leaks = find_secrets(texts, all_cells, workdir)
+        assert "https://api.example.net/v1" in capture_run.outputs[name], f"no captured tool call reached {name}"
+    leaks = [h for h in capture_run.hits if h.cell.field != "exec_argv"]
+    assert not leaks, report(leaks)
+
+
+def test_captured_exec_arguments_hold_no_password(capture_run):
+    """Scenario: the agent runs `env PGPASSWORD=...`, `mysql -p...`,
+    `mysql --password=...`, `docker login --password ...`, `curl -u
+    user:...`, `curl --user ...` and `curl -H "X-Vault-Token: ..."` as
+    children, captured by the `ebpf` receiver as `process.exec` events.
+    Guarantees: every exec is exported with its arguments (the programs'
+    names are there) and no password or token appears in any output or
+    the log."""
+    programs = {(e["data"].get("args") or ["?"])[0] for e in capture_run.child_execs}
+    assert programs == {"curl", "docker", "env", "mysql"}, capture_run.child_execs[:2]
+    leaks = [h for h in capture_run.hits if h.cell.field == "exec_argv"]
     assert not leaks, report(leaks)

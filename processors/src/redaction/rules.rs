@@ -307,8 +307,9 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     BuiltinRule {
         kind: "basic_auth",
         // `curl -u user:password` (also `--user`, and the proxy forms):
-        // the password after the first colon.
-        pattern: r#"(?:^|[\s/"'])curl\b[^\n;|&]*?\s(?:-u|-U|--user|--proxy-user)(?:=|\s*)["']?[^\s:"']*:([^\s"']+)"#,
+        // the password after the first colon. Arguments may be separated
+        // as in a JSON array too (`"curl", "-u", "user:password"`).
+        pattern: r#"(?:^|[\s/"'])curl\b[^\n;|&]*?[\s"'](?:-u|-U|--user|--proxy-user)(?:=|["']?\s*,?\s*)["']?[^\s:"']*:([^\s"']+)"#,
         keywords: &["curl"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -340,8 +341,9 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "password",
-        // `--password VALUE` as separate arguments (and the wget forms).
-        pattern: r#"(?:^|\s)--(?:password|passwd|http-password|ftp-password|proxy-password)\s+(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s"'\-][^\s"']*))"#,
+        // `--password VALUE` as separate arguments (and the wget forms),
+        // also as items of a JSON array (`"--password", "VALUE"`).
+        pattern: r#"(?:^|[\s"'])--(?:password|passwd|http-password|ftp-password|proxy-password)(?:\s+|["']\s*,\s*)(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s"'\-][^\s"']*))"#,
         keywords: &["password", "passwd"],
         gate: Gate::Keywords,
         extract: Extract::FirstNonEmpty,
@@ -350,8 +352,9 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "password",
-        // `mysql -pSECRET` (the value glued to `-p`; `-p` alone prompts).
-        pattern: r#"(?:^|[\s/"'])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlsh|mariadb|mariadb-dump)\b[^\n;|&]*?\s-p(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s"']+))"#,
+        // `mysql -pSECRET` (the value glued to `-p`; `-p` alone prompts),
+        // also as an item of a JSON array (`"mysql", "-pSECRET"`).
+        pattern: r#"(?:^|[\s/"'])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlsh|mariadb|mariadb-dump)\b[^\n;|&]*?(?:\s-p(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s"']+))|["']-p([^\s"']+))"#,
         keywords: &["mysql", "mariadb"],
         gate: Gate::Keywords,
         extract: Extract::FirstNonEmpty,
