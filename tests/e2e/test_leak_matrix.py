@@ -57,6 +57,7 @@ import base64
 import bisect
 import http.server
 import json
+import math
 import random
 import re
 import shlex
@@ -68,6 +69,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -101,7 +103,8 @@ CREDENTIALS: list[tuple[str, str]] = [
     ("google_api_key", "<<AIza|{alnum:35}>>"),
     ("aws_access_key_id", "<<AKIA{upper32:16}>>"),
     ("aws_access_key_id", "<<ASIA{upper32:16}>>"),
-    ("aws_secret_key", "<<{b64:40}>>"),
+    ("aws_secret_key", "aws_secret_access_key = <<{b64:40}>>"),
+    ("aws_secret_key", "<<{aws_alone:40}>>"),
     ("aws_session_token", "export AWS_SESSION_TOKEN=<<{b64:320}>>"),
     ("azure_ad_client_secret", "<<{alnum:3}8Q~{alnum:34}>>"),
     ("azure_storage_key",
@@ -150,6 +153,27 @@ PLACEHOLDER = re.compile(r"\{(\w+):(\d+)\}")
 CHARACTER_CLASSES = [str.isupper, str.islower, str.isdigit]
 
 
+def entropy(s: str) -> float:
+    """Shannon entropy in bits per character."""
+    return -sum(n / len(s) * math.log2(n / len(s)) for n in Counter(s).values())
+
+
+def word_chars(s: str) -> int:
+    """Characters in word-like chunks (an optional capital, then three or
+    more lower-case letters)."""
+    return sum(len(m.group()) for m in re.finditer(r"[A-Z]?[a-z]{3,}", s))
+
+
+# Alphabets whose runs must also pass a check. A 40-character base64
+# string alone is an AWS secret access key to the redactor only when it is
+# random (entropy of 4.2 bits) and mostly not words (under 24 characters
+# in word-like chunks); about one random key in 1,000 is not, by design
+# (camel-case identifiers and paths of 40 characters look the same).
+SHAPED_ALPHABETS = {
+    "aws_alone": ("b64", lambda run: entropy(run) >= 4.2 and word_chars(run) < 24),
+}
+
+
 def random_run(rng: random.Random, alphabet: str, length: int) -> str:
     """`length` random characters of `alphabet`; a run of 8 or more has at
     least one of each class (upper case, lower case, digit) the alphabet
@@ -177,7 +201,14 @@ def generate(row: tuple[str, str], seed: str) -> Credential:
     """A fresh credential of `row` (class, template), the same for a seed."""
     cls, template = row
     rng = random.Random(seed)
-    text = PLACEHOLDER.sub(lambda m: random_run(rng, ALPHABETS[m.group(1)], int(m.group(2))), template)
+    def run(m: re.Match) -> str:
+        alphabet, check = SHAPED_ALPHABETS.get(m.group(1), (m.group(1), lambda _: True))
+        while True:
+            text = random_run(rng, ALPHABETS[alphabet], int(m.group(2)))
+            if check(text):
+                return text
+
+    text = PLACEHOLDER.sub(run, template)
     before, rest = text.split("<<", 1)
     secret, after = rest.split(">>", 1)
     prefix = secret.find("|")
