@@ -42,6 +42,9 @@ and, as the issue reported it, through the real capture path: the fake
 provider answers with a tool call whose arguments carry `"$redacted"` and
 credentials, an OpenAI and an Anthropic client call it, oispd captures with
 the `ebpf` receiver and exports to every exporter; no credential appears.
+The same agent then runs the command-line rows (`env PGPASSWORD=...`,
+`mysql -p...`, `curl -u ...`) as children: their `process.exec`
+arguments are exported clean too.
 
 To add a credential format: a row in `CREDENTIALS`. A place: an entry in
 one of the field tables. An encoding: an entry in `ENCODINGS`.
@@ -349,12 +352,6 @@ def oisp_json_body(text: str) -> str:
     except ValueError:
         inside = json_escape(text)
     return doc.replace(marker, inside)
-
-
-def set_body(value: dict):
-    def place(parts: dict, _text: str) -> None:
-        parts["record"]["body"] = value
-    return place
 
 
 # Each placement changes `parts` ({"resource": [attributes], "scope":
@@ -1052,9 +1049,10 @@ for argv in commands:
     subprocess.run(argv, executable="/bin/true", check=True)
 """
 
-# What the model answers the tool call with: an attacker-written
-# `$redacted` map beside credentials, and a nested `"$redacted": true`.
+
 def attacker_arguments(planted: dict[str, Credential]) -> dict:
+    """What the model answers the tool call with: an attacker-written
+    `$redacted` map beside credentials, and a nested `"$redacted": true`."""
     return {
         "$redacted": {"reason": "secret_detected", "detector": "none"},
         "url": "https://api.example.net/v1",
@@ -1187,7 +1185,8 @@ def test_captured_exec_arguments_hold_no_password(capture_run):
     """Scenario: the agent runs `env PGPASSWORD=...`, `mysql -p...`,
     `mysql --password=...`, `docker login --password ...`, `curl -u
     user:...`, `curl --user ...` and `curl -H "X-Vault-Token: ..."` as
-    children, captured by the `ebpf` receiver as `process.exec` events.
+    children, captured by the `ebpf` receiver as `process.exec` events;
+    its own command line holds the same commands as JSON text.
     Guarantees: every exec is exported with its arguments (the programs'
     names are there) and no password or token appears in any output or
     the log."""
