@@ -185,6 +185,68 @@ def rotel_sink(tmp_path):
         r.stop()
 
 
+# The collector peer lives in ../shared beside the checkout (DESIGN.md).
+OTELCOL_PEER_CANDIDATES = [ROOT.parent / "shared" / "peers" / "otelcol" / "otelcol-peer",
+                           pathlib.Path("/work/shared/peers/otelcol/otelcol-peer")]
+
+
+class OtelCol:
+    """The OpenTelemetry Collector (Go, ../shared/peers/otelcol) as an OTLP
+    sink: one receiver (`grpc` or `http`) and the `debug` exporter at
+    detailed verbosity, unsampled, printing every log record and span it
+    receives."""
+
+    def __init__(self, workdir: pathlib.Path, protocol: str, name: str = "otelcol"):
+        given = os.environ.get("OTELCOL_PEER")
+        candidates = [pathlib.Path(given)] if given else OTELCOL_PEER_CANDIDATES
+        binary = next((c for c in candidates if os.access(c, os.X_OK)), None)
+        if binary is None:
+            pytest.fail(f"the OpenTelemetry Collector peer is not at {candidates}: set OTELCOL_PEER")
+        self.port = free_port()
+        self.protocol = protocol
+        config = workdir / f"{name}.yaml"
+        config.write_text(f"""
+receivers:
+  otlp:
+    protocols:
+      {protocol}: {{endpoint: 127.0.0.1:{self.port}}}
+exporters:
+  debug: {{verbosity: detailed, sampling_initial: 1000000000, sampling_thereafter: 1}}
+service:
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    logs: {{receivers: [otlp], exporters: [debug]}}
+    traces: {{receivers: [otlp], exporters: [debug]}}
+""")
+        self.out_path = workdir / f"{name}.out"
+        self._out = open(self.out_path, "wb")
+        self.proc = subprocess.Popen([str(binary), "--config", str(config)],
+                                     stdout=self._out, stderr=subprocess.STDOUT)
+        wait_port(self.port)
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint as oispd's `otlp_grpc` / `otlp_http` exporter takes it."""
+        return f"127.0.0.1:{self.port}" if self.protocol == "grpc" else f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    def counts(self) -> tuple[int, int]:
+        """(log records, spans) printed so far."""
+        text = self.output()
+        return text.count("\nLogRecord #"), text.count("\nSpan #")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._out.close()
+
+
 def read_jsonl(path: pathlib.Path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 

@@ -15,7 +15,9 @@ eBPF capture tests (tests/e2e/test_capture.py), and the fixtures around it.
   base64), `/v1/responses`, and the Responses API's WebSocket mode on
   `GET /v1/responses` (fake_responses_ws.py); Anthropic `/v1/messages`
   (plain, streaming, tool use). The model in each answer is the model asked for; token usage
-  comes from the constants below, so tests know the exact counts.
+  comes from the constants below, so tests know the exact counts. A tool
+  call's arguments are `FakeProvider.tool_arguments` (a test may set them:
+  the model's output is attacker-written).
 - Every request is recorded (path, headers, JSON body) for the tests.
 """
 from __future__ import annotations
@@ -49,6 +51,9 @@ ANTHROPIC_TOOLS = {"input_tokens": 40, "output_tokens": 15}
 
 TOOL_CALL_ID = "call_weather_0001"
 TOOL_USE_ID = "toolu_weather_0001"
+# The arguments of the tool call the fake model answers with, unless a test
+# sets `FakeProvider.tool_arguments` (the model's output is attacker-written).
+DEFAULT_TOOL_ARGUMENTS = {"city": "Paris"}
 REPLY_PARTS = ["Hel", "lo ", "from ", "the ", "fake"]
 # Pause between streamed events, so that a stream really is a sequence of reads.
 STREAM_PAUSE = 0.02
@@ -100,7 +105,7 @@ def sse_event(name: str, data) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + json.dumps(data).encode() + b"\n\n"
 
 
-def openai_chat(req: dict):
+def openai_chat(req: dict, tool_arguments: dict):
     """(content type, body parts, streamed) of a chat completion answer."""
     model = req.get("model", "unknown")
     created = int(time.time())
@@ -110,7 +115,7 @@ def openai_chat(req: dict):
         if tools:
             message = {"role": "assistant", "content": None, "tool_calls": [{
                 "id": TOOL_CALL_ID, "type": "function",
-                "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}]}
+                "function": {"name": "get_weather", "arguments": json.dumps(tool_arguments)}}]}
             finish, usage = "tool_calls", OPENAI_TOOLS
         else:
             message = {"role": "assistant", "content": "".join(REPLY_PARTS)}
@@ -143,12 +148,12 @@ def openai_embeddings(req: dict):
     return "application/json", [json.dumps(body).encode()], False
 
 
-def anthropic_messages(req: dict):
+def anthropic_messages(req: dict, tool_arguments: dict):
     model = req.get("model", "unknown")
     tools = bool(req.get("tools"))
     if not req.get("stream"):
         if tools:
-            content = [{"type": "tool_use", "id": TOOL_USE_ID, "name": "get_weather", "input": {"city": "Paris"}}]
+            content = [{"type": "tool_use", "id": TOOL_USE_ID, "name": "get_weather", "input": tool_arguments}]
             stop, usage = "tool_use", ANTHROPIC_TOOLS
         else:
             content = [{"type": "text", "text": "".join(REPLY_PARTS)}]
@@ -178,19 +183,20 @@ def anthropic_messages(req: dict):
     return "text/event-stream", parts, True
 
 
-def answer(path: str, body: bytes):
-    """(status, content type, body parts, streamed) for a request."""
+def answer(path: str, body: bytes, tool_arguments: dict = DEFAULT_TOOL_ARGUMENTS):
+    """(status, content type, body parts, streamed) for a request; a tool
+    call in the answer carries `tool_arguments`."""
     try:
         req = json.loads(body or b"{}")
     except ValueError:
         return 400, "application/json", [b'{"error":{"message":"invalid JSON"}}'], False
     route = path.split("?")[0]
     if route.endswith("/chat/completions"):
-        return (200, *openai_chat(req))
+        return (200, *openai_chat(req, tool_arguments))
     if route.endswith("/embeddings"):
         return (200, *openai_embeddings(req))
     if route.endswith("/messages"):
-        return (200, *anthropic_messages(req))
+        return (200, *anthropic_messages(req, tool_arguments))
     return 404, "application/json", [b'{"error":{"message":"no such route"}}'], False
 
 
@@ -207,6 +213,7 @@ class FakeProvider:
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self.requests: list[dict] = []
+        self.tool_arguments: dict = DEFAULT_TOOL_ARGUMENTS
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.handler = type("Http1Handler", (_Http1Handler,), {"provider": self})
@@ -276,7 +283,7 @@ class FakeProvider:
                     s = streams.pop(ev.stream_id)
                     path = s["headers"].get(":path", "/")
                     self.record("h2", path, s["headers"], s["body"])
-                    status, ctype, parts, streamed = answer(path, s["body"])
+                    status, ctype, parts, streamed = answer(path, s["body"], self.tool_arguments)
                     conn.send_headers(ev.stream_id, [(":status", str(status)), ("content-type", ctype)])
                     tls.sendall(conn.data_to_send())
                     for i, part in enumerate(parts):
@@ -310,7 +317,7 @@ class _Http1Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         self.provider.record("http/1.1", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-        status, ctype, parts, streamed = answer(self.path, body)
+        status, ctype, parts, streamed = answer(self.path, body, self.provider.tool_arguments)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         if streamed:

@@ -307,8 +307,9 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     BuiltinRule {
         kind: "basic_auth",
         // `curl -u user:password` (also `--user`, and the proxy forms):
-        // the password after the first colon.
-        pattern: r#"(?:^|[\s/"'])curl\b[^\n;|&]*?\s(?:-u|-U|--user|--proxy-user)(?:=|\s*)["']?[^\s:"']*:([^\s"']+)"#,
+        // the password after the first colon. Arguments may be separated
+        // as in a JSON array too (`"curl", "-u", "user:password"`).
+        pattern: r#"(?:^|[\s/"'])curl\b[^\n;|&]*?[\s"'](?:-u|-U|--user|--proxy-user)(?:=|["']?\s*,?\s*)["']?[^\s:"']*:([^\s"']+)"#,
         keywords: &["curl"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -340,8 +341,9 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "password",
-        // `--password VALUE` as separate arguments (and the wget forms).
-        pattern: r#"(?:^|\s)--(?:password|passwd|http-password|ftp-password|proxy-password)\s+(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s"'\-][^\s"']*))"#,
+        // `--password VALUE` as separate arguments (and the wget forms),
+        // also as items of a JSON array (`"--password", "VALUE"`).
+        pattern: r#"(?:^|[\s"'])--(?:password|passwd|http-password|ftp-password|proxy-password)(?:\s+|["']\s*,\s*)(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s"'\-][^\s"']*))"#,
         keywords: &["password", "passwd"],
         gate: Gate::Keywords,
         extract: Extract::FirstNonEmpty,
@@ -350,8 +352,9 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "password",
-        // `mysql -pSECRET` (the value glued to `-p`; `-p` alone prompts).
-        pattern: r#"(?:^|[\s/"'])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlsh|mariadb|mariadb-dump)\b[^\n;|&]*?\s-p(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s"']+))"#,
+        // `mysql -pSECRET` (the value glued to `-p`; `-p` alone prompts),
+        // also as an item of a JSON array (`"mysql", "-pSECRET"`).
+        pattern: r#"(?:^|[\s/"'])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlsh|mariadb|mariadb-dump)\b[^\n;|&]*?(?:\s-p(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^\s"']+))|["']-p([^\s"']+))"#,
         keywords: &["mysql", "mariadb"],
         gate: Gate::Keywords,
         extract: Extract::FirstNonEmpty,
@@ -395,10 +398,29 @@ fn has_digit_and_letter(c: &Candidate<'_>) -> bool {
     s.iter().any(u8::is_ascii_digit) && s.iter().any(u8::is_ascii_alphabetic)
 }
 
-/// OpenAI keys: a digit and a letter after the prefix and real entropy, so
-/// that `sk-learn-compatible-estimators` is not a key.
+/// Shortest OpenAI key taken for one without a digit.
+const OPENAI_DIGITLESS_MIN_LEN: usize = 40;
+/// Entropy of an OpenAI key without a digit (random letters: about 5).
+const OPENAI_DIGITLESS_ENTROPY: f64 = 4.0;
+
+/// OpenAI keys: a digit and a letter and real entropy, so that
+/// `sk-learn-compatible-estimators` is not a key. A random 48-character
+/// key has no digit once in about 5,000; such a key is still taken when it
+/// is long, mixes upper and lower case, is random and is mostly not words
+/// (under three quarters of it in word-like chunks: random letters stay
+/// below that 9,997 times in 10,000, camel-case identifiers such as
+/// `sk-AbstractFactoryProviderConfiguration` are above 90%).
 fn openai_key(c: &Candidate<'_>) -> bool {
-    has_digit_and_letter(c) && shannon_entropy(c.secret) >= 3.0
+    let entropy = shannon_entropy(c.secret);
+    if has_digit_and_letter(c) {
+        return entropy >= 3.0;
+    }
+    let s = c.secret.as_bytes();
+    s.len() >= OPENAI_DIGITLESS_MIN_LEN
+        && s.iter().any(u8::is_ascii_uppercase)
+        && s.iter().any(u8::is_ascii_lowercase)
+        && entropy >= OPENAI_DIGITLESS_ENTROPY
+        && word_chars(s) * 4 < s.len() * 3
 }
 
 /// AWS documents its examples with an `EXAMPLE` suffix; they are not keys.

@@ -760,6 +760,32 @@ fn argv_arrays_are_scanned_as_command_lines() {
     assert_eq!(body["data"]["long"][4], "registry.internal");
 }
 
+/// Scenario: command lines written as JSON arrays inside a string (an
+/// agent's argument holding `[["mysql", "-uroot", "-pPW"], ...]`, a tool
+/// call's `arguments` kept as JSON text), raw and JSON-escaped; and the
+/// prompt forms that hold no password.
+/// Guarantees: `-pPW`, `--password`, `PW` and `-u user:PW` items are
+/// redacted (the end-to-end leak matrix met them in a captured command
+/// line); `"mysql", "-p"` and `"curl", "-u", "alice"` are left alone.
+#[test]
+fn argv_written_as_json_text() {
+    let r = redactor();
+    let text = r#"[["mysql", "-uroot", "-pMyJsonPw0rd1", "shop"], ["docker", "login", "-u", "bob", "--password", "DockerJson2"], ["curl", "-u", "alice:CurlJson3x", "https://api.internal/v1"], ["curl", "--user", "alice:CurlJson4y", "https://api.internal/v1"]]"#;
+    for form in [text.to_string(), serde_json::to_string(text).unwrap()] {
+        let out = r.redact_text(&form).unwrap_or_default();
+        for pw in ["MyJsonPw0rd1", "DockerJson2", "CurlJson3x", "CurlJson4y"] {
+            assert!(!out.contains(pw), "{pw}: {out}");
+        }
+        assert!(out.contains(r#"docker"#) && out.contains("alice:"), "{out}");
+    }
+    for prompt in [
+        r#"["mysql", "-u", "root", "-p", "shop"]"#,
+        r#"["curl", "-u", "alice", "https://api.internal/v1"]"#,
+    ] {
+        assert_eq!(r.redact_text(prompt), None, "{prompt}");
+    }
+}
+
 /// Scenario: a map key that is itself a key, and a header given as an
 /// array of strings (OISP `headers`) and a nested map under a sensitive
 /// key.

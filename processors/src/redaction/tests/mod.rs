@@ -385,6 +385,32 @@ fn ordinary_text_is_left_alone() {
     }
 }
 
+/// Scenario: OpenAI keys of random letters only (no digit, as one random
+/// 48-character key in about 5,000 is), legacy and project form; and
+/// camel-case identifiers and hyphenated words after `sk-`.
+/// Guarantees: the keys are found (the end-to-end leak matrix met one that
+/// was not); the identifiers and words are not.
+#[test]
+fn openai_keys_without_a_digit() {
+    let r = redactor();
+    for (seed, prefix) in [(60, "sk-"), (61, "sk-proj-"), (62, "sk-"), (63, "sk-proj-")] {
+        let key = format!("{prefix}{}", fake(seed, 48, LETTERS));
+        assert!(!key.bytes().any(|b| b.is_ascii_digit()));
+        assert_eq!(
+            scan_kinds(&r, &format!("use {key} now")),
+            vec!["openai_api_key"],
+            "{key}"
+        );
+    }
+    for text in [
+        "sk-AbstractFactoryProviderConfigurationLoaderBean",
+        "sk-SuperLongCamelCaseIdentifierForTestingPurposes",
+        "sk-learn-compatible-estimators-for-timeseries-and-panels",
+    ] {
+        assert_eq!(scan_kinds(&r, text), Vec::<String>::new(), "{text}");
+    }
+}
+
 /// Scenario: PII of every class with the default config (card, IBAN,
 /// national id masked; e-mail and phone off).
 /// Guarantees: masks keep the shape and last digits; off classes untouched;
