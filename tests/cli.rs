@@ -269,3 +269,31 @@ service:
     );
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
 }
+
+/// Scenario: `sending_queue.num_consumers: 4` on a `file` exporter (a
+/// single writer) and on an `otlp_grpc` exporter, and 1 on another file.
+/// Guarantees: exit 0; one warning, naming the file exporter's key and
+/// saying the value is ignored; none for the exporter that honours it or
+/// for 1.
+#[test]
+fn num_consumers_on_a_single_writer_is_warned_about() {
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+exporters:
+  file/local: {path: /tmp/oispd-cli-test.jsonl, sending_queue: {num_consumers: 4}}
+  file/one: {path: /tmp/oispd-cli-test-1.jsonl, sending_queue: {num_consumers: 1}}
+  otlp_grpc: {endpoint: '127.0.0.1:4317', tls: {insecure: true}, sending_queue: {num_consumers: 4}}
+service:
+  pipelines: {logs: {receivers: [otlp], exporters: [file/local, file/one, otlp_grpc]}}
+"#,
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("Warning: ")).collect();
+    assert_eq!(
+        warnings,
+        vec!["Warning: exporters::file/local::sending_queue::num_consumers: 4 is ignored: the file exporter writes in order and keeps one request in flight"],
+        "{err}"
+    );
+}

@@ -7,6 +7,7 @@ use crate::factory::ComponentError;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why an export attempt failed.
@@ -53,6 +54,16 @@ impl ExportError {
     }
 }
 
+/// The sending half of an exporter whose client may carry several requests
+/// at once (an HTTP/2 channel, a connection pool, a Kafka producer): the
+/// exporter helper calls it from up to `sending_queue.num_consumers` tasks
+/// concurrently, so requests complete (and are retried) in any order.
+#[async_trait]
+pub trait ConcurrentExport: Send + Sync {
+    /// Sends one batch the caller keeps for a possible retry.
+    async fn export_ref(&self, batch: &Batch) -> Result<(), ExportError>;
+}
+
 /// Sends batches somewhere. Driven by the exporter helper, which owns the
 /// queue, batching, retry and counters, so an implementation only encodes and
 /// sends.
@@ -73,6 +84,15 @@ pub trait Exporter: Send {
         self.export(batch.clone()).await
     }
 
+    /// A sender the helper may call from several tasks at once; asked once,
+    /// after [`Exporter::start`]. The default, `None`, keeps one export in
+    /// flight through [`Exporter::export`] / [`Exporter::export_ref`], in
+    /// order: right for single writers (a file, a terminal, a socket fan-out)
+    /// whatever `sending_queue.num_consumers` says.
+    fn concurrent_sender(&self) -> Option<Arc<dyn ConcurrentExport>> {
+        None
+    }
+
     /// Flushes and closes; called once after the last export.
     async fn shutdown(&mut self) -> Result<(), ComponentError> {
         Ok(())
@@ -87,6 +107,10 @@ pub struct QueueSettings {
     /// Whether records are queued at all; without a queue the pipeline waits
     /// for each export.
     pub enabled: bool,
+    /// Export requests in flight at once (default 10, as in the collector).
+    /// Exporters that write in order to one place (`file`, `debug`,
+    /// `websocket`) keep one in flight whatever this says.
+    pub num_consumers: usize,
     /// Capacity of the in-memory queue, in the unit `sizer` names (default
     /// 1000 batches, as in the collector). A persistent queue is bounded by
     /// `max_storage_bytes` instead.
@@ -135,6 +159,10 @@ impl QueueSizer {
     }
 }
 
+/// The default number of export requests in flight per exporter, the
+/// collector's `sending_queue.num_consumers` default.
+pub const DEFAULT_NUM_CONSUMERS: usize = 10;
+
 /// The default byte limit of a persistent sending queue: 256 MiB.
 pub const DEFAULT_MAX_STORAGE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -142,6 +170,7 @@ impl Default for QueueSettings {
     fn default() -> Self {
         QueueSettings {
             enabled: true,
+            num_consumers: DEFAULT_NUM_CONSUMERS,
             queue_size: 1000,
             sizer: QueueSizer::Requests,
             block_on_overflow: false,
@@ -159,6 +188,9 @@ impl QueueSettings {
         let mut out = Vec::new();
         if self.enabled && self.queue_size == 0 {
             out.push("'sending_queue.queue_size' must be above 0".to_string());
+        }
+        if self.num_consumers == 0 {
+            out.push("'sending_queue.num_consumers' must be above 0".to_string());
         }
         if let Some(dir) = &self.storage {
             if dir.as_os_str().is_empty() {

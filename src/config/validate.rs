@@ -5,8 +5,9 @@
 //! [`warnings`] are valid settings worth a second look: a listener in use
 //! (the admin server, the otlp receiver's gRPC and HTTP servers) bound
 //! beyond loopback without authentication, where anyone who reaches it
-//! reads or injects what oispd carries. `oispd validate` prints them and
-//! still exits 0; `oispd` logs them at start.
+//! reads or injects what oispd carries; and `sending_queue.num_consumers`
+//! above 1 on an exporter that sends one request at a time. `oispd
+//! validate` prints them and still exits 0; `oispd` logs them at start.
 
 use super::{Config, PipelineConfig, KINDS};
 use crate::registry::Registry;
@@ -28,8 +29,9 @@ pub fn validate(config: &Config, registry: &Registry) -> Vec<ConfigError> {
 
 /// Listeners in use that are bound beyond loopback without
 /// authentication, each naming the component and the key.
-pub fn warnings(config: &Config) -> Vec<ConfigError> {
+pub fn warnings(config: &Config, registry: &Registry) -> Vec<ConfigError> {
     let mut out = Vec::new();
+    single_writer_concurrency(config, registry, &mut out);
     let used_extensions: BTreeSet<&str> = config
         .service
         .extensions
@@ -82,6 +84,30 @@ pub fn warnings(config: &Config) -> Vec<ConfigError> {
         }
     }
     out
+}
+
+/// `sending_queue.num_consumers` above 1 written on an exporter whose type
+/// keeps one request in flight (it writes in order to one place).
+fn single_writer_concurrency(config: &Config, registry: &Registry, out: &mut Vec<ConfigError>) {
+    for (id, body) in config.section(Kind::Exporter) {
+        let Some(factory) = registry.exporter(id.type_name()) else {
+            continue;
+        };
+        let consumers = body
+            .get("sending_queue")
+            .and_then(|q| q.get("num_consumers"))
+            .and_then(Value::as_u64);
+        match consumers {
+            Some(n) if n > 1 && !factory.exports_concurrently() => {
+                let name = id.to_string();
+                out.push(ConfigError::new(
+                    &["exporters", &name, "sending_queue", "num_consumers"],
+                    format!("{n} is ignored: the {} exporter writes in order and keeps one request in flight", id.type_name()),
+                ));
+            }
+            _ => {}
+        }
+    }
 }
 
 fn check_components(config: &Config, registry: &Registry, errors: &mut Vec<ConfigError>) {
