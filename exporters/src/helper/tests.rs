@@ -15,7 +15,7 @@ fn settings() -> ExporterSettings {
     ExporterSettings {
         queue: QueueSettings {
             enabled: true,
-            queue_size: 10,
+            queue_size: Some(10),
             block_on_overflow: false,
             ..QueueSettings::default()
         },
@@ -252,7 +252,7 @@ async fn blocking_mode_applies_back_pressure() {
     let gate = Arc::new(Semaphore::new(0));
     let fake = Fake::gated(gate.clone());
     let mut s = settings();
-    s.queue.queue_size = 2;
+    s.queue.queue_size = Some(2);
     s.queue.block_on_overflow = true;
     let h = start(&fake, s).await;
     h.consumer.consume(logs(1)).await.unwrap();
@@ -586,4 +586,36 @@ fn zero_consumers_is_refused() {
         settings_problems(&RetrySettings::default(), &queue),
         vec!["'sending_queue.num_consumers' must be above 0".to_string()]
     );
+}
+
+/// Scenario: a queue of 2 batches with a stuck exporter; after it is full,
+/// a batch arrives for which a receiver waits (`consume_acked`, OTLP),
+/// then one nobody waits for (`consume`, capture).
+/// Guarantees: the first is refused ("sending queue is full") and counted
+/// as enqueue_failed, evicting nothing; the second evicts the oldest
+/// queued batch, counted as dropped.
+#[tokio::test(start_paused = true)]
+async fn full_queue_refuses_waiting_senders_and_evicts_for_the_rest() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Fake::gated(gate.clone());
+    let mut s = settings();
+    s.queue.queue_size = Some(2);
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    settle_tasks().await;
+    h.consumer.consume(logs(2)).await.unwrap();
+    h.consumer.consume(logs(3)).await.unwrap();
+    let (ack, _outcome) = Ack::new();
+    let err = h.consumer.consume_acked(logs(4), &ack).await.unwrap_err();
+    assert!(
+        matches!(&err, ConsumeError::Refused(m) if m == "sending queue is full"),
+        "{err:?}"
+    );
+    let m = h.metric(Signal::Logs);
+    assert_eq!((m.enqueue_failed.get(), m.dropped.get()), (4, 0));
+    h.consumer.consume(logs(5)).await.unwrap();
+    assert_eq!(m.dropped.get(), 2);
+    gate.add_permits(100);
+    h.finish().await;
+    assert_eq!(fake.with(|s| s.delivered.clone()), vec![1, 3, 5]);
 }

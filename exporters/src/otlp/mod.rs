@@ -160,10 +160,10 @@ mod tests {
     /// Guarantees: rejected records become Partial; a bare warning is success.
     #[test]
     fn partial_success_outcomes() {
-        let mut l = warning_limiter();
-        let r = partial_success(3, "too big", &mut l, "x", "http://h");
+        let l = warning_limiter();
+        let r = partial_success(3, "too big", &l, "x", "http://h");
         assert!(matches!(r, Err(ExportError::Partial { rejected: 3, .. })));
-        assert!(partial_success(0, "deprecated field", &mut l, "x", "http://h").is_ok());
-        assert!(partial_success(0, "", &mut l, "x", "http://h").is_ok());
+        assert!(partial_success(0, "deprecated field", &l, "x", "http://h").is_ok());
+        assert!(partial_success(0, "", &l, "x", "http://h").is_ok());
     }
 }
