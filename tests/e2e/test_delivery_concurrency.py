@@ -105,7 +105,7 @@ def queue_size(admin_port) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as r:
         text = r.read().decode()
     for line in text.splitlines():
-        if line.startswith("otelcol_exporter_queue_size{") and f'exporter="{EXPORTER}"' in line \
+        if line.startswith("oispd_exporter_queue_size_records{") and f'exporter="{EXPORTER}"' in line \
                 and 'data_type="logs"' in line:
             return float(line.rsplit(" ", 1)[1])
     return 0.0
