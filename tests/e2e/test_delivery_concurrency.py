@@ -101,14 +101,18 @@ def post_log(http_port, i):
         return e.code
 
 
-def queue_size(admin_port) -> float:
+def metric(admin_port, name, **labels) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as r:
         text = r.read().decode()
+    labels = {"exporter": EXPORTER, **labels}
     for line in text.splitlines():
-        if line.startswith("oispd_exporter_queue_size_records{") and f'exporter="{EXPORTER}"' in line \
-                and 'data_type="logs"' in line:
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def queued_records(admin_port) -> float:
+    return metric(admin_port, "oispd_exporter_queue_size_records", data_type="logs")
 
 
 def run_held_batches(start_oispd, consumers):
@@ -123,8 +127,9 @@ def run_held_batches(start_oispd, consumers):
             assert post_log(http_port, i) == 200
         wait_for(lambda: sink.held() == consumers, what=f"{consumers} exports held at the sink")
         # Everything not at the sink waits in oispd's queue.
-        wait_for(lambda: queue_size(admin_port) == 10 - consumers,
+        wait_for(lambda: queued_records(admin_port) == 10 - consumers,
                  what="the rest of the batches in oispd's queue")
+        assert metric(admin_port, "otelcol_exporter_in_flight_requests") == consumers
         held = sink.held()
         sink.release()
         wait_for(lambda: sink.requests == 10, what="every export answered")
@@ -137,7 +142,8 @@ def run_held_batches(start_oispd, consumers):
 def test_four_consumers_keep_four_requests_in_flight(start_oispd):
     """Scenario: `num_consumers: 4`, a sink that holds every request.
     Guarantees: four export requests are held at the sink at once while the
-    rest wait in oispd's queue; never more than four; all ten delivered."""
+    rest wait in oispd's queue, and /metrics says four are in flight; never
+    more than four; all ten delivered."""
     held, most = run_held_batches(start_oispd, 4)
     assert (held, most) == (4, 4)
 

@@ -136,6 +136,7 @@ pub async fn start_exporter(
         settings,
         metrics,
         health,
+        in_flight: telemetry.exporter_in_flight(id),
         queue,
         drain_deadline,
     };

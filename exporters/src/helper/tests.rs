@@ -498,8 +498,11 @@ async fn num_consumers_bounds_requests_in_flight() {
     assert_eq!(fake.with(|s| (s.in_flight, s.calls.len())), (4, 4));
     // Four in flight, the other six still queued.
     assert_eq!(h.metric(Signal::Logs).queue_size.get(), 6);
+    let in_flight = h.telemetry.exporter_in_flight("fake");
+    assert_eq!(in_flight.get(), 4);
     gate.add_permits(100);
     let t = h.finish().await;
+    assert_eq!(in_flight.get(), 0);
     assert_eq!(fake.with(|s| (s.delivered.len(), s.max_in_flight)), (10, 4));
     assert_eq!(t.exporter("fake", Signal::Logs).sent.get(), 10);
 }

@@ -30,6 +30,7 @@ use super::sending_queue::SendingQueue;
 use oispd_component::sanitize;
 use oispd_component::telemetry::ExporterHealth;
 use oispd_component::{Batch, ConcurrentExport, ExportError, Exporter, ExporterSettings, Signal};
+use prometheus::IntGauge;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -43,6 +44,7 @@ pub(crate) struct Worker {
     pub(crate) settings: ExporterSettings,
     pub(crate) metrics: SignalMetrics,
     pub(crate) health: Arc<ExporterHealth>,
+    pub(crate) in_flight: IntGauge,
     pub(crate) queue: SendingQueue,
     pub(crate) drain_deadline: CancellationToken,
 }
@@ -121,7 +123,11 @@ impl InFlight {
     async fn dispatch(&mut self, sender: &Arc<Sender>, ready: Ready) {
         self.free_slot().await;
         let sender = sender.clone();
-        self.tasks.spawn(async move { sender.send(ready).await });
+        let counted = InFlightRequest::start(&sender.in_flight);
+        self.tasks.spawn(async move {
+            sender.send(ready).await;
+            drop(counted);
+        });
     }
 
     /// Waits for every send task.
@@ -141,6 +147,23 @@ impl InFlight {
     }
 }
 
+/// One request counted in `otelcol_exporter_in_flight_requests` until it
+/// ends, however it ends (done, aborted, panicked).
+struct InFlightRequest(IntGauge);
+
+impl InFlightRequest {
+    fn start(gauge: &IntGauge) -> InFlightRequest {
+        gauge.inc();
+        InFlightRequest(gauge.clone())
+    }
+}
+
+impl Drop for InFlightRequest {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 impl Worker {
     /// Runs until the queue is closed and drained.
     pub(crate) async fn run(self) {
@@ -150,6 +173,7 @@ impl Worker {
             settings,
             metrics,
             health,
+            in_flight: in_flight_gauge,
             queue,
             drain_deadline,
         } = self;
@@ -174,6 +198,7 @@ impl Worker {
             settings,
             metrics,
             health,
+            in_flight: in_flight_gauge,
             drain_deadline,
             logs: Mutex::new(Logs {
                 retry: LogLimiter::new(WARN_INTERVAL),
@@ -249,6 +274,8 @@ struct Sender {
     settings: ExporterSettings,
     metrics: SignalMetrics,
     health: Arc<ExporterHealth>,
+    /// `otelcol_exporter_in_flight_requests` of this exporter.
+    in_flight: IntGauge,
     drain_deadline: CancellationToken,
     /// True with a persistent queue: batches not delivered by the deadline
     /// stay on disk instead of being counted as failed.
