@@ -57,7 +57,7 @@ use oispd_component::{
     Ack, Batch, ComponentError, ConsumeError, Consumer, Exporter, ExporterSettings, Signal,
     Telemetry,
 };
-use persistent::PersistentQueue;
+use persistent::{Overflow, PersistentQueue};
 use queue::{Item, PushError, Queue};
 use sending_queue::SendingQueue;
 use std::sync::Arc;
@@ -241,8 +241,12 @@ impl QueueConsumer {
         match &self.queue {
             SendingQueue::Memory(q) => self.push_memory(q, batch, sender_waits).await,
             SendingQueue::Persistent(q) => {
-                let block = matches!(self.mode, Mode::Block);
-                q.push(batch, block).await.map_err(|e| {
+                let overflow = match self.mode {
+                    Mode::Block => Overflow::Wait,
+                    _ if sender_waits => Overflow::Refuse,
+                    _ => Overflow::EvictOldest,
+                };
+                q.push(batch, overflow).await.map_err(|e| {
                     let error = match e {
                         persistent::PushError::WorkerGone => ConsumeError::Closed,
                         other => ConsumeError::Refused(other.to_string()),
