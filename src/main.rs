@@ -122,7 +122,7 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
     };
     let errors = config::validate::validate(&config, &registry);
     if errors.is_empty() {
-        for w in config::validate::warnings(&config) {
+        for w in config::validate::warnings(&config, &registry) {
             eprintln!("Warning: {w}");
         }
         ExitCode::SUCCESS
@@ -179,7 +179,7 @@ fn run(paths: &[PathBuf], shutdown_timeout: Duration, state_dir: Option<&Path>) 
         return ExitCode::FAILURE;
     }
     init_logging(&config.service.telemetry.logs.level);
-    for w in config::validate::warnings(&config) {
+    for w in config::validate::warnings(&config, &registry) {
         tracing::warn!("{w}");
     }
     if paths.is_empty() {

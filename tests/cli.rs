@@ -269,3 +269,72 @@ service:
     );
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
 }
+
+/// Scenario: `sending_queue.num_consumers: 4` on a `file` exporter (a
+/// single writer) and on an `otlp_grpc` exporter, and 1 on another file.
+/// Guarantees: exit 0; one warning, naming the file exporter's key and
+/// saying the value is ignored; none for the exporter that honours it or
+/// for 1.
+#[test]
+fn num_consumers_on_a_single_writer_is_warned_about() {
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+exporters:
+  file/local: {path: /tmp/oispd-cli-test.jsonl, sending_queue: {num_consumers: 4}}
+  file/one: {path: /tmp/oispd-cli-test-1.jsonl, sending_queue: {num_consumers: 1}}
+  otlp_grpc: {endpoint: '127.0.0.1:4317', tls: {insecure: true}, sending_queue: {num_consumers: 4}}
+service:
+  pipelines: {logs: {receivers: [otlp], exporters: [file/local, file/one, otlp_grpc]}}
+"#,
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("Warning: ")).collect();
+    assert_eq!(
+        warnings,
+        vec![
+            "Warning: exporters::file/local::sending_queue::num_consumers: 4 is ignored: the file exporter writes in order and keeps one request in flight",
+            "Warning: exporters::file/local::sending_queue: no queue_size: oispd bounds this queue at 16 MiB of OTLP-encoded records, where the collector holds 1000 requests of any size; write queue_size (and sizer) to choose",
+            "Warning: exporters::file/one::sending_queue: no queue_size: oispd bounds this queue at 16 MiB of OTLP-encoded records, where the collector holds 1000 requests of any size; write queue_size (and sizer) to choose",
+            "Warning: exporters::otlp_grpc::sending_queue: no queue_size: oispd bounds this queue at 16 MiB of OTLP-encoded records, where the collector holds 1000 requests of any size; write queue_size (and sizer) to choose",
+        ],
+        "{err}"
+    );
+}
+
+/// Scenario: exporters whose `sending_queue` is written without a size
+/// (only `num_consumers`, only `sizer: bytes`), with a size, with only
+/// `sizer: items`, persistent, and absent.
+/// Guarantees: exit 0; a warning names each unsized in-memory queue and
+/// says oispd's byte bound differs from the collector's 1000 requests;
+/// sized, items-sized, persistent and absent queues get none.
+#[test]
+fn unsized_sending_queue_says_how_oispd_differs_from_the_collector() {
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+exporters:
+  otlp_grpc/a: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {num_consumers: 20}}
+  otlp_grpc/b: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {sizer: bytes}}
+  otlp_grpc/c: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 500}}
+  otlp_grpc/d: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {sizer: items}}
+  otlp_grpc/e: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: /tmp/oispd-cli-q}}
+  otlp_grpc/f: {endpoint: '127.0.0.1:1', tls: {insecure: true}}
+service:
+  pipelines: {logs: {receivers: [otlp], exporters: [otlp_grpc/a, otlp_grpc/b, otlp_grpc/c, otlp_grpc/d, otlp_grpc/e, otlp_grpc/f]}}
+"#,
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("Warning: ")).collect();
+    let note = "no queue_size: oispd bounds this queue at 16 MiB of OTLP-encoded records, where the collector holds 1000 requests of any size; write queue_size (and sizer) to choose";
+    assert_eq!(
+        warnings,
+        vec![
+            format!("Warning: exporters::otlp_grpc/a::sending_queue: {note}"),
+            format!("Warning: exporters::otlp_grpc/b::sending_queue: {note}"),
+        ],
+        "{err}"
+    );
+}

@@ -7,6 +7,7 @@ use crate::factory::ComponentError;
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why an export attempt failed.
@@ -53,6 +54,16 @@ impl ExportError {
     }
 }
 
+/// The sending half of an exporter whose client may carry several requests
+/// at once (an HTTP/2 channel, a connection pool, a Kafka producer): the
+/// exporter helper calls it from up to `sending_queue.num_consumers` tasks
+/// concurrently, so requests complete (and are retried) in any order.
+#[async_trait]
+pub trait ConcurrentExport: Send + Sync {
+    /// Sends one batch the caller keeps for a possible retry.
+    async fn export_ref(&self, batch: &Batch) -> Result<(), ExportError>;
+}
+
 /// Sends batches somewhere. Driven by the exporter helper, which owns the
 /// queue, batching, retry and counters, so an implementation only encodes and
 /// sends.
@@ -73,6 +84,15 @@ pub trait Exporter: Send {
         self.export(batch.clone()).await
     }
 
+    /// A sender the helper may call from several tasks at once; asked once,
+    /// after [`Exporter::start`]. The default, `None`, keeps one export in
+    /// flight through [`Exporter::export`] / [`Exporter::export_ref`], in
+    /// order: right for single writers (a file, a terminal, a socket fan-out)
+    /// whatever `sending_queue.num_consumers` says.
+    fn concurrent_sender(&self) -> Option<Arc<dyn ConcurrentExport>> {
+        None
+    }
+
     /// Flushes and closes; called once after the last export.
     async fn shutdown(&mut self) -> Result<(), ComponentError> {
         Ok(())
@@ -87,16 +107,25 @@ pub struct QueueSettings {
     /// Whether records are queued at all; without a queue the pipeline waits
     /// for each export.
     pub enabled: bool,
-    /// Capacity of the in-memory queue, in the unit `sizer` names (default
-    /// 1000 batches, as in the collector). A persistent queue is bounded by
+    /// Export requests in flight at once (default 10, as in the collector).
+    /// Exporters that write in order to one place (`file`, `debug`,
+    /// `websocket`) keep one in flight whatever this says.
+    pub num_consumers: usize,
+    /// Capacity of the in-memory queue, in the unit `sizer` names. With
+    /// neither key written, [`DEFAULT_QUEUE_BYTES`] of OTLP-encoded records
+    /// (where the collector holds 1000 requests of any size); see
+    /// [`QueueSettings::bound`]. A persistent queue is bounded by
     /// `max_storage_bytes` instead.
-    pub queue_size: usize,
-    /// What `queue_size` counts: `requests` (batches, the default), `items`
-    /// (log records or spans) or `bytes` (the batches' OTLP-encoded size).
-    /// Items or bytes bound the queue's memory whatever the batch sizes.
-    pub sizer: QueueSizer,
-    /// When full: wait for room (back-pressure to receivers) instead of
-    /// dropping the oldest batch and counting it (default: drop oldest).
+    pub queue_size: Option<usize>,
+    /// What `queue_size` counts: `requests` (batches; the unit when only
+    /// `queue_size` is written, as in the collector), `items` (log records
+    /// or spans) or `bytes` (the batches' OTLP-encoded size). Items or bytes
+    /// bound the queue's memory whatever the batch sizes.
+    pub sizer: Option<QueueSizer>,
+    /// When full: wait for room (back-pressure to receivers). Otherwise
+    /// (the default) a batch whose sender waits for the answer (OTLP) is
+    /// refused, so the sender retries later, and a batch nobody can resend
+    /// (capture) makes room by dropping the oldest, counted.
     pub block_on_overflow: bool,
     /// A directory for a persistent queue (default: none, the queue is in
     /// memory). Accepted batches are written there before the pipeline goes
@@ -135,6 +164,22 @@ impl QueueSizer {
     }
 }
 
+/// The default number of export requests in flight per exporter, the
+/// collector's `sending_queue.num_consumers` default.
+pub const DEFAULT_NUM_CONSUMERS: usize = 10;
+
+/// The in-memory queue's bound when neither `queue_size` nor `sizer` is
+/// written (or only `sizer: bytes`): 16 MiB of OTLP-encoded records per
+/// exporter. The collector's default, 1000 requests, bounds nothing when a
+/// request can carry megabytes; this keeps a stalled destination from
+/// growing oispd by more than a few tens of MiB, and still holds about
+/// 30 requests of 512 one-KiB records behind the ones in flight.
+pub const DEFAULT_QUEUE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// `queue_size` when only `sizer: requests` or `sizer: items` is written,
+/// as in the collector.
+pub const DEFAULT_QUEUE_SIZE: u64 = 1000;
+
 /// The default byte limit of a persistent sending queue: 256 MiB.
 pub const DEFAULT_MAX_STORAGE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -142,8 +187,9 @@ impl Default for QueueSettings {
     fn default() -> Self {
         QueueSettings {
             enabled: true,
-            queue_size: 1000,
-            sizer: QueueSizer::Requests,
+            num_consumers: DEFAULT_NUM_CONSUMERS,
+            queue_size: None,
+            sizer: None,
             block_on_overflow: false,
             storage: None,
             max_storage_bytes: DEFAULT_MAX_STORAGE_BYTES,
@@ -152,13 +198,28 @@ impl Default for QueueSettings {
 }
 
 impl QueueSettings {
+    /// The in-memory queue's capacity and its unit: as written; only
+    /// `queue_size` counts requests (the collector's unit); with neither
+    /// key (or only `sizer: bytes`), [`DEFAULT_QUEUE_BYTES`] bytes; only
+    /// `sizer: requests | items`, [`DEFAULT_QUEUE_SIZE`] of them.
+    pub fn bound(&self) -> (u64, QueueSizer) {
+        match (self.queue_size, self.sizer) {
+            (Some(size), sizer) => (size as u64, sizer.unwrap_or_default()),
+            (None, None | Some(QueueSizer::Bytes)) => (DEFAULT_QUEUE_BYTES, QueueSizer::Bytes),
+            (None, Some(sizer)) => (DEFAULT_QUEUE_SIZE, sizer),
+        }
+    }
+
     /// Problems with the values, for `validate`: an empty queue, a storage
     /// path that is empty or names something other than a directory, a zero
     /// byte limit, storage on a disabled queue.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.enabled && self.queue_size == 0 {
+        if self.enabled && self.queue_size == Some(0) {
             out.push("'sending_queue.queue_size' must be above 0".to_string());
+        }
+        if self.num_consumers == 0 {
+            out.push("'sending_queue.num_consumers' must be above 0".to_string());
         }
         if let Some(dir) = &self.storage {
             if dir.as_os_str().is_empty() {
@@ -298,7 +359,7 @@ mod tests {
     #[test]
     fn old_config_still_parses_in_memory() {
         let q = parse("{enabled: true, queue_size: 50, block_on_overflow: true}").unwrap();
-        assert_eq!(q.queue_size, 50);
+        assert_eq!(q.bound(), (50, QueueSizer::Requests));
         assert!(q.block_on_overflow);
         assert_eq!(q.storage, None);
         assert_eq!(q.max_storage_bytes, DEFAULT_MAX_STORAGE_BYTES);
@@ -318,13 +379,32 @@ mod tests {
             }],
             ..Default::default()
         }]);
-        assert_eq!(parse("{}").unwrap().sizer, QueueSizer::Requests);
         assert_eq!(QueueSizer::Requests.size_of(&batch), 1);
         let items = parse("{sizer: items, queue_size: 5000}").unwrap();
-        assert_eq!(items.sizer.size_of(&batch), 3);
-        let bytes = parse("{sizer: bytes}").unwrap();
-        assert_eq!(bytes.sizer.size_of(&batch), batch.encoded_len() as u64);
+        assert_eq!(items.bound(), (5000, QueueSizer::Items));
+        assert_eq!(QueueSizer::Items.size_of(&batch), 3);
+        assert_eq!(
+            QueueSizer::Bytes.size_of(&batch),
+            batch.encoded_len() as u64
+        );
         assert!(parse("{sizer: records}").is_err());
+    }
+
+    /// Scenario: no size keys, only `queue_size`, only a sizer.
+    /// Guarantees: nothing written bounds the queue by bytes
+    /// (DEFAULT_QUEUE_BYTES); `queue_size` alone counts requests, as in the
+    /// collector; `sizer: bytes` alone keeps the byte default; `sizer:
+    /// items` alone holds 1000 records.
+    #[test]
+    fn unwritten_size_bounds_the_queue_by_bytes() {
+        let bound = |yaml| parse(yaml).unwrap().bound();
+        assert_eq!(bound("{}"), (DEFAULT_QUEUE_BYTES, QueueSizer::Bytes));
+        assert_eq!(bound("{queue_size: 1000}"), (1000, QueueSizer::Requests));
+        assert_eq!(
+            bound("{sizer: bytes}"),
+            (DEFAULT_QUEUE_BYTES, QueueSizer::Bytes)
+        );
+        assert_eq!(bound("{sizer: items}"), (1000, QueueSizer::Items));
     }
 
     /// Scenario: a persistent queue with a byte limit, and a typo.

@@ -244,6 +244,13 @@ pub trait ExporterFactory: Send + Sync {
         ctx: &BuildContext,
         config: &Value,
     ) -> Result<(Box<dyn Exporter>, ExporterSettings), ComponentError>;
+    /// Whether its exporters hand the helper a concurrent sender
+    /// ([`Exporter::concurrent_sender`]) and so honour
+    /// `sending_queue.num_consumers`; false (the default): one export at a
+    /// time, in order, and `oispd validate` warns when more are asked for.
+    fn exports_concurrently(&self) -> bool {
+        false
+    }
 }
 
 /// Builds connectors of one type.

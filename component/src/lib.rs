@@ -25,7 +25,7 @@ pub mod telemetry;
 pub use batch::{Batch, Signal};
 pub use config::{parse_config, ComponentConfig, ConfigError};
 pub use consumer::{Ack, ConsumeError, Consumer, Envelope, Output, PipelineSender};
-pub use exporter::{ExportError, Exporter, ExporterSettings};
+pub use exporter::{ConcurrentExport, ExportError, Exporter, ExporterSettings};
 pub use factory::{
     AdminRoute, BuildContext, ComponentError, ComponentInfo, ConnectorFactory, ExporterFactory,
     Extension, ExtensionFactory, Kind, Processor, ProcessorFactory, Receiver, ReceiverFactory,

@@ -23,6 +23,7 @@ pub struct Telemetry {
     exporter_queue_size: IntGaugeVec,
     exporter_queue_capacity: IntGaugeVec,
     exporter_queue_records: IntGaugeVec,
+    exporter_in_flight: IntGaugeVec,
     processor_incoming: IntCounterVec,
     processor_outgoing: IntCounterVec,
     custom: RwLock<BTreeMap<String, IntCounterVec>>,
@@ -115,7 +116,7 @@ impl Telemetry {
         let exporter_queue_size = IntGaugeVec::new(
             Opts::new(
                 "otelcol_exporter_queue_size",
-                "Current size of the sending queue: batches, or bytes for a persistent queue (sending_queue.storage).",
+                "Current size of the sending queue in the unit of sending_queue.sizer (bytes unless a size is written), or bytes for a persistent queue (sending_queue.storage).",
             ),
             &["exporter", "data_type"],
         )?;
@@ -123,7 +124,7 @@ impl Telemetry {
         let exporter_queue_capacity = IntGaugeVec::new(
             Opts::new(
                 "otelcol_exporter_queue_capacity",
-                "Capacity of the sending queue: batches, or bytes for a persistent queue (sending_queue.storage).",
+                "Capacity of the sending queue in the unit of sending_queue.sizer (bytes unless a size is written), or bytes for a persistent queue (sending_queue.storage).",
             ),
             &["exporter", "data_type"],
         )?;
@@ -136,6 +137,14 @@ impl Telemetry {
             &["exporter", "data_type"],
         )?;
         registry.register(Box::new(exporter_queue_records.clone()))?;
+        let exporter_in_flight = IntGaugeVec::new(
+            Opts::new(
+                "otelcol_exporter_in_flight_requests",
+                "Export requests under way (at most sending_queue.num_consumers).",
+            ),
+            &["exporter"],
+        )?;
+        registry.register(Box::new(exporter_in_flight.clone()))?;
         let processor_incoming = IntCounterVec::new(
             Opts::new(
                 "otelcol_processor_incoming_items",
@@ -163,6 +172,7 @@ impl Telemetry {
             exporter_queue_size,
             exporter_queue_capacity,
             exporter_queue_records,
+            exporter_in_flight,
             processor_incoming,
             processor_outgoing,
             custom: RwLock::new(BTreeMap::new()),
@@ -249,6 +259,12 @@ impl Telemetry {
                 .exporter_queue_records
                 .with_label_values(&[id, signal.as_str()]),
         }
+    }
+
+    /// The gauge of exporter `id`'s requests in flight
+    /// (`otelcol_exporter_in_flight_requests`).
+    pub fn exporter_in_flight(&self, id: &str) -> IntGauge {
+        self.exporter_in_flight.with_label_values(&[id])
     }
 
     /// Handles for a processor's incoming/outgoing counters in one pipeline.

@@ -114,9 +114,10 @@ fn event(i: usize) -> OispEvent {
     .unwrap()
 }
 
-/// Scenario: 25 events, batches of 10; the server answers the first
-/// request 503 (Retry-After: 0), lets the second time out after reading
-/// it, and accepts everything after.
+/// Scenario: 25 events, batches of 10 sent one at a time
+/// (`num_consumers: 1`, so the answers below meet the batches in order);
+/// the server answers the first request 503 (Retry-After: 0), lets the
+/// second time out after reading it, and accepts everything after.
 /// Guarantees: every event arrives; each batch keeps its batch_id across
 /// retries, so after de-duplication by batch_id every event is there
 /// exactly once; every body is validly signed and names its batch in the
@@ -145,7 +146,8 @@ async fn retried_batches_keep_their_id_and_every_event_arrives_signed() {
          batch_size: 10\n\
          flush_interval: 50ms\n\
          timeout: 500ms\n\
-         retry_on_failure: {{initial_interval: 10ms, max_interval: 50ms}}"
+         retry_on_failure: {{initial_interval: 10ms, max_interval: 50ms}}\n\
+         sending_queue: {{num_consumers: 1}}"
     ))
     .unwrap();
     let (exporter, settings) = WebhookFactory.create(&ctx, &config).unwrap();

@@ -5,8 +5,12 @@
 //! [`warnings`] are valid settings worth a second look: a listener in use
 //! (the admin server, the otlp receiver's gRPC and HTTP servers) bound
 //! beyond loopback without authentication, where anyone who reaches it
-//! reads or injects what oispd carries. `oispd validate` prints them and
-//! still exits 0; `oispd` logs them at start.
+//! reads or injects what oispd carries; `sending_queue.num_consumers`
+//! above 1 on an exporter that sends one request at a time; and a
+//! `sending_queue` written without a size, whose bound is oispd's
+//! (16 MiB of encoded records), not the collector's (1000 requests).
+//! `oispd validate` prints them and still exits 0; `oispd` logs them at
+//! start.
 
 use super::{Config, PipelineConfig, KINDS};
 use crate::registry::Registry;
@@ -28,8 +32,10 @@ pub fn validate(config: &Config, registry: &Registry) -> Vec<ConfigError> {
 
 /// Listeners in use that are bound beyond loopback without
 /// authentication, each naming the component and the key.
-pub fn warnings(config: &Config) -> Vec<ConfigError> {
+pub fn warnings(config: &Config, registry: &Registry) -> Vec<ConfigError> {
     let mut out = Vec::new();
+    single_writer_concurrency(config, registry, &mut out);
+    unsized_queues(config, &mut out);
     let used_extensions: BTreeSet<&str> = config
         .service
         .extensions
@@ -82,6 +88,58 @@ pub fn warnings(config: &Config) -> Vec<ConfigError> {
         }
     }
     out
+}
+
+/// `sending_queue.num_consumers` above 1 written on an exporter whose type
+/// keeps one request in flight (it writes in order to one place).
+fn single_writer_concurrency(config: &Config, registry: &Registry, out: &mut Vec<ConfigError>) {
+    for (id, body) in config.section(Kind::Exporter) {
+        let Some(factory) = registry.exporter(id.type_name()) else {
+            continue;
+        };
+        let consumers = body
+            .get("sending_queue")
+            .and_then(|q| q.get("num_consumers"))
+            .and_then(Value::as_u64);
+        match consumers {
+            Some(n) if n > 1 && !factory.exports_concurrently() => {
+                let name = id.to_string();
+                out.push(ConfigError::new(
+                    &["exporters", &name, "sending_queue", "num_consumers"],
+                    format!("{n} is ignored: the {} exporter writes in order and keeps one request in flight", id.type_name()),
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A `sending_queue` section with no `queue_size` (and no `storage`, no
+/// `sizer` other than bytes) on an exporter: a collector user tuning the
+/// queue may expect the collector's 1000 requests; oispd bounds it by
+/// bytes instead, on purpose.
+fn unsized_queues(config: &Config, out: &mut Vec<ConfigError>) {
+    for (id, body) in config.section(Kind::Exporter) {
+        let Some(queue) = body.get("sending_queue").and_then(Value::as_mapping) else {
+            continue;
+        };
+        let written = |key: &str| queue.get(key).is_some_and(|v| !v.is_null());
+        let in_memory = !written("storage") && queue.get("enabled") != Some(&Value::Bool(false));
+        let sizer_bytes = queue
+            .get("sizer")
+            .and_then(Value::as_str)
+            .is_none_or(|s| s == "bytes");
+        if in_memory && !written("queue_size") && sizer_bytes {
+            let name = id.to_string();
+            out.push(ConfigError::new(
+                &["exporters", &name, "sending_queue"],
+                format!(
+                    "no queue_size: oispd bounds this queue at {} MiB of OTLP-encoded records, where the collector holds 1000 requests of any size; write queue_size (and sizer) to choose",
+                    oispd_component::exporter::DEFAULT_QUEUE_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+    }
 }
 
 fn check_components(config: &Config, registry: &Registry, errors: &mut Vec<ConfigError>) {

@@ -2,7 +2,8 @@
 against a local HTTP server (Python's http.server) that fails the first
 attempts and then accepts.
 
-Scenario: oispd replays 120 events into a webhook (batch_size 25, a secret).
+Scenario: oispd replays 120 events into a webhook (batch_size 25, a secret,
+one request in flight).
 The server answers the first request 503 with Retry-After: 0, reads the
 second one and answers only after oispd's timeout (a lost answer), and
 accepts everything after.
@@ -70,6 +71,9 @@ exporters:
     flush_interval: 100ms
     timeout: 500ms
     retry_on_failure: {{initial_interval: 50ms, max_interval: 200ms}}
+    # One batch at a time, so the server's scripted answers meet the
+    # first batch's attempts in order.
+    sending_queue: {{num_consumers: 1}}
 service:
   pipelines:
     logs: {{receivers: [jsonl], exporters: [webhook]}}

@@ -15,8 +15,9 @@ pub(crate) struct SignalMetrics {
 
 impl SignalMetrics {
     /// Takes the handles for exporter `id` and publishes the queue capacity
-    /// (the queue is shared by both signals): in batches for the in-memory
-    /// queue, in bytes for the persistent one, the unit its size gauge uses.
+    /// (the queue is shared by both signals): in the sizer's unit for the
+    /// in-memory queue, in bytes for the persistent one, the unit its size
+    /// gauge uses.
     pub(crate) fn new(telemetry: &Telemetry, id: &str, capacity: u64) -> SignalMetrics {
         let logs = telemetry.exporter(id, Signal::Logs);
         let traces = telemetry.exporter(id, Signal::Traces);
@@ -35,7 +36,7 @@ impl SignalMetrics {
     }
 
     /// Moves the queue gauges of `signal` by `size` (in the queue's unit:
-    /// batches or bytes) and `records`; negative when leaving the queue.
+    /// batches, records or bytes) and `records`; negative when leaving the queue.
     pub(crate) fn queue_moved(&self, signal: Signal, size: i64, records: i64) {
         let m = self.of(signal);
         m.queue_size.add(size);

@@ -6,9 +6,12 @@
 //! exporter:
 //!
 //! - a bounded queue of batches (`sending_queue`, sized in batches, records
-//!   or bytes by `sizer`): when full, the oldest batches are dropped and
-//!   counted (`otelcol_exporter_queue_dropped_*`), or
-//!   with `block_on_overflow: true` the pipeline waits; with
+//!   or bytes by `sizer`; by default 16 MiB of encoded records): when full,
+//!   a batch whose sender waits for the answer (OTLP) is refused and
+//!   counted (`otelcol_exporter_enqueue_failed_*`), so the sender retries
+//!   later; any other makes room by dropping the oldest batches, counted
+//!   (`otelcol_exporter_queue_dropped_*`); with `block_on_overflow: true`
+//!   the pipeline waits instead; with
 //!   `enabled: false` the pipeline waits for each export itself. With
 //!   `storage: DIR` the queue is persistent ([`persistent`]): batches are
 //!   on disk before `consume` returns, bounded by `max_storage_bytes`, and
@@ -51,9 +54,10 @@ use completion::Completion;
 use metrics::SignalMetrics;
 use oispd_component::exporter::{QueueSettings, QueueSizer, RetrySettings};
 use oispd_component::{
-    Batch, ComponentError, ConsumeError, Consumer, Exporter, ExporterSettings, Signal, Telemetry,
+    Ack, Batch, ComponentError, ConsumeError, Consumer, Exporter, ExporterSettings, Signal,
+    Telemetry,
 };
-use persistent::PersistentQueue;
+use persistent::{Overflow, PersistentQueue};
 use queue::{Item, PushError, Queue};
 use sending_queue::SendingQueue;
 use std::sync::Arc;
@@ -92,10 +96,10 @@ pub async fn start_exporter(
     // Without a queue, one batch waits for its export.
     let (queue_size, sizer) = match mode {
         Mode::WaitForExport => (1, QueueSizer::Requests),
-        Mode::Block | Mode::DropOldest => (
-            (settings.queue.queue_size as u64).max(1),
-            settings.queue.sizer,
-        ),
+        Mode::Block | Mode::DropOldest => {
+            let (size, sizer) = settings.queue.bound();
+            (size.max(1), sizer)
+        }
     };
     let limit = settings.queue.max_storage_bytes.max(1);
     // Capacity in the unit that bounds the queue: bytes on disk, the
@@ -132,6 +136,7 @@ pub async fn start_exporter(
         settings,
         metrics,
         health,
+        in_flight: telemetry.exporter_in_flight(id),
         queue,
         drain_deadline,
     };
@@ -155,6 +160,10 @@ pub fn settings_problems(retry: &RetrySettings, queue: &QueueSettings) -> Vec<St
     out.extend(queue.problems());
     out
 }
+
+/// What a refused sender is told when the queue is full (the collector's
+/// words).
+const QUEUE_FULL: &str = "sending queue is full";
 
 /// How the consumer treats a push.
 #[derive(Clone, Copy, Debug)]
@@ -184,12 +193,27 @@ impl QueueConsumer {
         error
     }
 
-    async fn push_memory(&self, q: &Queue, batch: Batch) -> Result<(), ConsumeError> {
+    /// Queues `batch` in memory. When the queue is full and the consumer
+    /// does not block, a batch whose `sender_waits` (and can send it again)
+    /// is refused; any other makes room by evicting the oldest.
+    async fn push_memory(
+        &self,
+        q: &Queue,
+        batch: Batch,
+        sender_waits: bool,
+    ) -> Result<(), ConsumeError> {
         let signal = batch.signal();
         let records = batch.record_count();
-        let gone = |PushError::WorkerGone| self.refused(signal, records, ConsumeError::Closed);
+        let gone = |e: PushError| {
+            let error = match e {
+                PushError::WorkerGone => ConsumeError::Closed,
+                PushError::Full => ConsumeError::Refused(QUEUE_FULL.to_string()),
+            };
+            self.refused(signal, records, error)
+        };
         let item = |completion| Item { batch, completion };
         match self.mode {
+            Mode::DropOldest if sender_waits => q.push_if_room(item(None)).map_err(gone),
             Mode::DropOldest => q.push_drop_oldest(item(None)).map_err(gone),
             Mode::Block => q.push_wait(item(None)).await.map_err(gone),
             Mode::WaitForExport => {
@@ -205,19 +229,24 @@ impl QueueConsumer {
     }
 }
 
-#[async_trait]
-impl Consumer for QueueConsumer {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+impl QueueConsumer {
+    /// Takes `batch` into the queue; `sender_waits` when a receiver holds
+    /// its sender's answer until the queue has it.
+    async fn take(&self, batch: Batch, sender_waits: bool) -> Result<(), ConsumeError> {
         let records = batch.record_count();
         if records == 0 {
             return Ok(());
         }
         let signal = batch.signal();
         match &self.queue {
-            SendingQueue::Memory(q) => self.push_memory(q, batch).await,
+            SendingQueue::Memory(q) => self.push_memory(q, batch, sender_waits).await,
             SendingQueue::Persistent(q) => {
-                let block = matches!(self.mode, Mode::Block);
-                q.push(batch, block).await.map_err(|e| {
+                let overflow = match self.mode {
+                    Mode::Block => Overflow::Wait,
+                    _ if sender_waits => Overflow::Refuse,
+                    _ => Overflow::EvictOldest,
+                };
+                q.push(batch, overflow).await.map_err(|e| {
                     let error = match e {
                         persistent::PushError::WorkerGone => ConsumeError::Closed,
                         other => ConsumeError::Refused(other.to_string()),
@@ -226,6 +255,20 @@ impl Consumer for QueueConsumer {
                 })
             }
         }
+    }
+}
+
+#[async_trait]
+impl Consumer for QueueConsumer {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        self.take(batch, false).await
+    }
+
+    /// A receiver waits on this batch (OTLP): when the in-memory queue is
+    /// full it is refused rather than evicting older batches, so the sender
+    /// hears UNAVAILABLE / 503 and retries later, as with the collector.
+    async fn consume_acked(&self, batch: Batch, _ack: &Ack) -> Result<(), ConsumeError> {
+        self.take(batch, true).await
     }
 }
 

@@ -2,11 +2,14 @@
 //! of `sending_queue.sizer`: batches, records or encoded bytes.
 //!
 //! Written here rather than taken from a channel crate because the overflow
-//! policy is the product: when full, the default drops the *oldest* batch and
-//! counts its records (`otelcol_exporter_queue_dropped_*`), so a stalled
-//! destination keeps the newest data; `block_on_overflow` instead makes the
-//! producer wait (back-pressure to the pipeline). Channels offer neither
-//! drop-oldest nor a way to evict from the sender side.
+//! policy is the product: when full, a batch nobody can resend (capture)
+//! drops the *oldest* batch and counts its records
+//! (`otelcol_exporter_queue_dropped_*`), so a stalled destination keeps the
+//! newest data; a batch whose sender waits for the answer is refused
+//! instead ([`Queue::push_if_room`]), so the sender retries later;
+//! `block_on_overflow` makes the producer wait (back-pressure to the
+//! pipeline). Channels offer neither drop-oldest nor a way to evict from
+//! the sender side.
 //!
 //! One consumer (the exporter's worker task) pops; any number of producers
 //! push. The producer side closes when [`Queue::close`] is called (the
@@ -33,6 +36,8 @@ pub(crate) struct Item {
 pub(crate) enum PushError {
     /// The worker is gone; nothing will be exported any more.
     WorkerGone,
+    /// The queue is full and the batch was refused.
+    Full,
 }
 
 struct State {
@@ -137,6 +142,24 @@ impl Queue {
             if let Some(c) = old.completion {
                 c.fail("dropped from the full sending queue");
             }
+        }
+        self.not_empty.notify_one();
+        Ok(())
+    }
+
+    /// Adds `item` if it fits (or the queue is empty); refuses it when the
+    /// queue is full. Never evicts, never waits.
+    pub(crate) fn push_if_room(&self, item: Item) -> Result<(), PushError> {
+        let size = self.sizer.size_of(&item.batch);
+        {
+            let mut state = self.lock();
+            if state.worker_gone {
+                return Err(PushError::WorkerGone);
+            }
+            if !state.has_room(size, self.capacity) {
+                return Err(PushError::Full);
+            }
+            self.enqueue(&mut state, item, size);
         }
         self.not_empty.notify_one();
         Ok(())
@@ -312,6 +335,24 @@ mod tests {
             t.exporter("q", Signal::Logs).queue_size.get() as u64,
             2 * one
         );
+    }
+
+    /// Scenario: a queue of 2 batches; a third is offered with
+    /// `push_if_room`, then again after the consumer took one.
+    /// Guarantees: the full queue refuses it and keeps its batches (nothing
+    /// dropped); once there is room it is taken.
+    #[tokio::test]
+    async fn push_if_room_refuses_when_full_and_evicts_nothing() {
+        let (q, t) = queue(2);
+        q.push_if_room(item(1)).unwrap();
+        q.push_if_room(item(2)).unwrap();
+        assert_eq!(q.push_if_room(item(3)), Err(PushError::Full));
+        let m = t.exporter("q", Signal::Logs);
+        assert_eq!((m.dropped.get(), m.queue_size.get()), (0, 2));
+        assert_eq!(q.pop().await.unwrap().batch.record_count(), 1);
+        q.push_if_room(item(3)).unwrap();
+        assert_eq!(q.pop().await.unwrap().batch.record_count(), 2);
+        assert_eq!(q.pop().await.unwrap().batch.record_count(), 3);
     }
 
     /// Scenario: a blocking producer pushes into a full queue.

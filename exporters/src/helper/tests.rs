@@ -15,7 +15,7 @@ fn settings() -> ExporterSettings {
     ExporterSettings {
         queue: QueueSettings {
             enabled: true,
-            queue_size: 10,
+            queue_size: Some(10),
             block_on_overflow: false,
             ..QueueSettings::default()
         },
@@ -252,7 +252,7 @@ async fn blocking_mode_applies_back_pressure() {
     let gate = Arc::new(Semaphore::new(0));
     let fake = Fake::gated(gate.clone());
     let mut s = settings();
-    s.queue.queue_size = 2;
+    s.queue.queue_size = Some(2);
     s.queue.block_on_overflow = true;
     let h = start(&fake, s).await;
     h.consumer.consume(logs(1)).await.unwrap();
@@ -464,4 +464,161 @@ async fn export_errors_never_show_url_credentials() {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
         assert!(!health.contains(secret), "{secret} in health: {health}");
     }
+}
+
+/// A concurrent fake whose every call waits for a permit of `gate`.
+fn concurrent_gated(gate: &Arc<Semaphore>) -> Fake {
+    Fake {
+        concurrent: true,
+        ..Fake::gated(gate.clone())
+    }
+}
+
+/// Lets every runnable task run (virtual time, so no wall-clock wait).
+async fn settle_tasks() {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// Scenario: `num_consumers: 4`, an exporter with a concurrent sender that
+/// holds every call, and 10 batches queued.
+/// Guarantees: exactly four calls are under way at once, the rest wait in
+/// the queue; once released, all ten are delivered and never more than
+/// four were in flight.
+#[tokio::test(start_paused = true)]
+async fn num_consumers_bounds_requests_in_flight() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = concurrent_gated(&gate);
+    let mut s = settings();
+    s.queue.num_consumers = 4;
+    let h = start(&fake, s).await;
+    for _ in 0..10 {
+        h.consumer.consume(logs(1)).await.unwrap();
+    }
+    settle_tasks().await;
+    assert_eq!(fake.with(|s| (s.in_flight, s.calls.len())), (4, 4));
+    // Four in flight, the other six still queued.
+    assert_eq!(h.metric(Signal::Logs).queue_size.get(), 6);
+    let in_flight = h.telemetry.exporter_in_flight("fake");
+    assert_eq!(in_flight.get(), 4);
+    gate.add_permits(100);
+    let t = h.finish().await;
+    assert_eq!(in_flight.get(), 0);
+    assert_eq!(fake.with(|s| (s.delivered.len(), s.max_in_flight)), (10, 4));
+    assert_eq!(t.exporter("fake", Signal::Logs).sent.get(), 10);
+}
+
+/// Scenario: the same with `num_consumers: 1`, and with `num_consumers: 4`
+/// on an exporter that offers no concurrent sender (a single writer).
+/// Guarantees: one call at a time in both cases, in queue order.
+#[tokio::test(start_paused = true)]
+async fn one_in_flight_with_one_consumer_or_a_single_writer() {
+    for (fake, consumers) in [
+        (concurrent_gated(&Arc::new(Semaphore::new(0))), 1),
+        (Fake::gated(Arc::new(Semaphore::new(0))), 4),
+    ] {
+        let gate = fake.gate.clone().unwrap();
+        let mut s = settings();
+        s.queue.num_consumers = consumers;
+        let h = start(&fake, s).await;
+        for n in 1..=5 {
+            h.consumer.consume(logs(n)).await.unwrap();
+        }
+        settle_tasks().await;
+        assert_eq!(fake.with(|s| s.in_flight), 1);
+        gate.add_permits(100);
+        h.finish().await;
+        assert_eq!(fake.with(|s| s.max_in_flight), 1);
+        assert_eq!(fake.with(|s| s.delivered.clone()), vec![1, 2, 3, 4, 5]);
+    }
+}
+
+/// Scenario: `sending_queue.enabled: false` (each caller waits for its
+/// export) with `num_consumers: 4`; four callers send batches of 1 to 4
+/// records and the destination answers them in the order 3, 1, 4, 2.
+/// Guarantees: all four are in flight at once; no caller hears back
+/// before its own batch is delivered, and each hears back as soon as it
+/// is, whatever the order.
+#[tokio::test(start_paused = true)]
+async fn acknowledgements_follow_delivery_in_any_order() {
+    let (fake, gates) = Fake::concurrent_gated(&[1, 2, 3, 4]);
+    let mut s = settings();
+    s.queue.enabled = false;
+    s.queue.num_consumers = 4;
+    let h = start(&fake, s).await;
+    let callers: std::collections::HashMap<usize, JoinHandle<Result<(), ConsumeError>>> = (1..=4)
+        .map(|n| {
+            let consumer = h.consumer.clone();
+            (
+                n,
+                tokio::spawn(async move { consumer.consume(logs(n)).await }),
+            )
+        })
+        .collect();
+    settle_tasks().await;
+    assert_eq!(fake.with(|s| s.in_flight), 4);
+    let mut answered = Vec::new();
+    for n in [3, 1, 4, 2] {
+        assert!(callers.values().filter(|c| c.is_finished()).count() == answered.len());
+        gates[&n].add_permits(1);
+        settle_tasks().await;
+        answered.push(n);
+        for (size, caller) in &callers {
+            assert_eq!(
+                caller.is_finished(),
+                answered.contains(size),
+                "batch of {size}"
+            );
+        }
+    }
+    for (_, caller) in callers {
+        caller.await.unwrap().unwrap();
+    }
+    assert_eq!(fake.with(|s| s.delivered.clone()), vec![3, 1, 4, 2]);
+    h.finish().await;
+}
+
+/// Scenario: `num_consumers: 0`.
+/// Guarantees: `validate` refuses it with the key's name.
+#[test]
+fn zero_consumers_is_refused() {
+    let queue = QueueSettings {
+        num_consumers: 0,
+        ..QueueSettings::default()
+    };
+    assert_eq!(
+        settings_problems(&RetrySettings::default(), &queue),
+        vec!["'sending_queue.num_consumers' must be above 0".to_string()]
+    );
+}
+
+/// Scenario: a queue of 2 batches with a stuck exporter; after it is full,
+/// a batch arrives for which a receiver waits (`consume_acked`, OTLP),
+/// then one nobody waits for (`consume`, capture).
+/// Guarantees: the first is refused ("sending queue is full") and counted
+/// as enqueue_failed, evicting nothing; the second evicts the oldest
+/// queued batch, counted as dropped.
+#[tokio::test(start_paused = true)]
+async fn full_queue_refuses_waiting_senders_and_evicts_for_the_rest() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Fake::gated(gate.clone());
+    let mut s = settings();
+    s.queue.queue_size = Some(2);
+    let h = start(&fake, s).await;
+    h.consumer.consume(logs(1)).await.unwrap();
+    settle_tasks().await;
+    h.consumer.consume(logs(2)).await.unwrap();
+    h.consumer.consume(logs(3)).await.unwrap();
+    let (ack, _outcome) = Ack::new();
+    let err = h.consumer.consume_acked(logs(4), &ack).await.unwrap_err();
+    assert!(
+        matches!(&err, ConsumeError::Refused(m) if m == "sending queue is full"),
+        "{err:?}"
+    );
+    let m = h.metric(Signal::Logs);
+    assert_eq!((m.enqueue_failed.get(), m.dropped.get()), (4, 0));
+    h.consumer.consume(logs(5)).await.unwrap();
+    assert_eq!(m.dropped.get(), 2);
+    gate.add_permits(100);
+    h.finish().await;
+    assert_eq!(fake.with(|s| s.delivered.clone()), vec![1, 3, 5]);
 }

@@ -1,8 +1,18 @@
 //! The task that drives one exporter: takes batches off the queue, batches
-//! them, exports with a per-attempt timeout, retries retryable failures with
-//! backoff, counts every outcome, and keeps the exporter's health current.
-//! When the producers are gone it drains the queue, flushes what the batcher
-//! holds, shuts the exporter down and ends. The drain deadline token cuts
+//! them, and hands each ready batch to a send task that exports with a
+//! per-attempt timeout, retries retryable failures with backoff, counts
+//! every outcome and keeps the exporter's health current.
+//!
+//! Up to `sending_queue.num_consumers` send tasks run at once when the
+//! exporter offers a concurrent sender ([`Exporter::concurrent_sender`]);
+//! otherwise one at a time, in order. While every slot is taken the worker
+//! takes nothing off the queue, so a full queue pushes back (or drops the
+//! oldest) exactly as before. Requests complete in any order; each settles its
+//! own batches' notices.
+//!
+//! When the producers are gone it drains the queue, flushes what the
+//! batcher holds, waits for every send task, shuts the exporter down and
+//! ends. The drain deadline token cuts
 //! retries (and the in-flight attempt) short; what is left is counted as
 //! failed, or, with a persistent queue, stays on disk for the next start.
 //!
@@ -19,9 +29,11 @@ use super::metrics::SignalMetrics;
 use super::sending_queue::SendingQueue;
 use oispd_component::sanitize;
 use oispd_component::telemetry::ExporterHealth;
-use oispd_component::{Batch, ExportError, Exporter, ExporterSettings, Signal};
-use std::sync::Arc;
+use oispd_component::{Batch, ConcurrentExport, ExportError, Exporter, ExporterSettings, Signal};
+use prometheus::IntGauge;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +44,7 @@ pub(crate) struct Worker {
     pub(crate) settings: ExporterSettings,
     pub(crate) metrics: SignalMetrics,
     pub(crate) health: Arc<ExporterHealth>,
+    pub(crate) in_flight: IntGauge,
     pub(crate) queue: SendingQueue,
     pub(crate) drain_deadline: CancellationToken,
 }
@@ -69,15 +82,98 @@ struct Logs {
     partial: LogLimiter,
 }
 
+/// Which limiter a warning goes through.
+#[derive(Clone, Copy)]
+enum LogKind {
+    Retry,
+    Drop,
+    Partial,
+}
+
+/// How export calls reach the exporter.
+enum Lane {
+    /// Any number at once, through the exporter's concurrent sender.
+    Concurrent(Arc<dyn ConcurrentExport>),
+    /// One at a time through the exporter itself.
+    Exclusive,
+}
+
+/// The send tasks in flight, at most `limit` at once.
+struct InFlight {
+    tasks: JoinSet<()>,
+    limit: usize,
+    id: String,
+}
+
+impl InFlight {
+    /// Waits until fewer than `limit` send tasks are under way.
+    async fn free_slot(&mut self) {
+        while let Some(done) = self.tasks.try_join_next() {
+            self.reaped(done);
+        }
+        while self.tasks.len() >= self.limit {
+            match self.tasks.join_next().await {
+                Some(done) => self.reaped(done),
+                None => break,
+            }
+        }
+    }
+
+    /// Starts sending `ready`, first waiting for a free slot.
+    async fn dispatch(&mut self, sender: &Arc<Sender>, ready: Ready) {
+        self.free_slot().await;
+        let sender = sender.clone();
+        let counted = InFlightRequest::start(&sender.in_flight);
+        self.tasks.spawn(async move {
+            sender.send(ready).await;
+            drop(counted);
+        });
+    }
+
+    /// Waits for every send task.
+    async fn finish(&mut self) {
+        while let Some(done) = self.tasks.join_next().await {
+            self.reaped(done);
+        }
+    }
+
+    /// A send task ended. One that panicked dropped its batches' notices
+    /// unsettled: a persistent queue keeps them, a waiting caller hears
+    /// the exporter stopped.
+    fn reaped(&self, done: Result<(), tokio::task::JoinError>) {
+        if let Err(e) = done {
+            tracing::error!(exporter = %self.id, error = %e, "export task failed; its batch was not settled");
+        }
+    }
+}
+
+/// One request counted in `otelcol_exporter_in_flight_requests` until it
+/// ends, however it ends (done, aborted, panicked).
+struct InFlightRequest(IntGauge);
+
+impl InFlightRequest {
+    fn start(gauge: &IntGauge) -> InFlightRequest {
+        gauge.inc();
+        InFlightRequest(gauge.clone())
+    }
+}
+
+impl Drop for InFlightRequest {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 impl Worker {
     /// Runs until the queue is closed and drained.
     pub(crate) async fn run(self) {
         let Worker {
             id,
-            mut exporter,
+            exporter,
             settings,
             metrics,
             health,
+            in_flight: in_flight_gauge,
             queue,
             drain_deadline,
         } = self;
@@ -85,23 +181,40 @@ impl Worker {
             queue: queue.clone(),
             metrics: metrics.clone(),
         };
-        let mut sender = Sender {
-            id,
-            keeps_abandoned: queue.is_persistent(),
-            exporter: exporter.as_mut(),
-            settings: &settings,
-            metrics: &metrics,
-            health: &health,
-            drain_deadline: &drain_deadline,
-            logs: Logs {
-                retry: LogLimiter::new(WARN_INTERVAL),
-                drop: LogLimiter::new(WARN_INTERVAL),
-                partial: LogLimiter::new(WARN_INTERVAL),
-            },
+        let (lane, limit) = match exporter.concurrent_sender() {
+            Some(concurrent) => (
+                Lane::Concurrent(concurrent),
+                settings.queue.num_consumers.max(1),
+            ),
+            None => (Lane::Exclusive, 1),
         };
         let mut batcher = Batcher::new(settings.batch_size, settings.flush_interval);
         let timed_flush = !settings.flush_interval.is_zero();
+        let sender = Arc::new(Sender {
+            id: id.clone(),
+            keeps_abandoned: queue.is_persistent(),
+            exporter: tokio::sync::Mutex::new(exporter),
+            lane,
+            settings,
+            metrics,
+            health,
+            in_flight: in_flight_gauge,
+            drain_deadline,
+            logs: Mutex::new(Logs {
+                retry: LogLimiter::new(WARN_INTERVAL),
+                drop: LogLimiter::new(WARN_INTERVAL),
+                partial: LogLimiter::new(WARN_INTERVAL),
+            }),
+        });
+        let mut in_flight = InFlight {
+            tasks: JoinSet::new(),
+            limit,
+            id: id.clone(),
+        };
         loop {
+            // Take nothing off the queue while every slot is busy: what
+            // waits stays in the queue, under its bound.
+            in_flight.free_slot().await;
             let event = match batcher.deadline() {
                 Some(at) if timed_flush => {
                     tokio::select! {
@@ -115,29 +228,29 @@ impl Worker {
             match event {
                 Event::Item(Some(item)) => {
                     for ready in batcher.push(item, Instant::now()) {
-                        sender.send(ready).await;
+                        in_flight.dispatch(&sender, ready).await;
                     }
                     // A zero interval never waits: whatever is pending goes
                     // out as soon as nothing more is queued right now.
                     if !timed_flush && batcher.has_pending() && queue.is_empty() {
                         for ready in batcher.flush_all() {
-                            sender.send(ready).await;
+                            in_flight.dispatch(&sender, ready).await;
                         }
                     }
                 }
                 Event::Item(None) => break,
                 Event::FlushDue => {
                     for ready in batcher.flush_due(Instant::now()) {
-                        sender.send(ready).await;
+                        in_flight.dispatch(&sender, ready).await;
                     }
                 }
             }
         }
         for ready in batcher.flush_all() {
-            sender.send(ready).await;
+            in_flight.dispatch(&sender, ready).await;
         }
-        let id = sender.id.clone();
-        if let Err(e) = exporter.shutdown().await {
+        in_flight.finish().await;
+        if let Err(e) = sender.exporter.lock().await.shutdown().await {
             tracing::warn!(exporter = %id, error = %e, "exporter shutdown failed");
         }
         tracing::debug!(exporter = %id, "exporter drained and stopped");
@@ -152,24 +265,38 @@ enum Attempt<'b> {
     Kept(&'b Batch),
 }
 
-/// The export path with its counters; borrowed pieces of the worker.
-struct Sender<'a> {
+/// The export path with its counters, shared by the send tasks.
+struct Sender {
     id: String,
-    exporter: &'a mut dyn Exporter,
-    settings: &'a ExporterSettings,
-    metrics: &'a SignalMetrics,
-    health: &'a ExporterHealth,
-    drain_deadline: &'a CancellationToken,
+    /// Used directly on the exclusive lane, and for shutdown.
+    exporter: tokio::sync::Mutex<Box<dyn Exporter>>,
+    lane: Lane,
+    settings: ExporterSettings,
+    metrics: SignalMetrics,
+    health: Arc<ExporterHealth>,
+    /// `otelcol_exporter_in_flight_requests` of this exporter.
+    in_flight: IntGauge,
+    drain_deadline: CancellationToken,
     /// True with a persistent queue: batches not delivered by the deadline
     /// stay on disk instead of being counted as failed.
     keeps_abandoned: bool,
-    logs: Logs,
+    logs: Mutex<Logs>,
 }
 
-impl Sender<'_> {
+impl Sender {
+    /// `Some(suppressed)` when a warning of `kind` should be logged now.
+    fn allow(&self, kind: LogKind) -> Option<u64> {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        match kind {
+            LogKind::Retry => logs.retry.allow(),
+            LogKind::Drop => logs.drop.allow(),
+            LogKind::Partial => logs.partial.allow(),
+        }
+    }
+
     /// Exports one batch, retrying as configured, counts the outcome and
     /// settles the batch's completion notices.
-    async fn send(&mut self, ready: Ready) {
+    async fn send(&self, ready: Ready) {
         let Ready { batch, completions } = ready;
         let signal = batch.signal();
         let records = batch.record_count() as u64;
@@ -223,7 +350,7 @@ impl Sender<'_> {
                     // The batch is settled: what was rejected is counted
                     // and never retried.
                     completions.into_iter().for_each(Completion::succeed);
-                    if let Some(suppressed) = self.logs.partial.allow() {
+                    if let Some(suppressed) = self.allow(LogKind::Partial) {
                         tracing::warn!(
                             exporter = %self.id,
                             signal = %signal,
@@ -258,7 +385,7 @@ impl Sender<'_> {
                         self.give_up(signal, records, completions, &msg);
                         return;
                     };
-                    if let Some(suppressed) = self.logs.retry.allow() {
+                    if let Some(suppressed) = self.allow(LogKind::Retry) {
                         tracing::warn!(
                             exporter = %self.id,
                             signal = %signal,
@@ -284,11 +411,21 @@ impl Sender<'_> {
 
     /// One export call under the per-attempt timeout, cut short by the
     /// drain deadline.
-    async fn attempt(&mut self, batch: Attempt<'_>) -> Result<(), ExportError> {
+    async fn attempt(&self, batch: Attempt<'_>) -> Result<(), ExportError> {
         let timeout = self.settings.timeout;
-        let export = match batch {
-            Attempt::Owned(batch) => self.exporter.export(batch),
-            Attempt::Kept(batch) => self.exporter.export_ref(batch),
+        let export = async {
+            match (&self.lane, batch) {
+                (Lane::Concurrent(sender), Attempt::Owned(batch)) => {
+                    sender.export_ref(&batch).await
+                }
+                (Lane::Concurrent(sender), Attempt::Kept(batch)) => sender.export_ref(batch).await,
+                (Lane::Exclusive, Attempt::Owned(batch)) => {
+                    self.exporter.lock().await.export(batch).await
+                }
+                (Lane::Exclusive, Attempt::Kept(batch)) => {
+                    self.exporter.lock().await.export_ref(batch).await
+                }
+            }
         };
         let timed = async {
             if timeout.is_zero() {
@@ -312,18 +449,12 @@ impl Sender<'_> {
 
     /// Drops the batch for good: counts it, settles its notices as failed
     /// (a persistent queue then removes it), logs (rate-limited).
-    fn give_up(
-        &mut self,
-        signal: Signal,
-        records: u64,
-        completions: Vec<Completion>,
-        message: &str,
-    ) {
+    fn give_up(&self, signal: Signal, records: u64, completions: Vec<Completion>, message: &str) {
         self.metrics.of(signal).send_failed.inc_by(records);
         for c in completions {
             c.fail(message);
         }
-        if let Some(suppressed) = self.logs.drop.allow() {
+        if let Some(suppressed) = self.allow(LogKind::Drop) {
             tracing::error!(
                 exporter = %self.id,
                 signal = %signal,
@@ -338,7 +469,7 @@ impl Sender<'_> {
     /// The drain deadline passed before the batch was delivered. A
     /// persistent queue keeps it for the next start (its notices are left
     /// unsettled, which abandons them); otherwise it is dropped and counted.
-    fn stop(&mut self, signal: Signal, records: u64, completions: Vec<Completion>, message: &str) {
+    fn stop(&self, signal: Signal, records: u64, completions: Vec<Completion>, message: &str) {
         if !self.keeps_abandoned {
             self.give_up(signal, records, completions, message);
             return;

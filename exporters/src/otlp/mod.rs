@@ -59,7 +59,7 @@ pub(crate) fn header_problems(headers: &BTreeMap<String, String>) -> Vec<String>
 pub(crate) fn partial_success(
     rejected: i64,
     message: &str,
-    warnings: &mut LogLimiter,
+    warnings: &SharedLogLimiter,
     id: &str,
     endpoint: &str,
 ) -> Result<(), ExportError> {
@@ -70,16 +70,21 @@ pub(crate) fn partial_success(
         });
     }
     if !message.is_empty() {
-        if let Some(suppressed) = warnings.allow() {
+        let allowed = warnings.lock().unwrap_or_else(|p| p.into_inner()).allow();
+        if let Some(suppressed) = allowed {
             tracing::warn!(exporter = %id, endpoint = %endpoint, suppressed, warning = %message, "destination accepted the batch with a warning");
         }
     }
     Ok(())
 }
 
+/// A partial-success warning limiter shared by the clones of an exporter
+/// that sends concurrently.
+pub(crate) type SharedLogLimiter = Arc<std::sync::Mutex<LogLimiter>>;
+
 /// A fresh limiter for partial-success warnings.
-pub(crate) fn warning_limiter() -> LogLimiter {
-    LogLimiter::new(WARN_INTERVAL)
+pub(crate) fn warning_limiter() -> SharedLogLimiter {
+    Arc::new(std::sync::Mutex::new(LogLimiter::new(WARN_INTERVAL)))
 }
 
 /// How long the start-up probe waits for a TCP connection.
@@ -155,10 +160,10 @@ mod tests {
     /// Guarantees: rejected records become Partial; a bare warning is success.
     #[test]
     fn partial_success_outcomes() {
-        let mut l = warning_limiter();
-        let r = partial_success(3, "too big", &mut l, "x", "http://h");
+        let l = warning_limiter();
+        let r = partial_success(3, "too big", &l, "x", "http://h");
         assert!(matches!(r, Err(ExportError::Partial { rejected: 3, .. })));
-        assert!(partial_success(0, "deprecated field", &mut l, "x", "http://h").is_ok());
-        assert!(partial_success(0, "", &mut l, "x", "http://h").is_ok());
+        assert!(partial_success(0, "deprecated field", &l, "x", "http://h").is_ok());
+        assert!(partial_success(0, "", &l, "x", "http://h").is_ok());
     }
 }

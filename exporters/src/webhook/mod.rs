@@ -17,10 +17,11 @@ pub mod config;
 use async_trait::async_trait;
 use config::{host_name, WebhookConfig};
 use oispd_component::{
-    parse_config, sanitize, Batch, BuildContext, ComponentError, ComponentInfo, ConfigError,
-    ExportError, Exporter, ExporterFactory, ExporterSettings, Signal, Stability,
+    parse_config, sanitize, Batch, BuildContext, ComponentError, ComponentInfo, ConcurrentExport,
+    ConfigError, ExportError, Exporter, ExporterFactory, ExporterSettings, Signal, Stability,
 };
 use serde_yaml_ng::Value;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::oisp_view::json_records;
@@ -35,6 +36,10 @@ pub const BATCH_ID_HEADER: &str = "X-OISP-Batch-Id";
 pub struct WebhookFactory;
 
 impl ExporterFactory for WebhookFactory {
+    fn exports_concurrently(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> ComponentInfo {
         ComponentInfo {
             type_name: "webhook",
@@ -67,7 +72,10 @@ impl ExporterFactory for WebhookFactory {
     }
 }
 
-/// One `webhook` exporter instance.
+/// One `webhook` exporter instance. Clones share the HTTP client and its
+/// connection pool, so the helper sends through a clone from several tasks
+/// at once.
+#[derive(Clone)]
 pub struct WebhookExporter {
     client: reqwest::Client,
     endpoint: reqwest::Url,
@@ -116,7 +124,7 @@ impl WebhookExporter {
 
 impl WebhookExporter {
     /// Sends one batch, read by reference (the helper may keep it for a retry).
-    async fn send(&mut self, batch: &Batch) -> Result<(), ExportError> {
+    async fn send(&self, batch: &Batch) -> Result<(), ExportError> {
         let Batch::Logs(logs) = batch else {
             return Err(ExportError::permanent(
                 "the webhook exporter takes logs only",
@@ -173,6 +181,17 @@ impl Exporter for WebhookExporter {
     }
 
     async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        self.send(batch).await
+    }
+
+    fn concurrent_sender(&self) -> Option<Arc<dyn ConcurrentExport>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+#[async_trait]
+impl ConcurrentExport for WebhookExporter {
+    async fn export_ref(&self, batch: &Batch) -> Result<(), ExportError> {
         self.send(batch).await
     }
 }

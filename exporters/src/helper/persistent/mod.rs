@@ -34,7 +34,8 @@
 //! (waiting and in flight). When a new batch would pass it, the oldest
 //! *waiting* batches are dropped and counted
 //! (`otelcol_exporter_queue_dropped_*`), or with `block_on_overflow` the
-//! producer waits. Batches handed to the exporter (in flight, in retry)
+//! producer waits; a batch whose sender waits for the answer (OTLP) is
+//! refused instead of evicting records already acknowledged to others. Batches handed to the exporter (in flight, in retry)
 //! are never evicted, so the limit can be passed by what is in flight. A
 //! batch larger than the whole limit is refused. Files take somewhat more
 //! than the limit: a segment is deleted only once all its records are
@@ -115,6 +116,20 @@ pub(crate) enum PushError {
     /// Writing or syncing the record failed (disk full, I/O error).
     #[error("cannot write to the persistent queue: {0}")]
     Io(String),
+    /// The byte limit is reached and the batch was refused.
+    #[error("sending queue is full")]
+    Full,
+}
+
+/// What a push does when the byte limit is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    /// Drop the oldest waiting batches, counted.
+    EvictOldest,
+    /// Wait until settlements make room.
+    Wait,
+    /// Refuse the new batch (its sender can send it again).
+    Refuse,
 }
 
 /// Where one unsettled record lives.
@@ -329,9 +344,13 @@ impl PersistentQueue {
         &self.dir
     }
 
-    /// Writes `batch` durably. With `block`, waits while the byte limit is
-    /// reached; otherwise the oldest waiting batches are dropped and counted.
-    pub(crate) async fn push(self: &Arc<Self>, batch: Batch, block: bool) -> Result<(), PushError> {
+    /// Writes `batch` durably; `overflow` says what happens when the byte
+    /// limit is reached.
+    pub(crate) async fn push(
+        self: &Arc<Self>,
+        batch: Batch,
+        overflow: Overflow,
+    ) -> Result<(), PushError> {
         let frame = Frame::encode(batch);
         if frame.len() > self.limit {
             return Err(PushError::TooLarge {
@@ -346,7 +365,7 @@ impl PersistentQueue {
             notified.as_mut().enable();
             let queue = self.clone();
             let (appended, back) = tokio::task::spawn_blocking(move || {
-                let appended = queue.append(&mut frame, !block);
+                let appended = queue.append(&mut frame, overflow);
                 (appended, frame)
             })
             .await
@@ -367,9 +386,10 @@ impl PersistentQueue {
         }
     }
 
-    /// Appends one record under the lock, evicting the oldest waiting
-    /// records first when `evict` and the limit would be passed. Blocking.
-    fn append(&self, frame: &mut Frame, evict: bool) -> Result<Appended, PushError> {
+    /// Appends one record under the lock; when the limit would be passed,
+    /// first evicts the oldest waiting records, or answers that there is
+    /// no room, as `overflow` says. Blocking.
+    fn append(&self, frame: &mut Frame, overflow: Overflow) -> Result<Appended, PushError> {
         let len = frame.len();
         let mut st = self.lock();
         if st.worker_gone {
@@ -377,11 +397,14 @@ impl PersistentQueue {
         }
         let mut evicted = false;
         while st.live_bytes + len > self.limit {
-            if !evict {
+            if overflow != Overflow::EvictOldest {
                 if st.live_bytes == 0 {
                     break;
                 }
-                return Ok(Appended::NoRoom);
+                return match overflow {
+                    Overflow::Refuse => Err(PushError::Full),
+                    _ => Ok(Appended::NoRoom),
+                };
             }
             // What is in flight stays; the limit is passed by it alone.
             let Some(oldest) = st.waiting.pop_front() else {

@@ -55,7 +55,7 @@ async fn unsettled_batches_survive_reopening() {
     let root = tempfile::tempdir().unwrap();
     let (q, _t) = open_queue(root.path(), 1 << 20);
     for n in 1..=4 {
-        q.push(logs(n), false).await.unwrap();
+        q.push(logs(n), Overflow::EvictOldest).await.unwrap();
     }
     let first = q.pop().await.unwrap();
     assert_eq!(first.batch.record_count(), 1);
@@ -86,7 +86,7 @@ async fn out_of_order_settlement_is_remembered() {
     let root = tempfile::tempdir().unwrap();
     let (q, _t) = open_queue(root.path(), 1 << 20);
     for n in 1..=3 {
-        q.push(spans(n), false).await.unwrap();
+        q.push(spans(n), Overflow::EvictOldest).await.unwrap();
     }
     let a = q.pop().await.unwrap();
     let b = q.pop().await.unwrap();
@@ -111,7 +111,7 @@ async fn torn_last_record_is_detected_and_dropped() {
         let root = tempfile::tempdir().unwrap();
         let (q, _t) = open_queue(root.path(), 1 << 20);
         for n in 1..=3 {
-            q.push(logs(n), false).await.unwrap();
+            q.push(logs(n), Overflow::EvictOldest).await.unwrap();
         }
         let dir = q.dir().to_path_buf();
         drop(q);
@@ -133,7 +133,7 @@ async fn torn_last_record_is_detected_and_dropped() {
         std::fs::write(&files[0], &bytes).unwrap();
         let (q, _t) = open_queue(root.path(), 1 << 20);
         assert_eq!(std::fs::metadata(&files[0]).unwrap().len() as usize, whole);
-        q.push(logs(4), false).await.unwrap();
+        q.push(logs(4), Overflow::EvictOldest).await.unwrap();
         assert_eq!(drain(&q).await, vec![1, 2, 3, 4], "{damage}");
     }
 }
@@ -150,13 +150,13 @@ async fn damage_inside_an_older_segment_skips_only_that_segment() {
         let (q, _t) = open_queue(root.path(), 1 << 20);
         dir = q.dir().to_path_buf();
         for n in 1..=3 {
-            q.push(logs(n), false).await.unwrap();
+            q.push(logs(n), Overflow::EvictOldest).await.unwrap();
         }
     }
     {
         // A second run appends to a new segment.
         let (q, _t) = open_queue(root.path(), 1 << 20);
-        q.push(logs(7), false).await.unwrap();
+        q.push(logs(7), Overflow::EvictOldest).await.unwrap();
     }
     let files = segment_files(&dir);
     assert_eq!(files.len(), 2);
@@ -179,14 +179,14 @@ async fn byte_limit_drops_the_oldest_and_counts() {
     let limit = frame_len(logs(12)) + frame_len(logs(13)) + frame_len(logs(14));
     let (q, t) = open_queue(root.path(), limit);
     for n in 10..=14 {
-        q.push(logs(n), false).await.unwrap();
+        q.push(logs(n), Overflow::EvictOldest).await.unwrap();
     }
     let m = t.exporter("q", Signal::Logs);
     assert_eq!(m.dropped.get(), 10 + 11);
     assert_eq!(m.queue_size.get() as u64, limit);
     assert_eq!(m.queue_capacity.get() as u64, limit);
     assert_eq!(m.queue_records.get(), 12 + 13 + 14);
-    let err = q.push(logs(1000), false).await.unwrap_err();
+    let err = q.push(logs(1000), Overflow::EvictOldest).await.unwrap_err();
     assert!(matches!(err, PushError::TooLarge { .. }), "{err}");
     assert_eq!(drain(&q).await, vec![12, 13, 14]);
     drop(q);
@@ -203,13 +203,34 @@ async fn in_flight_batches_are_not_evicted() {
     let root = tempfile::tempdir().unwrap();
     let limit = frame_len(logs(10)) + frame_len(logs(11));
     let (q, t) = open_queue(root.path(), limit);
-    q.push(logs(10), false).await.unwrap();
+    q.push(logs(10), Overflow::EvictOldest).await.unwrap();
     let in_flight = q.pop().await.unwrap();
-    q.push(logs(11), false).await.unwrap();
-    q.push(logs(12), false).await.unwrap();
+    q.push(logs(11), Overflow::EvictOldest).await.unwrap();
+    q.push(logs(12), Overflow::EvictOldest).await.unwrap();
     assert_eq!(t.exporter("q", Signal::Logs).dropped.get(), 11);
     in_flight.completion.unwrap().succeed();
     assert_eq!(drain(&q).await, vec![12]);
+}
+
+/// Scenario: a full queue (one batch waiting, one in flight) offered a
+/// batch whose sender waits (`Overflow::Refuse`), then room is made.
+/// Guarantees: the batch is refused ("sending queue is full"), nothing is
+/// evicted or dropped; once a batch settles, the same push is stored.
+#[tokio::test]
+async fn refusing_push_keeps_what_is_stored() {
+    let root = tempfile::tempdir().unwrap();
+    let limit = frame_len(logs(1)) * 2;
+    let (q, t) = open_queue(root.path(), limit);
+    q.push(logs(1), Overflow::Refuse).await.unwrap();
+    q.push(logs(1), Overflow::Refuse).await.unwrap();
+    let in_flight = q.pop().await.unwrap();
+    let err = q.push(logs(1), Overflow::Refuse).await.unwrap_err();
+    assert_eq!(err, PushError::Full);
+    assert_eq!(err.to_string(), "sending queue is full");
+    assert_eq!(t.exporter("q", Signal::Logs).dropped.get(), 0);
+    in_flight.completion.unwrap().succeed();
+    q.push(logs(1), Overflow::Refuse).await.unwrap();
+    assert_eq!(drain(&q).await, vec![1, 1]);
 }
 
 /// Scenario: block_on_overflow with a full queue.
@@ -220,10 +241,10 @@ async fn blocking_push_waits_for_room() {
     let root = tempfile::tempdir().unwrap();
     let limit = frame_len(logs(1)) * 2;
     let (q, t) = open_queue(root.path(), limit);
-    q.push(logs(1), true).await.unwrap();
-    q.push(logs(1), true).await.unwrap();
+    q.push(logs(1), Overflow::Wait).await.unwrap();
+    q.push(logs(1), Overflow::Wait).await.unwrap();
     let q2 = q.clone();
-    let pusher = tokio::spawn(async move { q2.push(logs(1), true).await });
+    let pusher = tokio::spawn(async move { q2.push(logs(1), Overflow::Wait).await });
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert!(!pusher.is_finished(), "the producer must wait while full");
     let item = q.pop().await.unwrap();
@@ -247,7 +268,7 @@ async fn settled_segments_are_deleted() {
     let per = frame_len(logs(100));
     let count = (3 * SEGMENT_BYTES.0 / per + 1) as usize;
     for _ in 0..count {
-        q.push(logs(100), false).await.unwrap();
+        q.push(logs(100), Overflow::EvictOldest).await.unwrap();
     }
     assert!(segment_files(q.dir()).len() >= 3);
     assert_eq!(drain(&q).await.len(), count);
@@ -278,8 +299,8 @@ async fn one_directory_per_exporter_and_exclusive() {
         |id: &str| PersistentQueue::open(root.path(), id, 1 << 20, SignalMetrics::new(&t, id, 1));
     let a = Arc::new(open("otlp_grpc/a").unwrap());
     let b = Arc::new(open("otlp_grpc/b").unwrap());
-    a.push(logs(1), false).await.unwrap();
-    b.push(logs(2), false).await.unwrap();
+    a.push(logs(1), Overflow::EvictOldest).await.unwrap();
+    b.push(logs(2), Overflow::EvictOldest).await.unwrap();
     let err = open("otlp_grpc/a").err().unwrap();
     assert!(matches!(err, OpenError::Locked(_)), "{err}");
     assert!(
@@ -345,6 +366,11 @@ impl Run {
         self.handle.abort();
         let _ = self.handle.await;
         drop(self.consumer);
+        // The worker's send tasks are aborted with it; let them go, and
+        // with them their hold on the queue directory.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// A clean stop: the queue drains into the exporter.
@@ -555,7 +581,7 @@ async fn queue_files_and_directories_are_private() {
         if segment_files(&dir).len() > 1 {
             break;
         }
-        q.push(logs(50), false).await.unwrap();
+        q.push(logs(50), Overflow::EvictOldest).await.unwrap();
     }
     q.pop().await.unwrap().completion.unwrap().succeed();
     assert_eq!(mode(&root), 0o700);
@@ -577,8 +603,8 @@ async fn loose_queue_files_are_tightened_on_open() {
     use std::os::unix::fs::PermissionsExt;
     let root = tempfile::tempdir().unwrap();
     let (q, _t) = open_queue(root.path(), 1 << 20);
-    q.push(logs(3), false).await.unwrap();
-    q.push(logs(4), false).await.unwrap();
+    q.push(logs(3), Overflow::EvictOldest).await.unwrap();
+    q.push(logs(4), Overflow::EvictOldest).await.unwrap();
     q.pop().await.unwrap().completion.unwrap().succeed();
     let dir = q.dir().to_path_buf();
     drop(q);
@@ -591,9 +617,77 @@ async fn loose_queue_files_are_tightened_on_open() {
     loose(&dir, 0o755);
     let (q, _t) = open_queue(root.path(), 1 << 20);
     assert_eq!(mode(&dir), 0o700);
-    q.push(logs(5), false).await.unwrap();
+    q.push(logs(5), Overflow::EvictOldest).await.unwrap();
     q.pop().await.unwrap().completion.unwrap().succeed();
     let files = modes_in(&dir);
     assert!(files.iter().all(|(_, m)| *m == 0o600), "{files:?}");
     assert_eq!(drain(&q).await, vec![5]);
+}
+
+/// Scenario: a persistent queue behind an exporter with `num_consumers: 4`;
+/// six batches (1 to 6 records) are accepted, four go out at once, the
+/// destination delivers the batches of 3 and 1 (out of order) and the
+/// process crashes with the others in flight or waiting; a new run starts
+/// on the same directory.
+/// Guarantees: the new run delivers exactly the batches not acknowledged
+/// (2, 4, 5, 6), none of the delivered ones again, and a third run
+/// delivers nothing.
+#[tokio::test(start_paused = true)]
+async fn out_of_order_completion_then_crash_redelivers_exactly_the_unacknowledged() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = settings(root.path());
+    s.queue.num_consumers = 4;
+    let (fake, gates) = Fake::concurrent_gated(&[1, 2, 3, 4, 5, 6]);
+    let r = run(&fake, s.clone()).await;
+    for n in 1..=6 {
+        r.consumer.consume(logs(n)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(fake.with(|s| s.in_flight), 4);
+    gates[&3].add_permits(1);
+    gates[&1].add_permits(1);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(fake.with(|s| s.delivered.clone()), vec![3, 1]);
+    r.crash().await;
+
+    let good = Fake {
+        concurrent: true,
+        ..Fake::default()
+    };
+    run(&good, s.clone()).await.finish().await;
+    let mut again = good.with(|s| s.delivered.clone());
+    again.sort_unstable();
+    assert_eq!(again, vec![2, 4, 5, 6]);
+
+    let third = Fake::default();
+    run(&third, s).await.finish().await;
+    assert!(third.with(|s| s.calls.is_empty()));
+}
+
+/// Scenario: a persistent queue with room for two batches behind a stuck
+/// exporter; once full, a batch arrives for which a receiver waits
+/// (`consume_acked`, OTLP), then one nobody waits for (`consume`).
+/// Guarantees: the first is refused ("sending queue is full") and counted
+/// as enqueue_failed, evicting nothing; the second evicts the oldest
+/// waiting batch, counted as dropped.
+#[tokio::test(start_paused = true)]
+async fn full_persistent_queue_refuses_waiting_senders() {
+    let root = tempfile::tempdir().unwrap();
+    let mut s = settings(root.path());
+    s.queue.max_storage_bytes = frame_len(logs(1)) * 2;
+    let stuck = Fake::gated(Arc::new(Semaphore::new(0)));
+    let r = run(&stuck, s).await;
+    r.consumer.consume(logs(1)).await.unwrap();
+    r.consumer.consume(logs(1)).await.unwrap();
+    let (ack, _outcome) = oispd_component::Ack::new();
+    let err = r.consumer.consume_acked(logs(1), &ack).await.unwrap_err();
+    assert!(
+        matches!(&err, oispd_component::ConsumeError::Refused(m) if m == "sending queue is full"),
+        "{err:?}"
+    );
+    let m = r.telemetry.exporter("otlp_grpc/x", Signal::Logs);
+    assert_eq!((m.enqueue_failed.get(), m.dropped.get()), (1, 0));
+    r.consumer.consume(logs(1)).await.unwrap();
+    assert_eq!(m.dropped.get(), 1);
+    r.crash().await;
 }

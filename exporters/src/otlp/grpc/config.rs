@@ -189,13 +189,21 @@ mod tests {
     }
 
     /// Scenario: only an endpoint.
-    /// Guarantees: the collector's defaults (gzip, 5s, TLS on, queue 1000).
+    /// Guarantees: the collector's defaults (gzip, 5s, TLS on, ten
+    /// consumers); the queue bounded by bytes (oispd's default).
     #[test]
     fn defaults_follow_the_collector() {
         let c = parse("endpoint: collector:4317").unwrap();
         assert_eq!(c.compression, Compression::Gzip);
         assert_eq!(c.timeout, Duration::from_secs(5));
-        assert_eq!(c.sending_queue.queue_size, 1000);
+        assert_eq!(c.sending_queue.num_consumers, 10);
+        assert_eq!(
+            c.sending_queue.bound(),
+            (
+                oispd_component::exporter::DEFAULT_QUEUE_BYTES,
+                oispd_component::exporter::QueueSizer::Bytes
+            )
+        );
         let t = c.target().unwrap();
         assert!(t.tls);
         assert_eq!(t.authority(), "collector:4317");

@@ -7,16 +7,16 @@
 //! `insecure_skip_verify`) is honoured.
 
 use super::config::{OtlpGrpcConfig, Target};
-use crate::helper::log_limit::LogLimiter;
 use crate::otlp::encode::request_proto;
 use crate::otlp::{
     error_chain, partial_success, spawn_reachability_probe, warning_limiter, Compression,
+    SharedLogLimiter,
 };
 use async_trait::async_trait;
 use bytes::{BufMut, Bytes};
 use hyper_util::rt::TokioIo;
 use oispd_component::telemetry::ExporterHealth;
-use oispd_component::{Batch, ComponentError, ExportError, Exporter, Signal};
+use oispd_component::{Batch, ComponentError, ConcurrentExport, ExportError, Exporter, Signal};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
@@ -90,7 +90,10 @@ impl<R: Message + Default + Send + 'static> Codec for PassThroughCodec<R> {
     }
 }
 
-/// Sends batches to an OTLP/gRPC server.
+/// Sends batches to an OTLP/gRPC server. Clones share the channel, which
+/// multiplexes concurrent requests over HTTP/2, so the helper sends through
+/// a clone from several tasks at once.
+#[derive(Clone)]
 pub struct OtlpGrpcExporter {
     id: String,
     config: OtlpGrpcConfig,
@@ -98,7 +101,7 @@ pub struct OtlpGrpcExporter {
     metadata: MetadataMap,
     health: Arc<ExporterHealth>,
     grpc: Option<Grpc<Channel>>,
-    warnings: LogLimiter,
+    warnings: SharedLogLimiter,
 }
 
 impl OtlpGrpcExporter {
@@ -269,10 +272,28 @@ impl Exporter for OtlpGrpcExporter {
     }
 
     async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
-        self.export_ref(&batch).await
+        self.send(&batch).await
     }
 
     async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        self.send(batch).await
+    }
+
+    fn concurrent_sender(&self) -> Option<Arc<dyn ConcurrentExport>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+#[async_trait]
+impl ConcurrentExport for OtlpGrpcExporter {
+    async fn export_ref(&self, batch: &Batch) -> Result<(), ExportError> {
+        self.send(batch).await
+    }
+}
+
+impl OtlpGrpcExporter {
+    /// One export call; any number may run at once.
+    async fn send(&self, batch: &Batch) -> Result<(), ExportError> {
         let Some(mut grpc) = self.grpc.clone() else {
             return Err(ExportError::permanent("exporter used before start"));
         };
@@ -306,6 +327,6 @@ impl Exporter for OtlpGrpcExporter {
             }
         };
         let endpoint = self.target.display();
-        partial_success(rejected, &message, &mut self.warnings, &self.id, &endpoint)
+        partial_success(rejected, &message, &self.warnings, &self.id, &endpoint)
     }
 }

@@ -26,6 +26,10 @@ use serde_yaml_ng::Value;
 pub struct OtlpGrpcFactory;
 
 impl ExporterFactory for OtlpGrpcFactory {
+    fn exports_concurrently(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> ComponentInfo {
         ComponentInfo {
             type_name: "otlp_grpc",

@@ -8,17 +8,19 @@
 //! a large or compressed body.
 
 use super::config::{Encoding, OtlpHttpConfig};
-use crate::helper::log_limit::LogLimiter;
 use crate::otlp::encode::{request_json, request_proto};
 use crate::otlp::{
     error_chain, partial_success, spawn_reachability_probe, warning_limiter, Compression,
+    SharedLogLimiter,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use oispd_component::telemetry::ExporterHealth;
-use oispd_component::{sanitize, Batch, ComponentError, ExportError, Exporter, Signal};
+use oispd_component::{
+    sanitize, Batch, ComponentError, ConcurrentExport, ExportError, Exporter, Signal,
+};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
@@ -35,7 +37,10 @@ const MAX_RESPONSE_BODY: usize = 64 * 1024;
 /// Longest error body quoted in a message.
 const MAX_QUOTED_BODY: usize = 256;
 
-/// Sends batches to an OTLP/HTTP server.
+/// Sends batches to an OTLP/HTTP server. Clones share the client and its
+/// connection pool, so the helper sends through a clone from several tasks
+/// at once.
+#[derive(Clone)]
 pub struct OtlpHttpExporter {
     id: String,
     config: OtlpHttpConfig,
@@ -44,7 +49,7 @@ pub struct OtlpHttpExporter {
     headers: HeaderMap,
     health: Arc<ExporterHealth>,
     client: Option<reqwest::Client>,
-    warnings: LogLimiter,
+    warnings: SharedLogLimiter,
 }
 
 impl OtlpHttpExporter {
@@ -318,10 +323,28 @@ impl Exporter for OtlpHttpExporter {
     }
 
     async fn export(&mut self, batch: Batch) -> Result<(), ExportError> {
-        self.export_ref(&batch).await
+        self.send(&batch).await
     }
 
     async fn export_ref(&mut self, batch: &Batch) -> Result<(), ExportError> {
+        self.send(batch).await
+    }
+
+    fn concurrent_sender(&self) -> Option<Arc<dyn ConcurrentExport>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+#[async_trait]
+impl ConcurrentExport for OtlpHttpExporter {
+    async fn export_ref(&self, batch: &Batch) -> Result<(), ExportError> {
+        self.send(batch).await
+    }
+}
+
+impl OtlpHttpExporter {
+    /// One export call; any number may run at once.
+    async fn send(&self, batch: &Batch) -> Result<(), ExportError> {
         let Some(client) = self.client.clone() else {
             return Err(ExportError::permanent("exporter used before start"));
         };
@@ -378,13 +401,7 @@ impl Exporter for OtlpHttpExporter {
                 shown(&url)
             ))
         })?;
-        partial_success(
-            rejected,
-            &message,
-            &mut self.warnings,
-            &self.id,
-            &shown(&url),
-        )
+        partial_success(rejected, &message, &self.warnings, &self.id, &shown(&url))
     }
 }
 

@@ -23,6 +23,10 @@ use serde_yaml_ng::Value;
 pub struct OtlpHttpFactory;
 
 impl ExporterFactory for OtlpHttpFactory {
+    fn exports_concurrently(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> ComponentInfo {
         ComponentInfo {
             type_name: "otlp_http",
