@@ -97,6 +97,12 @@ macro_rules! assigned {
 /// The built-in rules, most specific first (the order breaks ties between
 /// two rules matching the same span). Vendor prefixes match in any case
 /// (`SK-PROJ-`, `Ghp_`): the keyword prefilter is case-insensitive too.
+/// A distinctive vendor prefix matches wherever it starts, even glued to the
+/// word before it (`isglpat-...`, `keyAKIA...`) or followed by more key
+/// characters: for a redactor a missed key is a leak, while a redacted
+/// look-alike costs a few characters of text. Only the bare legacy OpenAI
+/// form (`sk-` and no project/service/admin part) keeps a word boundary
+/// before it, since `task-`, `disk-` and `risk-` would otherwise start one.
 pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     BuiltinRule {
         kind: "private_key",
@@ -109,7 +115,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "anthropic_api_key",
-        pattern: r"\b((?i:sk-ant-)[A-Za-z0-9_\-]{20,})",
+        pattern: r"((?i:sk-ant-)[A-Za-z0-9_\-]{20,})",
         keywords: &["sk-ant-"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -118,16 +124,16 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "openai_api_key",
-        pattern: r"\b((?i:sk-)(?:(?i:proj|svcacct|admin)-)?[A-Za-z0-9_\-]{20,})",
+        pattern: r"((?i:sk-(?:proj|svcacct|admin)-)[A-Za-z0-9_\-]{20,})|\b((?i:sk-)[A-Za-z0-9_\-]{20,})",
         keywords: &["sk-"],
         gate: Gate::Keywords,
-        extract: Extract::Group(1),
+        extract: Extract::FirstNonEmpty,
         validate: openai_key,
         tier: 0,
     },
     BuiltinRule {
         kind: "google_api_key",
-        pattern: r"\b((?i:AIza)[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|\z)",
+        pattern: r"((?i:AIza)[0-9A-Za-z_\-]{35})",
         keywords: &["aiza"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -136,7 +142,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "aws_access_key_id",
-        pattern: r"\b((?i:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})\b",
+        pattern: r"((?i:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})",
         keywords: &["akia", "asia", "abia", "acca", "a3t"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -204,7 +210,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "github_token",
-        pattern: r"\b((?i:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|(?i:github_pat_)[A-Za-z0-9_]{22,255})\b",
+        pattern: r"((?i:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}|(?i:github_pat_)[A-Za-z0-9_]{22,255})",
         keywords: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -213,7 +219,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "gitlab_token",
-        pattern: r"\b((?i:glpat-)[A-Za-z0-9_\-]{20,})",
+        pattern: r"((?i:glpat-)[A-Za-z0-9_\-]{20,})",
         keywords: &["glpat-"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -231,7 +237,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "slack_token",
-        pattern: r"\b((?i:xox[baprs])-[A-Za-z0-9\-]{10,})",
+        pattern: r"((?i:xox[baprs])-[A-Za-z0-9\-]{10,})",
         keywords: &["xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -240,7 +246,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "stripe_key",
-        pattern: r"\b((?i:(?:sk|rk)_(?:live|test)_)[A-Za-z0-9]{16,})",
+        pattern: r"((?i:(?:sk|rk)_(?:live|test)_)[A-Za-z0-9]{16,})",
         keywords: &["sk_live_", "rk_live_", "sk_test_", "rk_test_"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -249,7 +255,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "huggingface_token",
-        pattern: r"\b((?i:hf_)[A-Za-z0-9]{30,})\b",
+        pattern: r"((?i:hf_)[A-Za-z0-9]{30,})",
         keywords: &["hf_"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -258,7 +264,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "vault_token",
-        pattern: r"\b((?i:hv[sbr])\.[A-Za-z0-9_\-]{20,})",
+        pattern: r"((?i:hv[sbr])\.[A-Za-z0-9_\-]{20,})",
         keywords: &["hvs.", "hvb.", "hvr."],
         gate: Gate::Keywords,
         extract: Extract::Group(1),
@@ -267,7 +273,7 @@ pub(crate) const BUILTIN_RULES: &[BuiltinRule] = &[
     },
     BuiltinRule {
         kind: "jwt",
-        pattern: r"\b(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)",
+        pattern: r"(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)",
         keywords: &["eyj"],
         gate: Gate::Keywords,
         extract: Extract::Group(1),

@@ -204,6 +204,55 @@ fn each_key_format_embedded_is_replaced_inline() {
     }
 }
 
+/// Scenario: each prefixed key format glued to the word before it
+/// (`valueglpat-...`, as the fuzzer's `redactor_leaks` target wrote one)
+/// and followed by more key characters; and words ending in `sk-`-like
+/// stems in prose.
+/// Guarantees: the keys are redacted wherever they start (no key character
+/// survives before the marker beyond the glued word); `task-`, `disk-` and
+/// `risk-` phrases are left alone.
+#[test]
+fn prefixed_keys_glued_to_words_are_redacted() {
+    let r = redactor();
+    for (kind, secret) in samples() {
+        let prefixed = [
+            "sk-ant-",
+            "sk-proj-",
+            "AIza",
+            "AKIA",
+            "ghp_",
+            "github_pat_",
+            "glpat-",
+            "xoxb-",
+            "sk_live_",
+            "hf_",
+            "hvs.",
+            "eyJ",
+        ]
+        .iter()
+        .any(|p| secret.starts_with(p));
+        if !prefixed {
+            continue;
+        }
+        for text in [
+            format!("the value{secret} fails"),
+            format!("the value is {secret}Z7 and fails"),
+        ] {
+            let out = r
+                .redact_text(&text)
+                .unwrap_or_else(|| panic!("{kind} not found in {text}"));
+            assert!(!out.contains(&secret), "{kind}: {out}");
+            assert!(out.contains(&format!("[REDACTED:{kind}:")), "{kind}: {out}");
+        }
+    }
+    for t in [
+        "the task-2024-quarterly-report-v2-final and the disk-usage-monitor-daemon-7 run nightly",
+        "see risk-assessment-framework-2023-revision-b for details",
+    ] {
+        assert_eq!(r.redact_text(t), None, "{t}");
+    }
+}
+
 /// Scenario: an AWS secret access key next to aws/secret context, in an env
 /// line, in prose and in a JSON tool argument, and the same key alone.
 /// Guarantees: detected as `aws_secret_key` in each (alone too: see
