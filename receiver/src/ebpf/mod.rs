@@ -26,6 +26,7 @@
 //! (the activity types).
 
 pub mod activity;
+pub mod boringssl;
 pub mod config;
 mod conns;
 mod elf;
