@@ -207,7 +207,7 @@ async fn collect(
             Err(_) => panic!(
                 "timed out waiting for {what}; drops {:?}; probed {:?}",
                 capture.dropped(),
-                capture.probed_files()
+                capture.probed_binaries()
             ),
         }
     }
@@ -523,11 +523,11 @@ async fn library_copy_mapped_after_start_is_probed() {
     let copy_name = copy.to_string_lossy().into_owned();
     assert!(
         capture
-            .probed_files()
+            .probed_binaries()
             .iter()
-            .any(|p| p.to_string_lossy().ends_with(&copy_name)),
+            .any(|p| p.path.to_string_lossy().ends_with(&copy_name)),
         "copy not probed: {:?}",
-        capture.probed_files()
+        capture.probed_binaries()
     );
     assert_exchange(&seen, pid, &server.exchange("/copy"));
 }

@@ -520,12 +520,21 @@ pub(crate) fn find(image: &Image) -> Result<BoringSslFuncs, Refusal> {
     })
 }
 
-/// Virtual addresses of the strings ending in [`FILE_NAME_SUFFIX`], in any
-/// non-writable segment.
+/// Virtual addresses of the strings ending in [`FILE_NAME_SUFFIX`]: in the
+/// read-only data segments where string literals live, or, when none is
+/// there, in the code segments (a linker may merge them).
 fn file_name_strings(image: &Image) -> Vec<u64> {
+    let data = strings_in(image.segments.iter().filter(|s| !s.executable));
+    if !data.is_empty() {
+        return data;
+    }
+    strings_in(image.segments.iter().filter(|s| s.executable))
+}
+
+fn strings_in<'a>(segments: impl Iterator<Item = &'a Segment>) -> Vec<u64> {
     let finder = memmem::Finder::new(FILE_NAME_SUFFIX);
     let mut out = Vec::new();
-    for seg in &image.segments {
+    for seg in segments {
         for at in finder.find_iter(&seg.bytes) {
             let floor = at.saturating_sub(MAX_STRING_BYTES);
             let Some(window) = seg.bytes.get(floor..at) else {
@@ -1067,6 +1076,19 @@ fn block_immediates(body: &[Instruction], site: u64) -> Option<HashMap<Register,
         }
     }
     Some(loaded)
+}
+
+/// Stock Bun 1.4.5 from npm (`@oven/bun-linux-x64`, build-id
+/// b5188e4f53b53f3a346614bd78ba53f2ff234402), where scripts/setup.sh
+/// caches it for the e2e tests (`OISPD_E2E_CACHE`, default
+/// /var/tmp/oispd-e2e-cache); `None` when absent or another build.
+#[cfg(test)]
+pub(crate) fn stock_bun_path() -> Option<std::path::PathBuf> {
+    let cache =
+        std::env::var("OISPD_E2E_CACHE").unwrap_or_else(|_| "/var/tmp/oispd-e2e-cache".into());
+    let path = std::path::Path::new(&cache).join("bun/node_modules/@oven/bun-linux-x64/bin/bun");
+    let id = super::elf::build_id(&File::open(&path).ok()?)?;
+    (hex::encode(id) == "b5188e4f53b53f3a346614bd78ba53f2ff234402").then_some(path)
 }
 
 #[cfg(test)]

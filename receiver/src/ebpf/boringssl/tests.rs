@@ -681,22 +681,6 @@ fn a_binary_without_boringssl_has_no_file_name() {
     assert_eq!(locate(&ls), Err(Refusal::NoFileName));
 }
 
-/// Stock Bun 1.4.5 from npm (`@oven/bun-linux-x64`, build-id
-/// b5188e4f53b53f3a346614bd78ba53f2ff234402), where the e2e tests cached
-/// it (`OISPD_E2E_CACHE`, default /var/tmp/oispd-e2e-cache).
-fn stock_bun() -> Option<File> {
-    let cache =
-        std::env::var("OISPD_E2E_CACHE").unwrap_or_else(|_| "/var/tmp/oispd-e2e-cache".into());
-    let path = std::path::Path::new(&cache).join("bun/node_modules/@oven/bun-linux-x64/bin/bun");
-    let file = File::open(path).ok()?;
-    let id = super::super::elf::build_id(&file)?;
-    (id == [
-        0xb5, 0x18, 0x8e, 0x4f, 0x53, 0xb5, 0x3f, 0x3a, 0x34, 0x66, 0x14, 0xbd, 0x78, 0xba, 0x53,
-        0xf2, 0xff, 0x23, 0x44, 0x02,
-    ])
-    .then_some(file)
-}
-
 /// Scenario: stock Bun 1.4.5 (no unwind tables, reason in %edx), where
 /// the e2e set-up installed it.
 /// Guarantees: SSL_write and SSL_read are at the file offsets the research
@@ -705,12 +689,12 @@ fn stock_bun() -> Option<File> {
 /// taken (a measurement, not asserted).
 #[test]
 fn stock_bun_1_4_5_is_located() {
-    let Some(bun) = stock_bun() else {
-        eprintln!("stock Bun 1.4.5 not installed (tests/e2e/tls_clients.py installs it)");
+    let Some(bun) = stock_bun_path() else {
+        eprintln!("stock Bun 1.4.5 not installed (scripts/setup.sh installs it)");
         return;
     };
     let t = std::time::Instant::now();
-    let funcs = locate(&bun).unwrap();
+    let funcs = locate(&File::open(bun).unwrap()).unwrap();
     eprintln!("located in {:?}: {funcs:x?}", t.elapsed());
     assert_eq!(funcs.write.offset, 0x23f_fc30);
     assert_eq!(funcs.read.offset, 0x237_e500);
