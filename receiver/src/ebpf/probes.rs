@@ -188,10 +188,10 @@ impl LibraryProbes {
                         };
                         tracing::info!(
                             path = %name.display(),
-                            build_id = conclusion.build_id.as_deref().unwrap_or("none"),
-                            method = "structure",
-                            ssl_write = at(programs::SSL_WRITE_ENTER).as_deref().unwrap_or("?"),
-                            ssl_read = at(programs::SSL_READ_ENTER).as_deref().unwrap_or("?"),
+                            build_id = %conclusion.build_id.as_deref().unwrap_or("none"),
+                            method = %"structure",
+                            ssl_write = %at(programs::SSL_WRITE_ENTER).unwrap_or_default(),
+                            ssl_read = %at(programs::SSL_READ_ENTER).unwrap_or_default(),
                             from_cache,
                             "probing BoringSSL"
                         );
