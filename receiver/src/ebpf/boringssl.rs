@@ -109,8 +109,9 @@ const MAX_SEARCH_BYTES: u64 = 64 << 10;
 /// A chosen function must end within this (SSL_write: 379-400 bytes,
 /// SSL_read: 208-264 in the builds measured).
 const MAX_FUNCTION_BYTES: u64 = 2048;
-/// Bytes decoded at most per file, over all searches.
-pub(crate) const DECODE_BUDGET_BYTES: u64 = 256 << 20;
+/// Bytes decoded at most per file, over all searches (stock Bun needs
+/// about 2 MiB).
+pub(crate) const DECODE_BUDGET_BYTES: u64 = 64 << 20;
 /// Distinct direct-call targets near the sites remembered at most.
 const MAX_CALL_TARGETS: usize = 1 << 20;
 /// Bytes of the `SSL_R_BAD_LENGTH` instruction kept for cache checks.
@@ -286,6 +287,11 @@ impl Image {
             let (kind, flags) = (p.p_type(endian), p.p_flags(endian));
             let (vaddr, offset, size) = (p.p_vaddr(endian), p.p_offset(endian), p.p_filesz(endian));
             if kind == PT_LOAD && flags & PF_W == 0 && size > 0 {
+                if vaddr.checked_add(size).is_none() {
+                    return Err(Refusal::Unreadable(
+                        "a segment wraps the address space".into(),
+                    ));
+                }
                 total = total.saturating_add(size);
                 wanted.push((vaddr, offset, size, flags & PF_X != 0));
             } else if kind == PT_GNU_EH_FRAME && size <= MAX_EH_FRAME_HDR_BYTES {
@@ -576,16 +582,23 @@ fn references(image: &Image, targets: &[u64]) -> Result<Vec<(u64, Register)>, Re
                 ) else {
                     continue;
                 };
-                let found = match (b3, b2, op) {
-                    (_, Some(0x41), 0xb8..=0xbf) => Some((pos - 2, 8 + (op - 0xb8))),
-                    (_, _, 0xb8..=0xbf) => Some((pos - 1, op - 0xb8)),
-                    (Some(rex @ (0x48 | 0x49)), Some(0xc7), 0xc0..=0xc7) => {
-                        Some((pos - 3, (op & 7) + if rex == 0x49 { 8 } else { 0 }))
+                // Both readings of `41 b8+r` are kept: linear decoding
+                // from the function start lands on the real one only.
+                let mut found = Vec::with_capacity(2);
+                match (b3, b2, op) {
+                    (_, b2, 0xb8..=0xbf) => {
+                        found.push((pos - 1, op - 0xb8));
+                        if b2 == Some(0x41) {
+                            found.push((pos - 2, 8 + (op - 0xb8)));
+                        }
                     }
-                    _ => None,
-                };
-                if let Some((insn, reg)) = found {
-                    refs.insert((seg.vaddr + insn as u64, gpr64(reg)));
+                    (Some(rex @ (0x48 | 0x49)), Some(0xc7), 0xc0..=0xc7) => {
+                        found.push((pos - 3, (op & 7) + if rex == 0x49 { 8 } else { 0 }));
+                    }
+                    _ => {}
+                }
+                for (insn, reg) in found {
+                    refs.insert((seg.vaddr.wrapping_add(insn as u64), gpr64(reg)));
                 }
                 if refs.len() > MAX_SITES {
                     return Err(Refusal::TooManySites);
@@ -606,7 +619,7 @@ fn references(image: &Image, targets: &[u64]) -> Result<Vec<(u64, Register)>, Re
             let Ok(disp) = <[u8; 4]>::try_from(disp) else {
                 continue;
             };
-            let insn = seg.vaddr + (pos - 1) as u64;
+            let insn = seg.vaddr.wrapping_add((pos - 1) as u64);
             let target = insn
                 .wrapping_add(7)
                 .wrapping_add_signed(i64::from(i32::from_le_bytes(disp)));
@@ -670,7 +683,9 @@ fn call_counts(image: &Image, refs: &[(u64, Register)]) -> Result<HashMap<u64, u
             let Some(Ok(rel)) = seg.bytes.get(pos + 1..pos + 5).map(<[u8; 4]>::try_from) else {
                 continue;
             };
-            let target = (seg.vaddr + pos as u64 + 5)
+            let target = seg
+                .vaddr
+                .wrapping_add(pos as u64 + 5)
                 .wrapping_add_signed(i64::from(i32::from_le_bytes(rel)));
             let i = merged.partition_point(|(_, hi)| *hi < target);
             if merged.get(i).is_some_and(|(lo, _)| *lo <= target) {
@@ -875,22 +890,22 @@ impl Finder<'_> {
 
     /// Each reference placed in its function, with the immediates its
     /// straight-line code loads before the call; references that cannot be
-    /// placed are dropped.
+    /// placed are dropped. References come in address order, so the sites
+    /// of one function are consecutive and only its body is kept.
     fn read_sites(&mut self, refs: &[(u64, Register)]) -> Result<Vec<Site>, Refusal> {
-        let mut bodies: HashMap<u64, Vec<Instruction>> = HashMap::new();
+        let mut current: Option<(u64, Vec<Instruction>)> = None;
         let mut sites = Vec::new();
         for (site, file_register) in refs {
             let Some(start) = self.function_start(*site)? else {
                 continue;
             };
-            if !bodies.contains_key(&start) {
-                let (body, _) = self.body(start, MAX_SEARCH_BYTES)?;
-                bodies.insert(start, body);
-            }
-            let Some(body) = bodies.get(&start) else {
-                continue;
+            let body = match current.take() {
+                Some((at, body)) if at == start => body,
+                _ => self.body(start, MAX_SEARCH_BYTES)?.0,
             };
-            if let Some(loaded) = block_immediates(body, *site) {
+            let loaded = block_immediates(&body, *site);
+            current = Some((start, body));
+            if let Some(loaded) = loaded {
                 sites.push(Site {
                     start,
                     file_register: *file_register,
