@@ -87,6 +87,10 @@ pub(crate) struct Conclusion {
     pub unhooked: Option<Unhooked>,
 }
 
+/// (file offset, bytes) that must read the same in a file for a cached
+/// entry to apply.
+type ByteChecks = Vec<(u64, Vec<u8>)>;
+
 /// What one build concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Entry {
@@ -94,9 +98,8 @@ struct Entry {
     matcher_version: u32,
     /// Size of the file examined.
     size: u64,
-    /// (file offset, bytes) that must read the same in a file for the
-    /// entry to apply: the code at each probe, and the identifying site.
-    checks: Vec<(u64, Vec<u8>)>,
+    /// The code at each probe, and the identifying site.
+    checks: ByteChecks,
     probes: Option<Probes>,
     unhooked: Option<Unhooked>,
 }
@@ -160,7 +163,7 @@ impl ExamCache {
 
 /// The examination chain (see the module doc), with the bytes a cached
 /// result must find again.
-fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, Vec<(u64, Vec<u8>)>) {
+fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, ByteChecks) {
     if let Some(attach) = ssl_probes(file) {
         let checks = probe_checks(file, &attach);
         let probes = Probes {
@@ -204,7 +207,7 @@ fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, Vec<(u64, Vec<u8>)
 }
 
 /// The code bytes at each distinct probe offset.
-fn probe_checks(file: &File, attach: &[Attach]) -> Vec<(u64, Vec<u8>)> {
+fn probe_checks(file: &File, attach: &[Attach]) -> ByteChecks {
     let mut offsets: Vec<u64> = attach.iter().map(|a| a.offset).collect();
     offsets.sort_unstable();
     offsets.dedup();

@@ -135,7 +135,7 @@ impl Asm {
     /// starts a function there.
     fn function(&mut self) -> u64 {
         self.code.push(0xcc);
-        while self.code.len() % 16 != 0 {
+        while !self.code.len().is_multiple_of(16) {
             self.code.push(0xcc);
         }
         let start = self.here();
