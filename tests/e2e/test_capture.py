@@ -1006,10 +1006,13 @@ def test_boringssl_the_finder_refuses_is_reported_unhooked_once(capture, bun_exe
     assert len(lines) == 1, lines
     assert 'tls_library="boringssl"' in lines[0] and "0 SSL_write candidates" in lines[0], lines[0]
     assert not [l for l in capture.oispd.log().splitlines() if "probing BoringSSL" in l and f"path={exe} " in l]
-    metrics = admin_get(capture, "/metrics")
-    counts = [l for l in metrics.splitlines()
-              if l.startswith("oispd_ebpf_tls_unhooked_binaries{") and 'library="boringssl"' in l]
-    assert counts and int(counts[0].split()[-1]) >= 1, metrics
+
+    def counted():
+        counts = [l for l in admin_get(capture, "/metrics").splitlines()
+                  if l.startswith("oispd_ebpf_tls_unhooked_binaries{") and 'library="boringssl"' in l]
+        return counts if counts and int(counts[0].split()[-1]) >= 1 else None
+
+    capture.wait(counted, "the unhooked BoringSSL binary counted in /metrics")
 
     def listed():
         health = json.loads(admin_get(capture, "/api/health"))["receivers"]["ebpf"]
