@@ -420,6 +420,10 @@ struct Finder<'a> {
     info: InstructionInfoFactory,
 }
 
+/// The reasons raised per function (by start), each with its loading
+/// instruction.
+type Reasons = BTreeMap<u64, Vec<Loaded>>;
+
 /// Runs the whole method over `image`.
 pub(crate) fn find(image: &Image) -> Result<BoringSslFuncs, Refusal> {
     let strings = file_name_strings(image);
@@ -435,82 +439,14 @@ pub(crate) fn find(image: &Image) -> Result<BoringSslFuncs, Refusal> {
     };
     let sites = finder.read_sites(&refs)?;
     let reason_register = reason_register(&sites)?;
-    let mut funcs: BTreeMap<u64, Vec<Loaded>> = BTreeMap::new();
+    let mut funcs = Reasons::new();
     for site in &sites {
         if let Some(reason) = site.loaded.get(&reason_register) {
             funcs.entry(site.start).or_default().push(*reason);
         }
     }
-    let reasons = |start: &u64| -> BTreeSet<u64> {
-        funcs
-            .get(start)
-            .map(|v| v.iter().map(|l| l.value).collect())
-            .unwrap_or_default()
-    };
-    let write_set = BTreeSet::from([R_BAD_LENGTH, R_HANDSHAKE_FAILURE, R_UNINITIALIZED]);
-    let write_allowed = BTreeSet::from([
-        R_SHOULD_NOT_HAVE_BEEN_CALLED,
-        R_BAD_LENGTH,
-        R_HANDSHAKE_FAILURE,
-        R_UNINITIALIZED,
-    ]);
-    let writes: Vec<u64> = funcs
-        .iter()
-        .filter(|(start, loaded)| {
-            let set = reasons(start);
-            set.is_superset(&write_set)
-                && set.is_subset(&write_allowed)
-                && set.len() == loaded.len()
-        })
-        .map(|(start, _)| *start)
-        .collect();
-    let [write] = writes[..] else {
-        return Err(Refusal::WriteCandidates(writes.len()));
-    };
-    let read_impls: HashSet<u64> = funcs
-        .keys()
-        .filter(|start| {
-            let set = reasons(start);
-            set.contains(&R_HANDSHAKE_FAILURE)
-                && set.contains(&R_UNINITIALIZED)
-                && !set.contains(&R_BAD_LENGTH)
-        })
-        .copied()
-        .collect();
-    let only_peek_check = BTreeSet::from([R_SHOULD_NOT_HAVE_BEEN_CALLED]);
-    let mut reads = Vec::new();
-    for start in funcs.keys().filter(|s| reasons(s) == only_peek_check) {
-        let (body, _) = finder.body(*start, MAX_FUNCTION_BYTES)?;
-        if body
-            .iter()
-            .any(|i| direct_transfer_target(i).is_some_and(|t| read_impls.contains(&t)))
-        {
-            reads.push((*start, body));
-        }
-    }
-    if reads.len() > 1 {
-        let candidates = reads.len();
-        reads.retain(|(_, body)| finder.stores_to_non_stack_memory(body));
-        if reads.len() != 1 {
-            return Err(Refusal::ReadCandidates(candidates));
-        }
-    }
-    let mut reads: Vec<u64> = reads.into_iter().map(|(start, _)| start).collect();
-    if reads.is_empty() {
-        reads = read_impls
-            .iter()
-            .filter(|s| reasons(s).contains(&R_SHOULD_NOT_HAVE_BEEN_CALLED))
-            .copied()
-            .collect();
-    }
-    let [read] = reads[..] else {
-        return Err(Refusal::ReadCandidates(reads.len()));
-    };
-    let bad_length = funcs
-        .get(&write)
-        .and_then(|v| v.iter().find(|l| l.value == R_BAD_LENGTH))
-        .copied()
-        .ok_or(Refusal::WriteCandidates(0))?;
+    let (write, bad_length) = pick_write(&funcs)?;
+    let read = finder.pick_read(&funcs)?;
     let bad_length_site = (
         image
             .file_offset(bad_length.ip)
@@ -524,6 +460,42 @@ pub(crate) fn find(image: &Image) -> Result<BoringSslFuncs, Refusal> {
         read: finder.verify("SSL_read", read)?,
         bad_length_site,
     })
+}
+
+fn reason_set(funcs: &Reasons, start: u64) -> BTreeSet<u64> {
+    funcs
+        .get(&start)
+        .map(|v| v.iter().map(|l| l.value).collect())
+        .unwrap_or_default()
+}
+
+/// `SSL_write` (step 5): the one function raising `BAD_LENGTH`,
+/// `SSL_HANDSHAKE_FAILURE` and `UNINITIALIZED`, each once, and at most
+/// `SHOULD_NOT_HAVE_BEEN_CALLED` besides; with its `BAD_LENGTH` load.
+fn pick_write(funcs: &Reasons) -> Result<(u64, Loaded), Refusal> {
+    let required = BTreeSet::from([R_BAD_LENGTH, R_HANDSHAKE_FAILURE, R_UNINITIALIZED]);
+    let allowed = BTreeSet::from([
+        R_SHOULD_NOT_HAVE_BEEN_CALLED,
+        R_BAD_LENGTH,
+        R_HANDSHAKE_FAILURE,
+        R_UNINITIALIZED,
+    ]);
+    let writes: Vec<u64> = funcs
+        .iter()
+        .filter(|(start, loaded)| {
+            let set = reason_set(funcs, **start);
+            set.is_superset(&required) && set.is_subset(&allowed) && set.len() == loaded.len()
+        })
+        .map(|(start, _)| *start)
+        .collect();
+    let [write] = writes[..] else {
+        return Err(Refusal::WriteCandidates(writes.len()));
+    };
+    funcs
+        .get(&write)
+        .and_then(|v| v.iter().find(|l| l.value == R_BAD_LENGTH))
+        .map(|bad_length| (write, *bad_length))
+        .ok_or(Refusal::WriteCandidates(0))
 }
 
 /// Virtual addresses of the strings ending in [`FILE_NAME_SUFFIX`]: in the
@@ -999,6 +971,55 @@ impl Finder<'_> {
             stack.push((k + 1, written));
         }
         read.iter().all(|r| *r)
+    }
+
+    /// `SSL_read` (step 5): the function raising only
+    /// `SHOULD_NOT_HAVE_BEEN_CALLED` that calls `ssl_read_impl` (the one
+    /// of those storing to non-stack memory when there are several), else
+    /// `ssl_read_impl` itself when it also raises that reason (inlined).
+    fn pick_read(&mut self, funcs: &Reasons) -> Result<u64, Refusal> {
+        let read_impls: HashSet<u64> = funcs
+            .keys()
+            .filter(|start| {
+                let set = reason_set(funcs, **start);
+                set.contains(&R_HANDSHAKE_FAILURE)
+                    && set.contains(&R_UNINITIALIZED)
+                    && !set.contains(&R_BAD_LENGTH)
+            })
+            .copied()
+            .collect();
+        let only_peek_check = BTreeSet::from([R_SHOULD_NOT_HAVE_BEEN_CALLED]);
+        let mut reads = Vec::new();
+        for start in funcs.keys() {
+            if reason_set(funcs, *start) != only_peek_check {
+                continue;
+            }
+            let (body, _) = self.body(*start, MAX_FUNCTION_BYTES)?;
+            if body
+                .iter()
+                .any(|i| direct_transfer_target(i).is_some_and(|t| read_impls.contains(&t)))
+            {
+                reads.push((*start, body));
+            }
+        }
+        if reads.len() > 1 {
+            let candidates = reads.len();
+            reads.retain(|(_, body)| self.stores_to_non_stack_memory(body));
+            if reads.len() != 1 {
+                return Err(Refusal::ReadCandidates(candidates));
+            }
+        }
+        let mut reads: Vec<u64> = reads.into_iter().map(|(start, _)| start).collect();
+        if reads.is_empty() {
+            reads = read_impls
+                .into_iter()
+                .filter(|s| reason_set(funcs, *s).contains(&R_SHOULD_NOT_HAVE_BEEN_CALLED))
+                .collect();
+        }
+        match reads[..] {
+            [read] => Ok(read),
+            _ => Err(Refusal::ReadCandidates(reads.len())),
+        }
     }
 
     /// Checks a chosen function (see the module doc, step 6).
