@@ -335,7 +335,7 @@ impl LibraryProbes {
             Ok(_) => true,
             Err(CaptureError::Io { .. }) => false,
             Err(e) => {
-                tracing::warn!(path = %name.display(), error = %e, "cannot probe OpenSSL");
+                tracing::warn!(path = %name.display(), error = %e, "cannot probe the TLS library");
                 false
             }
         }
