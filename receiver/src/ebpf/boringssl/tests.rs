@@ -700,3 +700,35 @@ fn stock_bun_1_4_5_is_located() {
     assert_eq!(funcs.read.offset, 0x237_e500);
     assert_eq!(funcs.bad_length_site.1.first(), Some(&0xba));
 }
+
+/// Scenario: a text segment holding more references to the file name than
+/// [`MAX_SITES`] (each a `mov $file,%ecx`).
+/// Guarantees: refused as too many sites before any decoding.
+#[test]
+fn too_many_references_are_refused() {
+    let mut text = Vec::new();
+    for _ in 0..=MAX_SITES {
+        text.push(0xb9);
+        text.extend_from_slice(&(FILE_NAME_AT as u32).to_le_bytes());
+    }
+    let mut rodata = vec![0u8];
+    rodata.extend_from_slice(FILE_NAME);
+    let image = Image {
+        segments: vec![
+            Segment {
+                vaddr: FILE_NAME_AT - 1,
+                offset: 0,
+                bytes: rodata,
+                executable: false,
+            },
+            Segment {
+                vaddr: TEXT,
+                offset: 0,
+                bytes: text,
+                executable: true,
+            },
+        ],
+        fde_starts: None,
+    };
+    assert_eq!(find(&image), Err(Refusal::TooManySites));
+}
