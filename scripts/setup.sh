@@ -46,3 +46,10 @@ fi
 if [ ! -d /sys/kernel/tracing/events ] && [ "$(id -u)" = 0 ]; then
   mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 fi
+
+# Stock Bun (BoringSSL built in, stripped), pinned, for the capture tests
+# and the BoringSSL finder's unit tests (cached under /var/tmp/oispd-e2e-cache).
+if command -v npm >/dev/null 2>&1; then
+  "$PY" "$(dirname "$0")/../tests/e2e/tls_clients.py" bun >/dev/null ||
+    echo "setup: cannot install stock Bun from npm; the tests that use it will fail"
+fi

@@ -50,8 +50,10 @@ pub mod programs {
         ];
         /// Always attached: the socket syscalls that tie `SSL*` to sockets
         /// (read and write also note file reads and report file writes,
-        /// sendto/sendmsg DNS questions).
+        /// sendto/sendmsg DNS questions), and close, which ends the
+        /// connection bound to the socket it closes.
         pub const SOCKET_IO: &[(&str, &str, &str)] = &[
+            ("oisp_close", "syscalls", "sys_enter_close"),
             ("oisp_write", "syscalls", "sys_enter_write"),
             ("oisp_writev", "syscalls", "sys_enter_writev"),
             ("oisp_sendto", "syscalls", "sys_enter_sendto"),

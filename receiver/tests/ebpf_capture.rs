@@ -207,7 +207,7 @@ async fn collect(
             Err(_) => panic!(
                 "timed out waiting for {what}; drops {:?}; probed {:?}",
                 capture.dropped(),
-                capture.probed_files()
+                capture.probed_binaries()
             ),
         }
     }
@@ -523,11 +523,11 @@ async fn library_copy_mapped_after_start_is_probed() {
     let copy_name = copy.to_string_lossy().into_owned();
     assert!(
         capture
-            .probed_files()
+            .probed_binaries()
             .iter()
-            .any(|p| p.to_string_lossy().ends_with(&copy_name)),
+            .any(|p| p.path.to_string_lossy().ends_with(&copy_name)),
         "copy not probed: {:?}",
-        capture.probed_files()
+        capture.probed_binaries()
     );
     assert_exchange(&seen, pid, &server.exchange("/copy"));
 }
@@ -641,4 +641,99 @@ async fn dns_questions_and_agent_file_activity() {
             RawActivity::FileOpen { path, .. } if *path == other_path)),
         "file activity of a process that is not an agent"
     );
+}
+
+/// Builds `ebpf_support/fake_ssl.c` into `dir/libfakessl.so` and
+/// `ebpf_support/reused_ssl_client.c` linked against it; returns (library,
+/// client).
+fn build_reused_ssl_client(dir: &Path) -> (PathBuf, PathBuf) {
+    let lib = dir.join("libfakessl.so");
+    let client = dir.join("reused_ssl_client");
+    let cc = |args: &[&std::ffi::OsStr]| {
+        let status = Command::new("cc")
+            .args(args)
+            .status()
+            .expect("cc builds the fixtures");
+        assert!(status.success(), "cc {args:?} failed");
+    };
+    cc(&[
+        "-shared".as_ref(),
+        "-fPIC".as_ref(),
+        "-O1".as_ref(),
+        "-o".as_ref(),
+        lib.as_os_str(),
+        support("fake_ssl.c").as_os_str(),
+    ]);
+    let rpath = format!("-Wl,-rpath,{}", dir.display());
+    let libdir = format!("-L{}", dir.display());
+    cc(&[
+        "-O1".as_ref(),
+        "-o".as_ref(),
+        client.as_os_str(),
+        support("reused_ssl_client.c").as_os_str(),
+        libdir.as_ref(),
+        "-lfakessl".as_ref(),
+        rpath.as_ref(),
+    ]);
+    (lib, client)
+}
+
+/// Scenario: a TLS library without SSL_free (as BoringSSL located in a
+/// stripped binary) whose client runs two connections one after the other
+/// through the same SSL* address, to two servers, closing the first socket
+/// before opening the second (on another fd).
+/// Guarantees: close(2) of each socket ends its connection (a TlsClosed
+/// for that SSL* after each write), and the second connection's plaintext
+/// carries the second server as peer: a reused SSL* does not inherit the
+/// stale socket binding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_ssl_address_after_close_is_bound_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, client) = build_reused_ssl_client(dir.path());
+    let config = EbpfCaptureConfig {
+        libraries: vec![lib],
+        ..EbpfCaptureConfig::default()
+    };
+    let Some(mut capture) = start(&config) else {
+        return;
+    };
+    let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ports = [first.local_addr().unwrap(), second.local_addr().unwrap()];
+    let mut seen = Seen::default();
+    let mut cmd = Command::new(&client);
+    cmd.arg(ports[0].port().to_string())
+        .arg(ports[1].port().to_string());
+    let (pid, status) = run(&mut capture, &mut seen, &mut cmd).await;
+    assert!(status.success(), "{status:?}");
+    collect(&mut capture, &mut seen, "both writes", |s| {
+        s.chunks(pid).len() >= 2
+    })
+    .await;
+
+    let order: Vec<String> = seen
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            CaptureRecord::Tls(c) if c.pid == pid => Some(format!(
+                "{} to {:?}",
+                String::from_utf8_lossy(&c.data),
+                c.peer
+            )),
+            CaptureRecord::TlsClosed { pid: p, .. } if *p == pid => Some("closed".into()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            format!("first connection to {:?}", Some(ports[0])),
+            "closed".to_string(),
+            format!("second connection to {:?}", Some(ports[1])),
+            "closed".to_string(),
+        ],
+        "{order:?}"
+    );
+    let chunks = seen.chunks(pid);
+    assert_eq!(chunks[0].conn, chunks[1].conn, "one SSL* address for both");
 }

@@ -13,7 +13,10 @@ captured; process, network and file events of an agent and its child carry
 the right pids; an agent's chunked reads of a file come out as one
 `file.read`, and its rename and delete as `file.rename` and `file.delete`;
 a body above `max_body_bytes` is marked partial; start-up errors are one
-clear line.
+clear line. Stock Bun and a `bun build --compile` app (BoringSSL built in,
+stripped) running a small tool-using agent are captured through the
+SSL_write/SSL_read oispd locates by structure; a near-miss copy the finder
+must refuse stays reported as unhooked.
 
 One oispd runs for the whole module (loading eBPF takes seconds); each test
 runs its clients and reads the events of their pids.
@@ -47,6 +50,7 @@ from fake_provider import (
     OPENAI_STREAM,
     OPENAI_TOOLS,
     TOOL_CALL_ID,
+    TOOL_USE_ID,
     provider_env,  # noqa: F401  (fixture)
 )
 from test_pipeline import oisp_schema_validator
@@ -820,14 +824,43 @@ def test_node_sea_first_short_run_is_captured(capture, sea_app, tmp_path):
     check_clean(capture.of_pid(pid))
 
 
-BUN_CLIENT = f"""
-const r = await fetch("https://api.openai.com/v1/chat/completions", {{
+# A small agent on Bun: asks Claude with a tool, runs the tool the model
+# picked as a shell command, sends its output back in a streamed turn, then
+# makes one OpenAI call. Keys come from the environment (never in the app).
+BUN_AGENT = """
+if (process.env.AGENT_IDLE) { console.log("idle"); setInterval(() => {}, 1000); await new Promise(() => {}); }
+const anthropic = {
+  "content-type": "application/json",
+  "x-api-key": process.env.TEST_ANTHROPIC_KEY,
+  "anthropic-version": "2023-06-01",
+};
+const tools = [{ name: "get_weather", description: "Weather of a city",
+  input_schema: { type: "object", properties: { city: { type: "string" } } } }];
+const messages = [{ role: "user", content: "What is the weather in Paris?" }];
+async function messagesCall(body) {
+  const r = await fetch("https://api.anthropic.com/v1/messages",
+    { method: "POST", headers: anthropic, body: JSON.stringify(body) });
+  if (r.status !== 200) throw new Error("anthropic " + r.status);
+  return r;
+}
+const first = await (await messagesCall({ model: "claude-opus-4-1-20250805", max_tokens: 64, messages, tools })).json();
+const use = first.content.find((c) => c.type === "tool_use");
+if (!use) throw new Error(JSON.stringify(first));
+const out = Bun.spawnSync(["echo", "sunny in " + use.input.city]).stdout.toString();
+messages.push({ role: "assistant", content: first.content });
+messages.push({ role: "user", content: [{ type: "tool_result", tool_use_id: use.id, content: out }] });
+const streamed = await (await messagesCall(
+  { model: "claude-3-5-haiku-20241022", max_tokens: 64, messages, tools, stream: true })).text();
+if (!streamed.includes("message_stop")) throw new Error(streamed);
+const r = await fetch("https://api.openai.com/v1/chat/completions", {
   method: "POST",
-  headers: {{ "content-type": "application/json", authorization: "Bearer {OPENAI_KEY}" }},
-  body: JSON.stringify({{ model: "gpt-4o-mini", messages: [{{ role: "user", content: "hi from bun" }}] }}),
-}});
-console.log(r.status);
+  headers: { "content-type": "application/json", authorization: "Bearer " + process.env.TEST_OPENAI_KEY },
+  body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi from bun" }] }),
+});
+if (r.status !== 200) throw new Error("openai " + r.status);
+console.log("ok");
 """
+BUN_KEYS = {"TEST_ANTHROPIC_KEY": ANTHROPIC_KEY, "TEST_OPENAI_KEY": OPENAI_KEY}
 
 
 def admin_get(capture: Capture, path: str) -> str:
@@ -836,29 +869,157 @@ def admin_get(capture: Capture, path: str) -> str:
         return r.read().decode()
 
 
-def test_unhookable_tls_binary_is_reported_once(capture, bun_exe, tmp_path):
-    """Stock Bun (BoringSSL built in, no SSL_* symbols) calling a provider:
-    one warning naming the binary, the guessed library and why; counted in
-    /metrics by library; listed in /api/health beside the probed binaries."""
+def elf_build_id(path: pathlib.Path) -> str:
+    out = subprocess.run(["readelf", "-n", str(path)], capture_output=True, text=True, check=True).stdout
+    return next(l.split(":", 1)[1].strip() for l in out.splitlines() if "Build ID:" in l)
+
+
+def wait_probed_boringssl(capture: Capture, args: list[str]) -> str:
+    """Starts the agent (`args`) idle, without network, so oispd examines
+    the new file while the process lives (the examination queue may be
+    busy with other programs on the host), waits for its `probing
+    BoringSSL` line, stops it; returns the line."""
+    exe = pathlib.Path(args[0])
+    env = dict(capture.env, AGENT_IDLE="1")
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "idle"
+
+        def probed():
+            lines = [l for l in capture.oispd.log().splitlines()
+                     if "probing BoringSSL" in l and f"path={exe} " in l]
+            return lines or None
+
+        lines = capture.wait(probed, f"oispd probing {exe.name}")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def check_bun_agent(capture: Capture, args: list[str], process: str):
+    """Runs the agent (`args`) and checks its three calls, the tool call and
+    the linked tool result, exactly; no key anywhere."""
+    exe = pathlib.Path(args[0])
+    pid, out = run_client(capture, args, env_extra=BUN_KEYS)
+    assert out.strip() == "ok", out
+    calls = wait_calls(capture, pid, 3, f"the three calls of {exe.name}")
+    assert sorted(calls) == ["claude-3-5-haiku-20241022", "claude-opus-4-1-20250805", "gpt-4o-mini"], calls
+    assert all(len(c) == 1 for c in calls.values()), calls
+    for model, provider, streaming, usage in [
+        ("claude-opus-4-1-20250805", "anthropic", False, anthropic_usage(ANTHROPIC_TOOLS)),
+        ("claude-3-5-haiku-20241022", "anthropic", True, anthropic_usage(ANTHROPIC_STREAM)),
+        ("gpt-4o-mini", "openai", False, OPENAI_PLAIN),
+    ]:
+        req, resp = calls[model][0]
+        check_call(req, resp, model=model, provider=provider, process=process, streaming=streaming,
+                   usage=usage, protocol="1.1")
+        assert req["process"]["pid"] == pid and resp["process"]["pid"] == pid
+    assert calls["claude-3-5-haiku-20241022"][0][1]["data"]["choices"][0]["message"]["content"] == "Hello from the fake"
+    events = capture.wait(
+        lambda: (ev := capture.of_pid(pid)) and any(e["event_type"] == "agent.tool_result" for e in ev) and ev,
+        f"the tool result of {exe.name}")
+    tool_calls = [e for e in events if e["event_type"] == "agent.tool_call"]
+    assert [(t["data"]["tool"]["name"], t["data"]["call_id"]) for t in tool_calls] == [("get_weather", TOOL_USE_ID)]
+    results = [e for e in events if e["event_type"] == "agent.tool_result"]
+    assert len(results) == 1, results
+    assert results[0]["data"]["call_id"] == TOOL_USE_ID
+    assert results[0]["data"]["result"] == "sunny in Paris\n"
+    assert results[0]["related_events"][0]["event_id"] == tool_calls[0]["event_id"]
+    check_clean(events)
+    assert "TESTKEY" not in capture.oispd.log()
+
+
+def test_stock_bun_agent_is_captured(capture, bun_exe, tmp_path):
+    """Stock Bun (BoringSSL built in, stripped, no SSL_* symbols) running an
+    agent script: oispd locates SSL_write/SSL_read by structure (one log
+    line with the path, build-id and method; listed in /api/health with
+    method boringssl_structure; not counted as unhooked) and captures its
+    calls with exact provider, model, process, pid, streaming flag, usage,
+    tool call and tool result."""
     exe = tmp_path / "bun-agent"
-    shutil.copy2(bun_exe, exe)
+    shutil.copy2(bun_exe, exe)  # a new inode and a process name of its own
+    args = [str(exe), "-e", BUN_AGENT]
+    line = wait_probed_boringssl(capture, args)
+    assert f"build_id={elf_build_id(exe)} " in line and "method=structure" in line, line
+    check_bun_agent(capture, args, process="bun-agent")
+
+    def listed():
+        health = json.loads(admin_get(capture, "/api/health"))["receivers"]["ebpf"]
+        entry = {"path": str(exe), "method": "boringssl_structure"}
+        return health if entry in health["probed_binaries"] or health["probed_binaries_more"] > 0 else None
+
+    health = capture.wait(listed, "bun-agent in /api/health")
+    assert all(u["path"] != str(exe) for u in health["unhooked_tls_binaries"]), health
+    assert "binary does TLS that oispd cannot capture" not in "\n".join(
+        l for l in capture.oispd.log().splitlines() if str(exe) in l)
+
+
+def test_bun_compiled_app_is_captured(capture, tmp_path):
+    """The same agent compiled with `bun build --compile` (a single ELF
+    with Bun's runtime, as Claude Code ships): probed by structure (the
+    build-id is Bun's, so a known build is attached from the cache after
+    checking its bytes) and captured exactly."""
+    try:
+        app = tls_clients.bun_compiled("bun-agent-app", BUN_AGENT)
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"cannot build the bun --compile app (npm registry needed): {e}")
+    exe = tmp_path / "agent-app"
+    shutil.copy2(app, exe)
+    line = wait_probed_boringssl(capture, [str(exe)])
+    assert f"build_id={elf_build_id(exe)} " in line and "method=structure" in line, line
+    check_bun_agent(capture, [str(exe)], process="agent-app")
+
+
+def test_boringssl_the_finder_refuses_is_reported_unhooked_once(capture, bun_exe, tmp_path):
+    """A near miss: stock Bun with SSL_write's SSL_R_BAD_LENGTH reason (111)
+    patched to 112, same build-id and size as the genuine build oispd has
+    probed. The finder must refuse it (no single SSL_write candidate), the
+    cached result of the genuine build must not be applied to it, and it
+    stays reported as unhooked: one warning with the path, the library and
+    the refusal, counted in /metrics, listed in /api/health with the
+    reason. The patched program itself keeps working."""
+    genuine = tmp_path / "bun-genuine"
+    shutil.copy2(bun_exe, genuine)
+    line = wait_probed_boringssl(capture, [str(genuine), "-e", BUN_AGENT])
+    write = int(line.split("ssl_write=")[1].split()[0], 16)
+    data = bytearray(genuine.read_bytes())
+    # The first mov $111,%edx or mov $111,%esi (the reason register of this
+    # build) in SSL_write: its BAD_LENGTH site (the next function may have one too).
+    hits = [write + i for i in range(2048)
+            if data[write + i] in (0xBA, 0xBE) and data[write + i + 1:write + i + 5] == (111).to_bytes(4, "little")]
+    assert hits, "no BAD_LENGTH immediate in SSL_write"
+    data[hits[0] + 1] = 112
+    exe = tmp_path / "bun-patched"
+    exe.write_bytes(bytes(data))
+    exe.chmod(0o755)
     for _ in range(2):  # the second run of the same file is not reported again
-        _, out = run_client(capture, [str(exe), "-e", BUN_CLIENT])
-        assert out.strip() == "200", out
-    line = "binary does TLS that oispd cannot capture"
+        _, out = run_client(capture, [str(exe), "-e", BUN_AGENT], env_extra=BUN_KEYS)
+        assert out.strip() == "ok", out
+    warning = "binary does TLS that oispd cannot capture"
 
     def reported():
-        return [l for l in capture.oispd.log().splitlines() if line in l and str(exe) in l]
+        return [l for l in capture.oispd.log().splitlines() if warning in l and f"path={exe} " in l]
 
     lines = capture.wait(reported, "the unhooked-binary warning")
     assert len(lines) == 1, lines
-    assert "boringssl" in lines[0] and "SSL_write" in lines[0], lines[0]
-    metrics = admin_get(capture, "/metrics")
-    counts = [l for l in metrics.splitlines()
-              if l.startswith("oispd_ebpf_tls_unhooked_binaries{") and 'library="boringssl"' in l]
-    assert counts and int(counts[0].split()[-1]) >= 1, metrics
-    health = json.loads(admin_get(capture, "/api/health"))["receivers"]["ebpf"]
-    listed = health["unhooked_tls_binaries"]
-    assert {"path": str(exe), "tls_library": "boringssl"} in listed or health["unhooked_tls_binaries_more"] > 0, health
+    assert 'tls_library="boringssl"' in lines[0] and "0 SSL_write candidates" in lines[0], lines[0]
+    assert not [l for l in capture.oispd.log().splitlines() if "probing BoringSSL" in l and f"path={exe} " in l]
+
+    def counted():
+        counts = [l for l in admin_get(capture, "/metrics").splitlines()
+                  if l.startswith("oispd_ebpf_tls_unhooked_binaries{") and 'library="boringssl"' in l]
+        return counts if counts and int(counts[0].split()[-1]) >= 1 else None
+
+    capture.wait(counted, "the unhooked BoringSSL binary counted in /metrics")
+
+    def listed():
+        health = json.loads(admin_get(capture, "/api/health"))["receivers"]["ebpf"]
+        mine = [u for u in health["unhooked_tls_binaries"] if u["path"] == str(exe)]
+        return (health, mine) if mine or health["unhooked_tls_binaries_more"] > 0 else None
+
+    health, mine = capture.wait(listed, "bun-patched in /api/health")
+    assert not mine or (mine[0]["tls_library"] == "boringssl" and "0 SSL_write candidates" in mine[0]["reason"]), mine
     assert any(p["method"] == "openssl_exported_symbols" for p in health["probed_binaries"]), health
     assert "TESTKEY" not in capture.oispd.log()

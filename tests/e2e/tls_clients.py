@@ -1,14 +1,18 @@
 """TLS clients built or installed for the capture tests, cached under
 /var/tmp (OISPD_E2E_CACHE) so reruns are fast: a Node single-executable
-app (SEA) made from a small fetch script, and stock Bun (BoringSSL,
-statically linked, no SSL_* symbols: a binary oispd cannot hook today).
-Both come from the npm registry (`npm` from scripts/setup.sh)."""
+app (SEA) made from a small fetch script, stock Bun (BoringSSL, statically
+linked, stripped, no SSL_* symbols: oispd locates SSL_write/SSL_read by
+structure) and a `bun build --compile` app (Claude Code's shape). All come
+from the npm registry (`npm` from scripts/setup.sh).
+
+    python3 tests/e2e/tls_clients.py [sea] [bun]   # builds/installs them"""
 from __future__ import annotations
 
 import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 CACHE = pathlib.Path(os.environ.get("OISPD_E2E_CACHE", "/var/tmp/oispd-e2e-cache"))
 NPM_TIMEOUT = 600
@@ -74,15 +78,38 @@ def node_sea() -> pathlib.Path:
     return app
 
 
+# Pinned so the Rust unit tests can check the finder against this build
+# (build-id b5188e4f53b53f3a346614bd78ba53f2ff234402).
+BUN_VERSION = "1.4.5"
+
+
 def bun() -> pathlib.Path:
-    """Stock Bun from npm (`@oven/bun-linux-x64`)."""
+    """Stock Bun from npm (`@oven/bun-linux-x64@BUN_VERSION`)."""
     dir = CACHE / "bun"
     exe = dir / "node_modules" / "@oven" / "bun-linux-x64" / "bin" / "bun"
-    if not exe.exists():
-        _npm_install(dir, "@oven/bun-linux-x64")
+    if not exe.exists() or _run([exe, "--version"], cwd=dir, timeout=60).strip() != BUN_VERSION:
+        _npm_install(dir, f"@oven/bun-linux-x64@{BUN_VERSION}")
     return exe
 
 
+def bun_compiled(name: str, source: str) -> pathlib.Path:
+    """`source` compiled with `bun build --compile` into a single executable
+    (the embedded Bun runtime and its BoringSSL, plus the script)."""
+    exe = bun()
+    dir = CACHE / "bun-apps" / name
+    dir.mkdir(parents=True, exist_ok=True)
+    app, src = dir / name, dir / "app.ts"
+    if app.exists() and src.exists() and src.read_text() == source:
+        return app
+    src.write_text(source)
+    app.unlink(missing_ok=True)
+    _run([exe, "build", "--compile", "app.ts", "--outfile", name], cwd=dir, timeout=300)
+    return app
+
+
 if __name__ == "__main__":
-    print(node_sea())
-    print(bun())
+    wanted = sys.argv[1:] or ["sea", "bun"]
+    if "sea" in wanted:
+        print(node_sea())
+    if "bun" in wanted:
+        print(bun())

@@ -2,11 +2,13 @@
 /*
  * tls.bpf.h: plaintext capture at the OpenSSL API.
  *
- * Probes (attached by user space to every libssl and every executable that
- * exports SSL_write):
+ * Probes (attached by user space to every libssl, every executable that
+ * exports SSL_write, and BoringSSL's SSL_write/SSL_read located by structure
+ * in stripped binaries such as Bun, receiver/src/ebpf/boringssl.rs):
  *   SSL_write, SSL_read         entry + return
  *   SSL_write_ex, SSL_read_ex   entry + return
  *   SSL_free                    entry
+ *   close(2)                    tracepoint: the end of a bound connection
  * Where a function starts with an instruction the kernel cannot emulate
  * (every probe hit would then cost a second, single-step trap), user space
  * moves the _ex probes to the internal function the _ex function forwards
@@ -35,6 +37,14 @@
  * SSL_write on a still unbound SSL*, the thread's next socket write (before
  * an SSL_* call on another SSL*) is taken as the connection's socket, and the
  * TLS_BIND record is flagged OISP_F_INFERRED. Each SSL* is bound once.
+ *
+ * The end of a connection: SSL_free where it is probed; and, for every
+ * bound connection, the close() of its socket. BoringSSL's SSL_free cannot
+ * be located in stripped binaries (it raises no error), and Bun's allocator
+ * hands a freed SSL*'s address to the next connection, which would inherit
+ * the old socket binding. Each binding is also recorded as (tgid, fd) ->
+ * SSL*; close(fd) looks it up (one hash lookup per close on the host), and
+ * on a hit forgets the connection and emits TLS_FREE as SSL_free does.
  */
 #ifndef OISPD_TLS_BPF_H
 #define OISPD_TLS_BPF_H
@@ -82,6 +92,37 @@ struct {
 	__type(key, struct conn_key);
 	__type(value, struct conn_state);
 } conns SEC(".maps");
+
+struct fd_key {
+	u32 tgid;
+	s32 fd;
+};
+
+/* Per bound socket (tgid, fd): the SSL* bound to it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fd_key);
+	__type(value, u64);
+} fd_conns SEC(".maps");
+
+/* Forgets the connection (tgid, ssl) and tells user space its stream is
+ * over; nothing when the connection is unknown. */
+static __always_inline void tls_forget(u64 pid_tgid, u64 ssl)
+{
+	struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = ssl };
+	if (!bpf_map_lookup_elem(&conns, &key))
+		return;
+	bpf_map_delete_elem(&conns, &key);
+
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+	if (c && c->pending_ssl == ssl)
+		c->pending_ssl = 0;
+
+	struct oisp_tls_free r = { .conn = ssl };
+	fill_hdr(&r.hdr, pid_tgid, OISP_REC_TLS_FREE, 0, 0);
+	emit_fixed(&r, sizeof(r));
+}
 
 static __always_inline int ssl_enter(void *ssl, const void *buf, void *len_ptr, u8 write, u8 ex)
 {
@@ -261,23 +302,43 @@ int BPF_KRETPROBE(ssl_ex_ret, int ret)
 	return 0;
 }
 
-/* void SSL_free(SSL *ssl): forget the connection, tell user space. */
+/* void SSL_free(SSL *ssl): forget the connection and its socket's
+ * binding, tell user space. */
 SEC("uprobe")
 int BPF_KPROBE(ssl_free_enter, void *ssl)
 {
 	u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = (u64)ssl };
-	if (!bpf_map_lookup_elem(&conns, &key))
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	if (!st)
 		return 0;
-	bpf_map_delete_elem(&conns, &key);
+	if (st->fd >= 0) {
+		struct fd_key fk = { .tgid = pid_tgid >> 32, .fd = st->fd };
+		u64 *bound = bpf_map_lookup_elem(&fd_conns, &fk);
+		if (bound && *bound == (u64)ssl)
+			bpf_map_delete_elem(&fd_conns, &fk);
+	}
+	tls_forget(pid_tgid, (u64)ssl);
+	return 0;
+}
 
-	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
-	if (c && c->pending_ssl == (u64)ssl)
-		c->pending_ssl = 0;
-
-	struct oisp_tls_free r = { .conn = (u64)ssl };
-	fill_hdr(&r.hdr, pid_tgid, OISP_REC_TLS_FREE, 0, 0);
-	emit_fixed(&r, sizeof(r));
+/* close(fd): when fd is the socket of a bound connection, that connection
+ * is over (see the top of this file). Only a binding still pointing at this
+ * fd is forgotten: an SSL* rebound elsewhere keeps its new socket. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int oisp_close(struct trace_event_raw_sys_enter *ctx)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fd_key fk = { .tgid = pid_tgid >> 32, .fd = (int)ctx->args[0] };
+	u64 *bound = bpf_map_lookup_elem(&fd_conns, &fk);
+	if (!bound)
+		return 0;
+	u64 ssl = *bound;
+	bpf_map_delete_elem(&fd_conns, &fk);
+	struct conn_key key = { .tgid = fk.tgid, .ssl = ssl };
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	if (st && st->fd == fk.fd)
+		tls_forget(pid_tgid, ssl);
 	return 0;
 }
 
@@ -317,6 +378,8 @@ static __always_inline void tls_bind_from_syscall(long fd, bool is_write)
 		struct conn_state fresh = { .fd = fd };
 		bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
 	}
+	struct fd_key fk = { .tgid = key.tgid, .fd = (s32)fd };
+	bpf_map_update_elem(&fd_conns, &fk, &ssl, BPF_ANY);
 
 	fill_hdr(&r.hdr, pid_tgid, OISP_REC_TLS_BIND, flags, 0);
 	r.conn = ssl;

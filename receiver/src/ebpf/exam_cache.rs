@@ -1,28 +1,95 @@
 //! The examination cache: what examining a file concluded, keyed by its GNU
 //! build-id, so a copy, a reinstall or a new inode of a known build is
-//! probed without analysis. In memory only, bounded, and each entry records
-//! the [`MATCHER_VERSION`] that produced it, so an entry from an older
-//! matcher is examined again.
+//! probed without analysis (every `bun build --compile` app of one Bun
+//! release carries that release's build-id and code: one analysis covers
+//! them all). In memory only, bounded, and each entry records the
+//! [`MATCHER_VERSION`] that produced it, so an entry from an older matcher
+//! is examined again.
+//!
+//! The examination itself is a chain: exported OpenSSL symbols first;
+//! else, when the file's read-only data shows BoringSSL, its `SSL_write`
+//! and `SSL_read` located by structure ([`boringssl`](super::boringssl));
+//! else the TLS stack it carries unhooked, if any.
 //!
 //! A build-id is a claim the file makes about itself, not proof, so a hit
 //! is checked against the file before it is trusted: the code bytes at
 //! every cached probe offset must be the ones examined (a Node
 //! single-executable app keeps node's build-id and code, so it hits; a file
-//! that only copies a build-id does not), and a "nothing to probe" entry
-//! must match the file's size too. A miss is examined in full.
+//! that only copies a build-id does not), for BoringSSL also the
+//! instruction loading `SSL_R_BAD_LENGTH` in `SSL_write` (the fact that
+//! identified it), and a "nothing to probe" entry must match the file's
+//! size too. A miss is examined in full; what a file that failed those
+//! checks concluded never replaces the entry it failed, and a BoringSSL
+//! file the finder refused is not cached at all, so a doctored copy cannot
+//! make oispd skip the genuine build.
 
 use std::collections::HashMap;
 use std::fs::File;
 
+use super::boringssl;
 use super::elf::{build_id, bytes_at, ssl_probes, Attach};
 use super::tls_stack::{self, TlsStack};
 
 /// Version of the examination logic; bump when what it concludes changes.
-pub(crate) const MATCHER_VERSION: u32 = 1;
+/// 2: BoringSSL located by structure.
+pub(crate) const MATCHER_VERSION: u32 = 2;
 /// Distinct builds remembered; later ones are examined each time.
 const MAX_ENTRIES: usize = 4096;
 /// Code bytes compared at each probe offset on a hit.
 const CHECK_BYTES: usize = 16;
+
+/// How a file's probe points were found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeMethod {
+    /// Its exported OpenSSL `SSL_*` symbols.
+    OpenSslSymbols,
+    /// BoringSSL's `SSL_write`/`SSL_read`, located by structure in a
+    /// stripped binary.
+    BoringSslStructure,
+}
+
+impl ProbeMethod {
+    /// The name in `/api/health`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProbeMethod::OpenSslSymbols => "openssl_exported_symbols",
+            ProbeMethod::BoringSslStructure => "boringssl_structure",
+        }
+    }
+}
+
+/// The uprobes a file needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Probes {
+    /// How they were found.
+    pub method: ProbeMethod,
+    /// Where they go.
+    pub attach: Vec<Attach>,
+}
+
+/// A TLS stack a file carries that is not probed, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Unhooked {
+    /// The library guessed.
+    pub library: TlsStack,
+    /// Why it is not probed (for the log and `/api/health`).
+    pub reason: String,
+}
+
+/// What examining a file concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Conclusion {
+    /// The file's build-id, hex.
+    pub build_id: Option<String>,
+    /// The uprobes to attach, `None` when there is nothing to probe.
+    pub probes: Option<Probes>,
+    /// When there is nothing to probe: the TLS stack it carries anyway.
+    pub unhooked: Option<Unhooked>,
+}
+
+/// (file offset, bytes) that must read the same in a file for a cached
+/// entry to apply.
+type ByteChecks = Vec<(u64, Vec<u8>)>;
 
 /// What one build concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,19 +98,10 @@ struct Entry {
     matcher_version: u32,
     /// Size of the file examined.
     size: u64,
-    /// The probes with the code bytes at each, or `None` (not OpenSSL).
-    probes: Option<Vec<(Attach, Vec<u8>)>>,
-    /// The TLS stack it carries that cannot be hooked.
-    unhooked: Option<TlsStack>,
-}
-
-/// What examining a file concluded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Conclusion {
-    /// The uprobes to attach, `None` when it is not an OpenSSL.
-    pub probes: Option<Vec<Attach>>,
-    /// When there is nothing to probe: the TLS stack it carries anyway.
-    pub unhooked: Option<TlsStack>,
+    /// The code at each probe, and the identifying site.
+    checks: ByteChecks,
+    probes: Option<Probes>,
+    unhooked: Option<Unhooked>,
 }
 
 /// How the result was obtained.
@@ -63,72 +121,137 @@ pub(crate) struct ExamCache {
 
 impl ExamCache {
     /// What `file` (of `size` bytes) needs, from the cache when its
-    /// build-id is known and the entry checks out, else by examining it:
-    /// its OpenSSL probes, or else the TLS stack it carries unhooked.
+    /// build-id is known and the entry checks out, else by examining it.
     pub(crate) fn conclude(&mut self, file: &File, size: u64) -> (Conclusion, Source) {
         let id = build_id(file);
-        if let Some(entry) = id.as_ref().and_then(|id| self.entries.get(id)) {
-            if let Some(probes) = verified(entry, file, size) {
-                let unhooked = entry.unhooked;
-                return (Conclusion { probes, unhooked }, Source::Cache);
-            }
+        let build_id = id.as_deref().map(hex::encode);
+        let known = id.as_ref().and_then(|id| self.entries.get(id));
+        if let Some(entry) = known.filter(|e| applies(e, file, size)) {
+            let conclusion = Conclusion {
+                build_id,
+                probes: entry.probes.clone(),
+                unhooked: entry.unhooked.clone(),
+            };
+            return (conclusion, Source::Cache);
         }
-        let probes = ssl_probes(file);
-        let unhooked = match probes {
-            Some(_) => None,
-            None => tls_stack::guess(file),
-        };
-        if let Some(id) = id {
+        let replaceable = known.is_none_or(|e| e.matcher_version != MATCHER_VERSION);
+        let (probes, unhooked, checks) = examine(file);
+        let refused_boringssl = probes.is_none()
+            && unhooked
+                .as_ref()
+                .is_some_and(|u| u.library == TlsStack::BoringSsl);
+        if let Some(id) = id.filter(|_| replaceable && !refused_boringssl) {
             if self.entries.len() < MAX_ENTRIES || self.entries.contains_key(&id) {
                 let entry = Entry {
                     matcher_version: MATCHER_VERSION,
                     size,
-                    probes: probes
-                        .as_ref()
-                        .map(|probes| probes.iter().map(|a| (*a, code(file, a.offset))).collect()),
-                    unhooked,
+                    checks,
+                    probes: probes.clone(),
+                    unhooked: unhooked.clone(),
                 };
                 self.entries.insert(id, entry);
             }
         }
-        (Conclusion { probes, unhooked }, Source::Examined)
+        let conclusion = Conclusion {
+            build_id,
+            probes,
+            unhooked,
+        };
+        (conclusion, Source::Examined)
     }
 }
 
-fn code(file: &File, offset: u64) -> Vec<u8> {
-    bytes_at(file, offset, CHECK_BYTES).unwrap_or_default()
+/// The examination chain (see the module doc), with the bytes a cached
+/// result must find again.
+fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, ByteChecks) {
+    if let Some(attach) = ssl_probes(file) {
+        let checks = probe_checks(file, &attach);
+        let probes = Probes {
+            method: ProbeMethod::OpenSslSymbols,
+            attach,
+        };
+        return (Some(probes), None, checks);
+    }
+    match tls_stack::guess(file) {
+        Some(TlsStack::BoringSsl) => match boringssl::locate(file) {
+            Ok(funcs) => {
+                let attach = funcs.attach_points();
+                let mut checks = probe_checks(file, &attach);
+                checks.push(funcs.bad_length_site);
+                let probes = Probes {
+                    method: ProbeMethod::BoringSslStructure,
+                    attach,
+                };
+                (Some(probes), None, checks)
+            }
+            Err(refusal) => {
+                let unhooked = Unhooked {
+                    library: TlsStack::BoringSsl,
+                    reason: format!(
+                        "{}; SSL_write/SSL_read not located by structure: {refusal}",
+                        TlsStack::BoringSsl.reason()
+                    ),
+                };
+                (None, Some(unhooked), Vec::new())
+            }
+        },
+        Some(library) => {
+            let unhooked = Unhooked {
+                library,
+                reason: library.reason().to_string(),
+            };
+            (None, Some(unhooked), Vec::new())
+        }
+        None => (None, None, Vec::new()),
+    }
 }
 
-/// The entry's result if it applies to `file`.
-fn verified(entry: &Entry, file: &File, size: u64) -> Option<Option<Vec<Attach>>> {
+/// The code bytes at each distinct probe offset.
+fn probe_checks(file: &File, attach: &[Attach]) -> ByteChecks {
+    let mut offsets: Vec<u64> = attach.iter().map(|a| a.offset).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    offsets
+        .into_iter()
+        .map(|offset| {
+            let code = bytes_at(file, offset, CHECK_BYTES).unwrap_or_default();
+            (offset, code)
+        })
+        .collect()
+}
+
+/// Whether the cached `entry` applies to `file`.
+fn applies(entry: &Entry, file: &File, size: u64) -> bool {
     if entry.matcher_version != MATCHER_VERSION {
-        return None;
+        return false;
     }
-    match &entry.probes {
-        None => (entry.size == size).then_some(None),
-        Some(probes) => probes
-            .iter()
-            .all(|(a, bytes)| !bytes.is_empty() && code(file, a.offset) == *bytes)
-            .then(|| Some(probes.iter().map(|(a, _)| *a).collect())),
+    if entry.probes.is_none() {
+        return entry.size == size;
     }
+    entry.checks.iter().all(|(offset, bytes)| {
+        !bytes.is_empty()
+            && bytes_at(file, *offset, bytes.len()).is_some_and(|found| found == *bytes)
+    })
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use std::io::{Seek, SeekFrom, Write};
-    use std::path::Path;
+    use std::os::unix::fs::FileExt;
+    use std::path::{Path, PathBuf};
     use std::process::Command;
 
-    /// Builds a shared object exporting SSL_write/SSL_read with a build-id.
-    fn fixture(dir: &Path, name: &str, ssl: bool) -> std::path::PathBuf {
+    /// Builds a shared object with a build-id: exporting SSL_write/SSL_read,
+    /// or only returning the string `mark`.
+    fn fixture(dir: &Path, name: &str, ssl: bool, mark: &str) -> PathBuf {
         let src = dir.join(format!("{name}.c"));
         let body = if ssl {
             "int SSL_write(void *s, const void *b, int n) { return n + 1; }\n\
              int SSL_read(void *s, void *b, int n) { return n + 2; }\n"
+                .to_string()
         } else {
-            "const char *where(void) { return \"vendor/rustls-0.23.31/src/conn.rs\"; }\n"
+            format!("const char *where(void) {{ return \"{mark}\"; }}\n")
         };
         std::fs::write(&src, body).unwrap();
         let out = dir.join(format!("{name}.so"));
@@ -146,39 +269,49 @@ mod tests {
         std::fs::metadata(path).unwrap().len()
     }
 
+    fn conclude(cache: &mut ExamCache, path: &Path) -> (Conclusion, Source) {
+        cache.conclude(&File::open(path).unwrap(), size(path))
+    }
+
+    /// A copy of `path` with `bytes` written at `offset`.
+    fn doctored(path: &Path, name: &str, offset: u64, bytes: &[u8]) -> PathBuf {
+        let out = path.with_file_name(name);
+        std::fs::copy(path, &out).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&out).unwrap();
+        f.write_all_at(bytes, offset).unwrap();
+        out
+    }
+
     /// Scenario: an OpenSSL-like library examined, then a byte-identical
     /// copy (another inode), then a copy whose code at a probe offset was
-    /// changed while its build-id was kept.
-    /// Guarantees: the copy is served from the cache with the same probes;
-    /// the doctored copy is examined afresh, not trusted.
+    /// changed while its build-id was kept, then the genuine copy again.
+    /// Guarantees: the copy is served from the cache with the same probes
+    /// (method: exported symbols); the doctored copy is examined afresh, not
+    /// trusted, and does not replace the entry: the genuine copy still hits.
     #[test]
     fn copy_of_known_build_hits_and_doctored_copy_is_examined() {
         let dir = tempfile::tempdir().unwrap();
-        let lib = fixture(dir.path(), "libssl-like", true);
+        let lib = fixture(dir.path(), "libssl-like", true, "");
         let mut cache = ExamCache::default();
-        let (first, src) = cache.conclude(&File::open(&lib).unwrap(), size(&lib));
+        let (first, src) = conclude(&mut cache, &lib);
         assert_eq!(src, Source::Examined);
         let first = first
             .probes
             .expect("fixture exports SSL_write and SSL_read");
+        assert_eq!(first.method, ProbeMethod::OpenSslSymbols);
 
         let copy = dir.path().join("copy.so");
         std::fs::copy(&lib, &copy).unwrap();
-        let (again, src) = cache.conclude(&File::open(&copy).unwrap(), size(&copy));
+        let (again, src) = conclude(&mut cache, &copy);
         assert_eq!(src, Source::Cache);
         assert_eq!(again.probes, Some(first.clone()));
 
-        let doctored = dir.path().join("doctored.so");
-        std::fs::copy(&lib, &doctored).unwrap();
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&doctored)
-            .unwrap();
-        f.seek(SeekFrom::Start(first[0].offset)).unwrap();
-        f.write_all(&[0xcc; 4]).unwrap();
-        drop(f);
-        let (_, src) = cache.conclude(&File::open(&doctored).unwrap(), size(&doctored));
+        let bad = doctored(&lib, "doctored.so", first.attach[0].offset, &[0xcc; 4]);
+        let (_, src) = conclude(&mut cache, &bad);
         assert_eq!(src, Source::Examined);
+        let (again, src) = conclude(&mut cache, &copy);
+        assert_eq!(src, Source::Cache);
+        assert_eq!(again.probes, Some(first));
     }
 
     /// Scenario: a library without SSL functions but with "rustls" in its
@@ -190,29 +323,105 @@ mod tests {
     #[test]
     fn negative_entry_hits_and_old_matcher_version_is_reexamined() {
         let dir = tempfile::tempdir().unwrap();
-        let lib = fixture(dir.path(), "plain", false);
+        let lib = fixture(
+            dir.path(),
+            "plain",
+            false,
+            "vendor/rustls-0.23.31/src/conn.rs",
+        );
         let mut cache = ExamCache::default();
-        let file = File::open(&lib).unwrap();
         let want = Conclusion {
+            build_id: build_id(&File::open(&lib).unwrap()).map(hex::encode),
             probes: None,
-            unhooked: Some(TlsStack::Rustls),
+            unhooked: Some(Unhooked {
+                library: TlsStack::Rustls,
+                reason: TlsStack::Rustls.reason().to_string(),
+            }),
         };
-        assert_eq!(
-            cache.conclude(&file, size(&lib)),
-            (want.clone(), Source::Examined)
-        );
-        assert_eq!(
-            cache.conclude(&file, size(&lib)),
-            (want.clone(), Source::Cache)
-        );
+        assert!(want.build_id.is_some());
+        assert_eq!(conclude(&mut cache, &lib), (want.clone(), Source::Examined));
+        assert_eq!(conclude(&mut cache, &lib), (want.clone(), Source::Cache));
 
         for entry in cache.entries.values_mut() {
             entry.matcher_version = MATCHER_VERSION - 1;
         }
-        assert_eq!(cache.conclude(&file, size(&lib)), (want, Source::Examined));
+        assert_eq!(conclude(&mut cache, &lib), (want, Source::Examined));
         assert!(cache
             .entries
             .values()
             .all(|e| e.matcher_version == MATCHER_VERSION));
+    }
+
+    /// Scenario: a library carrying BoringSSL's ssl_lib.cc file name but
+    /// none of its functions, examined twice.
+    /// Guarantees: it is unhooked BoringSSL with the finder's refusal in the
+    /// reason, and the refusal is not cached (examined again).
+    #[test]
+    fn refused_boringssl_is_unhooked_with_the_reason_and_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = fixture(
+            dir.path(),
+            "bssl-like",
+            false,
+            "../../vendor/boringssl/ssl/ssl_lib.cc",
+        );
+        let mut cache = ExamCache::default();
+        for _ in 0..2 {
+            let (conclusion, src) = conclude(&mut cache, &lib);
+            assert_eq!(src, Source::Examined);
+            assert_eq!(conclusion.probes, None);
+            let unhooked = conclusion.unhooked.unwrap();
+            assert_eq!(unhooked.library, TlsStack::BoringSsl);
+            assert!(
+                unhooked.reason.contains("not located by structure: "),
+                "{}",
+                unhooked.reason
+            );
+        }
+        assert!(cache.entries.is_empty());
+    }
+
+    /// Scenario: stock Bun 1.4.5 (where the e2e set-up installed it)
+    /// examined, then a copy, then a copy whose SSL_write raises reason 112
+    /// instead of SSL_R_BAD_LENGTH (111) under the same build-id and size,
+    /// then the genuine copy again.
+    /// Guarantees: Bun is probed by structure at SSL_write and SSL_read;
+    /// the copy hits; the doctored copy fails the cached site check, is
+    /// examined and refused ("0 SSL_write candidates"), and leaves the
+    /// entry intact for the genuine copy.
+    #[test]
+    fn bun_copy_hits_and_patched_bun_is_refused_without_poisoning_the_cache() {
+        let Some(bun) = crate::ebpf::boringssl::stock_bun_path() else {
+            eprintln!("stock Bun 1.4.5 not installed (scripts/setup.sh installs it)");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("bun");
+        std::fs::copy(&bun, &copy).unwrap();
+        let mut cache = ExamCache::default();
+        let (first, src) = conclude(&mut cache, &bun);
+        assert_eq!(src, Source::Examined);
+        let probes = first.probes.unwrap();
+        assert_eq!(probes.method, ProbeMethod::BoringSslStructure);
+        assert_eq!(
+            first.build_id.as_deref(),
+            Some("b5188e4f53b53f3a346614bd78ba53f2ff234402")
+        );
+        let (again, src) = conclude(&mut cache, &copy);
+        assert_eq!((again.probes.as_ref(), src), (Some(&probes), Source::Cache));
+
+        let (site, bytes) = boringssl::locate(&File::open(&bun).unwrap())
+            .unwrap()
+            .bad_length_site;
+        let imm = site + bytes.len() as u64 - 4;
+        let patched = doctored(&copy, "bun-112", imm, &112u32.to_le_bytes());
+        let (refused, src) = conclude(&mut cache, &patched);
+        assert_eq!(src, Source::Examined);
+        assert_eq!(refused.probes, None);
+        let reason = refused.unhooked.unwrap().reason;
+        assert!(reason.contains("0 SSL_write candidates"), "{reason}");
+
+        let (again, src) = conclude(&mut cache, &copy);
+        assert_eq!((again.probes, src), (Some(probes), Source::Cache));
     }
 }

@@ -20,12 +20,13 @@
 //!
 //! Module map: [`config`] (settings), `preflight` (capabilities, BTF,
 //! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` +
-//! `exam_cache` + `probe_points` + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
+//! `exam_cache` + `probe_points` + [`boringssl`] + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
 //! to records), `conns` (socket addresses per connection), `filter`
 //! (include/exclude, file paths), `procfs` (/proc reading), [`activity`]
 //! (the activity types).
 
 pub mod activity;
+pub mod boringssl;
 pub mod config;
 mod conns;
 mod elf;
@@ -42,7 +43,7 @@ mod procfs;
 mod tls_stack;
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use aya::maps::{MapData, RingBuf};
@@ -57,12 +58,13 @@ pub use error::CaptureError;
 
 use crate::capture::TlsChunk;
 use conns::Conns;
+pub use exam_cache::ProbeMethod;
 use filter::{basename, PathFilter, ProcessFilter, ProcessInfo};
 use loader::{KernelMaps, SKIP, TRACE};
 use pace::PollPace;
 use parse::{parse, socket_addr, tls_chunks, KernelRecord, ParseError};
 use probes::LibraryProbes;
-pub use probes::UnhookedBinary;
+pub use probes::{ProbedBinary, UnhookedBinary};
 pub use tls_stack::TlsStack;
 
 /// Parses one ring-buffer record as the capture does and, for TLS
@@ -284,8 +286,8 @@ impl EbpfCapture {
         self.maps.set_pid_flag(pid, TRACE, true);
     }
 
-    /// The files whose `SSL_*` functions are probed.
-    pub fn probed_files(&self) -> &[PathBuf] {
+    /// The files whose `SSL_*` functions are probed, with the method.
+    pub fn probed_binaries(&self) -> &[ProbedBinary] {
         self.probes.attached()
     }
 

@@ -1,13 +1,15 @@
-//! Finding the OpenSSL copies to probe and attaching the `SSL_*` uprobes to
+//! Finding the TLS libraries to probe and attaching the `SSL_*` uprobes to
 //! each once.
 //!
 //! Candidates are every file a process maps executable (`libssl.so.*`
 //! wherever it lives, including virtualenvs and containers via
-//! `/proc/PID/root`, and executables such as node that link OpenSSL
-//! statically and export its symbols), the usual library directories, and
+//! `/proc/PID/root`, executables such as node that link OpenSSL
+//! statically and export its symbols, and stripped executables with
+//! BoringSSL built in such as Bun), the usual library directories, and
 //! the configured `libraries`. A file qualifies when its dynamic symbol table
-//! defines `SSL_write` and `SSL_read`; where in it each probe goes is
-//! [`probe_points`](super::probe_points)'s choice. Uprobes are per inode, so one
+//! defines `SSL_write` and `SSL_read` (where in it each probe goes is
+//! [`probe_points`](super::probe_points)'s choice), or when
+//! [`boringssl`](super::boringssl) locates them by structure. Uprobes are per inode, so one
 //! attachment covers every process mapping the file, now and later; files are
 //! deduplicated by (device, inode). New files are found when the kernel
 //! reports an exec or an executable mapping of an unexamined file. Each is
@@ -26,10 +28,11 @@ use std::path::{Path, PathBuf};
 use aya::programs::uprobe::{UProbeAttachLocation, UProbeLinkId, UProbeScope};
 use aya::programs::UProbe;
 use aya::Ebpf;
+use oispd_receiver_ebpf::programs;
 
 use super::elf::Attach;
 use super::error::CaptureError;
-use super::exam_cache::{ExamCache, Source};
+use super::exam_cache::{ExamCache, ProbeMethod, Probes, Source, Unhooked};
 use super::loader::KernelMaps;
 use super::procfs;
 use super::tls_stack::TlsStack;
@@ -71,13 +74,24 @@ pub struct UnhookedBinary {
     pub path: PathBuf,
     /// The TLS library guessed from its contents.
     pub library: TlsStack,
+    /// Why it is not probed.
+    pub reason: String,
+}
+
+/// A binary whose TLS functions are probed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbedBinary {
+    /// The path it was found at (as its process sees it).
+    pub path: PathBuf,
+    /// How its probe points were found.
+    pub method: ProbeMethod,
 }
 
 /// Files examined so far, by kernel (device, inode).
 #[derive(Debug, Default)]
 pub(crate) struct LibraryProbes {
     examined: HashSet<(u64, u64)>,
-    attached: Vec<PathBuf>,
+    attached: Vec<ProbedBinary>,
     cache: ExamCache,
     /// The first [`MAX_UNHOOKED_LISTED`] unhooked binaries.
     unhooked: Vec<UnhookedBinary>,
@@ -88,7 +102,7 @@ pub(crate) struct LibraryProbes {
 
 impl LibraryProbes {
     /// The files probed so far.
-    pub(crate) fn attached(&self) -> &[PathBuf] {
+    pub(crate) fn attached(&self) -> &[ProbedBinary] {
         &self.attached
     }
 
@@ -150,15 +164,43 @@ impl LibraryProbes {
         let (conclusion, source) = self.cache.conclude(file, meta.len());
         let outcome = match conclusion.probes {
             None => {
-                if let Some(library) = conclusion.unhooked {
-                    self.report_unhooked(name, library, source);
+                if let Some(unhooked) = conclusion.unhooked {
+                    self.report_unhooked(name, unhooked, source);
                 }
                 Examined::NotOpenSsl
             }
-            Some(probes) => {
-                attach(ebpf, file, name, &probes)?;
-                tracing::info!(path = %name.display(), from_cache = source == Source::Cache, "probing OpenSSL");
-                self.attached.push(name.to_path_buf());
+            Some(Probes {
+                method,
+                attach: points,
+            }) => {
+                attach(ebpf, file, name, &points)?;
+                let from_cache = source == Source::Cache;
+                match method {
+                    ProbeMethod::OpenSslSymbols => {
+                        tracing::info!(path = %name.display(), from_cache, "probing OpenSSL");
+                    }
+                    ProbeMethod::BoringSslStructure => {
+                        let at = |program: &str| {
+                            points
+                                .iter()
+                                .find(|a| a.program == program)
+                                .map(|a| format!("{:#x}", a.offset))
+                        };
+                        tracing::info!(
+                            path = %name.display(),
+                            build_id = %conclusion.build_id.as_deref().unwrap_or("none"),
+                            method = %"structure",
+                            ssl_write = %at(programs::SSL_WRITE_ENTER).unwrap_or_default(),
+                            ssl_read = %at(programs::SSL_READ_ENTER).unwrap_or_default(),
+                            from_cache,
+                            "probing BoringSSL"
+                        );
+                    }
+                }
+                self.attached.push(ProbedBinary {
+                    path: name.to_path_buf(),
+                    method,
+                });
                 Examined::Attached
             }
         };
@@ -168,15 +210,17 @@ impl LibraryProbes {
     }
 
     /// Logs and counts an unhooked binary once per build (a cache hit is a
-    /// build already reported) or per inode when it has no build-id.
-    fn report_unhooked(&mut self, name: &Path, library: TlsStack, source: Source) {
+    /// build already reported) or per inode when it has no build-id or is a
+    /// BoringSSL build the finder refused (refusals are not cached).
+    fn report_unhooked(&mut self, name: &Path, unhooked: Unhooked, source: Source) {
         if source == Source::Cache {
             return;
         }
+        let Unhooked { library, reason } = unhooked;
         tracing::warn!(
             path = %name.display(),
             tls_library = library.label(),
-            reason = library.reason(),
+            reason = %reason,
             "binary does TLS that oispd cannot capture"
         );
         if let Some(i) = TlsStack::ALL.iter().position(|s| *s == library) {
@@ -186,6 +230,7 @@ impl LibraryProbes {
             self.unhooked.push(UnhookedBinary {
                 path: name.to_path_buf(),
                 library,
+                reason,
             });
         }
     }
@@ -290,7 +335,7 @@ impl LibraryProbes {
             Ok(_) => true,
             Err(CaptureError::Io { .. }) => false,
             Err(e) => {
-                tracing::warn!(path = %name.display(), error = %e, "cannot probe OpenSSL");
+                tracing::warn!(path = %name.display(), error = %e, "cannot probe the TLS library");
                 false
             }
         }

@@ -1,9 +1,11 @@
-//! Recognising a TLS stack oispd cannot hook: a file that exports no
-//! OpenSSL `SSL_write`/`SSL_read` but carries the marks of a statically
-//! linked TLS library in its read-only data (the source file names
-//! BoringSSL passes to `OPENSSL_PUT_ERROR`, the crate paths Rust panics
-//! name, Go's package paths). The guess only feeds the honest report
-//! ("this binary does TLS and is not captured"); nothing is attached on it.
+//! Recognising the TLS stack of a file that exports no OpenSSL
+//! `SSL_write`/`SSL_read` but carries the marks of a statically linked TLS
+//! library in its read-only data (the source file names BoringSSL passes
+//! to `OPENSSL_PUT_ERROR`, the crate paths Rust panics name, Go's package
+//! paths). Nothing is attached on the guess itself: for BoringSSL it sends
+//! the file to [`boringssl`](super::boringssl)'s structural finder, and
+//! whatever stays unprobed feeds the honest report ("this binary does TLS
+//! and is not captured").
 //!
 //! Only the read-only, non-executable loaded segments are scanned (where
 //! string literals live), with `pread` in bounded chunks and a total cap,

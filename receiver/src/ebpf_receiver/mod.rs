@@ -172,7 +172,7 @@ impl Receiver for EbpfReceiver {
         );
         tracing::info!(
             receiver = %this.id,
-            probed_files = capture.probed_files().len(),
+            probed_files = capture.probed_binaries().len(),
             activity = ?this.config.activity,
             "ebpf receiver started"
         );
@@ -317,7 +317,7 @@ impl Run {
         self.drops
             .sync(&capture.dropped(), asm.decoder_stats(), asm.spans_evicted());
         self.report.sync(
-            capture.probed_files(),
+            capture.probed_binaries(),
             capture.unhooked_binaries(),
             &capture.unhooked_counts(),
         );

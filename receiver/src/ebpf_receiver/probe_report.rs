@@ -2,24 +2,22 @@
 //! of distinct binaries found doing TLS that oispd cannot capture, in
 //! `oispd_ebpf_tls_unhooked_binaries{receiver, library}` (one series per
 //! known TLS library: bounded), and its `/api/health` entry listing the
-//! binaries probed with their method and the unhooked ones with their
-//! guessed library (each list capped, with how many more there are).
+//! binaries probed with their method (exported OpenSSL symbols, or
+//! BoringSSL located by structure) and the unhooked ones with their guessed
+//! library and why (each list capped, with how many more there are).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use oispd_component::Telemetry;
 use prometheus::IntCounter;
 use serde_json::{json, Value};
 
-use crate::ebpf::{TlsStack, UnhookedBinary};
+use crate::ebpf::{ProbedBinary, TlsStack, UnhookedBinary};
 
 /// Name of the unhooked-binaries family.
 pub const TLS_UNHOOKED_BINARIES: &str = "oispd_ebpf_tls_unhooked_binaries";
 /// Entries per list in `/api/health`.
 const MAX_LISTED: usize = 32;
-/// The method every probed binary is hooked with today.
-const METHOD_OPENSSL_SYMBOLS: &str = "openssl_exported_symbols";
 
 pub(crate) struct ProbeReport {
     id: String,
@@ -56,7 +54,7 @@ impl ProbeReport {
     /// rebuilt only when something changed).
     pub(crate) fn sync(
         &mut self,
-        probed: &[PathBuf],
+        probed: &[ProbedBinary],
         unhooked: &[UnhookedBinary],
         counts: &[(TlsStack, u64)],
     ) {
@@ -81,16 +79,22 @@ impl ProbeReport {
 }
 
 /// The `/api/health` document: each list capped at [`MAX_LISTED`].
-fn status(probed: &[PathBuf], unhooked: &[UnhookedBinary], unhooked_total: u64) -> Value {
+fn status(probed: &[ProbedBinary], unhooked: &[UnhookedBinary], unhooked_total: u64) -> Value {
     let listed_probed: Vec<Value> = probed
         .iter()
         .take(MAX_LISTED)
-        .map(|p| json!({"path": p.display().to_string(), "method": METHOD_OPENSSL_SYMBOLS}))
+        .map(|p| json!({"path": p.path.display().to_string(), "method": p.method.label()}))
         .collect();
     let listed_unhooked: Vec<Value> = unhooked
         .iter()
         .take(MAX_LISTED)
-        .map(|u| json!({"path": u.path.display().to_string(), "tls_library": u.library.label()}))
+        .map(|u| {
+            json!({
+                "path": u.path.display().to_string(),
+                "tls_library": u.library.label(),
+                "reason": u.reason,
+            })
+        })
         .collect();
     let more = |total: u64, listed: usize| total.saturating_sub(listed as u64);
     json!({
@@ -105,29 +109,44 @@ fn status(probed: &[PathBuf], unhooked: &[UnhookedBinary], unhooked_total: u64) 
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::ebpf::ProbeMethod;
+    use std::path::PathBuf;
 
     fn unhooked(n: usize, library: TlsStack) -> Vec<UnhookedBinary> {
         (0..n)
             .map(|i| UnhookedBinary {
                 path: PathBuf::from(format!("/opt/app{i}")),
                 library,
+                reason: format!("reason {i}"),
             })
             .collect()
     }
 
-    /// Scenario: 2 probed binaries and 40 unhooked BoringSSL ones, then one
-    /// more rustls binary.
+    fn probed(path: &str, method: ProbeMethod) -> ProbedBinary {
+        ProbedBinary {
+            path: PathBuf::from(path),
+            method,
+        }
+    }
+
+    /// Scenario: 3 probed binaries (two by exported symbols, one BoringSSL
+    /// by structure) and 40 unhooked BoringSSL ones, then one more rustls
+    /// binary.
     /// Guarantees: the metric counts each library's distinct binaries
     /// (`library` label, one series per known library); `/api/health`
     /// lists the probed ones with their method and the first 32 unhooked
-    /// with their library, and says how many more there are.
+    /// with their library and reason, and says how many more there are.
     #[test]
     fn counts_and_health_are_bounded() {
         let telemetry = Arc::new(Telemetry::new().unwrap());
         let mut report = ProbeReport::new(telemetry.clone(), "ebpf").unwrap();
         let probed = vec![
-            PathBuf::from("/usr/lib/x86_64-linux-gnu/libssl.so.3"),
-            PathBuf::from("/usr/bin/node"),
+            probed(
+                "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+                ProbeMethod::OpenSslSymbols,
+            ),
+            probed("/usr/bin/node", ProbeMethod::OpenSslSymbols),
+            probed("/opt/bun", ProbeMethod::BoringSslStructure),
         ];
         let list = unhooked(40, TlsStack::BoringSsl);
         report.sync(&probed, &list, &[(TlsStack::BoringSsl, 40)]);
@@ -154,12 +173,16 @@ mod tests {
             h["probed_binaries"][1],
             json!({"path": "/usr/bin/node", "method": "openssl_exported_symbols"})
         );
+        assert_eq!(
+            h["probed_binaries"][2],
+            json!({"path": "/opt/bun", "method": "boringssl_structure"})
+        );
         assert_eq!(h["probed_binaries_more"], 0);
         let listed = h["unhooked_tls_binaries"].as_array().unwrap();
         assert_eq!(listed.len(), 32);
         assert_eq!(
             listed[0],
-            json!({"path": "/opt/app0", "tls_library": "boringssl"})
+            json!({"path": "/opt/app0", "tls_library": "boringssl", "reason": "reason 0"})
         );
         assert_eq!(h["unhooked_tls_binaries_more"], 41 - 32);
     }
