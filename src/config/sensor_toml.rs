@@ -4,7 +4,7 @@
 //!
 //! | Sensor | oispd |
 //! |---|---|
-//! | `[export.jsonl]` | `file` exporter (OISP JSONL) |
+//! | `[export.jsonl]` | `file` exporter, `format: oisp_jsonl`, `append: true` unless the Sensor says otherwise, `create_directory: true` |
 //! | `[export.websocket]` | `websocket` exporter; its port becomes the admin endpoint |
 //! | `[export.otlp]` | `otlp_grpc` or `otlp_http` (`protocol`); `service_name` sets `service.name` with a `transform` processor in its own pipeline |
 //! | `[export.kafka]` | `kafka` exporter, `logs.encoding: oisp_json` (one OISP event per message, as the Sensor writes; the exporter's own default is the collector's `otlp_proto`) |
@@ -210,13 +210,18 @@ impl Builder {
     }
 
     fn jsonl(&mut self, j: &Jsonl) {
-        let mut body = map([(
-            "path",
-            s(j.path.as_deref().unwrap_or("./oisp-events.jsonl")),
-        )]);
-        if let Some(a) = j.append {
-            insert(&mut body, "append", Value::Bool(a));
-        }
+        // OISP JSONL, appended, its directory created unless told
+        // otherwise, as the Sensor writes it; each said explicitly since the
+        // file exporter's defaults are the collector's.
+        let mut body = map([
+            (
+                "path",
+                s(j.path.as_deref().unwrap_or("./oisp-events.jsonl")),
+            ),
+            ("format", s("oisp_jsonl")),
+            ("append", Value::Bool(j.append.unwrap_or(true))),
+            ("create_directory", Value::Bool(true)),
+        ]);
         if j.flush_each == Some(true) {
             insert(&mut body, "flush_interval", s("0s"));
         }
@@ -702,7 +707,14 @@ retry_count = 3
     #[test]
     fn enabled_flags_and_defaults() {
         let v = yaml("[export.jsonl]\n");
-        assert_eq!(v["exporters"]["file"]["path"], "./oisp-events.jsonl");
+        let f = &v["exporters"]["file"];
+        assert_eq!(f["path"], "./oisp-events.jsonl");
+        assert_eq!(
+            (&f["format"], &f["append"], &f["create_directory"]),
+            (&"oisp_jsonl".into(), &true.into(), &true.into())
+        );
+        let v = yaml("[export.jsonl]\nappend = false\n");
+        assert_eq!(v["exporters"]["file"]["append"], false);
         assert!(v.get("extensions").is_none());
         let v = yaml(
             "[export.jsonl]\nenabled = false\n[export.otlp]\nprotocol = \"http\"\n[export.websocket]\n",
