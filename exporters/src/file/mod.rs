@@ -56,6 +56,18 @@ impl ExporterFactory for FileFactory {
         parse_config::<FileConfig>(config).map(|_| ())
     }
 
+    /// `flush_interval: 0`: oispd writes every batch before its export
+    /// returns; the collector reads 0 as unset and flushes every second.
+    fn collector_differences(&self, config: &Value, _signals: &[Signal]) -> Vec<ConfigError> {
+        match parse_config::<FileConfig>(config) {
+            Ok(c) if c.flush_interval.is_zero() => vec![ConfigError::new(
+                &["flush_interval"],
+                "0 writes every batch before its export returns, where the collector's file exporter reads 0 as unset and flushes every 1s",
+            )],
+            _ => Vec::new(),
+        }
+    }
+
     fn create(
         &self,
         _ctx: &BuildContext,

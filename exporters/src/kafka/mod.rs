@@ -26,7 +26,7 @@ mod encode;
 mod proto;
 
 use async_trait::async_trait;
-use config::{KafkaConfig, Target};
+use config::{Encoding, KafkaConfig, Target};
 use context::KafkaContext;
 use encode::{encode, OutMessage, Oversized};
 use oispd_component::{
@@ -64,6 +64,32 @@ impl ExporterFactory for KafkaFactory {
 
     fn validate(&self, config: &Value) -> Result<(), Vec<ConfigError>> {
         parse_config::<KafkaConfig>(config).map(|_| ())
+    }
+
+    /// OTLP messages: one per resource, keyed `host.name/process.pid`, where
+    /// the collector writes one per batch with no key.
+    fn collector_differences(&self, config: &Value, signals: &[Signal]) -> Vec<ConfigError> {
+        let Ok(cfg) = parse_config::<KafkaConfig>(config) else {
+            return Vec::new();
+        };
+        signals
+            .iter()
+            .filter_map(|signal| {
+                let encoding = match cfg.target(*signal).encoding {
+                    Encoding::OispJson => return None,
+                    Encoding::OtlpProto => "otlp_proto",
+                    Encoding::OtlpJson => "otlp_json",
+                };
+                let key = match signal {
+                    Signal::Logs => "logs",
+                    Signal::Traces => "traces",
+                };
+                Some(ConfigError::new(
+                    &[key, "encoding"],
+                    format!("{encoding} messages hold one resource each, keyed host.name/process.pid so that one agent's records keep their order in one partition, where the collector writes one message per batch with no key"),
+                ))
+            })
+            .collect()
     }
 
     fn create(
