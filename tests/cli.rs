@@ -320,9 +320,12 @@ exporters:
   otlp_grpc/b: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {sizer: bytes}}
   otlp_grpc/c: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 500}}
   otlp_grpc/d: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {sizer: items}}
-  otlp_grpc/e: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: /tmp/oispd-cli-q}}
+  otlp_grpc/e: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage}}
   otlp_grpc/f: {endpoint: '127.0.0.1:1', tls: {insecure: true}}
+extensions:
+  file_storage: {directory: /tmp/oispd-cli-q}
 service:
+  extensions: [file_storage]
   pipelines: {logs: {receivers: [otlp], exporters: [otlp_grpc/a, otlp_grpc/b, otlp_grpc/c, otlp_grpc/d, otlp_grpc/e, otlp_grpc/f]}}
 "#,
     );
@@ -368,14 +371,17 @@ connectors:
       - {context: log, condition: 'true', pipelines: [logs/routed]}
 exporters:
   otlp_grpc/capture: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100}}
-  otlp_grpc/disk: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: /tmp/oispd-cli-q}}
+  otlp_grpc/disk: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage}}
   otlp_grpc/batched: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100}}
   otlp_grpc/routed: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100}}
   otlp_grpc/answered: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100}}
   otlp_grpc/blocking: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100, block_on_overflow: true}}
   otlp_grpc/disabled: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {enabled: false}}
   otlp_grpc/unwritten: {endpoint: '127.0.0.1:1', tls: {insecure: true}}
+extensions:
+  file_storage: {directory: /tmp/oispd-cli-q}
 service:
+  extensions: [file_storage]
   pipelines:
     logs/capture:
       receivers: [ebpf]
@@ -409,9 +415,12 @@ fn queue_size_on_a_persistent_queue_is_named() {
 receivers:
   otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
 exporters:
-  otlp_grpc/sized: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: /tmp/oispd-cli-q, queue_size: 5000}}
-  otlp_grpc/bytes: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: /tmp/oispd-cli-q, max_storage_bytes: 1048576}}
+  otlp_grpc/sized: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage, queue_size: 5000}}
+  otlp_grpc/bytes: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage, max_storage_bytes: 1048576}}
+extensions:
+  file_storage: {directory: /tmp/oispd-cli-q}
 service:
+  extensions: [file_storage]
   pipelines: {logs: {receivers: [otlp], exporters: [otlp_grpc/sized, otlp_grpc/bytes]}}
 "#,
     );
@@ -459,4 +468,56 @@ service:
         ],
         "{err}"
     );
+}
+
+/// Scenario: `sending_queue.storage` as the collector writes it (the id of
+/// a `file_storage` extension, compaction keys included) and as a
+/// directory path; then an id of no configured extension and an extension
+/// left out of `service.extensions`.
+/// Guarantees: the extension form validates silently; the path form
+/// validates with one warning saying it is oispd's extension of the key;
+/// the other two are errors naming the key, as in the collector.
+#[test]
+fn queue_storage_names_a_file_storage_extension() {
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+exporters:
+  otlp_grpc/ext: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage/q}}
+  otlp_grpc/path: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: /tmp/oispd-cli-q}}
+extensions:
+  file_storage/q: {directory: /tmp/oispd-cli-q, create_directory: true, compaction: {on_start: true, on_rebound: true, directory: /tmp}}
+service:
+  extensions: [file_storage/q]
+  pipelines: {logs: {receivers: [otlp], exporters: [otlp_grpc/ext, otlp_grpc/path]}}
+"#,
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert_eq!(
+        warnings_of(&err),
+        vec!["Warning: exporters::otlp_grpc/path::sending_queue::storage: \"/tmp/oispd-cli-q\" is a directory path, an oispd extension of this key: the collector takes the id of a storage extension; declare extensions: {file_storage: {directory: /tmp/oispd-cli-q}} and write storage: file_storage"],
+        "{err}"
+    );
+
+    let (code, _, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+exporters:
+  otlp_grpc/missing: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage}}
+  otlp_grpc/unlisted: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage/q}}
+extensions:
+  file_storage/q: {directory: /tmp/oispd-cli-q}
+service:
+  pipelines: {logs: {receivers: [otlp], exporters: [otlp_grpc/missing, otlp_grpc/unlisted]}}
+"#,
+    );
+    assert_eq!(code, 1, "{err}");
+    for expected in [
+        "exporters::otlp_grpc/missing::sending_queue::storage: references extension \"file_storage\" which is not configured",
+        "exporters::otlp_grpc/unlisted::sending_queue::storage: extension \"file_storage/q\" is not enabled: list it in service::extensions",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
 }

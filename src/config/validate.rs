@@ -14,7 +14,9 @@
 //! because records reach it from a source nobody can refuse (capture, a
 //! replayed file, a `batch` processor's flush), where the collector
 //! refuses the new records; `queue_size` on a persistent queue, which
-//! `max_storage_bytes` bounds instead; and what an exporter type reports
+//! `max_storage_bytes` bounds instead; `sending_queue.storage` written as a
+//! directory path rather than the id of a `file_storage` extension; and
+//! what an exporter type reports
 //! of its own config (`ExporterFactory::collector_differences`: the kafka
 //! exporter's per-resource keyed OTLP messages, the file exporter's
 //! `flush_interval: 0`). `oispd validate` prints them and still exits 0;
@@ -43,7 +45,59 @@ pub fn validate(config: &Config, registry: &Registry) -> Vec<ConfigError> {
     check_components(config, registry, &mut errors);
     check_ambiguous_ids(config, &mut errors);
     check_service(config, registry, &mut errors);
+    check_queue_storage(config, &mut errors);
     errors
+}
+
+/// The `sending_queue.storage` values written on exporters, by exporter id.
+fn queue_storages(config: &Config) -> Vec<(String, &str)> {
+    config
+        .section(Kind::Exporter)
+        .iter()
+        .filter_map(|(id, body)| {
+            let storage = body.get("sending_queue")?.get("storage")?.as_str()?;
+            Some((id.to_string(), storage))
+        })
+        .collect()
+}
+
+/// `sending_queue.storage` naming a storage extension: it must be a
+/// configured `file_storage` extension listed in `service.extensions`, as
+/// in the collector.
+fn check_queue_storage(config: &Config, errors: &mut Vec<ConfigError>) {
+    use oispd_exporters::file_storage::{resolve_storage, StorageRef};
+    for (name, storage) in queue_storages(config) {
+        let path = ["exporters", name.as_str(), "sending_queue", "storage"];
+        match resolve_storage(std::path::Path::new(storage), |id| {
+            config.body(Kind::Extension, id)
+        }) {
+            Err(e) => errors.push(ConfigError::new(&path, e)),
+            Ok(StorageRef::Extension { id, .. }) if !config.service.extensions.contains(&id) => {
+                errors.push(ConfigError::new(
+                    &path,
+                    format!("extension {id:?} is not enabled: list it in service::extensions"),
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// `sending_queue.storage` written as a directory path: oispd's extension
+/// of a key that in the collector names a storage extension.
+fn storage_paths(config: &Config, out: &mut Vec<ConfigError>) {
+    use oispd_exporters::file_storage::{resolve_storage, StorageRef};
+    for (name, storage) in queue_storages(config) {
+        let resolved = resolve_storage(std::path::Path::new(storage), |id| {
+            config.body(Kind::Extension, id)
+        });
+        if let Ok(StorageRef::Directory(_)) = resolved {
+            out.push(ConfigError::new(
+                &["exporters", &name, "sending_queue", "storage"],
+                format!("{storage:?} is a directory path, an oispd extension of this key: the collector takes the id of a storage extension; declare extensions: {{file_storage: {{directory: {storage}}}}} and write storage: file_storage"),
+            ));
+        }
+    }
 }
 
 /// Listeners in use that are bound beyond loopback without
@@ -54,6 +108,7 @@ pub fn warnings(config: &Config, registry: &Registry) -> Vec<ConfigError> {
     unsized_queues(config, &mut out);
     queues_dropping_the_oldest(config, &mut out);
     persistent_queue_sizes(config, &mut out);
+    storage_paths(config, &mut out);
     exporter_differences(config, registry, &mut out);
     let used_extensions: BTreeSet<&str> = config
         .service
