@@ -29,6 +29,32 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// The directory of a persistent queue: that of the `file_storage`
+/// extension `storage` names (created or checked as it says), or `storage`
+/// itself when it names none (a directory path).
+fn storage_directory(
+    config: &Config,
+    storage: Option<std::path::PathBuf>,
+) -> Result<Option<std::path::PathBuf>, String> {
+    use oispd_exporters::file_storage::{resolve_storage, StorageRef};
+    let Some(storage) = storage else {
+        return Ok(None);
+    };
+    match resolve_storage(&storage, |id| config.body(Kind::Extension, id))? {
+        StorageRef::Directory(dir) => Ok(Some(dir)),
+        StorageRef::Extension { id, config: ext } => {
+            if !config.service.extensions.contains(&id) {
+                return Err(format!(
+                    "extension {id:?} is not enabled: list it in service::extensions"
+                ));
+            }
+            ext.prepare_directory()
+                .map(|dir| Some(dir.to_path_buf()))
+                .map_err(|e| format!("extensions::{id}: {e}"))
+        }
+    }
+}
+
 /// Batches a pipeline's input channel holds before receivers wait. Small:
 /// a batch can be a whole OTLP request (megabytes decoded), and buffering
 /// belongs to the exporters' queues, which are bounded and count what they
@@ -134,9 +160,11 @@ pub async fn start(
                 .exporter(id.type_name())
                 .ok_or_else(|| anyhow!("exporters::{id}: unknown type"))?;
             let ctx = context(&id, &shared);
-            let (exporter, settings) = factory
+            let (exporter, mut settings) = factory
                 .create(&ctx, &body)
                 .with_context(|| format!("exporters::{id}"))?;
+            settings.queue.storage = storage_directory(config, settings.queue.storage.take())
+                .map_err(|e| anyhow!("exporters::{id}::sending_queue::storage: {e}"))?;
             let (consumer, handle) = oispd_exporters::helper::start_exporter(
                 &id.to_string(),
                 exporter,

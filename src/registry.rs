@@ -44,7 +44,10 @@ impl Registry {
             processors: oispd_processors::processor_factories(),
             exporters: oispd_exporters::exporter_factories(),
             connectors: oispd_processors::connector_factories(),
-            extensions: vec![Box::new(crate::admin::AdminFactory)],
+            extensions: vec![
+                Box::new(crate::admin::AdminFactory),
+                Box::new(oispd_exporters::file_storage::FileStorageFactory),
+            ],
         }
     }
 

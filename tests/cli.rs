@@ -320,9 +320,12 @@ exporters:
   otlp_grpc/b: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {sizer: bytes}}
   otlp_grpc/c: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 500}}
   otlp_grpc/d: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {sizer: items}}
-  otlp_grpc/e: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: /tmp/oispd-cli-q}}
+  otlp_grpc/e: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage}}
   otlp_grpc/f: {endpoint: '127.0.0.1:1', tls: {insecure: true}}
+extensions:
+  file_storage: {directory: /tmp/oispd-cli-q}
 service:
+  extensions: [file_storage]
   pipelines: {logs: {receivers: [otlp], exporters: [otlp_grpc/a, otlp_grpc/b, otlp_grpc/c, otlp_grpc/d, otlp_grpc/e, otlp_grpc/f]}}
 "#,
     );
@@ -337,4 +340,184 @@ service:
         ],
         "{err}"
     );
+}
+
+fn warnings_of(err: &str) -> Vec<&str> {
+    err.lines().filter(|l| l.starts_with("Warning: ")).collect()
+}
+
+/// Scenario: sized in-memory and persistent queues on exporters fed by the
+/// ebpf receiver, by an otlp receiver through a `batch` processor, by the
+/// ebpf pipeline through a routing connector, and by an otlp receiver
+/// alone; then queues that block or are disabled, and an exporter without
+/// a `sending_queue` section.
+/// Guarantees: exit 0; in config order, each queue that would drop its oldest batch for
+/// records nobody waits on gets one warning naming the sources that feed
+/// it and the collector's behaviour; the otlp-only, blocking, disabled and
+/// unwritten queues get none.
+#[test]
+fn queues_that_drop_the_oldest_batch_are_named() {
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  ebpf: {}
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+processors:
+  batch/siem: {}
+connectors:
+  routing:
+    default_pipelines: [logs/routed]
+    table:
+      - {context: log, condition: 'true', pipelines: [logs/routed]}
+exporters:
+  otlp_grpc/capture: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100}}
+  otlp_grpc/disk: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage}}
+  otlp_grpc/batched: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100}}
+  otlp_grpc/routed: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100}}
+  otlp_grpc/answered: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100}}
+  otlp_grpc/blocking: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {queue_size: 100, block_on_overflow: true}}
+  otlp_grpc/disabled: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {enabled: false}}
+  otlp_grpc/unwritten: {endpoint: '127.0.0.1:1', tls: {insecure: true}}
+extensions:
+  file_storage: {directory: /tmp/oispd-cli-q}
+service:
+  extensions: [file_storage]
+  pipelines:
+    logs/capture:
+      receivers: [ebpf]
+      exporters: [otlp_grpc/capture, otlp_grpc/disk, otlp_grpc/blocking, otlp_grpc/disabled, otlp_grpc/unwritten, routing]
+    logs/batched: {receivers: [otlp], processors: [batch/siem], exporters: [otlp_grpc/batched]}
+    logs/routed: {receivers: [routing], exporters: [otlp_grpc/routed]}
+    logs/answered: {receivers: [otlp], exporters: [otlp_grpc/answered]}
+"#,
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let tail = "(nobody waits to be refused them), where the collector refuses the new records; set block_on_overflow: true to make the pipeline wait instead";
+    assert_eq!(
+        warnings_of(&err),
+        vec![
+            format!("Warning: exporters::otlp_grpc/capture::sending_queue: when full, oispd drops the oldest queued batch to take records from receiver \"ebpf\" {tail}"),
+            format!("Warning: exporters::otlp_grpc/disk::sending_queue: when full, oispd drops the oldest queued batch to take records from receiver \"ebpf\" {tail}"),
+            format!("Warning: exporters::otlp_grpc/batched::sending_queue: when full, oispd drops the oldest queued batch to take records from processor \"batch/siem\" {tail}"),
+            format!("Warning: exporters::otlp_grpc/routed::sending_queue: when full, oispd drops the oldest queued batch to take records from receiver \"ebpf\" {tail}"),
+        ],
+        "{err}"
+    );
+}
+
+/// Scenario: a persistent queue written with `queue_size`, and one without.
+/// Guarantees: exit 0; one warning, on the first, saying that
+/// max_storage_bytes bounds it where the collector's holds queue_size.
+#[test]
+fn queue_size_on_a_persistent_queue_is_named() {
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+exporters:
+  otlp_grpc/sized: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage, queue_size: 5000}}
+  otlp_grpc/bytes: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage, max_storage_bytes: 1048576}}
+extensions:
+  file_storage: {directory: /tmp/oispd-cli-q}
+service:
+  extensions: [file_storage]
+  pipelines: {logs: {receivers: [otlp], exporters: [otlp_grpc/sized, otlp_grpc/bytes]}}
+"#,
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert_eq!(
+        warnings_of(&err),
+        vec!["Warning: exporters::otlp_grpc/sized::sending_queue::queue_size: 5000 does not bound a persistent queue in oispd: max_storage_bytes does (default 256 MiB), where the collector's persistent queue holds queue_size"],
+        "{err}"
+    );
+}
+
+/// Scenario: kafka exporters with the default encoding (logs), with
+/// `oisp_json` on logs only, and with `oisp_json` also used for traces
+/// (always OTLP); file exporters with `flush_interval: 0s` and `1s`.
+/// Guarantees: exit 0; each OTLP-encoded signal of a kafka exporter gets
+/// one warning naming its per-resource keyed messages against the
+/// collector's one unkeyed message per batch; `flush_interval: 0s` gets one
+/// naming the collector's reading of 0; nothing else.
+#[test]
+fn exporter_types_name_their_own_differences() {
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+exporters:
+  kafka: {brokers: '127.0.0.1:9092'}
+  kafka/oisp: {brokers: '127.0.0.1:9092', logs: {encoding: oisp_json}}
+  kafka/both: {brokers: '127.0.0.1:9092', logs: {encoding: oisp_json}}
+  file/now: {path: /tmp/oispd-cli-now.json, flush_interval: 0s}
+  file/later: {path: /tmp/oispd-cli-later.json, flush_interval: 1s}
+service:
+  pipelines:
+    logs: {receivers: [otlp], exporters: [kafka, kafka/oisp, kafka/both, file/now, file/later]}
+    traces: {receivers: [otlp], exporters: [kafka/both]}
+"#,
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let kafka = "messages hold one resource each, keyed host.name/process.pid so that one agent's records keep their order in one partition, where the collector writes one message per batch with no key";
+    assert_eq!(
+        warnings_of(&err),
+        vec![
+            format!("Warning: exporters::kafka::logs::encoding: otlp_proto {kafka}"),
+            format!("Warning: exporters::kafka/both::traces::encoding: otlp_proto {kafka}"),
+            "Warning: exporters::file/now::flush_interval: 0 writes every batch before its export returns, where the collector's file exporter reads 0 as unset and flushes every 1s".to_string(),
+        ],
+        "{err}"
+    );
+}
+
+/// Scenario: `sending_queue.storage` as the collector writes it (the id of
+/// a `file_storage` extension, compaction keys included) and as a
+/// directory path; then an id of no configured extension and an extension
+/// left out of `service.extensions`.
+/// Guarantees: the extension form validates silently; the path form
+/// validates with one warning saying it is oispd's extension of the key;
+/// the other two are errors naming the key, as in the collector.
+#[test]
+fn queue_storage_names_a_file_storage_extension() {
+    let (code, out, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+exporters:
+  otlp_grpc/ext: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage/q}}
+  otlp_grpc/path: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: /tmp/oispd-cli-q}}
+extensions:
+  file_storage/q: {directory: /tmp/oispd-cli-q, create_directory: true, compaction: {on_start: true, on_rebound: true, directory: /tmp}}
+service:
+  extensions: [file_storage/q]
+  pipelines: {logs: {receivers: [otlp], exporters: [otlp_grpc/ext, otlp_grpc/path]}}
+"#,
+    );
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert_eq!(
+        warnings_of(&err),
+        vec!["Warning: exporters::otlp_grpc/path::sending_queue::storage: \"/tmp/oispd-cli-q\" is a directory path, an oispd extension of this key: the collector takes the id of a storage extension; declare extensions: {file_storage: {directory: /tmp/oispd-cli-q}} and write storage: file_storage"],
+        "{err}"
+    );
+
+    let (code, _, err) = validate(
+        r#"
+receivers:
+  otlp: {protocols: {grpc: {endpoint: '127.0.0.1:4317'}}}
+exporters:
+  otlp_grpc/missing: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage}}
+  otlp_grpc/unlisted: {endpoint: '127.0.0.1:1', tls: {insecure: true}, sending_queue: {storage: file_storage/q}}
+extensions:
+  file_storage/q: {directory: /tmp/oispd-cli-q}
+service:
+  pipelines: {logs: {receivers: [otlp], exporters: [otlp_grpc/missing, otlp_grpc/unlisted]}}
+"#,
+    );
+    assert_eq!(code, 1, "{err}");
+    for expected in [
+        "exporters::otlp_grpc/missing::sending_queue::storage: references extension \"file_storage\" which is not configured",
+        "exporters::otlp_grpc/unlisted::sending_queue::storage: extension \"file_storage/q\" is not enabled: list it in service::extensions",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
 }

@@ -127,8 +127,10 @@ pub struct QueueSettings {
     /// refused, so the sender retries later, and a batch nobody can resend
     /// (capture) makes room by dropping the oldest, counted.
     pub block_on_overflow: bool,
-    /// A directory for a persistent queue (default: none, the queue is in
-    /// memory). Accepted batches are written there before the pipeline goes
+    /// Where a persistent queue lives (default: none, the queue is in
+    /// memory): the id of a `file_storage` extension, as in the collector,
+    /// or (oispd's older reading) a directory path; the pipeline builder
+    /// resolves an id to the extension's directory. Accepted batches are written there before the pipeline goes
     /// on and removed only once exported, so they survive a restart or a
     /// crash (at-least-once delivery). Each exporter keeps its own
     /// subdirectory, so several exporters can share one `storage`.

@@ -251,6 +251,15 @@ pub trait ExporterFactory: Send + Sync {
     fn exports_concurrently(&self) -> bool {
         false
     }
+    /// Settings of a valid `config` that oispd honours differently from
+    /// the collector on purpose, each naming the difference, for `oispd
+    /// validate` to print as warnings (paths relative to the exporter).
+    /// `signals` are those of the pipelines that use the exporter. The
+    /// default: none.
+    fn collector_differences(&self, config: &Value, signals: &[Signal]) -> Vec<ConfigError> {
+        let _ = (config, signals);
+        Vec::new()
+    }
 }
 
 /// Builds connectors of one type.

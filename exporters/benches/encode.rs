@@ -1,9 +1,9 @@
 //! Encoding cost of one 1000-record batch of OISP `ai.request` events, the
 //! exporters' per-batch CPU work before any I/O:
 //!
-//! - `oisp_jsonl`: the file exporter's default format (each record's OISP
+//! - `oisp_jsonl`: the file exporter's OISP JSONL format (each record's OISP
 //!   JSON rebuilt from the OTel log record, one line each);
-//! - `otlp_json`: one OTLP/JSON request line (file `otlp_json`,
+//! - `otlp_json`: one OTLP/JSON request line (file `json`, the default;
 //!   `otlp_http` with `encoding: json`);
 //! - `otlp_proto`: the protobuf `ExportLogsServiceRequest` that
 //!   `otlp_grpc` and `otlp_http` send;
@@ -20,7 +20,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use oispd_component::Batch;
 use oispd_exporters::file::config::Format;
-use oispd_exporters::file::encode::encode_lines;
+use oispd_exporters::file::encode::encode_records;
 use oispd_exporters::otlp::encode::request_proto;
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,13 +55,13 @@ fn encode(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
     for (name, format) in [
         ("oisp_jsonl", Format::OispJsonl),
-        ("otlp_json", Format::OtlpJson),
+        ("otlp_json", Format::Json),
     ] {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || Vec::with_capacity(4 << 20),
                 |mut out| {
-                    encode_lines(&template, format, &mut out).unwrap();
+                    encode_records(&template, format, &mut out).unwrap();
                     out
                 },
                 BatchSize::LargeInput,

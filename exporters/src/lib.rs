@@ -1,11 +1,14 @@
 //! oispd's exporters and the exporter helper they all run behind.
 //!
 //! Each exporter is a module with its typed config, its factory and its
-//! tests; [`exporter_factories`] is the list the binary registers.
+//! tests; [`exporter_factories`] is the list the binary registers. The
+//! `file_storage` extension ([`file_storage`]) lives here too: it is where
+//! the helper's persistent queues keep their files.
 
 pub mod debug;
 mod factory;
 pub mod file;
+pub mod file_storage;
 pub mod helper;
 pub mod kafka;
 mod oisp_view;

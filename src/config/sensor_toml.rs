@@ -4,10 +4,10 @@
 //!
 //! | Sensor | oispd |
 //! |---|---|
-//! | `[export.jsonl]` | `file` exporter (OISP JSONL) |
+//! | `[export.jsonl]` | `file` exporter, `format: oisp_jsonl`, `append: true` unless the Sensor says otherwise, `create_directory: true` |
 //! | `[export.websocket]` | `websocket` exporter; its port becomes the admin endpoint |
 //! | `[export.otlp]` | `otlp_grpc` or `otlp_http` (`protocol`); `service_name` sets `service.name` with a `transform` processor in its own pipeline |
-//! | `[export.kafka]` | `kafka` exporter |
+//! | `[export.kafka]` | `kafka` exporter, `logs.encoding: oisp_json` (one OISP event per message, as the Sensor writes; the exporter's own default is the collector's `otlp_proto`) |
 //! | `[export.webhook]` | `webhook` exporter |
 //!
 //! A section without `enabled` counts as enabled (its presence asks for
@@ -210,13 +210,18 @@ impl Builder {
     }
 
     fn jsonl(&mut self, j: &Jsonl) {
-        let mut body = map([(
-            "path",
-            s(j.path.as_deref().unwrap_or("./oisp-events.jsonl")),
-        )]);
-        if let Some(a) = j.append {
-            insert(&mut body, "append", Value::Bool(a));
-        }
+        // OISP JSONL, appended, its directory created unless told
+        // otherwise, as the Sensor writes it; each said explicitly since the
+        // file exporter's defaults are the collector's.
+        let mut body = map([
+            (
+                "path",
+                s(j.path.as_deref().unwrap_or("./oisp-events.jsonl")),
+            ),
+            ("format", s("oisp_jsonl")),
+            ("append", Value::Bool(j.append.unwrap_or(true))),
+            ("create_directory", Value::Bool(true)),
+        ]);
         if j.flush_each == Some(true) {
             insert(&mut body, "flush_interval", s("0s"));
         }
@@ -306,9 +311,11 @@ impl Builder {
             "brokers",
             s(k.brokers.as_deref().unwrap_or("localhost:9092")),
         )]);
+        let mut logs = map([("encoding", s("oisp_json"))]);
         if let Some(t) = &k.topic {
-            insert(&mut body, "logs", map([("topic", s(t))]));
+            insert(&mut logs, "topic", s(t));
         }
+        insert(&mut body, "logs", logs);
         if let Some(n) = k.batch_size {
             insert(&mut body, "batch_size", Value::from(n));
         }
@@ -621,6 +628,7 @@ retry_count = 3
         let k = &v["exporters"]["kafka"];
         assert_eq!(k["brokers"], "k1:9092,k2:9092");
         assert_eq!(k["logs"]["topic"], "oisp-events");
+        assert_eq!(k["logs"]["encoding"], "oisp_json");
         assert_eq!(k["producer"]["compression"], "snappy");
         assert_eq!(k["producer"]["required_acks"], "all");
         assert_eq!(k["auth"]["sasl"]["mechanism"], "SCRAM-SHA-512");
@@ -699,7 +707,14 @@ retry_count = 3
     #[test]
     fn enabled_flags_and_defaults() {
         let v = yaml("[export.jsonl]\n");
-        assert_eq!(v["exporters"]["file"]["path"], "./oisp-events.jsonl");
+        let f = &v["exporters"]["file"];
+        assert_eq!(f["path"], "./oisp-events.jsonl");
+        assert_eq!(
+            (&f["format"], &f["append"], &f["create_directory"]),
+            (&"oisp_jsonl".into(), &true.into(), &true.into())
+        );
+        let v = yaml("[export.jsonl]\nappend = false\n");
+        assert_eq!(v["exporters"]["file"]["append"], false);
         assert!(v.get("extensions").is_none());
         let v = yaml(
             "[export.jsonl]\nenabled = false\n[export.otlp]\nprotocol = \"http\"\n[export.websocket]\n",
@@ -712,6 +727,10 @@ retry_count = 3
         assert_eq!(v["extensions"]["admin"]["endpoint"], "127.0.0.1:7777");
         let e = convert("[export.jsonl]\nenabled = false\n").unwrap_err();
         assert!(e.contains("no [export.*] section is enabled"), "{e}");
+        // The Sensor's Kafka messages are OISP events, written explicitly
+        // since the exporter's default is the collector's otlp_proto.
+        let v = yaml("[export.kafka]\n");
+        assert_eq!(v["exporters"]["kafka"]["logs"]["encoding"], "oisp_json");
     }
 
     /// Scenario: typos and sections that are not exports.

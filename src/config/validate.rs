@@ -5,18 +5,36 @@
 //! [`warnings`] are valid settings worth a second look: a listener in use
 //! (the admin server, the otlp receiver's gRPC and HTTP servers) bound
 //! beyond loopback without authentication, where anyone who reaches it
-//! reads or injects what oispd carries; `sending_queue.num_consumers`
-//! above 1 on an exporter that sends one request at a time; and a
-//! `sending_queue` written without a size, whose bound is oispd's
-//! (16 MiB of encoded records), not the collector's (1000 requests).
-//! `oispd validate` prints them and still exits 0; `oispd` logs them at
-//! start.
+//! reads or injects what oispd carries; and every deliberate difference
+//! from the collector that a copied config meets, named:
+//! `sending_queue.num_consumers` above 1 on an exporter that sends one
+//! request at a time; a `sending_queue` written without a size, whose
+//! bound is oispd's (16 MiB of encoded records), not the collector's (1000
+//! requests); a `sending_queue` that drops its oldest batch when full
+//! because records reach it from a source nobody can refuse (capture, a
+//! replayed file, a `batch` processor's flush), where the collector
+//! refuses the new records; `queue_size` on a persistent queue, which
+//! `max_storage_bytes` bounds instead; `sending_queue.storage` written as a
+//! directory path rather than the id of a `file_storage` extension; and
+//! what an exporter type reports
+//! of its own config (`ExporterFactory::collector_differences`: the kafka
+//! exporter's per-resource keyed OTLP messages, the file exporter's
+//! `flush_interval: 0`). `oispd validate` prints them and still exits 0;
+//! `oispd` logs them at start.
 
 use super::{Config, PipelineConfig, KINDS};
 use crate::registry::Registry;
 use oispd_component::{ComponentId, ConfigError, Kind, Signal};
 use serde_yaml_ng::Value;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Receivers that hold their sender's answer until the exporters' queues
+/// took its records, so that a full queue refuses the records back to the
+/// sender, as in the collector.
+const ANSWERING_RECEIVERS: &[&str] = &["otlp"];
+/// Processors that hold records and hand them on later by themselves, when
+/// no sender waits on them any more.
+const HOLDING_PROCESSORS: &[&str] = &["batch"];
 
 /// The otlp receiver's protocols and their default endpoints.
 const OTLP_PROTOCOLS: [(&str, &str); 2] = [("grpc", "localhost:4317"), ("http", "localhost:4318")];
@@ -27,7 +45,59 @@ pub fn validate(config: &Config, registry: &Registry) -> Vec<ConfigError> {
     check_components(config, registry, &mut errors);
     check_ambiguous_ids(config, &mut errors);
     check_service(config, registry, &mut errors);
+    check_queue_storage(config, &mut errors);
     errors
+}
+
+/// The `sending_queue.storage` values written on exporters, by exporter id.
+fn queue_storages(config: &Config) -> Vec<(String, &str)> {
+    config
+        .section(Kind::Exporter)
+        .iter()
+        .filter_map(|(id, body)| {
+            let storage = body.get("sending_queue")?.get("storage")?.as_str()?;
+            Some((id.to_string(), storage))
+        })
+        .collect()
+}
+
+/// `sending_queue.storage` naming a storage extension: it must be a
+/// configured `file_storage` extension listed in `service.extensions`, as
+/// in the collector.
+fn check_queue_storage(config: &Config, errors: &mut Vec<ConfigError>) {
+    use oispd_exporters::file_storage::{resolve_storage, StorageRef};
+    for (name, storage) in queue_storages(config) {
+        let path = ["exporters", name.as_str(), "sending_queue", "storage"];
+        match resolve_storage(std::path::Path::new(storage), |id| {
+            config.body(Kind::Extension, id)
+        }) {
+            Err(e) => errors.push(ConfigError::new(&path, e)),
+            Ok(StorageRef::Extension { id, .. }) if !config.service.extensions.contains(&id) => {
+                errors.push(ConfigError::new(
+                    &path,
+                    format!("extension {id:?} is not enabled: list it in service::extensions"),
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// `sending_queue.storage` written as a directory path: oispd's extension
+/// of a key that in the collector names a storage extension.
+fn storage_paths(config: &Config, out: &mut Vec<ConfigError>) {
+    use oispd_exporters::file_storage::{resolve_storage, StorageRef};
+    for (name, storage) in queue_storages(config) {
+        let resolved = resolve_storage(std::path::Path::new(storage), |id| {
+            config.body(Kind::Extension, id)
+        });
+        if let Ok(StorageRef::Directory(_)) = resolved {
+            out.push(ConfigError::new(
+                &["exporters", &name, "sending_queue", "storage"],
+                format!("{storage:?} is a directory path, an oispd extension of this key: the collector takes the id of a storage extension; declare extensions: {{file_storage: {{directory: {storage}}}}} and write storage: file_storage"),
+            ));
+        }
+    }
 }
 
 /// Listeners in use that are bound beyond loopback without
@@ -36,6 +106,10 @@ pub fn warnings(config: &Config, registry: &Registry) -> Vec<ConfigError> {
     let mut out = Vec::new();
     single_writer_concurrency(config, registry, &mut out);
     unsized_queues(config, &mut out);
+    queues_dropping_the_oldest(config, &mut out);
+    persistent_queue_sizes(config, &mut out);
+    storage_paths(config, &mut out);
+    exporter_differences(config, registry, &mut out);
     let used_extensions: BTreeSet<&str> = config
         .service
         .extensions
@@ -139,6 +213,144 @@ fn unsized_queues(config: &Config, out: &mut Vec<ConfigError>) {
                 ),
             ));
         }
+    }
+}
+
+/// A written `sending_queue` section, unless it is disabled or blocks when
+/// full: the settings under which a full queue makes room itself.
+fn overflowing_queue(body: &Value) -> Option<&serde_yaml_ng::Mapping> {
+    let queue = body.get("sending_queue")?.as_mapping()?;
+    let off = |key: &str, value: bool| queue.get(key) == Some(&Value::Bool(value));
+    (!off("enabled", false) && !off("block_on_overflow", true)).then_some(queue)
+}
+
+/// The receivers and processors whose records reach each pipeline's
+/// exporters with no sender waiting for them (so that a full queue cannot
+/// refuse them), by pipeline id, following connectors upstream.
+fn unanswered_sources(config: &Config) -> BTreeMap<&str, BTreeSet<String>> {
+    fn visit<'a>(
+        pid: &'a str,
+        config: &'a Config,
+        done: &mut BTreeMap<&'a str, BTreeSet<String>>,
+        visiting: &mut BTreeSet<&'a str>,
+    ) -> BTreeSet<String> {
+        if let Some(known) = done.get(pid) {
+            return known.clone();
+        }
+        let Some(pipeline) = config.service.pipelines.get(pid) else {
+            return BTreeSet::new();
+        };
+        if !visiting.insert(pid) {
+            return BTreeSet::new(); // a cycle, reported as an error elsewhere
+        }
+        let mut sources = BTreeSet::new();
+        for r in &pipeline.receivers {
+            let Some(id) = parse_ref(r) else { continue };
+            if config.section(Kind::Connector).contains_key(&id) {
+                for (upstream, p) in &config.service.pipelines {
+                    if p.exporters.contains(r) {
+                        sources.extend(visit(upstream, config, done, visiting));
+                    }
+                }
+            } else if !ANSWERING_RECEIVERS.contains(&id.type_name()) {
+                sources.insert(format!("receiver {r:?}"));
+            }
+        }
+        for p in &pipeline.processors {
+            if parse_ref(p).is_some_and(|id| HOLDING_PROCESSORS.contains(&id.type_name())) {
+                sources.insert(format!("processor {p:?}"));
+            }
+        }
+        visiting.remove(pid);
+        done.insert(pid, sources.clone());
+        sources
+    }
+    let mut done = BTreeMap::new();
+    for pid in config.service.pipelines.keys() {
+        visit(pid, config, &mut done, &mut BTreeSet::new());
+    }
+    done
+}
+
+/// A written `sending_queue` (neither disabled nor blocking) on an exporter
+/// that records reach with nobody to refuse them to: when full, oispd drops
+/// the oldest batch to take them (capture cannot be pushed back), where the
+/// collector refuses the new records.
+fn queues_dropping_the_oldest(config: &Config, out: &mut Vec<ConfigError>) {
+    let sources = unanswered_sources(config);
+    for (id, body) in config.section(Kind::Exporter) {
+        if overflowing_queue(body).is_none() {
+            continue;
+        }
+        let name = id.to_string();
+        let feeding: BTreeSet<&String> = config
+            .service
+            .pipelines
+            .iter()
+            .filter(|(_, p)| p.exporters.contains(&name))
+            .filter_map(|(pid, _)| sources.get(pid.as_str()))
+            .flatten()
+            .collect();
+        if feeding.is_empty() {
+            continue;
+        }
+        let feeding: Vec<&str> = feeding.into_iter().map(String::as_str).collect();
+        out.push(ConfigError::new(
+            &["exporters", &name, "sending_queue"],
+            format!(
+                "when full, oispd drops the oldest queued batch to take records from {} (nobody waits to be refused them), where the collector refuses the new records; set block_on_overflow: true to make the pipeline wait instead",
+                feeding.join(", ")
+            ),
+        ));
+    }
+}
+
+/// `queue_size` written beside `storage`: oispd bounds a persistent queue
+/// by `max_storage_bytes` only, where the collector's holds `queue_size`.
+fn persistent_queue_sizes(config: &Config, out: &mut Vec<ConfigError>) {
+    for (id, body) in config.section(Kind::Exporter) {
+        let Some(queue) = body.get("sending_queue").and_then(Value::as_mapping) else {
+            continue;
+        };
+        let written = |key: &str| queue.get(key).filter(|v| !v.is_null());
+        if let (Some(_), Some(size)) = (written("storage"), written("queue_size")) {
+            let size = serde_yaml_ng::to_string(size).unwrap_or_default();
+            out.push(ConfigError::new(
+                &["exporters", &id.to_string(), "sending_queue", "queue_size"],
+                format!(
+                    "{} does not bound a persistent queue in oispd: max_storage_bytes does (default {} MiB), where the collector's persistent queue holds queue_size",
+                    size.trim(),
+                    oispd_component::exporter::DEFAULT_MAX_STORAGE_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+    }
+}
+
+/// What each used exporter's type reports of its own config.
+fn exporter_differences(config: &Config, registry: &Registry, out: &mut Vec<ConfigError>) {
+    for (id, body) in config.section(Kind::Exporter) {
+        let Some(factory) = registry.exporter(id.type_name()) else {
+            continue;
+        };
+        let name = id.to_string();
+        let signals: BTreeSet<Signal> = config
+            .service
+            .pipelines
+            .iter()
+            .filter(|(_, p)| p.exporters.contains(&name))
+            .filter_map(|(pid, _)| pipeline_signal(pid).ok())
+            .collect();
+        if signals.is_empty() {
+            continue;
+        }
+        let signals: Vec<Signal> = signals.into_iter().collect();
+        out.extend(
+            factory
+                .collector_differences(body, &signals)
+                .into_iter()
+                .map(|w| w.prefixed(&["exporters", &name])),
+        );
     }
 }
 

@@ -121,10 +121,11 @@ receivers:
 exporters:
   file:
     path: {events_path}
+    format: oisp_jsonl
     flush_interval: 0s
   file/traces:
     path: {spans_path}
-    format: otlp_json
+    format: json
     flush_interval: 0s
 service:
   extensions: [admin]

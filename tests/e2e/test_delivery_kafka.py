@@ -6,7 +6,9 @@ Scenario coverage:
   snappy compression and `required_acks: all`; every event arrives once, is
   valid OISP JSON, is keyed host/pid, and each key's events are in order in
   one partition;
-- `otlp_proto` messages decode as OTLP export requests holding every record;
+- an exporter written without `encoding` (as a collector config is) writes
+  `otlp_proto`, the collector's default: messages decode as OTLP export
+  requests holding every record;
 - an event above `max_message_bytes` is dropped, counted in /metrics and
   logged with its event id, and the others still arrive;
 - the broker starts only after oispd: export fails, is retried, and every
@@ -23,14 +25,18 @@ from delivery_support import agent_events, agent_key, oisp_validator, time_order
 from kafka_support import consume, tansu_broker  # noqa: F401  (fixture)
 
 
-def kafka_config(src, bootstrap, topic, extra_exporter="", extra_top="", follow=False):
+def kafka_config(src, bootstrap, topic, extra_exporter="", extra_top="", follow=False,
+                 encoding="oisp_json"):
+    """A replay into `topic`; `encoding=None` leaves the key out (the
+    collector's default, otlp_proto)."""
+    logs = f"{{topic: {topic}, encoding: {encoding}}}" if encoding else f"{{topic: {topic}}}"
     return f"""
 receivers:
   jsonl: {{path: {src}, follow: {str(follow).lower()}}}
 exporters:
   kafka:
     brokers: {bootstrap}
-    logs: {{topic: {topic}}}
+    logs: {logs}
     producer: {{compression: snappy, required_acks: all}}
     retry_on_failure: {{initial_interval: 200ms, max_interval: 1s}}
 {extra_exporter}
@@ -77,7 +83,7 @@ def test_oisp_json_snappy_acks_all_every_event_in_order_per_key(start_oispd, tan
     assert len({p for parts in partitions_of_key.values() for p in parts}) >= 2
 
 
-def test_otlp_proto_messages_are_export_requests(start_oispd, tansu_broker, tmp_path, spec_dir):
+def test_default_encoding_is_otlp_proto_export_requests(start_oispd, tansu_broker, tmp_path, spec_dir):
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
     broker = tansu_broker()
@@ -85,8 +91,9 @@ def test_otlp_proto_messages_are_export_requests(start_oispd, tansu_broker, tmp_
     events = agent_events(spec_dir, 60)
     src = tmp_path / "replay.jsonl"
     write_jsonl(src, events)
-    o = start_oispd(kafka_config(src, broker.bootstrap, "otlp.logs").replace(
-        "logs: {topic: otlp.logs}", "logs: {topic: otlp.logs, encoding: otlp_proto}"))
+    config = kafka_config(src, broker.bootstrap, "otlp.logs", encoding=None)
+    assert "encoding:" not in config
+    o = start_oispd(config)
     assert o.wait(timeout=120) == 0, o.log()
 
     def event_ids(records):

@@ -4,7 +4,8 @@ queue") through the real binary.
 Scenario: oispd receives logs over OTLP/gRPC from the official OpenTelemetry
 Python SDK and exports them over OTLP/gRPC to a sink that is down (nothing
 listens on its port), with `sending_queue.storage` set and retries without
-end. Records with distinct ids are accepted, oispd is killed with SIGKILL,
+end: once as the collector writes it (the id of a `file_storage` extension,
+with compaction keys), once as a directory path. Records with distinct ids are accepted, oispd is killed with SIGKILL,
 restarted with the same config, more records are accepted while the sink is
 still down, then the sink (rotel, which prints every record it receives)
 comes up on that port.
@@ -26,13 +27,24 @@ import signal
 import subprocess
 import urllib.request
 
+import pytest
 from conftest import free_port, rotel_binary, wait_for, wait_port
 
 MAX_STORAGE_BYTES = 64 * 1024 * 1024
 EXPORTER = "otlp_grpc/sink"
 
 
-def config(grpc_port, admin_port, sink_port, storage):
+def config(grpc_port, admin_port, sink_port, storage, form):
+    """`form` "extension": storage is a file_storage extension, as the
+    collector writes it (compaction keys included); "path": a directory
+    path, oispd's older reading of the key."""
+    if form == "extension":
+        queue_storage = "file_storage/queue"
+        extension = (f"  file_storage/queue: {{directory: {storage}, create_directory: true,"
+                     f" compaction: {{on_start: true, directory: {storage}}}}}\n")
+        enabled = "[admin, file_storage/queue]"
+    else:
+        queue_storage, extension, enabled = storage, "", "[admin]"
     return f"""
 receivers:
   otlp:
@@ -43,12 +55,12 @@ exporters:
     endpoint: 127.0.0.1:{sink_port}
     tls: {{insecure: true}}
     timeout: 2s
-    sending_queue: {{storage: {storage}, max_storage_bytes: {MAX_STORAGE_BYTES}}}
+    sending_queue: {{storage: {queue_storage}, max_storage_bytes: {MAX_STORAGE_BYTES}}}
     retry_on_failure: {{initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0}}
 extensions:
   admin: {{endpoint: 127.0.0.1:{admin_port}}}
-service:
-  extensions: [admin]
+{extension}service:
+  extensions: {enabled}
   pipelines:
     logs: {{receivers: [otlp], exporters: [{EXPORTER}]}}
 """
@@ -108,10 +120,12 @@ def start_rotel(port, out_path):
     return proc, out
 
 
-def test_persistent_queue_survives_sigkill_and_delivers_at_least_once(start_oispd, tmp_path):
+@pytest.mark.parametrize("form", ["extension", "path"])
+def test_persistent_queue_survives_sigkill_and_delivers_at_least_once(start_oispd, tmp_path, form):
     grpc_port, admin_port, sink_port = free_port(), free_port(), free_port()
+    # The extension creates its directory (create_directory: true); a path is created by the queue.
     storage = tmp_path / "queue"
-    cfg = config(grpc_port, admin_port, sink_port, storage)
+    cfg = config(grpc_port, admin_port, sink_port, storage, form)
     before = [f"id-{i:04d}" for i in range(150)]
     after = [f"id-{i:04d}" for i in range(150, 200)]
 

@@ -34,7 +34,7 @@ receivers:
   jsonl: {{path: {src}, follow: true}}
 exporters:
   websocket: {{client_buffer: {client_buffer}}}
-  file: {{path: {out}, flush_interval: 0s}}
+  file: {{path: {out}, format: oisp_jsonl, flush_interval: 0s}}
 extensions:
   admin: {{endpoint: 127.0.0.1:{admin_port}}}
 service:

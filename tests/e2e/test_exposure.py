@@ -177,6 +177,7 @@ processors:
 exporters:
   file:
     path: {out_dir}/events.jsonl
+    format: oisp_jsonl
     create_directory: true
     flush_interval: 10ms
     rotation: {{max_megabytes: 1, max_backups: 3}}

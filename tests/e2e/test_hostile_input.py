@@ -154,6 +154,7 @@ receivers:
 exporters:
   file:
     path: {out}
+    format: oisp_jsonl
     flush_interval: 0s
 extensions:
   admin: {{endpoint: 127.0.0.1:{admin_port}}}

@@ -687,8 +687,8 @@ class Outputs:
     def exporters_yaml(self) -> str:
         return f"""
 exporters:
-  file: {{path: {self.oisp_path}, flush_interval: 0s}}
-  file/otlp: {{path: {self.otlp_path}, format: otlp_json, flush_interval: 0s}}
+  file: {{path: {self.oisp_path}, format: oisp_jsonl, flush_interval: 0s}}
+  file/otlp: {{path: {self.otlp_path}, format: json, flush_interval: 0s}}
   otlp_grpc: {{endpoint: "{self.grpc.endpoint}", tls: {{insecure: true}}}}
   otlp_http: {{endpoint: "{self.http.endpoint}"}}
   webhook: {{endpoint: "http://127.0.0.1:{self.webhook.port}/hook", batch_size: 500, flush_interval: 50ms}}

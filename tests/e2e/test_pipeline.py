@@ -5,7 +5,10 @@ Scenario coverage:
   OTLP/HTTP, oispd writes them to a file;
 - oispd replays the spec's examples with the jsonl receiver and exports them
   over OTLP/gRPC to rotel, which prints what it received;
-- the file exporter's output validates against the OISP schema;
+- the file exporter's output validates against the OISP schema (`oisp_jsonl`);
+  its collector formats (`json` by default, `proto`) are what a collector
+  consumer reads, parsed with the opentelemetry-proto package; like the
+  collector's, it truncates the file at start unless `append: true`;
 - rotation keeps max_backups files and loses no line;
 - SIGTERM flushes what was accepted; a finite replay exits 0 by itself;
 - bad input (malformed lines, garbage OTLP, a port in use) is reported, not fatal;
@@ -32,6 +35,7 @@ receivers:
 exporters:
   file:
     path: {out}
+    format: oisp_jsonl
     flush_interval: 0s
 {extra_exporter}
 service:
@@ -139,7 +143,7 @@ def test_file_output_validates_against_the_oisp_schema(start_oispd, tmp_path, sp
     out = tmp_path / "out.jsonl"
     o = start_oispd(f"""
 receivers: {{jsonl: {{path: {src}}}}}
-exporters: {{file: {{path: {out}}}}}
+exporters: {{file: {{path: {out}, format: oisp_jsonl}}}}
 service: {{pipelines: {{logs: {{receivers: [jsonl], exporters: [file]}}}}}}
 """)
     assert o.wait(timeout=60) == 0, o.log()
@@ -150,6 +154,71 @@ service: {{pipelines: {{logs: {{receivers: [jsonl], exporters: [file]}}}}}}
         errors = [e.message for e in validator.iter_errors(line)]
         assert not errors, (line["event_type"], errors)
     assert sorted(l["event_id"] for l in lines) == sorted(e["event_id"] for e in examples)
+
+
+def event_ids_of(request):
+    """The OISP event ids carried by the log records of an ExportLogsServiceRequest."""
+    ids = []
+    for rl in request.resource_logs:
+        for sl in rl.scope_logs:
+            for lr in sl.log_records:
+                body = {kv.key: kv.value for kv in lr.body.kvlist_value.values}
+                ids.append(body["event_id"].string_value)
+    return ids
+
+
+def read_length_prefixed(path):
+    """The messages of a collector `proto` file: a 4-byte big-endian length, then the message."""
+    data = path.read_bytes()
+    out, pos = [], 0
+    while pos < len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        assert pos + 4 + size <= len(data), f"torn frame at {pos}"
+        out.append(data[pos + 4:pos + 4 + size])
+        pos += 4 + size
+    return out
+
+
+def test_file_json_default_and_proto_are_what_a_collector_consumer_reads(start_oispd, tmp_path, spec_dir):
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    examples = spec_examples(spec_dir)
+    src = tmp_path / "replay.jsonl"
+    src.write_text("".join(json.dumps(e) + "\n" for e in examples))
+    json_out, proto_out = tmp_path / "otlp.json", tmp_path / "otlp.binpb"
+    o = start_oispd(f"""
+receivers: {{jsonl: {{path: {src}}}}}
+exporters:
+  file/json: {{path: {json_out}}}
+  file/proto: {{path: {proto_out}, format: proto}}
+service: {{pipelines: {{logs: {{receivers: [jsonl], exporters: [file/json, file/proto]}}}}}}
+""")
+    assert o.wait(timeout=60) == 0, o.log()
+    from_json = [json_format.Parse(line, ExportLogsServiceRequest())
+                 for line in json_out.read_text().splitlines()]
+    from_proto = [ExportLogsServiceRequest.FromString(m) for m in read_length_prefixed(proto_out)]
+    assert from_json and from_json == from_proto
+    ids = [i for req in from_json for i in event_ids_of(req)]
+    assert sorted(ids) == sorted(e["event_id"] for e in examples)
+
+
+def test_file_truncates_at_start_unless_append(start_oispd, tmp_path, spec_dir):
+    examples = spec_examples(spec_dir)
+    src = tmp_path / "replay.jsonl"
+    src.write_text(json.dumps(examples[0]) + "\n")
+    out = tmp_path / "events.jsonl"
+
+    def run(extra):
+        o = start_oispd(f"""
+receivers: {{jsonl: {{path: {src}}}}}
+exporters: {{file: {{path: {out}, format: oisp_jsonl{extra}}}}}
+service: {{pipelines: {{logs: {{receivers: [jsonl], exporters: [file]}}}}}}
+""")
+        assert o.wait(timeout=60) == 0, o.log()
+        return len(read_jsonl(out))
+
+    assert [run(""), run(""), run(", append: true"), run(", append: false")] == [1, 1, 2, 1]
 
 
 def many_events(spec_dir, n):
@@ -172,6 +241,7 @@ receivers: {{jsonl: {{path: {src}}}}}
 exporters:
   file:
     path: {out}
+    format: oisp_jsonl
     rotation: {{max_megabytes: 1, max_backups: {max_backups}}}
 service: {{pipelines: {{logs: {{receivers: [jsonl], exporters: [file]}}}}}}
 """)
@@ -219,7 +289,7 @@ def test_malformed_jsonl_lines_are_counted_not_fatal(start_oispd, tmp_path, spec
     out = tmp_path / "out.jsonl"
     o = start_oispd(f"""
 receivers: {{jsonl: {{path: {src}}}}}
-exporters: {{file: {{path: {out}}}}}
+exporters: {{file: {{path: {out}, format: oisp_jsonl}}}}
 service: {{pipelines: {{logs: {{receivers: [jsonl], exporters: [file]}}}}}}
 """)
     assert o.wait(timeout=60) == 0

@@ -1,13 +1,13 @@
-//! `file` exporter configuration.
+//! `file` exporter configuration, with the collector's keys and defaults.
 //!
 //! ```yaml
 //! exporters:
 //!   file:
-//!     path: ./oisp-events.jsonl      # required
-//!     format: oisp_jsonl             # oisp_jsonl (default) | otlp_json
-//!     append: true                   # keep what the file holds (default); false truncates at start
+//!     path: ./otlp.json              # required
+//!     format: json                   # json (default) | proto | oisp_jsonl
+//!     append: false                  # false (default) truncates at start; true keeps what the file holds
 //!     flush_interval: 1s             # 0 = write every batch before the export returns
-//!     create_directory: true         # create missing parent directories
+//!     create_directory: false        # true creates missing parent directories
 //!     rotation:                      # only when present
 //!       max_megabytes: 100
 //!       max_backups: 100             # 0 = keep all
@@ -16,9 +16,12 @@
 //!     retry_on_failure: {...}        # a failed write (disk full) is retried
 //! ```
 //!
-//! `append` defaults to true, unlike the collector's file exporter (which
-//! truncates unless told otherwise): oispd's file is often the audit record
-//! of AI activity, and a restart must not erase it.
+//! `format`, `append` and `create_directory` mean what they mean in the
+//! collector's file exporter, defaults included, so a copied collector
+//! config writes the same file. OISP JSONL is the explicit `format:
+//! oisp_jsonl` (oispd's embedded default config writes it, appending).
+//! oispd also allows `append: true` with `rotation`, which the collector
+//! refuses.
 
 use crate::helper::settings_problems;
 use oispd_component::exporter::{QueueSettings, RetrySettings};
@@ -34,18 +37,23 @@ pub const DEFAULT_MAX_MEGABYTES: u64 = 100;
 /// Default `rotation.max_backups`.
 pub const DEFAULT_MAX_BACKUPS: usize = 100;
 
-/// `format`: what one line holds.
+/// `format`: what the file holds.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
+    /// One OTLP/JSON `ExportLogsServiceRequest` / `ExportTraceServiceRequest`
+    /// per line, as the collector's file exporter writes (its default).
+    /// `otlp_json`, oispd's earlier name for it, is accepted.
+    #[default]
+    #[serde(alias = "otlp_json")]
+    Json,
+    /// Protobuf `Export*ServiceRequest`s, each preceded by its length as a
+    /// big-endian unsigned 32-bit integer, as the collector writes `proto`.
+    Proto,
     /// One OISP event per line (`jq '.event_type'` works); log records that
     /// carry no OISP event as a readable generic object; spans as their
     /// OTLP/JSON.
-    #[default]
     OispJsonl,
-    /// One OTLP/JSON `ExportLogsServiceRequest` / `ExportTraceServiceRequest`
-    /// per line, as the collector's file exporter writes.
-    OtlpJson,
 }
 
 /// `rotation`: size-based rotation.
@@ -76,15 +84,15 @@ impl Default for Rotation {
 pub struct FileConfig {
     /// The file to write (required).
     pub path: PathBuf,
-    /// Line format (default `oisp_jsonl`).
+    /// What the file holds (default `json`, OTLP/JSON lines).
     pub format: Format,
-    /// Append to an existing file (default true) or truncate it at start.
+    /// Append to an existing file, or truncate it at start (default).
     pub append: bool,
     /// How long lines may sit in memory before they are written; 0 writes
     /// every batch before its export returns (default 1s).
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
-    /// Create missing parent directories (default true).
+    /// Create missing parent directories (default false).
     pub create_directory: bool,
     /// Size-based rotation; none when absent.
     pub rotation: Option<Rotation>,
@@ -98,10 +106,10 @@ impl Default for FileConfig {
     fn default() -> Self {
         FileConfig {
             path: PathBuf::new(),
-            format: Format::OispJsonl,
-            append: true,
+            format: Format::Json,
+            append: false,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
-            create_directory: true,
+            create_directory: false,
             rotation: None,
             sending_queue: QueueSettings::default(),
             retry_on_failure: RetrySettings::default(),
@@ -155,13 +163,24 @@ mod tests {
         parse_config(&v).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
     }
 
-    /// Scenario: only a path.
-    /// Guarantees: OISP JSONL, append, 1s flush, directories created, no rotation.
+    /// Scenario: only a path; then each format by name.
+    /// Guarantees: the collector's defaults: OTLP/JSON, truncate, 1s flush,
+    /// no directories created, no rotation; `oisp_jsonl` and `proto` by
+    /// name, `otlp_json` as the earlier name of `json`.
     #[test]
     fn defaults() {
         let c = parse("path: /tmp/x.jsonl").unwrap();
-        assert_eq!(c.format, Format::OispJsonl);
-        assert!(c.append && c.create_directory);
+        assert_eq!(c.format, Format::Json);
+        assert!(!c.append && !c.create_directory);
+        for (name, format) in [
+            ("json", Format::Json),
+            ("otlp_json", Format::Json),
+            ("proto", Format::Proto),
+            ("oisp_jsonl", Format::OispJsonl),
+        ] {
+            let c = parse(&format!("path: x\nformat: {name}")).unwrap();
+            assert_eq!(c.format, format, "{name}");
+        }
         assert_eq!(c.flush_interval, Duration::from_secs(1));
         assert_eq!(c.rotation, None);
         let r = parse("path: x\nrotation: {}").unwrap().rotation.unwrap();
@@ -177,7 +196,7 @@ mod tests {
             vec!["'rotation' has invalid keys: max_mb"]
         );
         assert_eq!(
-            parse("format: otlp_json").unwrap_err(),
+            parse("format: json").unwrap_err(),
             vec!["'path' must be set"]
         );
         assert!(parse("path: x\nformat: xml").unwrap_err()[0]

@@ -1,9 +1,10 @@
-//! The `file` exporter: encodes batches into lines and writes them through
-//! the [`LineWriter`](super::writer::LineWriter).
+//! The `file` exporter: encodes batches into records (lines, or
+//! length-prefixed frames for `proto`) and writes them through the
+//! [`RecordWriter`](super::writer::RecordWriter).
 //!
 //! With `flush_interval: 0` each batch is written before `export` returns,
 //! and a failed write (disk full) leaves nothing behind and is reported as
-//! retryable, so the helper retries it without duplicates. Otherwise lines
+//! retryable, so the helper retries it without duplicates. Otherwise records
 //! collect in memory and a background task writes them every
 //! `flush_interval` (earlier once 1 MiB is pending); a write failure keeps
 //! them pending and, past 64 MiB pending, new batches are refused as
@@ -15,8 +16,8 @@
 //! which are encoded by reference on the exporter's task).
 
 use super::config::{FileConfig, Format};
-use super::encode::encode_lines;
-use super::writer::{LineWriter, RotationPolicy, WriteError};
+use super::encode::encode_records;
+use super::writer::{OpenOptions, RecordWriter, RotationPolicy, WriteError};
 use crate::helper::log_limit::{LogLimiter, WARN_INTERVAL};
 use async_trait::async_trait;
 use oispd_component::{Batch, ComponentError, ExportError, Exporter};
@@ -31,10 +32,10 @@ const EARLY_FLUSH_BYTES: usize = 1024 * 1024;
 /// Pending bytes beyond which new batches are refused (retryable).
 const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 
-/// The open file and the lines waiting for it.
+/// The open file and the records waiting for it.
 struct Sink {
     path: PathBuf,
-    writer: LineWriter,
+    writer: RecordWriter,
     pending: Vec<u8>,
     failures: LogLimiter,
 }
@@ -45,7 +46,7 @@ impl Sink {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let result = self.writer.write_lines(&self.pending);
+        let result = self.writer.write_records(&self.pending);
         match result {
             Ok(()) => {
                 self.pending.clear();
@@ -134,12 +135,12 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ExportError::retryable(format!("file write task failed: {e}")))
 }
 
-/// The lines of `batch`.
+/// The records of `batch`, encoded.
 fn encode(batch: &Batch, format: Format) -> Result<Vec<u8>, ExportError> {
-    let mut lines = Vec::new();
-    encode_lines(batch, format, &mut lines)
+    let mut records = Vec::new();
+    encode_records(batch, format, &mut records)
         .map_err(|e| ExportError::permanent(format!("cannot encode records: {e}")))?;
-    Ok(lines)
+    Ok(records)
 }
 
 impl FileExporter {
@@ -164,7 +165,7 @@ impl FileExporter {
                 if let Err(e) = sink.flush() {
                     return Err(refuse(&sink, e));
                 }
-                return match sink.writer.write_lines(&lines) {
+                return match sink.writer.write_records(&lines) {
                     Ok(()) => Ok(()),
                     Err(WriteError { written: 0, error }) => Err(refuse(&sink, error)),
                     Err(WriteError { written, error }) => {
@@ -199,11 +200,14 @@ impl FileExporter {
 impl Exporter for FileExporter {
     async fn start(&mut self) -> Result<(), ComponentError> {
         let path = self.config.path.clone();
-        let append = self.config.append;
-        let create = self.config.create_directory;
-        let rotation = self.rotation();
+        let options = OpenOptions {
+            append: self.config.append,
+            create_directory: self.config.create_directory,
+            rotation: self.rotation(),
+            framing: self.config.format.framing(),
+        };
         let opened = tokio::task::spawn_blocking(move || {
-            LineWriter::open(&path, append, create, rotation).map(|w| (w, path))
+            RecordWriter::open(&path, options).map(|w| (w, path))
         })
         .await
         .map_err(|e| ComponentError::Environment(format!("opening the output file failed: {e}")))?;

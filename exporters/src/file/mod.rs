@@ -1,16 +1,21 @@
-//! `file`: writes records to a local file, one JSON document per line.
+//! `file`: writes records to a local file, in the collector's formats or
+//! as OISP JSONL.
 //!
-//! - `format: oisp_jsonl` (default): one OISP event per line, exactly the
-//!   event's OISP JSON, so `jq '.event_type' oisp-events.jsonl` works and
-//!   every line validates against the OISP schema. Log records that carry
-//!   no OISP event are written as a readable generic object
+//! - `format: json` (default, as in the collector): one OTLP/JSON
+//!   `ExportLogsServiceRequest` or `ExportTraceServiceRequest` per line, as
+//!   the collector's file exporter writes (camelCase keys, hex trace/span
+//!   ids, int64 as strings).
+//! - `format: proto`: the same requests as protobuf, each preceded by its
+//!   length as a big-endian unsigned 32-bit integer, as the collector's
+//!   file exporter writes `proto` (read the length, then that many bytes).
+//! - `format: oisp_jsonl`: one OISP event per line, exactly the event's
+//!   OISP JSON, so `jq '.event_type' oisp-events.jsonl` works and every
+//!   line validates against the OISP schema. Log records that carry no OISP
+//!   event are written as a readable generic object
 //!   (`oispd_semconv::otel::log_record_generic_json`); spans as their
 //!   OTLP/JSON.
-//! - `format: otlp_json`: one OTLP/JSON `ExportLogsServiceRequest` or
-//!   `ExportTraceServiceRequest` per line, as the collector's file exporter
-//!   writes (camelCase keys, hex trace/span ids, int64 as strings).
 //!
-//! Whole lines only, also across crashes and rotation; rotated files are
+//! Whole records only, also across crashes and rotation; rotated files are
 //! named `<stem>-<YYYY-MM-DDTHH-MM-SS.mmm>[-N]<.ext>` beside the active file
 //! (`oisp-events-2026-11-22T05-30-00.123.jsonl`), as lumberjack names them
 //! for the collector; see [`writer`] for the rules. New files are created
@@ -43,12 +48,24 @@ impl ExporterFactory for FileFactory {
             stability: Stability::Beta,
             signals: &[Signal::Logs, Signal::Traces],
             description:
-                "Writes OISP JSONL or OTLP/JSON lines to a local file, with size-based rotation",
+                "Writes OTLP/JSON lines, length-prefixed OTLP protobuf or OISP JSONL to a local file, with size-based rotation",
         }
     }
 
     fn validate(&self, config: &Value) -> Result<(), Vec<ConfigError>> {
         parse_config::<FileConfig>(config).map(|_| ())
+    }
+
+    /// `flush_interval: 0`: oispd writes every batch before its export
+    /// returns; the collector reads 0 as unset and flushes every second.
+    fn collector_differences(&self, config: &Value, _signals: &[Signal]) -> Vec<ConfigError> {
+        match parse_config::<FileConfig>(config) {
+            Ok(c) if c.flush_interval.is_zero() => vec![ConfigError::new(
+                &["flush_interval"],
+                "0 writes every batch before its export returns, where the collector's file exporter reads 0 as unset and flushes every 1s",
+            )],
+            _ => Vec::new(),
+        }
     }
 
     fn create(

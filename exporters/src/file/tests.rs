@@ -10,7 +10,9 @@ use crate::helper::testing::{logs, spans};
 use crate::testing::{oisp_batch, spec_examples};
 use oispd_component::{parse_config, Batch, ExportError, Exporter};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use prost::Message;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -41,7 +43,11 @@ fn read_lines(path: &Path) -> Vec<Value> {
 async fn oisp_jsonl_writes_each_event_as_its_oisp_json() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.jsonl");
-    let mut e = started(&format!("path: {}\nflush_interval: 0s", path.display())).await;
+    let mut e = started(&format!(
+        "path: {}\nformat: oisp_jsonl\nflush_interval: 0s",
+        path.display()
+    ))
+    .await;
     let examples = spec_examples();
     e.export(oisp_batch(&examples)).await.unwrap();
     e.shutdown().await.unwrap();
@@ -60,7 +66,11 @@ async fn oisp_jsonl_writes_each_event_as_its_oisp_json() {
 async fn oisp_jsonl_writes_generic_records_and_spans() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.jsonl");
-    let mut e = started(&format!("path: {}\nflush_interval: 0s", path.display())).await;
+    let mut e = started(&format!(
+        "path: {}\nformat: oisp_jsonl\nflush_interval: 0s",
+        path.display()
+    ))
+    .await;
     let mut batch = logs(1);
     if let Batch::Logs(rl) = &mut batch {
         rl[0].scope_logs[0].log_records[0].body = Some(AnyValue {
@@ -81,33 +91,87 @@ async fn oisp_jsonl_writes_generic_records_and_spans() {
     assert_eq!(lines[1]["traceId"], "0f".repeat(16));
 }
 
-/// Scenario: `otlp_json` with two batches.
-/// Guarantees: one ExportLogsServiceRequest per line, in OTLP/JSON
-/// (camelCase, string int64), decoding to the same records.
+/// Scenario: no `format` (the collector's default, `json`), a logs batch,
+/// an OISP batch and a traces batch.
+/// Guarantees: one OTLP/JSON `Export*ServiceRequest` per line (camelCase,
+/// string int64), each decoding to exactly the batch exported.
 #[tokio::test]
-async fn otlp_json_writes_one_request_per_line() {
+async fn json_is_the_default_one_request_per_line() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("otlp.jsonl");
+    let path = dir.path().join("otlp.json");
+    let mut e = started(&format!("path: {}\nflush_interval: 0s", path.display())).await;
+    let batches = [logs(3), oisp_batch(&spec_examples()[..2]), spans(2)];
+    for b in &batches {
+        e.export(b.clone()).await.unwrap();
+    }
+    e.shutdown().await.unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("{\"resourceLogs\":[{"), "{}", lines[0]);
+    assert!(lines[0].contains("\"timeUnixNano\":\"2\""), "{}", lines[0]);
+    for (line, batch) in lines.iter().zip(&batches) {
+        match batch {
+            Batch::Logs(rl) => {
+                let req: ExportLogsServiceRequest = serde_json::from_str(line).unwrap();
+                assert_eq!(&req.resource_logs, rl);
+            }
+            Batch::Traces(rs) => {
+                let req: ExportTraceServiceRequest = serde_json::from_str(line).unwrap();
+                assert_eq!(&req.resource_spans, rs);
+            }
+        }
+    }
+}
+
+/// The protobuf requests of a `proto` file: read a big-endian u32 length,
+/// then that many bytes, as the collector's documentation says to.
+fn read_frames(path: &Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut rest = bytes.as_slice();
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_at(4);
+        let len = u32::from_be_bytes(len.try_into().unwrap()) as usize;
+        let (frame, tail) = tail.split_at(len);
+        out.push(frame.to_vec());
+        rest = tail;
+    }
+    out
+}
+
+/// Scenario: `format: proto` with a logs batch, an OISP batch and a traces
+/// batch.
+/// Guarantees: the file is exactly three length-prefixed frames, each the
+/// protobuf `Export*ServiceRequest` of one batch.
+#[tokio::test]
+async fn proto_writes_length_prefixed_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otlp.binpb");
     let mut e = started(&format!(
-        "path: {}\nformat: otlp_json\nflush_interval: 0s",
+        "path: {}\nformat: proto\nflush_interval: 0s",
         path.display()
     ))
     .await;
-    e.export(logs(3)).await.unwrap();
-    e.export(oisp_batch(&spec_examples()[..2])).await.unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2);
-    assert!(lines[0].starts_with("{\"resourceLogs\":[{"), "{}", lines[0]);
-    assert!(lines[0].contains("\"timeUnixNano\":\"2\""), "{}", lines[0]);
-    let req: ExportLogsServiceRequest = serde_json::from_str(lines[1]).unwrap();
-    let n: usize = req
-        .resource_logs
-        .iter()
-        .flat_map(|r| &r.scope_logs)
-        .map(|s| s.log_records.len())
-        .sum();
-    assert_eq!(n, 2);
+    let batches = [logs(3), oisp_batch(&spec_examples()[..2]), spans(2)];
+    for b in &batches {
+        e.export(b.clone()).await.unwrap();
+    }
+    e.shutdown().await.unwrap();
+    let frames = read_frames(&path);
+    assert_eq!(frames.len(), 3);
+    for (frame, batch) in frames.iter().zip(&batches) {
+        match batch {
+            Batch::Logs(rl) => {
+                let req = ExportLogsServiceRequest::decode(frame.as_slice()).unwrap();
+                assert_eq!(&req.resource_logs, rl);
+            }
+            Batch::Traces(rs) => {
+                let req = ExportTraceServiceRequest::decode(frame.as_slice()).unwrap();
+                assert_eq!(&req.resource_spans, rs);
+            }
+        }
+    }
 }
 
 fn event_with_id(base: &Value, i: usize) -> Value {
@@ -153,7 +217,7 @@ async fn rotation_loses_no_line() {
     let path = dir.path().join("events.jsonl");
     write_many(
         &format!(
-            "path: {}\nrotation: {{max_megabytes: 1, max_backups: 10}}",
+            "path: {}\nformat: oisp_jsonl\nrotation: {{max_megabytes: 1, max_backups: 10}}",
             path.display()
         ),
         1500,
@@ -173,7 +237,7 @@ async fn rotation_keeps_max_backups() {
     let path = dir.path().join("events.jsonl");
     write_many(
         &format!(
-            "path: {}\nflush_interval: 0s\nrotation: {{max_megabytes: 1, max_backups: 2}}",
+            "path: {}\nformat: oisp_jsonl\nflush_interval: 0s\nrotation: {{max_megabytes: 1, max_backups: 2}}",
             path.display()
         ),
         3000,
@@ -186,21 +250,30 @@ async fn rotation_keeps_max_backups() {
     assert_eq!(ids, (first..3000).collect::<Vec<u64>>());
 }
 
-/// Scenario: two runs on one path, with append true then false.
-/// Guarantees: append keeps the first run's lines; append false truncates.
+/// Scenario: two runs on one path without `append`, two with `append:
+/// true`, then one with `append: false`.
+/// Guarantees: as in the collector, a start truncates the file unless
+/// `append` is true: the default keeps only the last run's lines, append
+/// keeps every run's.
 #[tokio::test]
-async fn append_and_truncate() {
+async fn truncates_by_default_appends_on_request() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.jsonl");
-    for _ in 0..2 {
-        let mut e = started(&format!("path: {}", path.display())).await;
-        e.export(logs(2)).await.unwrap();
-        e.shutdown().await.unwrap();
-    }
-    assert_eq!(read_lines(&path).len(), 4);
-    let mut e = started(&format!("path: {}\nappend: false", path.display())).await;
-    e.export(logs(1)).await.unwrap();
-    e.shutdown().await.unwrap();
+    let path = dir.path().join("events.json");
+    let run = |extra: &'static str| {
+        let path = path.clone();
+        async move {
+            let mut e = started(&format!("path: {}{extra}", path.display())).await;
+            e.export(logs(1)).await.unwrap();
+            e.shutdown().await.unwrap();
+        }
+    };
+    run("").await;
+    run("").await;
+    assert_eq!(read_lines(&path).len(), 1);
+    run("\nappend: true").await;
+    run("\nappend: true").await;
+    assert_eq!(read_lines(&path).len(), 3);
+    run("\nappend: false").await;
     assert_eq!(read_lines(&path).len(), 1);
 }
 
@@ -211,19 +284,31 @@ async fn append_and_truncate() {
 async fn flush_semantics() {
     let dir = tempfile::tempdir().unwrap();
     let now = dir.path().join("now.jsonl");
-    let mut e = started(&format!("path: {}\nflush_interval: 0s", now.display())).await;
+    let mut e = started(&format!(
+        "path: {}\nformat: oisp_jsonl\nflush_interval: 0s",
+        now.display()
+    ))
+    .await;
     e.export(logs(2)).await.unwrap();
     assert_eq!(read_lines(&now).len(), 2);
 
     let held = dir.path().join("held.jsonl");
-    let mut e = started(&format!("path: {}\nflush_interval: 1h", held.display())).await;
+    let mut e = started(&format!(
+        "path: {}\nformat: oisp_jsonl\nflush_interval: 1h",
+        held.display()
+    ))
+    .await;
     e.export(logs(2)).await.unwrap();
     assert_eq!(read_lines(&held).len(), 0);
     e.shutdown().await.unwrap();
     assert_eq!(read_lines(&held).len(), 2);
 
     let ticked = dir.path().join("ticked.jsonl");
-    let mut e = started(&format!("path: {}\nflush_interval: 20ms", ticked.display())).await;
+    let mut e = started(&format!(
+        "path: {}\nformat: oisp_jsonl\nflush_interval: 20ms",
+        ticked.display()
+    ))
+    .await;
     e.export(logs(3)).await.unwrap();
     for _ in 0..250 {
         if read_lines(&ticked).len() == 3 {
@@ -234,9 +319,11 @@ async fn flush_semantics() {
     assert_eq!(read_lines(&ticked).len(), 3);
 }
 
-/// Scenario: the path is a directory; the parent is missing without
-/// create_directory.
-/// Guarantees: start fails with one line naming the path and what to do.
+/// Scenario: the path is a directory; the parent is missing, with no
+/// `create_directory` (the collector's default, false), then with
+/// `create_directory: true`.
+/// Guarantees: start fails with one line naming the path and what to do;
+/// only `create_directory: true` creates the directories.
 #[tokio::test]
 async fn start_errors_name_the_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -247,13 +334,19 @@ async fn start_errors_name_the_path() {
         "{msg}"
     );
     let missing = dir.path().join("no/such/dir/x.jsonl");
-    let mut e = FileExporter::new(config(&format!(
-        "path: {}\ncreate_directory: false",
-        missing.display()
-    )));
+    let mut e = FileExporter::new(config(&format!("path: {}", missing.display())));
     let msg = e.start().await.unwrap_err().to_string();
     assert!(msg.contains("No such file or directory"), "{msg}");
+    assert!(msg.contains("create_directory: true"), "{msg}");
     assert!(!msg.contains('\n'));
+    assert!(!dir.path().join("no").exists());
+    let mut e = started(&format!(
+        "path: {}\ncreate_directory: true",
+        missing.display()
+    ))
+    .await;
+    e.shutdown().await.unwrap();
+    assert!(missing.exists());
 }
 
 /// Scenario: the device is full (/dev/full) with write-through.

@@ -1,19 +1,21 @@
 //! The output file: opening (append or truncate, creating directories),
-//! whole-line writes, size-based rotation and backup pruning.
+//! whole-record writes, size-based rotation and backup pruning. Records are
+//! lines or length-prefixed frames ([`Framing`]); the rules are the same.
 //!
-//! Crash safety: callers hand over complete lines only, and each file
-//! receives them in one `write` of whole lines, so a killed process leaves
-//! only whole lines. A write that fails part-way is cut back to the last
-//! good size, so nothing half-written stays and the batch can be retried
-//! without duplicates. A torn last line left by a crash of an older process
-//! (or another writer) is cut off when the file is opened for appending.
+//! Crash safety: callers hand over complete records only, and each file
+//! receives them in one `write` of whole records, so a killed process
+//! leaves only whole records. A write that fails part-way is cut back to
+//! the last good size, so nothing half-written stays and the batch can be
+//! retried without duplicates. A torn last record left by a crash of an
+//! older process (or another writer) is cut off when the file is opened for
+//! appending: after the last newline, or after the last whole frame.
 //!
-//! Rotation never splits a line: when the next line would push the file
-//! past `max_bytes`, the file is closed and renamed to
+//! Rotation never splits a record: when the next record would push the
+//! file past `max_bytes`, the file is closed and renamed to
 //! `<stem>-<YYYY-MM-DDTHH-MM-SS.mmm>[-N]<.ext>` (UTC unless `localtime`,
 //! `-N` only when that name is taken), a new file is opened at `path`, and
-//! the oldest backups beyond `max_backups` are deleted. A single line larger
-//! than `max_bytes` gets a file of its own.
+//! the oldest backups beyond `max_backups` are deleted. A single record
+//! larger than `max_bytes` gets a file of its own.
 //!
 //! Modes: records hold prompts and responses, so the file is created 0600
 //! and directories created for it 0700 ([`private_fs`]); backups are the
@@ -26,6 +28,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::encode::{Framing, LENGTH_PREFIX_BYTES};
+
 /// When and how to rotate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RotationPolicy {
@@ -37,7 +41,7 @@ pub(crate) struct RotationPolicy {
     pub(crate) localtime: bool,
 }
 
-/// A write that failed after `written` bytes of the input (whole lines)
+/// A write that failed after `written` bytes of the input (whole records)
 /// had reached the file.
 #[derive(Debug)]
 pub(crate) struct WriteError {
@@ -48,22 +52,37 @@ pub(crate) struct WriteError {
 }
 
 /// An open output file.
-pub(crate) struct LineWriter {
+pub(crate) struct RecordWriter {
     path: PathBuf,
     file: File,
     size: u64,
     rotation: Option<RotationPolicy>,
+    framing: Framing,
 }
 
-impl LineWriter {
-    /// Opens `path` for appending (`append`) or truncates it, creating
-    /// missing parent directories when `create_directory`.
-    pub(crate) fn open(
-        path: &Path,
-        append: bool,
-        create_directory: bool,
-        rotation: Option<RotationPolicy>,
-    ) -> std::io::Result<LineWriter> {
+/// How to open the output file.
+#[derive(Clone, Debug)]
+pub(crate) struct OpenOptions {
+    /// Keep what the file holds (its torn tail cut) instead of truncating.
+    pub(crate) append: bool,
+    /// Create missing parent directories.
+    pub(crate) create_directory: bool,
+    /// Rotation, if any.
+    pub(crate) rotation: Option<RotationPolicy>,
+    /// How records are delimited.
+    pub(crate) framing: Framing,
+}
+
+impl RecordWriter {
+    /// Opens `path` for appending or truncates it, creating missing parent
+    /// directories on request.
+    pub(crate) fn open(path: &Path, options: OpenOptions) -> std::io::Result<RecordWriter> {
+        let OpenOptions {
+            append,
+            create_directory,
+            rotation,
+            framing,
+        } = options;
         if create_directory {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 private_fs::create_dir_all(parent)?;
@@ -81,23 +100,24 @@ impl LineWriter {
             private_fs::tighten_all(old.iter().map(PathBuf::as_path), "rotated output files")?;
         }
         let size = if append {
-            let cut = repair_torn_tail(&mut file)?;
+            let cut = repair_torn_tail(&mut file, framing)?;
             if cut > 0 {
                 tracing::warn!(
                     path = %path.display(),
                     bytes = cut,
-                    "removed an incomplete last line left by an earlier writer"
+                    "removed an incomplete last record left by an earlier writer"
                 );
             }
             file.seek(SeekFrom::End(0))?
         } else {
             0
         };
-        Ok(LineWriter {
+        Ok(RecordWriter {
             path: path.to_path_buf(),
             file,
             size,
             rotation,
+            framing,
         })
     }
 
@@ -107,12 +127,12 @@ impl LineWriter {
         self.size
     }
 
-    /// Writes `lines` (complete, newline-terminated lines), rotating
-    /// between lines as needed.
-    pub(crate) fn write_lines(&mut self, lines: &[u8]) -> Result<(), WriteError> {
+    /// Writes `records` (complete records in the writer's framing),
+    /// rotating between records as needed.
+    pub(crate) fn write_records(&mut self, records: &[u8]) -> Result<(), WriteError> {
         let mut written = 0;
-        while written < lines.len() {
-            let rest = &lines[written..];
+        while written < records.len() {
+            let rest = &records[written..];
             let chunk = self.fitting_prefix(rest);
             if chunk == 0 {
                 self.rotate()
@@ -126,8 +146,8 @@ impl LineWriter {
         Ok(())
     }
 
-    /// How many leading bytes of `rest` (whole lines) fit in the active
-    /// file; 0 means rotate first. An empty file takes at least one line.
+    /// How many leading bytes of `rest` (whole records) fit in the active
+    /// file; 0 means rotate first. An empty file takes at least one record.
     fn fitting_prefix(&self, rest: &[u8]) -> usize {
         let Some(policy) = &self.rotation else {
             return rest.len();
@@ -136,21 +156,15 @@ impl LineWriter {
         if rest.len() as u64 <= room {
             return rest.len();
         }
-        let limit = usize::try_from(room).unwrap_or(usize::MAX).min(rest.len());
-        // The last newline within the room ends the last line that fits.
-        match rest[..limit].iter().rposition(|b| *b == b'\n') {
-            Some(i) => i + 1,
-            None if self.size == 0 => rest
-                .iter()
-                .position(|b| *b == b'\n')
-                .map(|i| i + 1)
-                .unwrap_or(rest.len()),
-            None => 0,
+        let limit = usize::try_from(room).unwrap_or(usize::MAX);
+        match self.framing.last_end_within(rest, limit) {
+            0 if self.size == 0 => self.framing.first_end(rest),
+            end => end,
         }
     }
 
-    /// One write of whole lines; on failure the file is cut back so no
-    /// partial line stays.
+    /// One write of whole records; on failure the file is cut back so no
+    /// partial record stays.
     fn write_chunk(&mut self, chunk: &[u8]) -> std::io::Result<()> {
         match self.file.write_all(chunk) {
             Ok(()) => {
@@ -194,9 +208,21 @@ impl LineWriter {
     }
 }
 
-/// Cuts a last line that lacks its newline; returns the bytes removed.
-fn repair_torn_tail(file: &mut File) -> std::io::Result<u64> {
+/// Cuts a torn last record; returns the bytes removed.
+fn repair_torn_tail(file: &mut File, framing: Framing) -> std::io::Result<u64> {
     let len = file.seek(SeekFrom::End(0))?;
+    let keep = match framing {
+        Framing::Lines => whole_lines_end(file, len)?,
+        Framing::LengthPrefixed => whole_frames_end(file, len)?,
+    };
+    if keep < len {
+        file.set_len(keep)?;
+    }
+    Ok(len - keep)
+}
+
+/// The end of the last whole line of a file of `len` bytes.
+fn whole_lines_end(file: &mut File, len: u64) -> std::io::Result<u64> {
     if len == 0 {
         return Ok(0);
     }
@@ -204,26 +230,41 @@ fn repair_torn_tail(file: &mut File) -> std::io::Result<u64> {
     file.seek(SeekFrom::Start(len - 1))?;
     file.read_exact(&mut last)?;
     if last[0] == b'\n' {
-        return Ok(0);
+        return Ok(len);
     }
     // Scan backwards for the last newline.
     let mut end = len;
     let mut buf = vec![0u8; 64 * 1024];
-    let keep = loop {
+    loop {
         if end == 0 {
-            break 0;
+            return Ok(0);
         }
         let start = end.saturating_sub(buf.len() as u64);
         let n = usize::try_from(end - start).unwrap_or(buf.len());
         file.seek(SeekFrom::Start(start))?;
         file.read_exact(&mut buf[..n])?;
         if let Some(i) = buf[..n].iter().rposition(|b| *b == b'\n') {
-            break start + i as u64 + 1;
+            return Ok(start + i as u64 + 1);
         }
         end = start;
-    };
-    file.set_len(keep)?;
-    Ok(len - keep)
+    }
+}
+
+/// The end of the last whole length-prefixed frame of a file of `len`
+/// bytes, walking the frames from the start (a header per frame is read).
+fn whole_frames_end(file: &mut File, len: u64) -> std::io::Result<u64> {
+    let mut end = 0u64;
+    let mut header = [0u8; LENGTH_PREFIX_BYTES];
+    while end + LENGTH_PREFIX_BYTES as u64 <= len {
+        file.seek(SeekFrom::Start(end))?;
+        file.read_exact(&mut header)?;
+        let next = end + LENGTH_PREFIX_BYTES as u64 + u64::from(u32::from_be_bytes(header));
+        if next > len {
+            break;
+        }
+        end = next;
+    }
+    Ok(end)
 }
 
 /// `(stem, extension with its dot)` of the active file's name.
@@ -328,6 +369,23 @@ fn prune_backups(path: &Path, keep: usize) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    fn open_lines(
+        path: &Path,
+        append: bool,
+        create_directory: bool,
+        rotation: Option<RotationPolicy>,
+    ) -> std::io::Result<RecordWriter> {
+        RecordWriter::open(
+            path,
+            OpenOptions {
+                append,
+                create_directory,
+                rotation,
+                framing: Framing::Lines,
+            },
+        )
+    }
+
     fn lines(n: usize, width: usize) -> Vec<u8> {
         let mut out = Vec::new();
         for i in 0..n {
@@ -365,10 +423,10 @@ mod tests {
             max_backups: 0,
             localtime: false,
         };
-        let mut w = LineWriter::open(&path, true, false, Some(policy)).unwrap();
+        let mut w = open_lines(&path, true, false, Some(policy)).unwrap();
         let data = lines(1000, 100);
         for chunk in data.chunks(100 * 37) {
-            w.write_lines(chunk).unwrap();
+            w.write_records(chunk).unwrap();
         }
         let got = all_lines(&path);
         let want: Vec<String> = (0..1000).map(|i| format!("{i:099}")).collect();
@@ -391,8 +449,8 @@ mod tests {
             max_backups: 3,
             localtime: false,
         };
-        let mut w = LineWriter::open(&path, true, false, Some(policy)).unwrap();
-        w.write_lines(&lines(100, 100)).unwrap();
+        let mut w = open_lines(&path, true, false, Some(policy)).unwrap();
+        w.write_records(&lines(100, 100)).unwrap();
         let kept = backups(&path).unwrap();
         assert_eq!(kept.len(), 3);
         for b in &kept {
@@ -416,9 +474,9 @@ mod tests {
             max_backups: 0,
             localtime: false,
         };
-        let mut w = LineWriter::open(&path, true, false, Some(policy)).unwrap();
-        w.write_lines(b"ab\n").unwrap();
-        w.write_lines(b"0123456789abcdef\ncd\n").unwrap();
+        let mut w = open_lines(&path, true, false, Some(policy)).unwrap();
+        w.write_records(b"ab\n").unwrap();
+        w.write_records(b"0123456789abcdef\ncd\n").unwrap();
         assert_eq!(all_lines(&path), vec!["ab", "0123456789abcdef", "cd"]);
     }
 
@@ -429,13 +487,95 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.jsonl");
         std::fs::write(&path, b"{\"a\":1}\n{\"b\":").unwrap();
-        let mut w = LineWriter::open(&path, true, false, None).unwrap();
+        let mut w = open_lines(&path, true, false, None).unwrap();
         assert_eq!(w.size(), 8);
-        w.write_lines(b"{\"c\":3}\n").unwrap();
+        w.write_records(b"{\"c\":3}\n").unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "{\"a\":1}\n{\"c\":3}\n"
         );
+    }
+
+    /// `n` length-prefixed frames of `body` bytes each, frame `i` filled
+    /// with byte `i`.
+    fn frames(n: usize, body: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            out.extend_from_slice(&(body as u32).to_be_bytes());
+            out.extend(std::iter::repeat_n(i as u8, body));
+        }
+        out
+    }
+
+    fn open_frames(path: &Path, rotation: Option<RotationPolicy>) -> RecordWriter {
+        RecordWriter::open(
+            path,
+            OpenOptions {
+                append: true,
+                create_directory: false,
+                rotation,
+                framing: Framing::LengthPrefixed,
+            },
+        )
+        .unwrap()
+    }
+
+    /// Scenario: a proto file ending in a frame cut short (header and part
+    /// of the body), then one ending inside a header.
+    /// Guarantees: append mode cuts back to the last whole frame and the
+    /// next frame follows it.
+    #[test]
+    fn append_repairs_a_torn_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.binpb");
+        let whole = frames(3, 10);
+        for torn in [&whole[..14 * 2 + 9], &whole[..14 * 2 + 2]] {
+            std::fs::write(&path, torn).unwrap();
+            let mut w = open_frames(&path, None);
+            assert_eq!(w.size(), 28);
+            w.write_records(&whole[28..]).unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), whole);
+        }
+    }
+
+    /// Scenario: 100 frames of 96 bytes (100 with the header) rotated at
+    /// 250 bytes, then one frame larger than the limit.
+    /// Guarantees: every file holds whole frames (a multiple of 100 bytes,
+    /// at most 250), all frames in order across the files; the large frame
+    /// gets a file of its own.
+    #[test]
+    fn rotation_never_splits_a_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.binpb");
+        let policy = RotationPolicy {
+            max_bytes: 250,
+            max_backups: 0,
+            localtime: false,
+        };
+        let mut w = open_frames(&path, Some(policy));
+        let data = frames(100, 96);
+        for chunk in data.chunks(100 * 7) {
+            w.write_records(chunk).unwrap();
+        }
+        let big = frames(1, 300);
+        w.write_records(&big).unwrap();
+        let mut files = backups(&path).unwrap();
+        files.push(path.clone());
+        let mut all = Vec::new();
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            if bytes != big {
+                assert!(
+                    bytes.len() <= 250 && bytes.len() % 100 == 0,
+                    "{}",
+                    bytes.len()
+                );
+            }
+            all.extend(bytes);
+        }
+        let mut want = data;
+        want.extend(big);
+        assert_eq!(all, want);
     }
 
     /// Scenario: append false on an existing file; a missing directory.
@@ -446,12 +586,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.jsonl");
         std::fs::write(&path, b"old\n").unwrap();
-        let mut w = LineWriter::open(&path, false, false, None).unwrap();
-        w.write_lines(b"new\n").unwrap();
+        let mut w = open_lines(&path, false, false, None).unwrap();
+        w.write_records(b"new\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
         let nested = dir.path().join("a/b/c.jsonl");
-        assert!(LineWriter::open(&nested, true, false, None).is_err());
-        LineWriter::open(&nested, true, true, None).unwrap();
+        assert!(open_lines(&nested, true, false, None).is_err());
+        open_lines(&nested, true, true, None).unwrap();
         assert!(nested.exists());
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&nested).unwrap().permissions().mode();
@@ -476,8 +616,8 @@ mod tests {
             max_backups: 0,
             localtime: false,
         };
-        let mut w = LineWriter::open(&path, true, true, Some(policy)).unwrap();
-        w.write_lines(&lines(10, 100)).unwrap();
+        let mut w = open_lines(&path, true, true, Some(policy)).unwrap();
+        w.write_records(&lines(10, 100)).unwrap();
         let kept = backups(&path).unwrap();
         assert!(kept.len() >= 3, "{kept:?}");
         for f in kept.iter().chain([&path]) {
@@ -506,7 +646,7 @@ mod tests {
             max_backups: 0,
             localtime: false,
         };
-        LineWriter::open(&path, true, false, Some(policy)).unwrap();
+        open_lines(&path, true, false, Some(policy)).unwrap();
         for f in [&path, &backup] {
             assert_eq!(mode(f), 0o600, "{}", f.display());
             assert_eq!(std::fs::read(f).unwrap(), b"{}\n");

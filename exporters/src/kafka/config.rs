@@ -1,5 +1,9 @@
 //! The `kafka` exporter's config, in the OTel Collector's shape, and its
 //! translation into librdkafka producer properties.
+//!
+//! Both signals default to `encoding: otlp_proto`, as in the collector, so a
+//! copied collector config feeds its OTLP consumers unchanged; one OISP
+//! event per message is the explicit `logs.encoding: oisp_json`.
 
 use oispd_component::exporter::{QueueSettings, RetrySettings};
 use oispd_component::{ComponentConfig, ExporterSettings, Signal};
@@ -42,7 +46,7 @@ pub struct KafkaConfig {
     pub brokers: Vec<String>,
     /// Client id sent to the brokers (default `oispd`).
     pub client_id: String,
-    /// Where log records go (default topic `otlp_logs`, encoding `oisp_json`).
+    /// Where log records go (default topic `otlp_logs`, encoding `otlp_proto`).
     pub logs: TopicConfig,
     /// Where spans go (default topic `otlp_spans`, encoding `otlp_proto`).
     pub traces: TopicConfig,
@@ -94,18 +98,20 @@ impl Default for KafkaConfig {
 pub struct TopicConfig {
     /// Topic name (defaults per signal).
     pub topic: Option<String>,
-    /// Message encoding (defaults per signal).
-    pub encoding: Option<Encoding>,
+    /// Message encoding (default `otlp_proto`, the collector's).
+    pub encoding: Encoding,
 }
 
 /// How records become Kafka messages.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
     /// One OISP event per message, as JSON (logs only; records that carry
     /// no OISP event get oispd's generic JSON view).
     OispJson,
-    /// One OTLP `Export*ServiceRequest` per resource, protobuf.
+    /// One OTLP `Export*ServiceRequest` per resource, protobuf (the
+    /// collector's default).
+    #[default]
     OtlpProto,
     /// One OTLP `Export*ServiceRequest` per resource, OTLP/JSON.
     OtlpJson,
@@ -334,7 +340,7 @@ impl KafkaConfig {
                     .topic
                     .clone()
                     .unwrap_or_else(|| DEFAULT_LOGS_TOPIC.into()),
-                encoding: self.logs.encoding.unwrap_or(Encoding::OispJson),
+                encoding: self.logs.encoding,
             },
             Signal::Traces => Target {
                 topic: self
@@ -342,7 +348,7 @@ impl KafkaConfig {
                     .topic
                     .clone()
                     .unwrap_or_else(|| DEFAULT_TRACES_TOPIC.into()),
-                encoding: self.traces.encoding.unwrap_or(Encoding::OtlpProto),
+                encoding: self.traces.encoding,
             },
         }
     }
@@ -459,7 +465,7 @@ impl ComponentConfig for KafkaConfig {
                 out.push(format!("'{name}.topic' must not be empty"));
             }
         }
-        if self.traces.encoding == Some(Encoding::OispJson) {
+        if self.traces.encoding == Encoding::OispJson {
             out.push(
                 "'traces.encoding' oisp_json applies to logs only: use otlp_proto or otlp_json"
                     .to_string(),
@@ -508,7 +514,8 @@ mod tests {
         c.get(k).map(String::from)
     }
 
-    /// Scenario: an empty body. Guarantees: the collector's defaults.
+    /// Scenario: an empty body, then only a logs topic.
+    /// Guarantees: the collector's defaults, `otlp_proto` for logs too.
     #[test]
     fn defaults_follow_the_collector() {
         let c = parse("~").unwrap();
@@ -517,9 +524,16 @@ mod tests {
             c.target(Signal::Logs),
             Target {
                 topic: "otlp_logs".into(),
-                encoding: Encoding::OispJson
+                encoding: Encoding::OtlpProto
             }
         );
+        let topic_only = parse("logs: {topic: oisp}").unwrap();
+        assert_eq!(
+            topic_only.target(Signal::Logs).encoding,
+            Encoding::OtlpProto
+        );
+        let explicit = parse("logs: {encoding: oisp_json}").unwrap();
+        assert_eq!(explicit.target(Signal::Logs).encoding, Encoding::OispJson);
         assert_eq!(
             c.target(Signal::Traces),
             Target {

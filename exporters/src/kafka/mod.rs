@@ -26,7 +26,7 @@ mod encode;
 mod proto;
 
 use async_trait::async_trait;
-use config::{KafkaConfig, Target};
+use config::{Encoding, KafkaConfig, Target};
 use context::KafkaContext;
 use encode::{encode, OutMessage, Oversized};
 use oispd_component::{
@@ -58,12 +58,38 @@ impl ExporterFactory for KafkaFactory {
             aliases: &[],
             stability: Stability::Alpha,
             signals: &[Signal::Logs, Signal::Traces],
-            description: "Publishes OISP events (one JSON message each) or OTLP to Kafka topics, keyed by host and process",
+            description: "Publishes OTLP (protobuf by default, or JSON) or OISP events (one JSON message each) to Kafka topics, keyed by host and process",
         }
     }
 
     fn validate(&self, config: &Value) -> Result<(), Vec<ConfigError>> {
         parse_config::<KafkaConfig>(config).map(|_| ())
+    }
+
+    /// OTLP messages: one per resource, keyed `host.name/process.pid`, where
+    /// the collector writes one per batch with no key.
+    fn collector_differences(&self, config: &Value, signals: &[Signal]) -> Vec<ConfigError> {
+        let Ok(cfg) = parse_config::<KafkaConfig>(config) else {
+            return Vec::new();
+        };
+        signals
+            .iter()
+            .filter_map(|signal| {
+                let encoding = match cfg.target(*signal).encoding {
+                    Encoding::OispJson => return None,
+                    Encoding::OtlpProto => "otlp_proto",
+                    Encoding::OtlpJson => "otlp_json",
+                };
+                let key = match signal {
+                    Signal::Logs => "logs",
+                    Signal::Traces => "traces",
+                };
+                Some(ConfigError::new(
+                    &[key, "encoding"],
+                    format!("{encoding} messages hold one resource each, keyed host.name/process.pid so that one agent's records keep their order in one partition, where the collector writes one message per batch with no key"),
+                ))
+            })
+            .collect()
     }
 
     fn create(
@@ -435,7 +461,8 @@ mod tests {
         serde_yaml_ng::from_str(s).unwrap()
     }
 
-    /// Scenario: every message of a batch is above the limit; the broker is
+    /// Scenario: every message of a batch (one OISP event each, `oisp_json`)
+    /// is above the limit; the broker is
     /// unreachable (nothing listens on port 1), which no message reaches.
     /// Guarantees: the batch fails permanently (never retried), each message
     /// is counted once, and a retry of the same batch does not count again.
@@ -445,7 +472,10 @@ mod tests {
         let (mut exporter, settings) = KafkaFactory
             .create(
                 &ctx(&telemetry),
-                &yaml("brokers: 127.0.0.1:1\nproducer: {max_message_bytes: 100}\ntimeout: 1s"),
+                &yaml(
+                    "brokers: 127.0.0.1:1\nlogs: {encoding: oisp_json}\n\
+                     producer: {max_message_bytes: 100}\ntimeout: 1s",
+                ),
             )
             .unwrap();
         assert_eq!(settings.timeout, Duration::from_secs(6));
@@ -621,6 +651,65 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(got.len(), 3);
+    }
+
+    /// Scenario: an exporter written with a topic and no `encoding` (as a
+    /// collector config is) exports three agents' events to a (mock)
+    /// broker.
+    /// Guarantees: each message is a protobuf `ExportLogsServiceRequest`
+    /// (the collector's `otlp_proto` default) holding exactly one
+    /// resource's group of the batch, so an OTLP consumer reads the records
+    /// unchanged.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_encoding_writes_otlp_protobuf_export_requests() {
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+        use prost::Message as _;
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        use rdkafka::{Message as _, Offset, TopicPartitionList};
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        let telemetry = Arc::new(Telemetry::new().unwrap());
+        let mut exporter = exporter(
+            &telemetry,
+            &format!("brokers: {brokers}\nlogs: {{topic: t}}"),
+        );
+        exporter.start().await.unwrap();
+        let batch = three_agents();
+        exporter.export_ref(&batch).await.unwrap();
+        exporter.shutdown().await.unwrap();
+        let Batch::Logs(sent) = batch else {
+            unreachable!("three_agents is a logs batch")
+        };
+        let payloads = tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &brokers)
+                .set("group.id", "kafka-test")
+                .create()
+                .unwrap();
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset("t", 0, Offset::Beginning).unwrap();
+            consumer.assign(&tpl).unwrap();
+            (0..3)
+                .map(|_| {
+                    let m = consumer.poll(Duration::from_secs(30)).unwrap().unwrap();
+                    m.payload().unwrap().to_vec()
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        let got: Vec<ExportLogsServiceRequest> = payloads
+            .iter()
+            .map(|p| ExportLogsServiceRequest::decode(p.as_slice()).unwrap())
+            .collect();
+        let want: Vec<ExportLogsServiceRequest> = sent
+            .into_iter()
+            .map(|rl| ExportLogsServiceRequest {
+                resource_logs: vec![rl],
+            })
+            .collect();
+        assert_eq!(got, want);
     }
 
     /// Scenario: a config with a typo. Guarantees: validate names the key.
