@@ -17,7 +17,7 @@
 //! [`text`] applies the URL rules to every URL found in free text (error
 //! messages from libraries, which embed the URL they failed on: reqwest's
 //! `error sending request for url (...)`). Exporters show their endpoints
-//! through [`url`] / [`webhook_url`]; the exporter helper and
+//! through [`url()`] / [`webhook_url`]; the exporter helper and
 //! [`crate::telemetry::ExporterHealth::record_failure`] pass every message
 //! through [`text`] as a second line of defence.
 
@@ -42,13 +42,13 @@ pub fn url(raw: &str) -> String {
     redact(raw, Path::Keep)
 }
 
-/// A webhook URL as oispd shows it: as [`url`], and the path beyond its
+/// A webhook URL as oispd shows it: as [`url()`], and the path beyond its
 /// first segment hidden.
 pub fn webhook_url(raw: &str) -> String {
     redact(raw, Path::FirstSegment)
 }
 
-/// `text` with every URL in it shown as [`url`] shows it. Borrowed when
+/// `text` with every URL in it shown as [`url()`] shows it. Borrowed when
 /// there was nothing to hide.
 pub fn text(text: &str) -> Cow<'_, str> {
     let mut out = String::new();
@@ -122,7 +122,7 @@ fn url_end(text: &str, from: usize) -> usize {
     end
 }
 
-/// Whether a URL (or the part after its `://`) holds anything [`url`]
+/// Whether a URL (or the part after its `://`) holds anything [`url()`]
 /// hides.
 fn needs_hiding(after_scheme: &str) -> bool {
     after_scheme.contains(['@', '?', '#'])

@@ -3,7 +3,7 @@
 //! - [`event`]: the OISP v0.1 envelope [`OispEvent`] with typed
 //!   [`EventData`] for every event type, ULID ids and RFC 3339 timestamps.
 //! - [`common`]: host, actor, process, app, web context, source, confidence.
-//! - [`ai`], [`agent`], [`process`], [`file`], [`network`]: the `data` of
+//! - [`ai`], [`agent`], [`process`], [`file`](mod@file), [`network`]: the `data` of
 //!   each event family; [`security`]: oispd's `security.finding`.
 //! - [`attributes`]: attribute names of OISP (`ai.*`, `agent.*`), the OTel
 //!   GenAI conventions (`gen_ai.*`), the sentinel and OTel resources.

@@ -1,6 +1,6 @@
 //! The `file` exporter: encodes batches into records (lines, or
 //! length-prefixed frames for `proto`) and writes them through the
-//! [`RecordWriter`](super::writer::RecordWriter).
+//! [`RecordWriter`].
 //!
 //! With `flush_interval: 0` each batch is written before `export` returns,
 //! and a failed write (disk full) leaves nothing behind and is reported as

@@ -1,7 +1,7 @@
 //! The `kafka` exporter: publishes records to Kafka with librdkafka
 //! (`rdkafka`), in the OTel Collector's config shape ([`config`]).
 //!
-//! Each export encodes the batch ([`encode`]), drops and counts messages
+//! Each export encodes the batch ([`encode`](mod@encode)), drops and counts messages
 //! above `producer.max_message_bytes` (`oispd_exporter_kafka_oversized_messages`,
 //! logged with their event ids; never retried), hands the rest to
 //! librdkafka in batch order and awaits every delivery report.

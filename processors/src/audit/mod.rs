@@ -26,7 +26,7 @@
 //! entry (or its retention anchor) is the head at start.
 //!
 //! What the chain proves: an entry changed, removed, inserted or moved
-//! without recomputing every later hash is found by [`verify`]. Someone who
+//! without recomputing every later hash is found by [`verify()`]. Someone who
 //! can rewrite the whole file can also recompute the chain; the copies of
 //! `ai.sentinel.audit.hash` already shipped to a SIEM are the external
 //! witness for that, and so is removing the newest entries (which no chain

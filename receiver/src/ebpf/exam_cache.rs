@@ -8,7 +8,7 @@
 //!
 //! The examination itself is a chain: exported OpenSSL symbols first;
 //! else, when the file's read-only data shows BoringSSL, its `SSL_write`
-//! and `SSL_read` located by structure ([`boringssl`](super::boringssl));
+//! and `SSL_read` located by structure ([`boringssl`]);
 //! else the TLS stack it carries unhooked, if any.
 //!
 //! A build-id is a claim the file makes about itself, not proof, so a hit
