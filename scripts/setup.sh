@@ -51,5 +51,5 @@ fi
 # and the BoringSSL finder's unit tests (cached under /var/tmp/oispd-e2e-cache).
 if command -v npm >/dev/null 2>&1; then
   "$PY" "$(dirname "$0")/../tests/e2e/tls_clients.py" bun >/dev/null ||
-    echo "setup: cannot install stock Bun from npm; the tests that use it will fail"
+    echo "setup: cannot install stock Bun from npm; the tests that use it will fail (OISPD_NO_BUN=1 skips the Rust ones)"
 fi

@@ -392,7 +392,6 @@ mod tests {
     #[test]
     fn bun_copy_hits_and_patched_bun_is_refused_without_poisoning_the_cache() {
         let Some(bun) = crate::ebpf::boringssl::stock_bun_path() else {
-            eprintln!("stock Bun 1.4.5 not installed (scripts/setup.sh installs it)");
             return;
         };
         let dir = tempfile::tempdir().unwrap();

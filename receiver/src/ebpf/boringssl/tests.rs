@@ -690,7 +690,6 @@ fn a_binary_without_boringssl_has_no_file_name() {
 #[test]
 fn stock_bun_1_4_5_is_located() {
     let Some(bun) = stock_bun_path() else {
-        eprintln!("stock Bun 1.4.5 not installed (scripts/setup.sh installs it)");
         return;
     };
     let t = std::time::Instant::now();
