@@ -4,8 +4,10 @@ agents (host + pid), the OISP JSON Schema validator, and config snippets.
 """
 import copy
 import datetime
+import http.server
 import json
 import pathlib
+import threading
 
 from conftest import spec_examples
 
@@ -82,3 +84,21 @@ def oisp_validator(spec_dir: pathlib.Path):
         if path.name == "envelope.schema.json":
             envelope = doc
     return jsonschema.Draft202012Validator(envelope, registry=registry)
+
+
+def answer_otlp_accepted(handler) -> None:
+    """Answers an OTLP/HTTP request with an empty ExportLogsServiceResponse:
+    everything accepted."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/x-protobuf")
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def serve_http(handler_class):
+    """Serves `handler_class` on a loopback port in a daemon thread; returns
+    the server (its `server_address[1]` is the port)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

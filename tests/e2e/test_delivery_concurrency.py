@@ -13,13 +13,14 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import grpc
 import pytest
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 
 from conftest import free_port, wait_for
+from delivery_support import answer_otlp_accepted, serve_http
 
 class Holding:
     """Counts the export requests a sink holds until `release()`."""
@@ -61,19 +62,13 @@ class HoldingSink(Holding):
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 sink.hold()
-                # An empty ExportLogsServiceResponse: everything accepted.
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                answer_otlp_accepted(self)
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_http(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def endpoint(self) -> str:
         return f"endpoint: http://127.0.0.1:{self.port}"

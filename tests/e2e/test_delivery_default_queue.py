@@ -18,7 +18,7 @@ import gzip
 import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import grpc
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
@@ -26,6 +26,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
 
 from conftest import free_port, wait_for
+from delivery_support import answer_otlp_accepted, serve_http
 
 EXPORTER = "otlp_http/sink"
 RECORDS_PER_REQUEST = 512
@@ -59,18 +60,13 @@ class HoldingSink:
                        for rec in sl.log_records for kv in rec.attributes if kv.key == "e2e.id"}
                 with sink.lock:
                     sink.ids |= ids
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                answer_otlp_accepted(self)
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve_http(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def received(self):
         with self.lock:

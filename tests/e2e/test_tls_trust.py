@@ -27,7 +27,7 @@ import threading
 import pytest
 
 from conftest import wait_for
-from delivery_support import agent_events, write_jsonl
+from delivery_support import agent_events, answer_otlp_accepted, write_jsonl
 
 N_EVENTS = 20
 
@@ -71,10 +71,7 @@ class Sink(http.server.BaseHTTPRequestHandler):
                 Sink.otlp_requests += 1
             elif self.path == "/hook":
                 Sink.webhook_events += len(json.loads(body)["events"])
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        answer_otlp_accepted(self)
 
     def log_message(self, *args):
         pass
