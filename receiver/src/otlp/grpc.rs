@@ -286,67 +286,54 @@ impl Shared {
     }
 }
 
-/// `LogsService`.
-#[derive(Clone)]
-struct LogsGrpc(Arc<Shared>);
+/// A gRPC export service: `$name` answers `$service`'s Export at `$path`,
+/// decoding `$req` within the `$budget` budget and answering `$resp`.
+macro_rules! export_service {
+    ($(#[$doc:meta])* $name:ident, $service:literal, $path:expr, $budget:expr, $req:ty, $resp:ty) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        struct $name(Arc<Shared>);
 
-/// `TraceService`.
-#[derive(Clone)]
-struct TracesGrpc(Arc<Shared>);
+        impl NamedService for $name {
+            const NAME: &'static str = $service;
+        }
 
-impl NamedService for LogsGrpc {
-    const NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+        impl tonic::codegen::Service<http::Request<Body>> for $name {
+            type Response = http::Response<Body>;
+            type Error = Infallible;
+            type Future = BoxFuture<Result<http::Response<Body>, Infallible>>;
+
+            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+                let shared = self.0.clone();
+                Box::pin(async move { Ok(shared.call::<$req, $resp>($path, $budget, req).await) })
+            }
+        }
+    };
 }
 
-impl NamedService for TracesGrpc {
-    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
-}
+export_service!(
+    /// `LogsService`.
+    LogsGrpc,
+    "opentelemetry.proto.collector.logs.v1.LogsService",
+    LOGS_EXPORT,
+    budget::Request::Logs,
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse
+);
 
-impl tonic::codegen::Service<http::Request<Body>> for LogsGrpc {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<http::Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        let shared = self.0.clone();
-        Box::pin(async move {
-            Ok(shared
-                .call::<ExportLogsServiceRequest, ExportLogsServiceResponse>(
-                    LOGS_EXPORT,
-                    budget::Request::Logs,
-                    req,
-                )
-                .await)
-        })
-    }
-}
-
-impl tonic::codegen::Service<http::Request<Body>> for TracesGrpc {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<http::Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        let shared = self.0.clone();
-        Box::pin(async move {
-            Ok(shared
-                .call::<ExportTraceServiceRequest, ExportTraceServiceResponse>(
-                    TRACES_EXPORT,
-                    budget::Request::Traces,
-                    req,
-                )
-                .await)
-        })
-    }
-}
+export_service!(
+    /// `TraceService`.
+    TracesGrpc,
+    "opentelemetry.proto.collector.trace.v1.TraceService",
+    TRACES_EXPORT,
+    budget::Request::Traces,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse
+);
 
 /// Serves OTLP/gRPC on `listener` until `shutdown`.
 pub(super) fn serve(
