@@ -1,6 +1,9 @@
 //! The `jsonl` receiver in-process: replay to the end, malformed lines
 //! counted, follow mode picking up appended lines and a rotated file.
 
+mod log_support;
+
+use log_support::capture_logs;
 use oispd_component::{
     Batch, BuildContext, ComponentId, Envelope, Output, PipelineSender, ReceiverFactory, Signal,
     Telemetry,
@@ -8,7 +11,7 @@ use oispd_component::{
 use oispd_receiver::jsonl::JsonlFactory;
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -163,23 +166,6 @@ async fn missing_file_is_a_start_error() {
     }
 }
 
-/// Collects what tracing writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut b) = self.0.lock() {
-            b.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Scenario: a replay of one valid event and lines that are not OISP v0.1
 /// events: no `data`, an unknown `event_type`, an unparsable `ts`, a fake
 /// API key where a number belongs, a fake key as an unknown top-level
@@ -190,13 +176,7 @@ impl Write for Captured {
 #[tokio::test]
 async fn events_against_the_schema_are_rejected_without_quoting_them() {
     const KEY: &str = "sk-proj-JSONLFAKEKEY0123456789abcdef";
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs();
 
     let good: serde_json::Value =
         serde_json::from_str(&event("ok")).unwrap_or_else(|e| panic!("{e}"));
@@ -234,11 +214,7 @@ async fn events_against_the_schema_are_rejected_without_quoting_them() {
         "{metrics}"
     );
 
-    let log = captured
-        .0
-        .lock()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+    let log = captured.text();
     for (line, what) in [
         (2, "/data: missing"),
         (3, "/event_type: not an OISP v0.1 event type"),

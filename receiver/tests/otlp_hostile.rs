@@ -7,7 +7,10 @@
 //! the request's content. The binary's peak memory under the same bombs is
 //! checked end to end in tests/e2e/test_hostile_input.py.
 
+mod log_support;
+
 use bytes::Bytes;
+use log_support::capture_logs;
 use oispd_component::{
     Batch, BuildContext, ComponentId, Envelope, Output, PipelineSender, ReceiverFactory, Signal,
     Telemetry,
@@ -18,7 +21,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue, KeyV
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use prost::Message;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -631,32 +634,6 @@ async fn oversized_headers_are_refused() {
     r.stop.cancel();
 }
 
-/// Collects what tracing writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut b) = self.0.lock() {
-            b.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        self.0
-            .lock()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    }
-}
-
 /// Scenario: three malformed JSON requests whose values hold a fake API
 /// key, over HTTP, then one over gRPC and a corrupt gzip body.
 /// Guarantees: the sender's answer explains the error; the log has one
@@ -664,13 +641,7 @@ impl Captured {
 /// counted) and never contains the key.
 #[tokio::test]
 async fn rejections_are_logged_once_per_reason_without_content() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs();
     let mut r = start().await;
     let json = format!(
         r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"timeUnixNano":"{FAKE_KEY}"}}]}}]}}]}}"#
