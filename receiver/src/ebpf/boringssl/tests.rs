@@ -354,6 +354,30 @@ fn build(b: Build) -> Built {
     }
 }
 
+/// An image of two segments: ssl_lib.cc's file name (after a NUL) at
+/// `FILE_NAME_AT`, and `text` as executable code at `TEXT`.
+fn file_name_then_text(text: Vec<u8>, fde_starts: Option<Vec<u64>>) -> Image {
+    let mut rodata = vec![0u8];
+    rodata.extend_from_slice(FILE_NAME);
+    Image {
+        segments: vec![
+            Segment {
+                vaddr: FILE_NAME_AT - 1,
+                offset: 0,
+                bytes: rodata,
+                executable: false,
+            },
+            Segment {
+                vaddr: TEXT,
+                offset: 0,
+                bytes: text,
+                executable: true,
+            },
+        ],
+        fde_starts,
+    }
+}
+
 fn offset(vaddr: u64) -> u64 {
     vaddr - TEXT + TEXT_OFFSET
 }
@@ -585,26 +609,9 @@ fn hostile_code_never_panics() {
         let disp = FILE_NAME_AT.wrapping_sub(TEXT + lea_at as u64 + 7) as u32;
         text[lea_at..lea_at + 3].copy_from_slice(&[0x48, 0x8d, 0x0d]);
         text[lea_at + 3..].copy_from_slice(&disp.to_le_bytes());
-        let mut rodata = FILE_NAME.to_vec();
-        rodata.splice(0..0, [0u8]);
-        let image = Image {
-            segments: vec![
-                Segment {
-                    vaddr: FILE_NAME_AT - 1,
-                    offset: 0,
-                    bytes: rodata,
-                    executable: false,
-                },
-                Segment {
-                    vaddr: TEXT,
-                    offset: 0,
-                    bytes: text,
-                    executable: true,
-                },
-            ],
-            fde_starts: (round % 2 == 1)
-                .then(|| (0..50).map(|_| TEXT + next() % len as u64).collect()),
-        };
+        let fde_starts =
+            (round % 2 == 1).then(|| (0..50).map(|_| TEXT + next() % len as u64).collect());
+        let image = file_name_then_text(text, fde_starts);
         assert!(find(&image).is_err());
     }
     assert_eq!(find(&Image::default()), Err(Refusal::NoFileName));
@@ -710,24 +717,6 @@ fn too_many_references_are_refused() {
         text.push(0xb9);
         text.extend_from_slice(&(FILE_NAME_AT as u32).to_le_bytes());
     }
-    let mut rodata = vec![0u8];
-    rodata.extend_from_slice(FILE_NAME);
-    let image = Image {
-        segments: vec![
-            Segment {
-                vaddr: FILE_NAME_AT - 1,
-                offset: 0,
-                bytes: rodata,
-                executable: false,
-            },
-            Segment {
-                vaddr: TEXT,
-                offset: 0,
-                bytes: text,
-                executable: true,
-            },
-        ],
-        fde_starts: None,
-    };
+    let image = file_name_then_text(text, None);
     assert_eq!(find(&image), Err(Refusal::TooManySites));
 }
