@@ -59,24 +59,26 @@ REPLY_PARTS = ["Hel", "lo ", "from ", "the ", "fake"]
 STREAM_PAUSE = 0.02
 
 
-def make_certs(workdir: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
-    """(ca.pem, server.pem, server.key): a test CA and a server certificate
-    for the providers' host names signed by it."""
+def make_certs(workdir: pathlib.Path, hosts=HOSTS,
+               ca_name="oispd e2e test CA") -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
+    """(ca.pem, server.pem, server.key): a test CA named `ca_name` and a
+    server certificate for `hosts` (by default the providers' host names)
+    signed by it."""
     ca_key, ca = workdir / "ca.key", workdir / "ca.pem"
     key, csr, cert = workdir / "server.key", workdir / "server.csr", workdir / "server.pem"
     ext = workdir / "server.ext"
     ext.write_text(
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth\nsubjectAltName=" + ",".join(f"DNS:{h}" for h in HOSTS) + "\n"
+        "extendedKeyUsage=serverAuth\nsubjectAltName=" + ",".join(f"DNS:{h}" for h in hosts) + "\n"
     )
 
     def run(*args):
         subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=oispd e2e test CA",
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca_name}",
         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         "-keyout", ca_key, "-out", ca)
-    run("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={HOSTS[0]}", "-keyout", key, "-out", csr)
+    run("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={hosts[0]}", "-keyout", key, "-out", csr)
     run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
         "-extfile", ext, "-out", cert)
     return ca, cert, key

@@ -21,41 +21,15 @@ import http.server
 import json
 import os
 import ssl
-import subprocess
 import threading
 
 import pytest
 
 from conftest import wait_for
 from delivery_support import agent_events, answer_otlp_accepted, write_jsonl
+from fake_provider import make_certs
 
 N_EVENTS = 20
-
-
-def make_ca(dir, name):
-    """A self-signed CA; returns (cert path, key path)."""
-    cert, key = dir / f"{name}.pem", dir / f"{name}.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-days", "2", "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert),
-         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-        check=True, capture_output=True)
-    return cert, key
-
-
-def make_server_cert(dir, ca_cert, ca_key):
-    """A certificate for localhost / 127.0.0.1 signed by the CA."""
-    cert, key, csr = dir / "server.pem", dir / "server.key", dir / "server.csr"
-    ext = dir / "server.ext"
-    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-                   "extendedKeyUsage=serverAuth\n")
-    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(csr)],
-                   check=True, capture_output=True)
-    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
-                    "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert)],
-                   check=True, capture_output=True)
-    return cert, key
 
 
 class Sink(http.server.BaseHTTPRequestHandler):
@@ -79,9 +53,10 @@ class Sink(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def pki(tmp_path):
-    private_ca, private_key = make_ca(tmp_path, "private-ca")
-    other_ca, _ = make_ca(tmp_path, "other-ca")
-    cert, key = make_server_cert(tmp_path, private_ca, private_key)
+    (tmp_path / "private").mkdir()
+    (tmp_path / "other").mkdir()
+    private_ca, cert, key = make_certs(tmp_path / "private", hosts=["localhost"], ca_name="private CA")
+    other_ca, _, _ = make_certs(tmp_path / "other", hosts=["localhost"], ca_name="other CA")
     return {"private_ca": private_ca, "other_ca": other_ca, "cert": cert, "key": key}
 
 
