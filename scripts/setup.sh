@@ -53,3 +53,10 @@ if command -v npm >/dev/null 2>&1; then
   "$PY" "$(dirname "$0")/../tests/e2e/tls_clients.py" bun >/dev/null ||
     echo "setup: cannot install stock Bun from npm; the tests that use it will fail (OISPD_NO_BUN=1 skips the Rust ones)"
 fi
+
+# The rustls test clients (aws-lc-rs and ring providers) the rustls capture
+# tests run, built from tests/fixtures/rustls-client with a cached target dir.
+if command -v cargo >/dev/null 2>&1; then
+  bash "$(dirname "$0")/build-test-clients.sh" ||
+    echo "setup: cannot build the rustls test clients; the rustls capture tests will fail"
+fi
