@@ -1229,6 +1229,55 @@ def write_case6(add, s: Settings, c6: dict) -> None:
         + ", ".join(f"{fmt(r['drain_s']['median'], 1)} s" for _, r in rows) + " (includes the 1 s settle).")
 
 
+def previous_report(path: Path) -> dict:
+    """The '## Case N' sections of the report this run replaces (their lines
+    after the heading, by N) and the command and date that wrote it."""
+    if not path.exists():
+        return {"sections": {}}
+    sections: dict[int, list[str]] = {}
+    current = None
+    head = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"## Case (\d+):", line)
+        if m:
+            current = int(m.group(1))
+            sections[current] = []
+        elif line.startswith("## "):
+            current = None
+        elif current is not None:
+            sections[current].append(line)
+        elif line.startswith("- Command: ") or line.startswith("- Date: ") or line.startswith("- oispd: "):
+            head.setdefault(line.split(":", 1)[0][2:], line.split(": ", 1)[1])
+    for body in sections.values():
+        while body and not body[-1].strip():
+            body.pop()
+    return {"sections": sections, **head}
+
+
+# The report being replaced, read once before it is rewritten (write_report).
+PREVIOUS: dict = {"sections": {}}
+
+
+def carry_over(add, case: int) -> None:
+    """A case not run in this invocation: its section from the report this
+    run replaces, marked as such, or a note that it was not run."""
+    body = PREVIOUS["sections"].get(case)
+    if not body or any("Not run in this invocation" in l for l in body[:3]):
+        add("Not run in this invocation.")
+        return
+    while body and not body[0].strip():
+        body = body[1:]
+    if body[0].startswith("**Carried over"):
+        for line in body:  # carried over before: it names its own run
+            add(line)
+        return
+    add(f"**Carried over, not rerun in this invocation**: from the report of {PREVIOUS.get('Date', 'an earlier run')}, "
+        f"command {PREVIOUS.get('Command', '?')}, oispd {PREVIOUS.get('oispd', '?')}.")
+    add("")
+    for line in body:
+        add(line)
+
+
 def write_case7(add, L: list[str], c7: dict | None) -> None:
     """The defaults section: each compression's table, the issue's verdicts,
     oispd against the build before (when one ran), the profiles."""
@@ -1242,7 +1291,7 @@ def write_case7(add, L: list[str], c7: dict | None) -> None:
         add("")
         return
     if c7 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 7)
         add("")
         return
     connections, inflight = c7["load"]
@@ -1296,6 +1345,8 @@ def write_case7(add, L: list[str], c7: dict | None) -> None:
 
 def write_report(path: Path, s: Settings, argv: list[str], started: float, results: dict, rep: Report,
                  mach: dict, vers: dict, finished: float | None = None) -> None:
+    PREVIOUS.clear()
+    PREVIOUS.update(previous_report(path))
     L: list[str] = []
     add = L.append
     add("# oispd benchmarks")
@@ -1356,7 +1407,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c1 = None
         add("")
     elif c1 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 1)
         add("")
     else:
         for prompt in ("repetitive", "random"):
@@ -1405,7 +1456,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c2 = None
         add("")
     elif c2 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 2)
     elif "missing" in c2:
         add(f"**Not yet measurable**: this oispd build has no {', '.join(c2['missing'])} component "
             "(`oispd components`). The case is scripted (bench/cases/otlp-security.yaml) and runs once it exists.")
@@ -1433,7 +1484,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c3 = None
         add("")
     elif c3 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 3)
     elif "missing" in c3:
         add(f"**Not yet measurable**: missing {', '.join(c3['missing'])}. The case is scripted (bench/cases/otlp-kafka.yaml).")
     else:
@@ -1457,7 +1508,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c4 = None
         add("")
     elif c4 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 4)
     elif "missing" in c4:
         add(f"**Not yet measurable**: this oispd build has no {', '.join(c4['missing'])} component.")
     else:
@@ -1486,7 +1537,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c5 = None
         add("")
     elif c5 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 5)
     elif isinstance(c5, str):
         add(c5)
     else:
@@ -1541,7 +1592,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
     if isinstance(c6, dict) and "failed" in c6:
         add(f"**The harness failed on this case**: `{c6['failed'][:600]}` (logs in the work directory).")
     elif c6 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 6)
     elif isinstance(c6, str):
         add(c6)
     else:
