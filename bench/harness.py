@@ -266,6 +266,7 @@ def placeholders(command: str) -> str:
     command = re.sub(r"--otlp-http-endpoint 127\.0\.0\.1:\d+", "--otlp-http-endpoint 127.0.0.1:HTTP_PORT", command)
     command = re.sub(r"--otlp-exporter-endpoint http://127\.0\.0\.1:\S+", "--otlp-exporter-endpoint http://127.0.0.1:SINK",
                      command)
+    command = re.sub(r"BENCH_SINK_ENDPOINT=127\.0\.0\.1:\S+", "BENCH_SINK_ENDPOINT=127.0.0.1:SINK", command)
     return re.sub(r"(--pid-file|--log-file) \S*/", r"\1 WORKDIR/", command)
 
 
@@ -1247,7 +1248,8 @@ def previous_report(path: Path) -> dict:
         elif current is not None:
             sections[current].append(line)
         elif line.startswith("- Command: ") or line.startswith("- Date: ") or line.startswith("- oispd: "):
-            head.setdefault(line.split(":", 1)[0][2:], line.split(": ", 1)[1])
+            # "Date: 2026-12-04 14:46 UTC, harness wall time ..." -> the date.
+            head.setdefault(line.split(":", 1)[0][2:], line.split(": ", 1)[1].split(", ")[0])
     for body in sections.values():
         while body and not body[-1].strip():
             body.pop()
@@ -1260,11 +1262,17 @@ PREVIOUS: dict = {"sections": {}}
 
 def carry_over(add, case: int) -> None:
     """A case not run in this invocation: its section from the report this
-    run replaces, marked as such, or a note that it was not run."""
+    run replaces, marked as such, or a note that it was not run. `add` is
+    the report's `append`; the lines this section already has (its heading
+    and target) are not repeated from the old section."""
     body = PREVIOUS["sections"].get(case)
     if not body or any("Not run in this invocation" in l for l in body[:3]):
         add("Not run in this invocation.")
         return
+    report = add.__self__
+    heading = max(i for i, l in enumerate(report) if l.startswith("## "))
+    already = {l for l in report[heading + 1:] if l.strip()}
+    body = [l for l in body if not (l.strip() and l in already)]
     while body and not body[0].strip():
         body = body[1:]
     if body[0].startswith("**Carried over"):
@@ -1610,6 +1618,10 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
     add("")
     add(f"Load (per run): `{' '.join(str(a) for a in s.send_args('127.0.0.1:PORT', 'repetitive|random'))}`")
     add("")
+    if isinstance(results.get(7), dict) and "load" in results[7]:
+        connections, inflight = results[7]["load"]
+        add(f"Load in case 7: `{' '.join(str(a) for a in s.send_args('127.0.0.1:PORT', 'repetitive', None, connections, inflight))}`")
+        add("")
     add(f"Sink: `{LOADGEN} sink --listen 127.0.0.1:SINK --control 127.0.0.1:CTL`")
     add("")
     for c in rep.commands:

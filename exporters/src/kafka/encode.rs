@@ -10,8 +10,8 @@
 //! [`crate::otlp::proto`], which computes nested lengths once.
 
 use super::config::Encoding;
-use crate::otlp::proto::MeasuredLogs;
 use crate::oisp_view::{json_records, producer_key, record_json};
+use crate::otlp::proto::MeasuredLogs;
 use oispd_component::Batch;
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
