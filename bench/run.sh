@@ -2,9 +2,12 @@
 # oispd's one-command benchmark (issue #6): builds the release binaries,
 # installs the peers, runs every case and rewrites BENCHMARKS.md.
 #
-#   bash bench/run.sh                 # all cases, 3 runs each (~20 min)
+#   bash bench/run.sh                 # all cases, 3 runs each (~40 min)
 #   bash bench/run.sh --runs 5        # more runs
-#   bash bench/run.sh --cases 1,2     # some cases (BENCHMARKS.md then holds only those)
+#   bash bench/run.sh --cases 1,2     # some cases (the others keep their sections from the
+#                                     # BENCHMARKS.md being replaced, marked as carried over)
+#   bash bench/run.sh --cases 7 --baseline-oispd OLD/oispd
+#                                     # the defaults case, with an earlier build as oispd-before
 #
 #   bash bench/run.sh --committed ... # benchmark HEAD as committed (a `git archive`
 #                                     # snapshot), not the work tree with whatever

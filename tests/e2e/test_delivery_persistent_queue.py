@@ -21,20 +21,30 @@ The kill comes the moment the last export call returns, with no wait: the
 OTLP receiver answers only once the exporter's persistent queue has the
 records on disk, so every record a client was told is accepted survives
 the kill.
+
+A second test kills oispd mid-delivery with `num_consumers: 4` (issue #14):
+a live sink (grpcio, written here) answers the first exports, then holds
+four at once; oispd is killed with those four unanswered. Nothing the sink
+did not answer may be lost: the restarted process delivers every accepted
+record.
 """
 import re
 import signal
 import subprocess
+import threading
 import urllib.request
+from concurrent import futures
 
+import grpc
 import pytest
 from conftest import free_port, rotel_binary, wait_for, wait_port
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 
 MAX_STORAGE_BYTES = 64 * 1024 * 1024
 EXPORTER = "otlp_grpc/sink"
 
 
-def config(grpc_port, admin_port, sink_port, storage, form):
+def config(grpc_port, admin_port, sink_port, storage, form, num_consumers=None):
     """`form` "extension": storage is a file_storage extension, as the
     collector writes it (compaction keys included); "path": a directory
     path, oispd's older reading of the key."""
@@ -45,6 +55,7 @@ def config(grpc_port, admin_port, sink_port, storage, form):
         enabled = "[admin, file_storage/queue]"
     else:
         queue_storage, extension, enabled = storage, "", "[admin]"
+    consumers = f", num_consumers: {num_consumers}" if num_consumers else ""
     return f"""
 receivers:
   otlp:
@@ -55,7 +66,7 @@ exporters:
     endpoint: 127.0.0.1:{sink_port}
     tls: {{insecure: true}}
     timeout: 2s
-    sending_queue: {{storage: {queue_storage}, max_storage_bytes: {MAX_STORAGE_BYTES}}}
+    sending_queue: {{storage: {queue_storage}, max_storage_bytes: {MAX_STORAGE_BYTES}{consumers}}}
     retry_on_failure: {{initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0}}
 extensions:
   admin: {{endpoint: 127.0.0.1:{admin_port}}}
@@ -173,3 +184,99 @@ def test_persistent_queue_survives_sigkill_and_delivers_at_least_once(start_oisp
         rotel.wait(timeout=10)
         out.close()
     assert second.stop() == 0, second.log()
+
+
+class AnsweringThenHoldingSink:
+    """An OTLP/gRPC logs sink (grpcio) that answers the first `answer_first`
+    exports, then holds every later one until `release()`. Only answered
+    exports count as delivered: an export held until its sender was killed
+    was never acknowledged, so its records are not counted."""
+
+    def __init__(self, answer_first: int):
+        self.lock = threading.Lock()
+        self.answer_first = answer_first
+        self.answered = 0
+        self.held = 0
+        self.max_held = 0
+        self.delivered: list[str] = []
+        self.released = threading.Event()
+        self.holding = True
+        sink = self
+
+        class Logs(logs_service_pb2_grpc.LogsServiceServicer):
+            def Export(self, request, context):
+                ids = [a.value.string_value for rl in request.resource_logs for sl in rl.scope_logs
+                       for r in sl.log_records for a in r.attributes if a.key == "e2e.id"]
+                with sink.lock:
+                    hold = sink.holding and sink.answered >= sink.answer_first
+                    if hold:
+                        sink.held += 1
+                        sink.max_held = max(sink.max_held, sink.held)
+                    else:
+                        sink.answered += 1
+                        sink.delivered.extend(ids)
+                if hold:
+                    sink.released.wait(timeout=120)
+                    with sink.lock:
+                        sink.held -= 1
+                    context.abort(grpc.StatusCode.UNAVAILABLE, "held until the sender was gone")
+                return logs_service_pb2.ExportLogsServiceResponse()
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def held_now(self) -> int:
+        with self.lock:
+            return self.held
+
+    def stop_holding(self):
+        """Fails the held exports and answers every later one."""
+        with self.lock:
+            self.holding = False
+        self.released.set()
+
+    def close(self):
+        self.stop_holding()
+        self.server.stop(grace=None)
+
+
+def test_kill_mid_delivery_with_four_consumers_loses_nothing(start_oispd, tmp_path):
+    """Scenario: a persistent queue with `num_consumers: 4` delivers to a
+    live sink that answers the first 10 exports and then holds four at once;
+    oispd is killed with SIGKILL while those four are unanswered, restarted
+    with the same config, sent more records, and the sink answers again.
+    Guarantees: four exports were in flight at once; every record a client
+    was told is accepted reaches the sink, the held ones included (the sink
+    counts only answered exports), none more than twice."""
+    grpc_port, admin_port = free_port(), free_port()
+    sink = AnsweringThenHoldingSink(answer_first=10)
+    storage = tmp_path / "queue"
+    cfg = config(grpc_port, admin_port, sink.port, storage, "path", num_consumers=4)
+    before = [f"id-{i:04d}" for i in range(100)]
+    after = [f"id-{i:04d}" for i in range(100, 130)]
+    try:
+        first = start_oispd(cfg, wait_ports=[grpc_port, admin_port])
+        send(grpc_port, before)
+        wait_for(lambda: sink.held_now() == 4, what="four exports held at the sink")
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(timeout=10)
+        assert sink.max_held == 4
+        answered_before_kill = set(sink.delivered)
+        assert len(answered_before_kill) == 10, sorted(answered_before_kill)
+        sink.stop_holding()
+
+        # The held exports fail; the restarted process finds every record
+        # whose export was not answered on disk and delivers it.
+        second = start_oispd(cfg, wait_ports=[grpc_port, admin_port])
+        send(grpc_port, after)
+
+        want = set(before + after)
+        wait_for(lambda: want <= set(sink.delivered), timeout=60, what="every accepted record at the sink")
+        counts = {i: sink.delivered.count(i) for i in want}
+        assert all(c <= 2 for c in counts.values()), {i: c for i, c in counts.items() if c > 2}
+        assert set(sink.delivered) == want, set(sink.delivered) - want
+        assert second.stop() == 0, second.log()
+    finally:
+        sink.close()

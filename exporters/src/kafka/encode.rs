@@ -7,11 +7,11 @@
 //! here, before anything is sent (`otlp_proto` ones before they are even
 //! encoded). OTLP messages are encoded straight from the borrowed batch,
 //! never from a copy of its resource groups; `otlp_proto` logs through
-//! [`super::proto`], which computes nested lengths once.
+//! [`crate::otlp::proto`], which computes nested lengths once.
 
 use super::config::Encoding;
-use super::proto::MeasuredLogs;
 use crate::oisp_view::{json_records, producer_key, record_json};
+use crate::otlp::proto::MeasuredLogs;
 use oispd_component::Batch;
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;

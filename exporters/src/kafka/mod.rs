@@ -23,7 +23,6 @@
 pub mod config;
 mod context;
 mod encode;
-mod proto;
 
 use async_trait::async_trait;
 use config::{Encoding, KafkaConfig, Target};

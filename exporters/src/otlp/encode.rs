@@ -5,12 +5,15 @@
 //! which is byte-for-byte what encoding `ExportLogsServiceRequest` /
 //! `ExportTraceServiceRequest` gives; the JSON form is the OTLP/JSON
 //! envelope (`{"resourceLogs":[...]}`) that opentelemetry-proto's serde
-//! support writes (camelCase keys, hex ids, int64 as strings).
+//! support writes (camelCase keys, hex ids, int64 as strings). Log groups
+//! are written by [`super::proto`], which computes each nested length once
+//! (prost recomputes it at every enclosing level).
 
+use super::proto::MeasuredLogs;
 use oispd_component::Batch;
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
-use prost::encoding::message;
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, message, WireType};
 use serde::Serialize;
 
 /// Field number of `resource_logs` / `resource_spans` in the requests.
@@ -20,13 +23,16 @@ const RESOURCE_FIELD: u32 = 1;
 pub fn request_proto(batch: &Batch) -> Vec<u8> {
     match batch {
         Batch::Logs(groups) => {
-            let len: usize = groups
+            let measured: Vec<MeasuredLogs<'_>> = groups.iter().map(MeasuredLogs::new).collect();
+            let len: usize = measured
                 .iter()
-                .map(|g| message::encoded_len(RESOURCE_FIELD, g))
+                .map(|m| key_len(RESOURCE_FIELD) + encoded_len_varint(m.len() as u64) + m.len())
                 .sum();
             let mut buf = Vec::with_capacity(len);
-            for g in groups {
-                message::encode(RESOURCE_FIELD, g, &mut buf);
+            for m in &measured {
+                encode_key(RESOURCE_FIELD, WireType::LengthDelimited, &mut buf);
+                encode_varint(m.len() as u64, &mut buf);
+                m.write(&mut buf);
             }
             buf
         }

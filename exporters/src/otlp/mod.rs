@@ -10,6 +10,7 @@
 pub mod encode;
 pub mod grpc;
 pub mod http;
+pub(crate) mod proto;
 
 use crate::helper::log_limit::{LogLimiter, WARN_INTERVAL};
 use oispd_component::telemetry::ExporterHealth;

@@ -83,13 +83,20 @@ const MAX_KEY_LEN: usize = 64;
 
 /// True when values under `key` are credentials.
 pub fn is_sensitive_key(key: &str) -> bool {
-    let last = key.rsplit('.').next().unwrap_or(key);
+    // A byte scan, not `rsplit('.')`: keys are short, and this runs for
+    // every key of every record (the char searcher's set-up cost more than
+    // the search).
+    let bytes = key.as_bytes();
+    let last = match bytes.iter().rposition(|&b| b == b'.') {
+        Some(dot) => &bytes[dot + 1..],
+        None => bytes,
+    };
     if last.len() > MAX_KEY_LEN {
         return false;
     }
     let mut norm = [0u8; MAX_KEY_LEN];
     let mut n = 0;
-    for b in last.bytes() {
+    for &b in last {
         if b == b'-' || b == b'_' {
             continue;
         }

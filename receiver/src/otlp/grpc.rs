@@ -97,9 +97,14 @@ impl<Req: Message + Default> Decoder for RequestDecoder<Req> {
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Req>, Status> {
         // The message is one contiguous buffer in tonic; copy it if not.
+        // prost decodes from the slice, not through `DecodeBuf`: a slice's
+        // `Buf` is a pointer bump per read, `DecodeBuf`'s goes through the
+        // `BytesMut` behind it.
         if src.chunk().len() == src.remaining() {
             budget::check(self.request, true, src.chunk(), self.budget)?;
-            decode_message(src)
+            let decoded = decode_message(src.chunk());
+            src.advance(src.remaining());
+            decoded
         } else {
             let all = src.copy_to_bytes(src.remaining());
             budget::check(self.request, true, &all, self.budget)?;

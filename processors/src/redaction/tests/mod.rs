@@ -708,6 +708,8 @@ fn sensitive_key_names() {
         "http.request.header.cookie",
         "client_secret",
         "AWS_SECRET_ACCESS_KEY",
+        "a.b.Proxy-Authorization",
+        ".password",
     ] {
         assert!(walk::is_sensitive_key(k), "{k}");
     }
@@ -718,6 +720,9 @@ fn sensitive_key_names() {
         "content_hash",
         "tokens",
         "authority",
+        "password.hint",
+        "secret.",
+        "",
     ] {
         assert!(!walk::is_sensitive_key(k), "{k}");
     }

@@ -5,9 +5,11 @@
 //! computes that length by walking the message every time it writes one, so
 //! a value nested d messages deep is walked d times. OISP events travel as
 //! log bodies nested six to ten messages deep (a kvlist per JSON object), so
-//! those walks were most of the kafka exporter's encoding time. This encoder
+//! those walks were most of the exporters' encoding time. This encoder
 //! walks a resource group once to record the lengths, in the order the
-//! writer needs them, then writes the group in one more walk.
+//! writer needs them, then writes the group in one more walk. The OTLP
+//! exporters' and the file exporter's requests ([`super::encode`]) and the
+//! kafka exporter's `otlp_proto` messages go through it.
 //!
 //! The bytes are prost's (fields in tag order, proto3 defaults left out).
 //! Resources and scopes, which are shallow, go through prost. Every struct
