@@ -42,6 +42,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use oispd_component::privileges::RequiredCapability;
 use oispd_component::telemetry::{MemoryPressure, ReceiverMetrics};
 use oispd_component::{
     parse_config, Batch, BuildContext, ComponentError, ComponentInfo, ConfigError, Output,
@@ -87,6 +88,10 @@ impl ReceiverFactory for EbpfFactory {
 
     fn validate(&self, config: &Value) -> Result<(), Vec<ConfigError>> {
         parse_config::<EbpfReceiverConfig>(config).map(|_| ())
+    }
+
+    fn capabilities(&self) -> &'static [RequiredCapability] {
+        &crate::ebpf::REQUIRED_CAPABILITIES
     }
 
     fn create(
