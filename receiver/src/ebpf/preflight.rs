@@ -31,7 +31,7 @@ pub const CAPABILITIES: [RequiredCapability; 3] = [
     },
     RequiredCapability {
         capability: Capability::CAP_SYS_PTRACE,
-        needed_for: "reading other users' /proc/PID/maps, exe and root to find their TLS libraries",
+        needed_for: "opening other users' /proc/PID/exe and /proc/PID/root to find and read their TLS libraries",
     },
     RequiredCapability {
         capability: Capability::CAP_DAC_READ_SEARCH,
