@@ -4,7 +4,8 @@
 # and tracefs for the eBPF receiver. Safe to run again: it skips what is there.
 set -euo pipefail
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool build-essential pkg-config libssl-dev zlib1g-dev openssl curl nodejs jq chromium time)
+# systemd: systemd-analyze verifies the Debian package's unit (test_package.py).
+APT_PACKAGES=(clang llvm libbpf-dev bpftool build-essential pkg-config libssl-dev zlib1g-dev openssl curl nodejs jq chromium time systemd)
 PIP_PACKAGES=(
   pytest
   jsonschema

@@ -116,7 +116,7 @@ mod tests {
             msg.starts_with("ebpf receiver lacks CAP_SYS_ADMIN (attaching uprobes"),
             "{msg}"
         );
-        assert!(msg.contains(", CAP_SYS_PTRACE (reading"), "{msg}");
+        assert!(msg.contains(", CAP_SYS_PTRACE (opening"), "{msg}");
         assert!(msg.contains(", CAP_DAC_READ_SEARCH (reading"), "{msg}");
         assert!(msg.contains("docs/security.md"), "{msg}");
         assert!(!msg.contains('\n'), "{msg}");
