@@ -148,12 +148,22 @@ mod tests {
         for c in ["agent", "sidecar"] {
             fs::create_dir_all(pods.join(format!("ai-team_agent-7d9f_{UID}")).join(c)).unwrap();
         }
-        fs::create_dir_all(pods.join("kube-system_coredns-1_11111111-2222-3333-4444-555555555555/coredns"))
-            .unwrap();
+        fs::create_dir_all(
+            pods.join("kube-system_coredns-1_11111111-2222-3333-4444-555555555555/coredns"),
+        )
+        .unwrap();
         let containers = dir.path().join("containers");
         fs::create_dir_all(&containers).unwrap();
-        fs::write(containers.join(format!("agent-7d9f_ai-team_agent-{CID}.log")), "").unwrap();
-        fs::write(containers.join(format!("agent-7d9f_ai-team_sidecar-{OTHER_CID}.log")), "").unwrap();
+        fs::write(
+            containers.join(format!("agent-7d9f_ai-team_agent-{CID}.log")),
+            "",
+        )
+        .unwrap();
+        fs::write(
+            containers.join(format!("agent-7d9f_ai-team_sidecar-{OTHER_CID}.log")),
+            "",
+        )
+        .unwrap();
         dir
     }
 

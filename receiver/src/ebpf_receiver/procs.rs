@@ -302,7 +302,11 @@ fn pod_uid_in(segment: &str) -> Option<String> {
 /// The production table (`/proc`, `/etc/passwd`, the kubelet's logs
 /// under `kubelet_log_dir`).
 pub(crate) fn system_table(kubelet_log_dir: &Path) -> ProcTable {
-    ProcTable::new(Path::new("/proc"), Path::new("/etc/passwd"), kubelet_log_dir)
+    ProcTable::new(
+        Path::new("/proc"),
+        Path::new("/etc/passwd"),
+        kubelet_log_dir,
+    )
 }
 
 #[cfg(test)]
@@ -344,7 +348,11 @@ mod tests {
             42,
             &format!("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{pod}.slice/cri-containerd-{CID}.scope\n"),
         );
-        let mut t = ProcTable::new(dir.path().join("proc"), dir.path().join("passwd"), dir.path());
+        let mut t = ProcTable::new(
+            dir.path().join("proc"),
+            dir.path().join("passwd"),
+            dir.path(),
+        );
         t.observe(42);
         let p = t.lookup(42).unwrap();
         assert_eq!(p.ppid, Some(77));
@@ -364,7 +372,11 @@ mod tests {
     fn exec_fork_and_exit_keep_the_table_current() {
         let dir = tempfile::tempdir().unwrap();
         fake_proc(dir.path(), 1, "0::/\n");
-        let mut t = ProcTable::new(dir.path().join("proc"), dir.path().join("passwd"), dir.path());
+        let mut t = ProcTable::new(
+            dir.path().join("proc"),
+            dir.path().join("passwd"),
+            dir.path(),
+        );
         t.exec(&ExecFacts {
             pid: 500,
             ppid: 1,
