@@ -37,6 +37,7 @@ pub fn drop_unneeded(config: &Config, registry: &Registry) -> Result<Dropped, Pr
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::config::{expand::ProcessEnv, load_texts};
