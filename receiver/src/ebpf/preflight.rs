@@ -35,7 +35,7 @@ pub const CAPABILITIES: [RequiredCapability; 3] = [
     },
     RequiredCapability {
         capability: Capability::CAP_DAC_READ_SEARCH,
-        needed_for: "reading tracepoint ids in tracefs (mode 0700) and libraries under /proc/PID/root",
+        needed_for: "reading tracepoint ids in tracefs, which is mode 0700 root",
     },
 ];
 
