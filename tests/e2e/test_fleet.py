@@ -143,16 +143,19 @@ def test_node_to_gateway_and_kafka_loses_nothing_across_a_gateway_outage(oispd_b
             wait_for(lambda: expected <= set(event_ids_in(loki)), timeout=120, what="every event behind the gateway")
         except TimeoutError:
             pytest.fail(f"missing behind the gateway: {expected - set(event_ids_in(loki))}\n{node.log()[-3000:]}")
+        # Events written after `expected` was read (a process exit) may follow.
         ids = event_ids_in(loki)
         assert len(ids) == len(set(ids)), "an event arrived twice behind the gateway"
-        assert set(ids) == expected
+        assert set(ids) <= local_ids(), "behind the gateway, events the node never wrote"
         hostname = socket.gethostname()
         assert loki.output().count(f"host.name: Str({hostname})") >= 1
 
         records = consume(broker.bootstrap, TOPIC, done=lambda recs: {
             json.loads(r.value)["event_id"] for r in recs} >= expected, timeout=60)
         on_topic = [json.loads(r.value) for r in records]
-        assert sorted(e["event_id"] for e in on_topic) == sorted(expected), "each event once on the topic"
+        topic_ids = [e["event_id"] for e in on_topic]
+        assert len(topic_ids) == len(set(topic_ids)), "an event twice on the topic"
+        assert expected <= set(topic_ids) <= local_ids()
         assert all(e["host"]["hostname"] == hostname for e in on_topic)
         assert all(r.key.decode().startswith(hostname) for r in records)
         assert OPENAI_KEY not in loki.output() and OPENAI_KEY not in events_path.read_text()
