@@ -188,6 +188,7 @@ fn run(paths: &[PathBuf], shutdown_timeout: Duration, state_dir: Option<&Path>) 
     match least_privilege::drop_unneeded(&config, &registry) {
         Ok(dropped) if !dropped.permitted.is_empty() => tracing::info!(
             dropped = ?dropped.permitted,
+            dropped_from_bounding_set = dropped.bounding.len(),
             kept = ?least_privilege::needed(&config, &registry),
             "dropped the capabilities no configured receiver needs"
         ),

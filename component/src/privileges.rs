@@ -150,6 +150,44 @@ mod tests {
         );
     }
 
+    /// Scenario: a thread of its own (capability sets are per thread) keeps
+    /// only CAP_SYS_PTRACE of whatever it holds (everything as root,
+    /// nothing as an unprivileged user).
+    /// Guarantees: its permitted and effective sets end within the kept
+    /// one, nothing inheritable or ambient is left, and a thread that could
+    /// (CAP_SETPCAP) has dropped the rest from its bounding set too.
+    #[test]
+    fn keep_only_leaves_nothing_else_in_any_set() {
+        let (before, after) = std::thread::spawn(|| {
+            let before = caps::read(None, CapSet::Effective).unwrap();
+            let keep: CapsHashSet = [Capability::CAP_SYS_PTRACE].into_iter().collect();
+            let dropped = keep_only(&keep).unwrap();
+            let read = |set| caps::read(None, set).unwrap();
+            let after = [
+                read(CapSet::Permitted),
+                read(CapSet::Effective),
+                read(CapSet::Inheritable),
+                read(CapSet::Ambient),
+                read(CapSet::Bounding),
+            ];
+            assert!(!dropped.permitted.contains(&Capability::CAP_SYS_PTRACE));
+            (before, after)
+        })
+        .join()
+        .unwrap();
+        let [permitted, effective, inheritable, ambient, bounding] = after;
+        assert!(permitted.iter().all(|c| *c == Capability::CAP_SYS_PTRACE));
+        assert!(effective.iter().all(|c| *c == Capability::CAP_SYS_PTRACE));
+        assert!(inheritable.is_empty() && ambient.is_empty());
+        if before.contains(&Capability::CAP_SETPCAP) {
+            assert_eq!(
+                bounding.into_iter().collect::<Vec<_>>(),
+                vec![Capability::CAP_SYS_PTRACE]
+            );
+            assert!(effective.contains(&Capability::CAP_SYS_PTRACE));
+        }
+    }
+
     /// Scenario: nothing required (an OTLP-only pipeline), nothing held.
     /// Guarantees: nothing is missing.
     #[test]
