@@ -68,9 +68,10 @@ pub struct Dropped {
 
 /// Drops every capability not in `keep` from this process (all threads
 /// created afterwards inherit the result): first from the bounding set
-/// while `CAP_SETPCAP` still allows it, then the ambient set entirely, then
-/// the inheritable, effective and permitted sets. Capabilities in `keep`
-/// that the process does not hold stay absent: nothing is ever raised.
+/// while `CAP_SETPCAP` still allows it, then the ambient and inheritable
+/// sets entirely (oispd starts no program that would inherit them), then
+/// the effective and permitted sets. Capabilities in `keep` that the
+/// process does not hold stay absent: nothing is ever raised.
 ///
 /// Threads that already exist keep their own sets: call this before the
 /// async runtime starts its workers, or from every thread.
@@ -97,14 +98,18 @@ pub fn keep_only(keep: &CapsHashSet) -> Result<Dropped, PrivilegeError> {
             dropped.bounding.push(cap);
         }
     }
-    caps::clear(None, CapSet::Ambient).map_err(|e| PrivilegeError {
-        step: "clearing the ambient set",
-        detail: e.to_string(),
-    })?;
+    for (set, step) in [
+        (CapSet::Ambient, "clearing the ambient set"),
+        (CapSet::Inheritable, "clearing the inheritable set"),
+    ] {
+        caps::clear(None, set).map_err(|e| PrivilegeError {
+            step,
+            detail: e.to_string(),
+        })?;
+    }
     let kept: CapsHashSet = permitted.intersection(keep).copied().collect();
     // The effective set must stay within the permitted one at each step.
     for (set, step) in [
-        (CapSet::Inheritable, "setting the inheritable set"),
         (CapSet::Effective, "setting the effective set"),
         (CapSet::Permitted, "setting the permitted set"),
     ] {
