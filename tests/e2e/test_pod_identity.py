@@ -29,10 +29,13 @@ from fake_provider import provider_env  # noqa: F401  (fixture)
 
 OPENAI_KEY = "sk-proj-PODIDENT" + "z1X2c3V4b5N6m7A8s9D0" * 3
 CLIENT = f"""
+import sys
 import openai
 c = openai.OpenAI(api_key={OPENAI_KEY!r})
 r = c.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "Say hello"}}])
 assert r.choices[0].message.content == "Hello from the fake", r
+print("called", flush=True)
+sys.stdin.readline()  # stays in the pod until the test has read its events
 """
 NAMESPACE, POD, CONTAINER, SIDECAR = "ai-team", "agent-7d9f8c-x2k4q", "agent", "sidecar"
 
@@ -81,14 +84,15 @@ exporters:
 service: {{pipelines: {{logs: {{receivers: [ebpf], exporters: [file, file/otlp]}}}}}}
 """
     o = Oispd(oispd_bin, config, tmp_path)
+    client = None
     try:
         wait_for(lambda: "oispd is running" in o.log() or o.proc.poll() is not None, timeout=120, what="oispd")
         assert o.proc.poll() is None, o.log()
-        # The shell joins the pod's cgroup, then becomes the client.
-        client = subprocess.run(
+        # The shell joins the pod's cgroup, then becomes the client, which
+        # lives until its events are read (its /proc entry is what names it).
+        client = subprocess.Popen(
             ["sh", "-c", f'echo $$ > {pod["cgroup"]}/cgroup.procs && exec "$0" -c "$1"', sys.executable, CLIENT],
-            env=provider_env["env"], capture_output=True, text=True, timeout=90)
-        assert client.returncode == 0, client.stderr
+            env=provider_env["env"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
         def calls():
             events = read_jsonl(events_path) if events_path.exists() else []
@@ -98,7 +102,10 @@ service: {{pipelines: {{logs: {{receivers: [ebpf], exporters: [file, file/otlp]}
         try:
             events = wait_for(calls, timeout=60, what="the pod's captured call")
         except TimeoutError:
-            pytest.fail(f"no event of the pod; oispd log:\n{o.log()[-4000:]}")
+            client.kill()
+            pytest.fail(f"no event of the pod; client: {client.communicate()}; oispd log:\n{o.log()[-4000:]}")
+        out, err = client.communicate("\n", timeout=60)
+        assert client.returncode == 0 and out == "called\n", err
         for e in events:
             assert e["host"]["k8s"] == {"namespace": NAMESPACE, "pod_name": POD, "pod_uid": pod["uid"],
                                         "container_name": CONTAINER}, e["host"]
@@ -118,6 +125,9 @@ service: {{pipelines: {{logs: {{receivers: [ebpf], exporters: [file, file/otlp]}
         assert attrs["k8s.pod.name"] == POD
         assert attrs["k8s.container.name"] == CONTAINER
     finally:
+        if client is not None and client.poll() is None:
+            client.kill()
+            client.wait()
         code = o.stop()
     assert code == 0, o.log()
     assert OPENAI_KEY not in events_path.read_text()
