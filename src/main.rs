@@ -7,7 +7,7 @@ mod state;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use oispd::{config, pipeline, registry};
+use oispd::{config, least_privilege, pipeline, registry};
 use oispd_component::{RedactionKey, Telemetry};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -184,6 +184,19 @@ fn run(paths: &[PathBuf], shutdown_timeout: Duration, state_dir: Option<&Path>) 
     }
     if paths.is_empty() {
         tracing::info!("no --config given: running the embedded default config");
+    }
+    match least_privilege::drop_unneeded(&config, &registry) {
+        Ok(dropped) if !dropped.permitted.is_empty() => tracing::info!(
+            dropped = ?dropped.permitted,
+            dropped_from_bounding_set = dropped.bounding.len(),
+            kept = ?least_privilege::needed(&config, &registry),
+            "dropped the capabilities no configured receiver needs"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("Error: cannot drop unneeded capabilities: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     let is_root = rustix::process::geteuid().is_root();
     let dir = state::state_dir(state_dir, &|name| std::env::var_os(name), is_root);

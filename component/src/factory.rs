@@ -215,6 +215,11 @@ pub trait ReceiverFactory: Send + Sync {
         ctx: &BuildContext,
         config: &Value,
     ) -> Result<Box<dyn Receiver>, ComponentError>;
+    /// The Linux capabilities a running instance needs (kept when oispd
+    /// drops the rest after start-up); none unless the receiver says so.
+    fn capabilities(&self) -> &'static [crate::privileges::RequiredCapability] {
+        &[]
+    }
 }
 
 /// Builds processors of one type (one instance per pipeline).

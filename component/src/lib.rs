@@ -18,6 +18,7 @@ pub mod exporter;
 pub mod factory;
 pub mod id;
 pub mod private_fs;
+pub mod privileges;
 pub mod redaction_key;
 pub mod sanitize;
 pub mod telemetry;

@@ -347,6 +347,8 @@ pub mod resource {
     pub const K8S_POD_NAME: &str = "k8s.pod.name";
     /// Kubernetes pod UID.
     pub const K8S_POD_UID: &str = "k8s.pod.uid";
+    /// Kubernetes container name (the name in the pod spec).
+    pub const K8S_CONTAINER_NAME: &str = "k8s.container.name";
     /// Kubernetes node name.
     pub const K8S_NODE_NAME: &str = "k8s.node.name";
     /// Kubernetes deployment name.

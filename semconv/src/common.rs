@@ -109,6 +109,10 @@ pub struct K8s {
     /// Pod UID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_uid: Option<String>,
+    /// The container's name in the pod spec (OTel `k8s.container.name`;
+    /// an oispd addition to OISP's `k8s` object, which allows extra keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
     /// Node name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,

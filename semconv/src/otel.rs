@@ -155,6 +155,7 @@ pub fn event_resource(event: &OispEvent) -> Resource {
             a.str(res::K8S_NAMESPACE_NAME, k.namespace.as_deref());
             a.str(res::K8S_POD_NAME, k.pod_name.as_deref());
             a.str(res::K8S_POD_UID, k.pod_uid.as_deref());
+            a.str(res::K8S_CONTAINER_NAME, k.container_name.as_deref());
             a.str(res::K8S_NODE_NAME, k.node_name.as_deref());
             a.str(res::K8S_DEPLOYMENT_NAME, k.deployment.as_deref());
         }
@@ -499,6 +500,12 @@ mod tests {
         assert_eq!(attr(&k, "k8s.pod.name"), json!("chatbot-7b8c9d0e-abc12"));
         assert_eq!(attr(&k, "k8s.namespace.name"), json!("ai-services"));
         assert_eq!(attr(&k, "container.id"), json!("abc123def456"));
+        let mut named = example("ai-request-redacted.json");
+        if let Some(k8s) = named.host.as_mut().and_then(|h| h.k8s.as_mut()) {
+            k8s.container_name = Some("chatbot".into());
+        }
+        let k = event_resource(&named).attributes;
+        assert_eq!(attr(&k, "k8s.container.name"), json!("chatbot"));
     }
 
     /// Scenario: three events, two of them from the same process.

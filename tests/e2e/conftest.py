@@ -70,14 +70,14 @@ def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
 class Oispd:
     """A running oispd process with its config and logs."""
 
-    def __init__(self, binary: str, config: str, workdir: pathlib.Path, extra_args=(), env=None):
+    def __init__(self, binary: str, config: str, workdir: pathlib.Path, extra_args=(), env=None, prefix=()):
         self.workdir = workdir
         self.config_path = workdir / "oispd.yaml"
         self.config_path.write_text(config)
         self.log_path = workdir / "oispd.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [binary, "--config", str(self.config_path), *extra_args],
+            [*prefix, binary, "--config", str(self.config_path), *extra_args],
             cwd=workdir,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -682,7 +682,7 @@ def check_startup_errors(start):
 
     code, errors, err = start("{}", prefix=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
     assert code != 0 and len(errors) == 1, err
-    assert "ebpf receiver needs root" in errors[0], errors
+    assert errors[0].startswith("Error: receivers::ebpf: ebpf receiver lacks CAP_SYS_ADMIN"), errors
 
     code, errors, err = start("{providers: {catalog: /nonexistent/models.json}}")
     assert code != 0 and len(errors) == 1, err

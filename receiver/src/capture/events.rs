@@ -170,9 +170,8 @@ pub(crate) fn build(
                 let h = host.get_or_insert_with(Host::default);
                 h.container.get_or_insert_with(Container::default).id = Some(id.clone());
             }
-            if let Some(uid) = &p.pod_uid {
-                let h = host.get_or_insert_with(Host::default);
-                h.k8s.get_or_insert_with(Default::default).pod_uid = Some(uid.clone());
+            if p.pod_uid.is_some() {
+                p.fill_k8s(&mut host.get_or_insert_with(Host::default).k8s);
             }
         }
         None => {

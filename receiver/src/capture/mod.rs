@@ -44,7 +44,7 @@ mod ws_calls;
 pub use config::DecoderConfig;
 pub use decoder::CaptureDecoder;
 pub use events::{ATTR_CAPTURE_SIDE, ATTR_PROTOCOL_VERSION, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT};
-pub use process::{NoProcessLookup, ProcInfo, ProcessLookup};
+pub use process::{NoProcessLookup, PodIdentity, ProcInfo, ProcessLookup};
 pub use stats::DecoderStats;
 pub use stream::Side;
 

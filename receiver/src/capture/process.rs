@@ -2,7 +2,7 @@
 //! and the lookup through which the capture source provides it (from
 //! `/proc`, from exec tracepoints, or from a table in tests).
 
-use oispd_semconv::common::{Actor, ProcessInfo};
+use oispd_semconv::common::{Actor, K8s, ProcessInfo};
 
 /// Facts about one process.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,6 +25,19 @@ pub struct ProcInfo {
     pub container_id: Option<String>,
     /// Kubernetes pod UID from the cgroup path.
     pub pod_uid: Option<String>,
+    /// Namespace, pod and container names of that pod, found on the node.
+    pub pod: Option<PodIdentity>,
+}
+
+/// Who a process is in Kubernetes terms, found on the node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodIdentity {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub pod_name: String,
+    /// The name of the process's container in the pod spec, when known.
+    pub container_name: Option<String>,
 }
 
 impl ProcInfo {
@@ -39,6 +52,21 @@ impl ProcInfo {
             thread_id: Some(tid),
             container_id: self.container_id.clone(),
             ..ProcessInfo::default()
+        }
+    }
+
+    /// Adds the pod UID and names to a host's Kubernetes context (nothing
+    /// for a process outside a pod).
+    pub fn fill_k8s(&self, k8s: &mut Option<K8s>) {
+        let Some(uid) = &self.pod_uid else {
+            return;
+        };
+        let k = k8s.get_or_insert_with(K8s::default);
+        k.pod_uid = Some(uid.clone());
+        if let Some(pod) = &self.pod {
+            k.namespace = Some(pod.namespace.clone());
+            k.pod_name = Some(pod.pod_name.clone());
+            k.container_name.clone_from(&pod.container_name);
         }
     }
 

@@ -9,14 +9,14 @@ pub enum CaptureError {
     /// The configuration is invalid.
     #[error("invalid ebpf receiver configuration: {0}")]
     Config(String),
-    /// The process lacks the capabilities to load eBPF programs.
+    /// The process lacks capabilities the capture needs.
     #[error(
-        "ebpf receiver needs root or CAP_BPF+CAP_PERFMON (and CAP_SYS_PTRACE to read other processes' maps): \
-         run oispd as root ({detail})"
+        "ebpf receiver lacks {missing}: run oispd as root or grant it the capabilities \
+         listed in docs/security.md"
     )]
-    NotPrivileged {
-        /// What was found.
-        detail: String,
+    MissingCapabilities {
+        /// Each missing capability with what it is needed for.
+        missing: String,
     },
     /// The kernel has no BTF, so CO-RE relocations cannot be resolved.
     #[error(

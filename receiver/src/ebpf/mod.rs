@@ -55,6 +55,7 @@ use tokio::io::Interest;
 pub use activity::{Protocol, RawActivity};
 pub use config::{ActivityMode, EbpfCaptureConfig, ProcessMatch};
 pub use error::CaptureError;
+pub use preflight::CAPABILITIES as REQUIRED_CAPABILITIES;
 
 use crate::capture::TlsChunk;
 use conns::Conns;

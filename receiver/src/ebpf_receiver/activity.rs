@@ -355,9 +355,7 @@ pub(crate) fn enrich(ev: &mut OispEvent, pid: u32, tid: u32, info: Option<&ProcI
             if let Some(id) = &p.container_id {
                 host.container.get_or_insert_with(Container::default).id = Some(id.clone());
             }
-            if let Some(uid) = &p.pod_uid {
-                host.k8s.get_or_insert_with(Default::default).pod_uid = Some(uid.clone());
-            }
+            p.fill_k8s(&mut host.k8s);
         }
         None => {
             ev.actor = None;
@@ -504,6 +502,7 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::capture::PodIdentity;
     use serde_json::json;
 
     fn data(a: &RawActivity) -> serde_json::Value {
@@ -782,6 +781,11 @@ mod tests {
             user: Some("alice".into()),
             container_id: Some("c".repeat(64)),
             pod_uid: Some("p".into()),
+            pod: Some(PodIdentity {
+                namespace: "ai-team".into(),
+                pod_name: "agent-7d9f".into(),
+                container_name: Some("agent".into()),
+            }),
             ..Default::default()
         };
         let mut ev = activity_event(
@@ -801,7 +805,11 @@ mod tests {
         assert_eq!(v["actor"], json!({"uid": 1000, "user": "alice"}));
         assert_eq!(v["host"]["hostname"], "h");
         assert_eq!(v["host"]["container"]["id"], "c".repeat(64));
-        assert_eq!(v["host"]["k8s"]["pod_uid"], "p");
+        assert_eq!(
+            v["host"]["k8s"],
+            json!({"namespace": "ai-team", "pod_name": "agent-7d9f", "pod_uid": "p",
+                   "container_name": "agent"})
+        );
         enrich(&mut ev, 9, 10, None, &host);
         let v = serde_json::to_value(&ev).unwrap();
         assert_eq!(v["process"], json!({"pid": 9, "thread_id": 10}));

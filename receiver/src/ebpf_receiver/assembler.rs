@@ -346,7 +346,11 @@ mod tests {
             },
             ProviderCatalog::builtin(),
         );
-        let procs = ProcTable::new(dir.path().join("proc"), dir.path().join("passwd"));
+        let procs = ProcTable::new(
+            dir.path().join("proc"),
+            dir.path().join("passwd"),
+            dir.path(),
+        );
         let host = Host {
             hostname: Some("test-host".into()),
             ..Host::default()

@@ -37,6 +37,9 @@ use crate::ebpf::{ActivityMode, EbpfCaptureConfig, ProcessMatch};
 
 /// Default time a process's activity is kept while it is not (yet) known as an agent.
 pub const DEFAULT_AGENT_LOOKBACK: Duration = Duration::from_secs(60);
+
+/// Where the kubelet keeps its `pods/` and `containers/` log directories.
+pub const DEFAULT_KUBELET_LOG_DIR: &str = "/var/log";
 /// Default number of events per batch pushed into pipelines: enough to
 /// amortise a batch's hand-offs, small enough that the batches in flight
 /// after a burst (pipeline channels, exporter queues) stay a few MB.
@@ -121,6 +124,11 @@ pub struct EbpfReceiverConfig {
     pub idle_timeout: Duration,
     /// Tool calls remembered per process until their result is seen (default 256).
     pub max_pending_tool_calls: usize,
+    /// The directory holding the kubelet's `pods/` and `containers/` log
+    /// directories, whose names give the namespace, pod and container of a
+    /// process in a pod (default `/var/log`; the host's `/var/log` in a
+    /// DaemonSet).
+    pub kubelet_log_dir: PathBuf,
     /// Provider detection.
     pub providers: ProvidersConfig,
     /// Batching into the pipelines.
@@ -147,6 +155,7 @@ impl Default for EbpfReceiverConfig {
             max_total_bytes: decoder.max_total_bytes,
             idle_timeout: Duration::from_nanos(decoder.idle_timeout_ns),
             max_pending_tool_calls: decoder.max_pending_tool_calls,
+            kubelet_log_dir: PathBuf::from(DEFAULT_KUBELET_LOG_DIR),
             providers: ProvidersConfig::default(),
             batch: BatchConfig::default(),
         }

@@ -7,7 +7,9 @@
 //! or none: `activity`) becomes `process.*`, `network.*` and `file.*`
 //! (`file.open`, `file.read`, `file.write`, `file.delete`, `file.rename`)
 //! events; every event carries the host, the process (pid, ppid, exe,
-//! name, cmdline), its user, and its container and pod. With a `traces`
+//! name, cmdline), its user, and its container and pod (UID from the
+//! cgroup; namespace, pod and container names from the kubelet's log
+//! directories, `kubelet_log_dir`). With a `traces`
 //! pipeline, each call also yields a GenAI client span.
 //!
 //! Back-pressure: events are batched briefly (`batch`) and pushed with
@@ -22,7 +24,7 @@
 //! Module map: [`config`] (settings), `assembler` (records to events),
 //! `activity` (activity events and enrichment), `reads` (a file's reads
 //! merged into one `file.read`), `agents` (agent marks and held activity),
-//! `procs` (process table), `host` (host facts), `spans` (request/response
+//! `procs` (process table), `pods` (pod names on the node), `host` (host facts), `spans` (request/response
 //! pairing), [`metrics`] (loss accounting), `probe_report` (binaries
 //! probed and binaries doing TLS that cannot be hooked: the
 //! `oispd_ebpf_tls_unhooked_binaries` metric and the `/api/health` entry).
@@ -33,6 +35,7 @@ mod assembler;
 pub mod config;
 mod host;
 pub mod metrics;
+mod pods;
 mod probe_report;
 mod procs;
 mod reads;
@@ -42,6 +45,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use oispd_component::privileges::RequiredCapability;
 use oispd_component::telemetry::{MemoryPressure, ReceiverMetrics};
 use oispd_component::{
     parse_config, Batch, BuildContext, ComponentError, ComponentInfo, ConfigError, Output,
@@ -87,6 +91,10 @@ impl ReceiverFactory for EbpfFactory {
 
     fn validate(&self, config: &Value) -> Result<(), Vec<ConfigError>> {
         parse_config::<EbpfReceiverConfig>(config).map(|_| ())
+    }
+
+    fn capabilities(&self) -> &'static [RequiredCapability] {
+        &crate::ebpf::REQUIRED_CAPABILITIES
     }
 
     fn create(
@@ -164,7 +172,7 @@ impl Receiver for EbpfReceiver {
         let this = *self;
         let assembler = Assembler::new(
             CaptureDecoder::new(decoder_config, this.catalog),
-            procs::system_table(),
+            procs::system_table(&this.config.kubelet_log_dir),
             Agents::new(this.config.agent_lookback),
             this.config.activity,
             host,

@@ -7,11 +7,14 @@
 //! short-lived process no longer has in `/proc`), copied from the parent
 //! when a process forks, and forgotten when it exits. Container and pod
 //! come from `/proc/PID/cgroup` (Docker, containerd, CRI-O, Podman and the
-//! kubelet's `kubepods` slices, with both cgroup drivers).
+//! kubelet's `kubepods` slices, with both cgroup drivers); the pod's
+//! namespace, pod and container names from the kubelet's log directories
+//! (`pods`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::pods::PodLogs;
 use crate::capture::{ProcInfo, ProcessLookup};
 
 /// Entries kept at most; past it the table starts over (it only happens
@@ -44,16 +47,23 @@ pub(crate) struct ProcTable {
     passwd: PathBuf,
     entries: HashMap<u32, ProcInfo>,
     users: HashMap<u32, Option<String>>,
+    pods: PodLogs,
 }
 
 impl ProcTable {
-    /// A table reading `proc_root` (`/proc`) and `passwd` (`/etc/passwd`).
-    pub(crate) fn new(proc_root: impl Into<PathBuf>, passwd: impl Into<PathBuf>) -> ProcTable {
+    /// A table reading `proc_root` (`/proc`), `passwd` (`/etc/passwd`)
+    /// and the kubelet's log directories under `kubelet_log_dir` (`/var/log`).
+    pub(crate) fn new(
+        proc_root: impl Into<PathBuf>,
+        passwd: impl Into<PathBuf>,
+        kubelet_log_dir: impl Into<PathBuf>,
+    ) -> ProcTable {
         ProcTable {
             proc_root: proc_root.into(),
             passwd: passwd.into(),
             entries: HashMap::new(),
             users: HashMap::new(),
+            pods: PodLogs::new(kubelet_log_dir),
         }
     }
 
@@ -98,6 +108,7 @@ impl ProcTable {
             user,
             container_id: from_proc.container_id,
             pod_uid: from_proc.pod_uid,
+            pod: from_proc.pod,
         });
     }
 
@@ -164,6 +175,10 @@ impl ProcTable {
             .filter(|c| !c.is_empty());
         let cgroup = text("cgroup").map(|t| parse_cgroup(&t)).unwrap_or_default();
         let user = uid.and_then(|u| self.user_name(u));
+        let pod = cgroup
+            .pod_uid
+            .as_deref()
+            .and_then(|uid| self.pods.resolve(uid, cgroup.container_id.as_deref()));
         ProcInfo {
             pid,
             ppid,
@@ -174,6 +189,7 @@ impl ProcTable {
             user,
             container_id: cgroup.container_id,
             pod_uid: cgroup.pod_uid,
+            pod,
         }
     }
 
@@ -283,9 +299,14 @@ fn pod_uid_in(segment: &str) -> Option<String> {
     ok.then(|| uid.to_ascii_lowercase())
 }
 
-/// The production table (`/proc`, `/etc/passwd`).
-pub(crate) fn system_table() -> ProcTable {
-    ProcTable::new(Path::new("/proc"), Path::new("/etc/passwd"))
+/// The production table (`/proc`, `/etc/passwd`, the kubelet's logs
+/// under `kubelet_log_dir`).
+pub(crate) fn system_table(kubelet_log_dir: &Path) -> ProcTable {
+    ProcTable::new(
+        Path::new("/proc"),
+        Path::new("/etc/passwd"),
+        kubelet_log_dir,
+    )
 }
 
 #[cfg(test)]
@@ -327,7 +348,11 @@ mod tests {
             42,
             &format!("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{pod}.slice/cri-containerd-{CID}.scope\n"),
         );
-        let mut t = ProcTable::new(dir.path().join("proc"), dir.path().join("passwd"));
+        let mut t = ProcTable::new(
+            dir.path().join("proc"),
+            dir.path().join("passwd"),
+            dir.path(),
+        );
         t.observe(42);
         let p = t.lookup(42).unwrap();
         assert_eq!(p.ppid, Some(77));
@@ -347,7 +372,11 @@ mod tests {
     fn exec_fork_and_exit_keep_the_table_current() {
         let dir = tempfile::tempdir().unwrap();
         fake_proc(dir.path(), 1, "0::/\n");
-        let mut t = ProcTable::new(dir.path().join("proc"), dir.path().join("passwd"));
+        let mut t = ProcTable::new(
+            dir.path().join("proc"),
+            dir.path().join("passwd"),
+            dir.path(),
+        );
         t.exec(&ExecFacts {
             pid: 500,
             ppid: 1,
