@@ -26,6 +26,7 @@
 //! (the activity types).
 
 pub mod activity;
+mod aead_probes;
 pub mod boringssl;
 pub mod config;
 mod conns;
@@ -124,6 +125,10 @@ pub struct CaptureDrops {
     pub scratch_busy: u64,
     /// TLS calls whose plaintext could not be read from the process's memory.
     pub read_faults: u64,
+    /// Calls of aws-lc's AEAD functions whose arguments were not a TLS
+    /// record's (another user of the cipher, or a misplaced probe): not
+    /// captured.
+    pub aead_not_tls_records: u64,
     /// Records user space could not parse.
     pub malformed_records: u64,
 }
@@ -276,6 +281,7 @@ impl EbpfCapture {
             untracked_calls: k(drop_counter::CALL_MAP_FULL),
             scratch_busy: k(drop_counter::SCRATCH_BUSY),
             read_faults: k(drop_counter::READ_FAULTS),
+            aead_not_tls_records: k(drop_counter::AEAD_SHAPE),
             malformed_records: self.malformed,
         }
     }
