@@ -13,10 +13,11 @@
 //! direction instead of one `SSL*` (and a new one when the keys change).
 //! Their TLS_BIND records name the socket, so the contexts bound to the
 //! same socket (pid, fd, local and peer address) are paired into one
-//! connection: its id is the first context bound there, and every chunk of
-//! its contexts carries it, so the decoders see one connection with both
-//! directions. The end of any of them (close of the socket, close_notify)
-//! ends the connection.
+//! connection, and every chunk of its contexts carries the connection's id,
+//! so the decoders see one connection with both directions. The id is
+//! oispd's own ([`PAIRED_CONN`] and a counter), not a context's address: a
+//! freed context's address comes back for a later connection. The end of
+//! any of them (close of the socket, close_notify) ends the connection.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,6 +31,9 @@ pub(crate) const HOLD_FOR: Duration = Duration::from_millis(5);
 const MAX_HELD_PER_CONN: usize = 64;
 /// Connections remembered per process at most.
 const MAX_CONNS_PER_PID: usize = 65_536;
+/// The bit that marks the id of a connection paired from AEAD contexts
+/// (above every user-space address, so never an `SSL*` or a context).
+pub(crate) const PAIRED_CONN: u64 = 1 << 63;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 struct Addrs {
@@ -65,6 +69,8 @@ pub(crate) struct Conns {
     addrs: HashMap<u32, HashMap<u64, Addrs>>,
     held: HashMap<(u32, u64), Held>,
     pairs: HashMap<u32, Pairs>,
+    /// The counter of paired connection ids.
+    paired: u64,
 }
 
 impl Conns {
@@ -101,7 +107,15 @@ impl Conns {
         if pairs.by_context.len() >= MAX_CONNS_PER_PID {
             *pairs = Pairs::default();
         }
-        let conn = *pairs.by_socket.entry(socket).or_insert(ctx);
+        let conn = match pairs.by_socket.get(&socket) {
+            Some(conn) => *conn,
+            None => {
+                self.paired += 1;
+                let conn = PAIRED_CONN | self.paired;
+                pairs.by_socket.insert(socket, conn);
+                conn
+            }
+        };
         pairs.by_context.insert(ctx, (socket, conn));
         let per_pid = self.addrs.entry(pid).or_default();
         if per_pid.len() >= MAX_CONNS_PER_PID {
@@ -356,17 +370,22 @@ mod tests {
     /// to fd 6 by the next write; the read context (0xb) was bound to the
     /// same socket and opened the response; a second connection on fd 7
     /// with its own contexts; then a new write context (a KeyUpdate) on fd
-    /// 6; then the socket of the first connection closed.
+    /// 6; then the socket of the first connection closed; then the freed
+    /// context 0xa bound to a new socket.
     /// Guarantees: both directions of a socket come out as one connection
-    /// (the first context's id) with its addresses, the other socket's as
-    /// another; the key change stays in the connection; the close ends the
-    /// pair under the connection's id, and a later context at a freed
-    /// address starts afresh.
+    /// (an id of oispd's, marked PAIRED_CONN) with its addresses, the other
+    /// socket's as another; the key change stays in the connection; the
+    /// close ends the pair under the connection's id; contexts of the ended
+    /// pair are unpaired, and a freed context's address bound anew starts
+    /// a new connection.
     #[test]
     fn aead_contexts_of_one_socket_are_one_connection() {
         let mut c = Conns::default();
         let now = Instant::now();
         let (local, peer) = (addr("127.0.0.1:40000"), addr("127.0.0.1:443"));
+        let write = |c: &mut Conns, ctx: u64, data: &[u8]| {
+            take(c, bound_chunk(ctx, Direction::Write, data), false, now)
+        };
         assert!(take(
             &mut c,
             bound_chunk(0xa, Direction::Write, b"POST"),
@@ -375,62 +394,62 @@ mod tests {
         )
         .is_empty());
         let out = c.bind_aead(1, 0xa, 6, local, peer);
-        assert_eq!((out.len(), out[0].conn, out[0].peer), (1, 0xa, peer));
+        assert_eq!((out.len(), out[0].peer), (1, peer));
+        let first = out[0].conn;
+        assert_eq!(first & PAIRED_CONN, PAIRED_CONN);
         assert!(c.bind_aead(1, 0xb, 6, local, peer).is_empty());
         let out = take(
             &mut c,
-            bound_chunk(0xb, Direction::Read, b"HTTP/1.1 200"),
+            bound_chunk(0xb, Direction::Read, b"HTTP"),
             false,
             now,
         );
-        assert_eq!((out[0].conn, out[0].local, out[0].peer), (0xa, local, peer));
+        assert_eq!(
+            (out[0].conn, out[0].local, out[0].peer),
+            (first, local, peer)
+        );
 
         let other = addr("127.0.0.1:40001");
         c.bind_aead(1, 0xc, 7, other, peer);
         c.bind_aead(1, 0xd, 7, other, peer);
         let out = take(&mut c, bound_chunk(0xd, Direction::Read, b"x"), false, now);
-        assert_eq!((out[0].conn, out[0].local), (0xc, other));
+        let second = out[0].conn;
+        assert_eq!(out[0].local, other);
+        assert_ne!(second, first);
 
         c.bind_aead(1, 0xe, 6, local, peer);
-        let out = take(
-            &mut c,
-            bound_chunk(0xe, Direction::Write, b"more"),
-            false,
-            now,
-        );
-        assert_eq!(out[0].conn, 0xa);
+        assert_eq!(write(&mut c, 0xe, b"more")[0].conn, first);
 
         let (ended, released) = c.free(1, 0xb);
-        assert_eq!((ended, released.len()), (0xa, 0));
+        assert_eq!((ended, released.len()), (first, 0));
         for ctx in [0xa, 0xb, 0xe] {
-            let out = take(
-                &mut c,
-                bound_chunk(ctx, Direction::Write, b"later"),
-                false,
-                now,
-            );
+            let out = write(&mut c, ctx, b"later");
             assert_eq!((out[0].conn, out[0].peer), (ctx, None), "{ctx:#x}");
         }
-        let out = take(&mut c, bound_chunk(0xc, Direction::Write, b"y"), false, now);
-        assert_eq!(out[0].conn, 0xc);
+        assert_eq!(write(&mut c, 0xc, b"y")[0].conn, second);
+
+        c.bind_aead(1, 0xa, 8, addr("127.0.0.1:40002"), peer);
+        let again = write(&mut c, 0xa, b"new")[0].conn;
+        assert!(again != first && again != second && again & PAIRED_CONN != 0);
     }
 
-    /// Scenario: an AEAD context bound to a socket of one process, the same
-    /// context value and socket in another process, then the first process
-    /// exits.
+    /// Scenario: an AEAD context bound to a socket of one process, another
+    /// context at the same fd and addresses in another process, then the
+    /// first process exits.
     /// Guarantees: processes never share a connection; the exit forgets
     /// the process's pairs.
     #[test]
     fn aead_pairs_are_per_process() {
         let mut c = Conns::default();
         let now = Instant::now();
-        let peer = addr("127.0.0.1:443");
-        c.bind_aead(1, 0xa, 6, addr("127.0.0.1:40000"), peer);
-        c.bind_aead(2, 0xb, 6, addr("127.0.0.1:40000"), peer);
-        let mut second = bound_chunk(0xb, Direction::Read, b"r");
-        second.pid = 2;
-        let out = take(&mut c, second, false, now);
-        assert_eq!(out[0].conn, 0xb);
+        let (local, peer) = (addr("127.0.0.1:40000"), addr("127.0.0.1:443"));
+        c.bind_aead(1, 0xa, 6, local, peer);
+        c.bind_aead(2, 0xb, 6, local, peer);
+        let first = take(&mut c, bound_chunk(0xa, Direction::Write, b"w"), false, now)[0].conn;
+        let mut other = bound_chunk(0xb, Direction::Read, b"r");
+        other.pid = 2;
+        let second = take(&mut c, other, false, now)[0].conn;
+        assert_ne!(first, second);
         c.exit(1);
         let out = take(&mut c, bound_chunk(0xa, Direction::Write, b"w"), false, now);
         assert_eq!((out[0].conn, out[0].peer), (0xa, None));
