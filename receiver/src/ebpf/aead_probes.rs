@@ -13,21 +13,22 @@
 //! function. Everything after it (cache, attach, kernel) only sees file
 //! offsets.
 //!
-//! The symbol lookup is a walk of one symbol table read with `pread` through
-//! the open file, bounded by [`MAX_SYMBOL_TABLE_BYTES`]; nothing else of the
-//! file is read. Which functions to probe and the symbol naming are
+//! The symbol lookup reads one symbol table and its strings with two
+//! `pread`s through the open file, bounded by [`MAX_SYMBOL_TABLE_BYTES`]
+//! (a 320 MB debug build of oispd: 22 MB), and walks them in memory; only
+//! the headers are read besides. Which functions to probe and the symbol naming are
 //! oispd's own knowledge, so this is written here; ELF parsing is
 //! `object`'s.
 
 use std::fs::File;
 
-use object::elf::{FileHeader64, PT_LOAD, SHT_DYNSYM, SHT_SYMTAB, STT_FUNC};
-use object::read::elf::{FileHeader, ProgramHeader, SectionHeader, Sym};
+use object::elf::{FileHeader64, PT_LOAD, SHN_UNDEF, SHT_DYNSYM, SHT_SYMTAB, STT_FUNC};
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
 use object::read::ReadCache;
 use object::Endianness;
 use oispd_receiver_ebpf::programs;
 
-use super::elf::Attach;
+use super::elf::{bytes_at, Attach};
 
 /// A symbol table (with its strings) larger than this is not read.
 const MAX_SYMBOL_TABLE_BYTES: u64 = 64 << 20;
@@ -76,8 +77,8 @@ impl AeadEntryPoints {
 /// Why a file's AEAD entry points were not found.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum AeadNotFound {
-    /// Not a 64-bit ELF file, or its headers cannot be read.
-    #[error("not a readable 64-bit ELF file")]
+    /// Not a little-endian 64-bit ELF file, or its headers cannot be read.
+    #[error("not a readable little-endian 64-bit ELF file")]
     NotElf,
     /// No symbol table names them (a stripped binary).
     #[error("no EVP_AEAD_CTX_seal/EVP_AEAD_CTX_open symbols (stripped)")]
@@ -108,17 +109,17 @@ pub(crate) fn aead_entry_points(file: &File) -> Result<AeadEntryPoints, AeadNotF
     let cache = ReadCache::new(file);
     let data = &cache;
     let header = FileHeader64::<Endianness>::parse(data).map_err(|_| AeadNotFound::NotElf)?;
-    let endian = header.endian().map_err(|_| AeadNotFound::NotElf)?;
+    let endian = header
+        .endian()
+        .ok()
+        .filter(|e| *e == Endianness::Little)
+        .ok_or(AeadNotFound::NotElf)?;
     let sections = header
         .sections(endian, data)
         .map_err(|_| AeadNotFound::NotElf)?;
     let mut found: Found = [None; NAMES.len()];
     for kind in [SHT_SYMTAB, SHT_DYNSYM] {
-        let Some((index, table)) = sections
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.sh_type(endian) == kind)
-        else {
+        let Some(table) = sections.iter().find(|s| s.sh_type(endian) == kind) else {
             continue;
         };
         let strings = sections
@@ -129,20 +130,20 @@ pub(crate) fn aead_entry_points(file: &File) -> Result<AeadEntryPoints, AeadNotF
         if size > MAX_SYMBOL_TABLE_BYTES {
             return Err(AeadNotFound::SymbolTableTooLarge(size));
         }
-        let symbols = sections
-            .symbol_table_by_index(endian, data, object::SectionIndex(index))
-            .map_err(|_| AeadNotFound::NotElf)?;
-        for sym in symbols.iter() {
-            if sym.st_type() != STT_FUNC || !sym.is_definition(endian, symbols.strings()) {
-                continue;
-            }
-            let Ok(name) = sym.name(endian, symbols.strings()) else {
-                continue;
-            };
+        let link = table.sh_link(endian) as usize;
+        let (Some(symbols), Some(names)) = (
+            section_bytes(file, table, endian),
+            sections
+                .section(object::SectionIndex(link))
+                .ok()
+                .and_then(|s| section_bytes(file, s, endian)),
+        ) else {
+            continue;
+        };
+        for (name, vaddr) in functions(&symbols, &names) {
             let Some(i) = NAMES.iter().position(|n| names_function(name, n)) else {
                 continue;
             };
-            let vaddr = sym.st_value(endian);
             match found[i] {
                 Some(seen) if seen != vaddr => return Err(AeadNotFound::Ambiguous(NAMES[i])),
                 _ => found[i] = Some(vaddr),
@@ -175,6 +176,38 @@ pub(crate) fn aead_entry_points(file: &File) -> Result<AeadEntryPoints, AeadNotF
         seal_scatter: seal_scatter
             .map(|vaddr| offset(vaddr, NAMES[2]))
             .transpose()?,
+    })
+}
+
+/// The bytes of a section, read in one `pread` (the caller bounds its size).
+fn section_bytes(
+    file: &File,
+    section: &object::elf::SectionHeader64<Endianness>,
+    endian: Endianness,
+) -> Option<Vec<u8>> {
+    let size = usize::try_from(section.sh_size(endian)).ok()?;
+    let bytes = bytes_at(file, section.sh_offset(endian), size)?;
+    (bytes.len() == size).then_some(bytes)
+}
+
+/// Size of an ELF64 symbol table entry.
+const SYM64_SIZE: usize = 24;
+
+/// (name, value) of the defined functions of a little-endian ELF64 symbol
+/// table (`symbols`) whose names are in `names`. Parsed here from two
+/// buffers: a walk through `object`'s reader costs a read per name, and a
+/// debug build's table has hundreds of thousands.
+fn functions<'a>(symbols: &'a [u8], names: &'a [u8]) -> impl Iterator<Item = (&'a [u8], u64)> {
+    symbols.chunks_exact(SYM64_SIZE).filter_map(move |e| {
+        let name_at = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as usize;
+        let (info, shndx) = (e[4], u16::from_le_bytes([e[6], e[7]]));
+        if info & 0xf != STT_FUNC || shndx == SHN_UNDEF {
+            return None;
+        }
+        let value = u64::from_le_bytes([e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]]);
+        let rest = names.get(name_at..)?;
+        let name = &rest[..memchr::memchr(0, rest)?];
+        Some((name, value))
     })
 }
 
