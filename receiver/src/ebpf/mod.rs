@@ -1,6 +1,6 @@
 //! The kernel capture: loads oispd's eBPF object (`oispd-receiver-ebpf`),
 //! attaches its tracepoints and the `SSL_*` uprobes to every OpenSSL on the
-//! host, drains the ring buffer and hands on typed records: TLS plaintext as
+//! host (and the AEAD uprobes to every aws-lc that rustls uses), drains the ring buffer and hands on typed records: TLS plaintext as
 //! [`TlsChunk`]s (for `crate::capture` to decode) and process, network and
 //! file activity as [`RawActivity`].
 //!
@@ -20,8 +20,10 @@
 //!
 //! Module map: [`config`] (settings), `preflight` (capabilities, BTF,
 //! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` +
-//! `exam_cache` + `probe_points` + [`boringssl`] + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
-//! to records), `conns` (socket addresses per connection), `filter`
+//! `exam_cache` + `probe_points` + [`boringssl`] + `aead_probes` + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
+//! to records), `aead_records` (what a TLS record captured at aws-lc's
+//! AEAD functions holds), `conns` (socket addresses per connection, and
+//! the pairing of AEAD contexts into connections), `filter`
 //! (include/exclude, file paths), `procfs` (/proc reading), [`activity`]
 //! (the activity types).
 
