@@ -20,6 +20,7 @@ const SOURCES: &[&str] = &[
     "oispd.bpf.c",
     "common.bpf.h",
     "tls.bpf.h",
+    "aead.bpf.h",
     "process.bpf.h",
     "net.bpf.h",
     "files.bpf.h",

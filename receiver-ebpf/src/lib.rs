@@ -38,6 +38,15 @@ pub mod programs {
     pub const SSL_EX_RET: &str = "ssl_ex_ret";
     /// uprobe on `SSL_free`.
     pub const SSL_FREE_ENTER: &str = "ssl_free_enter";
+    /// uprobe on aws-lc's `EVP_AEAD_CTX_seal` (one TLS record written).
+    pub const AEAD_SEAL_ENTER: &str = "aead_seal_enter";
+    /// uprobe on aws-lc's `EVP_AEAD_CTX_seal_scatter` (one TLS 1.2 AES-GCM
+    /// record written).
+    pub const AEAD_SEAL_SCATTER_ENTER: &str = "aead_seal_scatter_enter";
+    /// uprobe on aws-lc's `EVP_AEAD_CTX_open` (one TLS record read).
+    pub const AEAD_OPEN_ENTER: &str = "aead_open_enter";
+    /// uretprobe on aws-lc's `EVP_AEAD_CTX_open`.
+    pub const AEAD_OPEN_RET: &str = "aead_open_ret";
 
     /// Tracepoint programs: (program, category, tracepoint).
     pub mod tracepoints {

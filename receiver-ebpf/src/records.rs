@@ -69,6 +69,14 @@ pub mod flags {
     /// TLS_DATA: the `SSL*` has no socket yet; a TLS_BIND record inferred
     /// from the thread's next socket write usually follows.
     pub const BIND_PENDING: u16 = 16;
+    /// TLS_DATA: the plaintext of one whole TLS record, captured at aws-lc's
+    /// AEAD functions (`conn` is the `EVP_AEAD_CTX *` of one direction); in
+    /// TLS 1.3 the inner content type and any padding still end it.
+    /// TLS_BIND: the binding of such a context.
+    pub const AEAD: u16 = 32;
+    /// TLS_DATA with [`AEAD`]: a TLS 1.2 application data record (no inner
+    /// content type).
+    pub const TLS12: u16 = 64;
 }
 
 /// Indexes of the per-CPU `drops` counter map.
@@ -85,8 +93,10 @@ pub mod drop_counter {
     pub const SCRATCH_BUSY: u32 = 4;
     /// TLS_DATA records whose plaintext could not be read.
     pub const READ_FAULTS: u32 = 5;
+    /// AEAD calls whose arguments are not a TLS record's (not captured).
+    pub const AEAD_SHAPE: u32 = 6;
     /// Number of counters.
-    pub const COUNT: u32 = 6;
+    pub const COUNT: u32 = 7;
 }
 
 /// Values of the `pid_flags` map.
@@ -95,6 +105,9 @@ pub mod pid_flags {
     pub const SKIP: u32 = 1;
     /// Traced: file activity captured (activity `agents`); inherited on fork.
     pub const TRACE: u32 = 2;
+    /// Uses aws-lc's AEAD functions for TLS (set by the kernel): its
+    /// threads' socket reads are noted for binding.
+    pub const AEAD: u32 = 4;
 }
 
 /// Values of the `activity_mode` knob.

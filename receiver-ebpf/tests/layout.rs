@@ -267,6 +267,8 @@ fn constants_match_the_compiled_object() {
                 ("OISP_F_INFERRED", flags::INFERRED as i64),
                 ("OISP_F_EX", flags::EX as i64),
                 ("OISP_F_BIND_PENDING", flags::BIND_PENDING as i64),
+                ("OISP_F_AEAD", flags::AEAD as i64),
+                ("OISP_F_TLS12", flags::TLS12 as i64),
             ],
         ),
         (
@@ -281,6 +283,7 @@ fn constants_match_the_compiled_object() {
                 ),
                 ("OISP_DROP_SCRATCH_BUSY", drop_counter::SCRATCH_BUSY as i64),
                 ("OISP_DROP_READ_FAULTS", drop_counter::READ_FAULTS as i64),
+                ("OISP_DROP_AEAD_SHAPE", drop_counter::AEAD_SHAPE as i64),
                 ("OISP_DROP_COUNTERS", drop_counter::COUNT as i64),
             ],
         ),
@@ -289,6 +292,7 @@ fn constants_match_the_compiled_object() {
             &[
                 ("OISP_PID_SKIP", pid_flags::SKIP as i64),
                 ("OISP_PID_TRACE", pid_flags::TRACE as i64),
+                ("OISP_PID_AEAD", pid_flags::AEAD as i64),
             ],
         ),
         (

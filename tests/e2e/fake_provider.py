@@ -205,8 +205,10 @@ def answer(path: str, body: bytes, tool_arguments: dict = DEFAULT_TOOL_ARGUMENTS
 class FakeProvider:
     """The server: one thread accepts, one thread per connection."""
 
-    def __init__(self, cert: pathlib.Path, key: pathlib.Path, port: int = 443):
+    def __init__(self, cert: pathlib.Path, key: pathlib.Path, port: int = 443,
+                 max_tls: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.maximum_version = max_tls
         self.ctx.load_cert_chain(cert, key)
         self.ctx.set_alpn_protocols(["h2", "http/1.1"])
         self.listener = socket.socket()

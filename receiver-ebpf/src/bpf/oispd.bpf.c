@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
 /*
  * oispd.bpf.c: the one eBPF object oispd loads. The programs live in the
- * headers by concern: tls.bpf.h (SSL_* uprobes), process.bpf.h (exec, exit,
+ * headers by concern: tls.bpf.h (SSL_* uprobes), aead.bpf.h (aws-lc AEAD
+ * uprobes: rustls with aws-lc-rs), process.bpf.h (exec, exit,
  * fork, executable mappings), net.bpf.h (connect, accept, DNS, socket
  * syscalls that tie SSL* to sockets), files.bpf.h (openat, read, write,
  * unlink, rename). The record layout is records.h.
@@ -11,6 +12,7 @@
  */
 #include "common.bpf.h"
 #include "tls.bpf.h"
+#include "aead.bpf.h"
 #include "net.bpf.h"
 #include "process.bpf.h"
 #include "files.bpf.h"

@@ -61,6 +61,15 @@ enum oisp_record_flags {
 	/* TLS_DATA: the SSL* has no socket yet and the kernel expects it on the
 	 * thread's next socket write: a TLS_BIND record usually follows soon. */
 	OISP_F_BIND_PENDING = 16,
+	/* TLS_DATA: the plaintext of one whole TLS record at aws-lc's AEAD
+	 * boundary (EVP_AEAD_CTX_seal/open; conn is the EVP_AEAD_CTX *, one per
+	 * connection and direction); TLS 1.3: the inner content type and any
+	 * zero padding are still at its end. TLS_BIND: the binding of such a
+	 * context. */
+	OISP_F_AEAD = 32,
+	/* TLS_DATA with OISP_F_AEAD: a TLS 1.2 record (no inner content type;
+	 * the kernel only sends application data records of TLS 1.2). */
+	OISP_F_TLS12 = 64,
 };
 
 /* Indexes of the per-CPU `drops` counters. */
@@ -78,7 +87,11 @@ enum oisp_drop_counter {
 	OISP_DROP_SCRATCH_BUSY = 4,
 	/* TLS_DATA records whose plaintext could not be read from user memory. */
 	OISP_DROP_READ_FAULTS = 5,
-	OISP_DROP_COUNTERS = 6,
+	/* EVP_AEAD_CTX_seal/open calls whose arguments do not have a TLS
+	 * record's shape (another AEAD user such as QUIC or a token cipher, or
+	 * a probe on the wrong function): not captured. */
+	OISP_DROP_AEAD_SHAPE = 6,
+	OISP_DROP_COUNTERS = 7,
 };
 
 /* Values of the `pid_flags` map (key: tgid), written by user space. */
@@ -87,6 +100,10 @@ enum oisp_pid_flags {
 	OISP_PID_SKIP = 1,
 	/* Traced (activity: agents): file activity is captured; inherited on fork. */
 	OISP_PID_TRACE = 2,
+	/* Uses aws-lc's AEAD functions for TLS records: the read-type socket
+	 * syscalls of its threads note their fd (set by the AEAD probes at the
+	 * process's first TLS record; inherited on fork). */
+	OISP_PID_AEAD = 4,
 };
 
 /* Values of the `activity_mode` knob. */

@@ -51,18 +51,27 @@
 
 #include "common.bpf.h"
 
-/* Per thread: the SSL_* call in progress and/or the SSL* awaiting its socket.
- * A thread's slot lives as long as the LRU map keeps it. */
+/* Per thread: the SSL_* call in progress and/or the SSL* awaiting its socket
+ * (or, for aws-lc's AEAD functions, aead.bpf.h: the EVP_AEAD_CTX_open in
+ * progress, the sealed context awaiting its socket write, and the thread's
+ * last read-type socket syscall). A thread's slot lives as long as the LRU
+ * map keeps it. */
 struct ssl_call {
-	u64 ssl;         /* SSL* of the call in progress (in_call) */
+	u64 ssl;         /* SSL* (or AEAD context) of the call in progress (in_call) */
 	u64 buf;         /* plaintext buffer */
-	u64 len_ptr;     /* SSL_*_ex: size_t *written / *readbytes */
+	u64 len_ptr;     /* SSL_*_ex: size_t *written / *readbytes; open: size_t *out_len */
 	u64 pending_ssl; /* SSL* whose socket is expected on the next socket write */
+	u64 open_len;    /* EVP_AEAD_CTX_open: the record's plaintext bytes (with the inner type) */
+	s32 last_read_fd; /* OISP_PID_AEAD processes: fd of the thread's last read-type syscall, else -1 */
 	u8 in_call;
 	u8 write;
 	u8 ex;
 	u8 need_bind;    /* the SSL* has no socket yet */
-	u32 _pad;
+	u8 aead;         /* the call (or pending_ssl) is an AEAD context: record flag OISP_F_AEAD */
+	u8 tls12;        /* with aead: a TLS 1.2 record (OISP_F_TLS12) */
+	u8 pending_check; /* pending_ssl is an AEAD context already bound: its next socket
+			   * write only checks the binding, rebinding when the socket differs */
+	u8 _pad[5];
 };
 
 struct {
@@ -98,13 +107,27 @@ struct fd_key {
 	s32 fd;
 };
 
-/* Per bound socket (tgid, fd): the SSL* bound to it. */
+/* What is bound to a socket: an SSL* (both directions), or aws-lc's AEAD
+ * contexts, one per direction. */
+struct sock_conns {
+	u64 conn;       /* the SSL*, or the AEAD write (seal) context */
+	u64 aead_read;  /* the AEAD read (open) context, 0 */
+};
+
+/* Per bound socket (tgid, fd): the connections bound to it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct fd_key);
-	__type(value, u64);
+	__type(value, struct sock_conns);
 } fd_conns SEC(".maps");
+
+/* How a connection is bound to a socket (sock_conns slot). */
+enum bind_role {
+	BIND_SSL = 0,
+	BIND_AEAD_WRITE = 1,
+	BIND_AEAD_READ = 2,
+};
 
 /* Forgets the connection (tgid, ssl) and tells user space its stream is
  * over; nothing when the connection is unknown. */
@@ -139,6 +162,7 @@ static __always_inline int ssl_enter(void *ssl, const void *buf, void *len_ptr, 
 		.buf = (u64)buf,
 		.len_ptr = (u64)len_ptr,
 		.pending_ssl = (old && old->pending_ssl == (u64)ssl) ? (u64)ssl : 0,
+		.last_read_fd = old ? old->last_read_fd : -1,
 		.in_call = 1,
 		.write = write,
 		.ex = ex,
@@ -196,7 +220,8 @@ static __noinline void tls_emit(u64 pid_tgid, struct ssl_call *c, struct conn_st
 		cap_body = OISP_MAX_BODY_LIMIT;
 	u32 n = full_len > cap_body ? (u32)cap_body : (u32)full_len;
 	u16 flags = (c->write ? OISP_F_WRITE : 0) | (c->ex ? OISP_F_EX : 0) |
-		    (c->write && c->need_bind ? OISP_F_BIND_PENDING : 0);
+		    (c->write && c->need_bind ? OISP_F_BIND_PENDING : 0) |
+		    (c->aead ? OISP_F_AEAD : 0) | (c->tls12 ? OISP_F_TLS12 : 0);
 	u64 gap = c->write ? st->gap_write : st->gap_read;
 	const void *buf = (const void *)c->buf;
 	bool ok = false;
@@ -280,7 +305,7 @@ int BPF_KRETPROBE(ssl_ret, int ret)
 {
 	u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
-	if (!c || !c->in_call || c->ex)
+	if (!c || !c->in_call || c->ex || c->aead)
 		return 0;
 	ssl_finish(pid_tgid, c, ret > 0 ? (u64)ret : 0);
 	return 0;
@@ -293,7 +318,7 @@ int BPF_KRETPROBE(ssl_ex_ret, int ret)
 {
 	u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
-	if (!c || !c->in_call || !c->ex)
+	if (!c || !c->in_call || !c->ex || c->aead)
 		return 0;
 	u64 len = 0;
 	if (ret > 0 && c->len_ptr)
@@ -314,63 +339,90 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 		return 0;
 	if (st->fd >= 0) {
 		struct fd_key fk = { .tgid = pid_tgid >> 32, .fd = st->fd };
-		u64 *bound = bpf_map_lookup_elem(&fd_conns, &fk);
-		if (bound && *bound == (u64)ssl)
+		struct sock_conns *bound = bpf_map_lookup_elem(&fd_conns, &fk);
+		if (bound && bound->conn == (u64)ssl)
 			bpf_map_delete_elem(&fd_conns, &fk);
 	}
 	tls_forget(pid_tgid, (u64)ssl);
 	return 0;
 }
 
+/* Forgets `conn` when it is still bound to the socket `fd` (a connection
+ * rebound elsewhere keeps its new socket). */
+static __always_inline void tls_forget_on(u64 pid_tgid, u64 conn, s32 fd)
+{
+	if (!conn)
+		return;
+	struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = conn };
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	if (st && st->fd == fd)
+		tls_forget(pid_tgid, conn);
+}
+
 /* close(fd): when fd is the socket of a bound connection, that connection
- * is over (see the top of this file). Only a binding still pointing at this
- * fd is forgotten: an SSL* rebound elsewhere keeps its new socket. */
+ * is over (see the top of this file): the SSL*, or both AEAD contexts. */
 SEC("tracepoint/syscalls/sys_enter_close")
 int oisp_close(struct trace_event_raw_sys_enter *ctx)
 {
 	u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct fd_key fk = { .tgid = pid_tgid >> 32, .fd = (int)ctx->args[0] };
-	u64 *bound = bpf_map_lookup_elem(&fd_conns, &fk);
+	struct sock_conns *bound = bpf_map_lookup_elem(&fd_conns, &fk);
 	if (!bound)
 		return 0;
-	u64 ssl = *bound;
+	struct sock_conns was = *bound;
 	bpf_map_delete_elem(&fd_conns, &fk);
-	struct conn_key key = { .tgid = fk.tgid, .ssl = ssl };
-	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
-	if (st && st->fd == fk.fd)
-		tls_forget(pid_tgid, ssl);
+	tls_forget_on(pid_tgid, was.conn, fk.fd);
+	tls_forget_on(pid_tgid, was.aead_read, fk.fd);
 	return 0;
 }
 
-/* Called from the socket syscall tracepoints: binds the thread's in-flight
- * (or pending) SSL* to `fd` when `fd` is an inet socket. */
-static __always_inline void tls_bind_from_syscall(long fd, bool is_write)
+/* Records `conn` as bound to the socket `fk` in its role. An AEAD context
+ * replaces the earlier context of its direction, which is forgotten without
+ * a record: a connection uses one context per direction at a time (the
+ * handshake keys are dropped after the handshake, old keys after a
+ * KeyUpdate), and a later context allocated at the old one's address must
+ * not inherit its socket. */
+static __always_inline void sock_conns_set(struct fd_key *fk, u64 conn, enum bind_role role)
 {
-	u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
-	if (!c)
-		return;
-	u64 ssl;
-	u16 flags = 0;
-	if (c->in_call) {
-		if (!c->need_bind)
-			return;
-		ssl = c->ssl;
-	} else if (c->pending_ssl && is_write) {
-		ssl = c->pending_ssl;
-		flags = OISP_F_INFERRED;
-	} else {
+	struct sock_conns *sc = bpf_map_lookup_elem(&fd_conns, fk);
+	if (!sc) {
+		struct sock_conns fresh = {};
+		if (role == BIND_AEAD_READ)
+			fresh.aead_read = conn;
+		else
+			fresh.conn = conn;
+		bpf_map_update_elem(&fd_conns, fk, &fresh, BPF_ANY);
 		return;
 	}
+	if (role == BIND_SSL) {
+		sc->conn = conn;
+		sc->aead_read = 0;
+		return;
+	}
+	u64 old = role == BIND_AEAD_READ ? sc->aead_read : sc->conn;
+	if (old && old != conn) {
+		struct conn_key gone = { .tgid = fk->tgid, .ssl = old };
+		bpf_map_delete_elem(&conns, &gone);
+	}
+	if (role == BIND_AEAD_READ)
+		sc->aead_read = conn;
+	else
+		sc->conn = conn;
+}
 
+/* Binds `conn` to `fd` when `fd` is an inet socket: its state, the
+ * socket's connections, and a TLS_BIND record with both addresses. */
+static __always_inline bool tls_bind(u64 pid_tgid, u64 conn, long fd, u16 flags,
+				     enum bind_role role)
+{
 	struct sock *sk = sock_of_fd(fd);
 	if (!sk)
-		return;
+		return false;
 	struct oisp_tls_bind r = {};
 	if (!sock_addrs(sk, &r.local, &r.peer, &r.protocol))
-		return;
+		return false;
 
-	struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = ssl };
+	struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = conn };
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
 	if (st) {
 		st->fd = fd;
@@ -379,15 +431,81 @@ static __always_inline void tls_bind_from_syscall(long fd, bool is_write)
 		bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
 	}
 	struct fd_key fk = { .tgid = key.tgid, .fd = (s32)fd };
-	bpf_map_update_elem(&fd_conns, &fk, &ssl, BPF_ANY);
+	sock_conns_set(&fk, conn, role);
 
 	fill_hdr(&r.hdr, pid_tgid, OISP_REC_TLS_BIND, flags, 0);
-	r.conn = ssl;
+	r.conn = conn;
 	r.fd = fd;
 	emit_fixed(&r, sizeof(r));
+	return true;
+}
 
-	if (c->pending_ssl == ssl)
+/* Set (never cleared) at the first TLS record seen at aws-lc's AEAD
+ * functions: until then the read-type syscalls of threads without a slot
+ * skip the process-flag lookup (aead.bpf.h). */
+volatile u32 aead_in_use = 0;
+
+/* A read-type syscall on `fd` by a thread of an OISP_PID_AEAD process:
+ * noted as the thread's last read, the socket its next EVP_AEAD_CTX_open
+ * is bound to. Threads without a slot get one when their process is
+ * flagged; other processes pay one global load. */
+static __always_inline void aead_note_read(u64 pid_tgid, struct ssl_call *c, long fd)
+{
+	if (c) {
+		c->last_read_fd = fd;
+		return;
+	}
+	if (!aead_in_use || !(pid_flags_of(pid_tgid >> 32) & OISP_PID_AEAD))
+		return;
+	struct ssl_call fresh = { .last_read_fd = fd };
+	bpf_map_update_elem(&ssl_calls, &pid_tgid, &fresh, BPF_NOEXIST);
+}
+
+/* Called from the socket syscall tracepoints: binds the thread's in-flight
+ * (or pending) SSL* to `fd` when `fd` is an inet socket; for an AEAD
+ * context already bound, checks that `fd` is still its socket. Reads are
+ * noted for EVP_AEAD_CTX_open (aead_note_read). */
+static __always_inline void tls_bind_from_syscall(long fd, bool is_write)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+	if (!is_write)
+		aead_note_read(pid_tgid, c, fd);
+	if (!c)
+		return;
+	u64 ssl;
+	u16 flags = 0;
+	enum bind_role role = BIND_SSL;
+	if (c->in_call) {
+		if (!c->need_bind)
+			return;
+		ssl = c->ssl;
+	} else if (c->pending_ssl && is_write) {
+		ssl = c->pending_ssl;
+		flags = OISP_F_INFERRED;
+		if (c->aead) {
+			flags |= OISP_F_AEAD;
+			role = BIND_AEAD_WRITE;
+		}
+	} else {
+		return;
+	}
+
+	if (c->pending_check) {
+		struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = ssl };
+		struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+		if (st && st->fd == fd) {
+			c->pending_ssl = 0;
+			c->pending_check = 0;
+			return;
+		}
+	}
+	if (!tls_bind(pid_tgid, ssl, fd, flags, role))
+		return;
+	if (c->pending_ssl == ssl) {
 		c->pending_ssl = 0;
+		c->pending_check = 0;
+	}
 	if (c->in_call)
 		c->need_bind = 0;
 }

@@ -8,6 +8,16 @@
 //! connection) are held until the bind arrives, the connection is freed, its
 //! process exits, or [`HOLD_FOR`] passes, so the first chunk of a request
 //! carries the peer address too. Held chunks keep their order.
+//!
+//! Records captured at aws-lc's AEAD functions carry a context per
+//! direction instead of one `SSL*` (and a new one when the keys change).
+//! Their TLS_BIND records name the socket, so the contexts bound to the
+//! same socket (pid, fd, local and peer address) are paired into one
+//! connection, and every chunk of its contexts carries the connection's id,
+//! so the decoders see one connection with both directions. The id is
+//! oispd's own ([`PAIRED_CONN`] and a counter), not a context's address: a
+//! freed context's address comes back for a later connection. The end of
+//! any of them (close of the socket, close_notify) ends the connection.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,8 +31,11 @@ pub(crate) const HOLD_FOR: Duration = Duration::from_millis(5);
 const MAX_HELD_PER_CONN: usize = 64;
 /// Connections remembered per process at most.
 const MAX_CONNS_PER_PID: usize = 65_536;
+/// The bit that marks the id of a connection paired from AEAD contexts
+/// (above every user-space address, so never an `SSL*` or a context).
+pub(crate) const PAIRED_CONN: u64 = 1 << 63;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 struct Addrs {
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
@@ -34,11 +47,30 @@ struct Held {
     deadline: Instant,
 }
 
+/// The socket AEAD contexts are bound to, within one process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Socket {
+    fd: i32,
+    addrs: Addrs,
+}
+
+/// One process's AEAD contexts paired by socket.
+#[derive(Debug, Default)]
+struct Pairs {
+    /// Socket -> connection id.
+    by_socket: HashMap<Socket, u64>,
+    /// Context -> its socket and connection id.
+    by_context: HashMap<u64, (Socket, u64)>,
+}
+
 /// Connection addresses and chunks waiting for them.
 #[derive(Debug, Default)]
 pub(crate) struct Conns {
     addrs: HashMap<u32, HashMap<u64, Addrs>>,
     held: HashMap<(u32, u64), Held>,
+    pairs: HashMap<u32, Pairs>,
+    /// The counter of paired connection ids.
+    paired: u64,
 }
 
 impl Conns {
@@ -58,6 +90,50 @@ impl Conns {
         self.release(pid, conn)
     }
 
+    /// An AEAD context `ctx` is bound to the socket `fd` with these
+    /// addresses: it joins that socket's connection (or starts it); returns
+    /// its held chunks, filled.
+    pub(crate) fn bind_aead(
+        &mut self,
+        pid: u32,
+        ctx: u64,
+        fd: i32,
+        local: Option<SocketAddr>,
+        peer: Option<SocketAddr>,
+    ) -> Vec<TlsChunk> {
+        let addrs = Addrs { local, peer };
+        let socket = Socket { fd, addrs };
+        let pairs = self.pairs.entry(pid).or_default();
+        if pairs.by_context.len() >= MAX_CONNS_PER_PID {
+            *pairs = Pairs::default();
+        }
+        let conn = match pairs.by_socket.get(&socket) {
+            Some(conn) => *conn,
+            None => {
+                self.paired += 1;
+                let conn = PAIRED_CONN | self.paired;
+                pairs.by_socket.insert(socket, conn);
+                conn
+            }
+        };
+        pairs.by_context.insert(ctx, (socket, conn));
+        let per_pid = self.addrs.entry(pid).or_default();
+        if per_pid.len() >= MAX_CONNS_PER_PID {
+            per_pid.clear();
+        }
+        per_pid.insert(conn, addrs);
+        self.release(pid, ctx)
+    }
+
+    /// The connection id of a chunk's `conn`: its paired connection for an
+    /// AEAD context, else itself.
+    fn connection_of(&self, pid: u32, conn: u64) -> u64 {
+        self.pairs
+            .get(&pid)
+            .and_then(|p| p.by_context.get(&conn))
+            .map_or(conn, |(_, c)| *c)
+    }
+
     /// Takes a chunk and hands on, in order, the chunks that are ready
     /// (none when it is held).
     pub(crate) fn chunk(
@@ -75,6 +151,7 @@ impl Conns {
             }
             return;
         }
+        chunk.conn = self.connection_of(chunk.pid, chunk.conn);
         match self.addrs.get(&chunk.pid).and_then(|m| m.get(&chunk.conn)) {
             Some(a) => {
                 chunk.local = a.local;
@@ -94,13 +171,39 @@ impl Conns {
         }
     }
 
-    /// `SSL_free`: forget the connection; returns its held chunks.
-    pub(crate) fn free(&mut self, pid: u32, conn: u64) -> Vec<TlsChunk> {
-        let out = self.release(pid, conn);
-        if let Some(m) = self.addrs.get_mut(&pid) {
-            m.remove(&conn);
+    /// `SSL_free`, the close of a bound socket, or a close_notify of `conn`
+    /// (an `SSL*` or an AEAD context): forget its connection (for an AEAD
+    /// context, the pair); returns the connection's id and its held chunks.
+    pub(crate) fn free(&mut self, pid: u32, conn: u64) -> (u64, Vec<TlsChunk>) {
+        let mut out = Vec::new();
+        let mut ended = conn;
+        if let Some(pairs) = self.pairs.get_mut(&pid) {
+            if let Some((socket, paired)) = pairs.by_context.remove(&conn) {
+                ended = paired;
+                if pairs.by_socket.get(&socket) == Some(&paired) {
+                    pairs.by_socket.remove(&socket);
+                }
+                let mut contexts: Vec<u64> = pairs
+                    .by_context
+                    .iter()
+                    .filter(|(_, (_, c))| *c == paired)
+                    .map(|(ctx, _)| *ctx)
+                    .collect();
+                contexts.sort_unstable();
+                for ctx in &contexts {
+                    pairs.by_context.remove(ctx);
+                }
+                for ctx in contexts {
+                    out.extend(self.release_as(pid, ctx, paired));
+                }
+            }
         }
-        out
+        let mut own = self.release_as(pid, conn, ended);
+        own.append(&mut out);
+        if let Some(m) = self.addrs.get_mut(&pid) {
+            m.remove(&ended);
+        }
+        (ended, own)
     }
 
     /// The process exited: forget its connections; returns its held chunks.
@@ -111,6 +214,7 @@ impl Conns {
             out.extend(self.release(p, c));
         }
         self.addrs.remove(&pid);
+        self.pairs.remove(&pid);
         out
     }
 
@@ -135,8 +239,15 @@ impl Conns {
         out
     }
 
+    /// Releases the chunks held for (pid, conn), as chunks of its connection.
     fn release(&mut self, pid: u32, conn: u64) -> Vec<TlsChunk> {
-        let Some(held) = self.held.remove(&(pid, conn)) else {
+        let paired = self.connection_of(pid, conn);
+        self.release_as(pid, conn, paired)
+    }
+
+    /// Releases the chunks held for (pid, held_as) as chunks of `conn`.
+    fn release_as(&mut self, pid: u32, held_as: u64, conn: u64) -> Vec<TlsChunk> {
+        let Some(held) = self.held.remove(&(pid, held_as)) else {
             return Vec::new();
         };
         let addrs = self
@@ -148,6 +259,7 @@ impl Conns {
         held.chunks
             .into_iter()
             .map(|mut c| {
+                c.conn = conn;
                 c.local = addrs.local;
                 c.peer = addrs.peer;
                 c
@@ -239,9 +351,107 @@ mod tests {
         let out = c.expire(t0 + HOLD_FOR);
         assert_eq!(out.len(), 3);
         take(&mut c, chunk(2, 20, b"d"), true, t0);
-        assert_eq!(c.free(2, 20).len(), 1);
+        let (conn, released) = c.free(2, 20);
+        assert_eq!((conn, released.len()), (20, 1));
         take(&mut c, chunk(3, 30, b"e"), true, t0);
         assert_eq!(c.exit(3).len(), 1);
         assert!(c.next_deadline().is_none());
+    }
+
+    fn bound_chunk(conn: u64, direction: Direction, data: &[u8]) -> TlsChunk {
+        TlsChunk {
+            direction,
+            ..chunk(1, conn, data)
+        }
+    }
+
+    /// Scenario: rustls over aws-lc: the write context (0xa) sealed a
+    /// request before its socket was known (BIND_PENDING), then was bound
+    /// to fd 6 by the next write; the read context (0xb) was bound to the
+    /// same socket and opened the response; a second connection on fd 7
+    /// with its own contexts; then a new write context (a KeyUpdate) on fd
+    /// 6; then the socket of the first connection closed; then the freed
+    /// context 0xa bound to a new socket.
+    /// Guarantees: both directions of a socket come out as one connection
+    /// (an id of oispd's, marked PAIRED_CONN) with its addresses, the other
+    /// socket's as another; the key change stays in the connection; the
+    /// close ends the pair under the connection's id; contexts of the ended
+    /// pair are unpaired, and a freed context's address bound anew starts
+    /// a new connection.
+    #[test]
+    fn aead_contexts_of_one_socket_are_one_connection() {
+        let mut c = Conns::default();
+        let now = Instant::now();
+        let (local, peer) = (addr("127.0.0.1:40000"), addr("127.0.0.1:443"));
+        let write = |c: &mut Conns, ctx: u64, data: &[u8]| {
+            take(c, bound_chunk(ctx, Direction::Write, data), false, now)
+        };
+        assert!(take(
+            &mut c,
+            bound_chunk(0xa, Direction::Write, b"POST"),
+            true,
+            now
+        )
+        .is_empty());
+        let out = c.bind_aead(1, 0xa, 6, local, peer);
+        assert_eq!((out.len(), out[0].peer), (1, peer));
+        let first = out[0].conn;
+        assert_eq!(first & PAIRED_CONN, PAIRED_CONN);
+        assert!(c.bind_aead(1, 0xb, 6, local, peer).is_empty());
+        let out = take(
+            &mut c,
+            bound_chunk(0xb, Direction::Read, b"HTTP"),
+            false,
+            now,
+        );
+        assert_eq!(
+            (out[0].conn, out[0].local, out[0].peer),
+            (first, local, peer)
+        );
+
+        let other = addr("127.0.0.1:40001");
+        c.bind_aead(1, 0xc, 7, other, peer);
+        c.bind_aead(1, 0xd, 7, other, peer);
+        let out = take(&mut c, bound_chunk(0xd, Direction::Read, b"x"), false, now);
+        let second = out[0].conn;
+        assert_eq!(out[0].local, other);
+        assert_ne!(second, first);
+
+        c.bind_aead(1, 0xe, 6, local, peer);
+        assert_eq!(write(&mut c, 0xe, b"more")[0].conn, first);
+
+        let (ended, released) = c.free(1, 0xb);
+        assert_eq!((ended, released.len()), (first, 0));
+        for ctx in [0xa, 0xb, 0xe] {
+            let out = write(&mut c, ctx, b"later");
+            assert_eq!((out[0].conn, out[0].peer), (ctx, None), "{ctx:#x}");
+        }
+        assert_eq!(write(&mut c, 0xc, b"y")[0].conn, second);
+
+        c.bind_aead(1, 0xa, 8, addr("127.0.0.1:40002"), peer);
+        let again = write(&mut c, 0xa, b"new")[0].conn;
+        assert!(again != first && again != second && again & PAIRED_CONN != 0);
+    }
+
+    /// Scenario: an AEAD context bound to a socket of one process, another
+    /// context at the same fd and addresses in another process, then the
+    /// first process exits.
+    /// Guarantees: processes never share a connection; the exit forgets
+    /// the process's pairs.
+    #[test]
+    fn aead_pairs_are_per_process() {
+        let mut c = Conns::default();
+        let now = Instant::now();
+        let (local, peer) = (addr("127.0.0.1:40000"), addr("127.0.0.1:443"));
+        c.bind_aead(1, 0xa, 6, local, peer);
+        c.bind_aead(2, 0xb, 6, local, peer);
+        let first = take(&mut c, bound_chunk(0xa, Direction::Write, b"w"), false, now)[0].conn;
+        let mut other = bound_chunk(0xb, Direction::Read, b"r");
+        other.pid = 2;
+        let second = take(&mut c, other, false, now)[0].conn;
+        assert_ne!(first, second);
+        c.exit(1);
+        let out = take(&mut c, bound_chunk(0xa, Direction::Write, b"w"), false, now);
+        assert_eq!((out[0].conn, out[0].peer), (0xa, None));
     }
 }

@@ -9,7 +9,8 @@
 //! The examination itself is a chain: exported OpenSSL symbols first;
 //! else, when the file's read-only data shows BoringSSL, its `SSL_write`
 //! and `SSL_read` located by structure ([`boringssl`]);
-//! else the TLS stack it carries unhooked, if any.
+//! else, when it shows rustls or aws-lc, aws-lc's AEAD entry points
+//! ([`aead_probes`]); else the TLS stack it carries unhooked, if any.
 //!
 //! A build-id is a claim the file makes about itself, not proof, so a hit
 //! is checked against the file before it is trusted: the code bytes at
@@ -26,13 +27,14 @@
 use std::collections::HashMap;
 use std::fs::File;
 
+use super::aead_probes;
 use super::boringssl;
 use super::elf::{build_id, bytes_at, ssl_probes, Attach};
 use super::tls_stack::{self, TlsStack};
 
 /// Version of the examination logic; bump when what it concludes changes.
-/// 2: BoringSSL located by structure.
-pub(crate) const MATCHER_VERSION: u32 = 2;
+/// 2: BoringSSL located by structure. 3: aws-lc's AEAD functions (rustls).
+pub(crate) const MATCHER_VERSION: u32 = 3;
 /// Distinct builds remembered; later ones are examined each time.
 const MAX_ENTRIES: usize = 4096;
 /// Code bytes compared at each probe offset on a hit.
@@ -46,6 +48,9 @@ pub enum ProbeMethod {
     /// BoringSSL's `SSL_write`/`SSL_read`, located by structure in a
     /// stripped binary.
     BoringSslStructure,
+    /// aws-lc's `EVP_AEAD_CTX_seal`/`open` (rustls with aws-lc-rs), named
+    /// in the file's symbol table.
+    AwsLcAeadSymbols,
 }
 
 impl ProbeMethod {
@@ -54,6 +59,7 @@ impl ProbeMethod {
         match self {
             ProbeMethod::OpenSslSymbols => "openssl_exported_symbols",
             ProbeMethod::BoringSslStructure => "boringssl_structure",
+            ProbeMethod::AwsLcAeadSymbols => "aws_lc_aead_symbols",
         }
     }
 }
@@ -195,6 +201,29 @@ fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, ByteChecks) {
                 (None, Some(unhooked), Vec::new())
             }
         },
+        Some(library @ (TlsStack::Rustls | TlsStack::AwsLc)) => {
+            match aead_probes::aead_entry_points(file) {
+                Ok(points) => {
+                    let attach = points.attach_points();
+                    let checks = probe_checks(file, &attach);
+                    let probes = Probes {
+                        method: ProbeMethod::AwsLcAeadSymbols,
+                        attach,
+                    };
+                    (Some(probes), None, checks)
+                }
+                Err(not_found) => {
+                    let unhooked = Unhooked {
+                        library,
+                        reason: format!(
+                            "{}; aws-lc's AEAD functions not found: {not_found}",
+                            library.reason()
+                        ),
+                    };
+                    (None, Some(unhooked), Vec::new())
+                }
+            }
+        }
         Some(library) => {
             let unhooked = Unhooked {
                 library,
@@ -335,7 +364,11 @@ mod tests {
             probes: None,
             unhooked: Some(Unhooked {
                 library: TlsStack::Rustls,
-                reason: TlsStack::Rustls.reason().to_string(),
+                reason: format!(
+                    "{}; aws-lc's AEAD functions not found: {}",
+                    TlsStack::Rustls.reason(),
+                    aead_probes::AeadNotFound::NoSymbols
+                ),
             }),
         };
         assert!(want.build_id.is_some());

@@ -16,7 +16,7 @@ use super::config::{ActivityMode, EbpfCaptureConfig};
 use super::error::CaptureError;
 
 /// The uprobe programs (all loaded at start, attached per library).
-pub(crate) const UPROBE_PROGRAMS: [&str; 7] = [
+pub(crate) const UPROBE_PROGRAMS: [&str; 11] = [
     programs::SSL_WRITE_ENTER,
     programs::SSL_READ_ENTER,
     programs::SSL_WRITE_EX_ENTER,
@@ -24,6 +24,10 @@ pub(crate) const UPROBE_PROGRAMS: [&str; 7] = [
     programs::SSL_RET,
     programs::SSL_EX_RET,
     programs::SSL_FREE_ENTER,
+    programs::AEAD_SEAL_ENTER,
+    programs::AEAD_SEAL_SCATTER_ENTER,
+    programs::AEAD_OPEN_ENTER,
+    programs::AEAD_OPEN_RET,
 ];
 
 /// The loaded object and the maps user space works with.

@@ -1,6 +1,6 @@
 //! The kernel capture: loads oispd's eBPF object (`oispd-receiver-ebpf`),
 //! attaches its tracepoints and the `SSL_*` uprobes to every OpenSSL on the
-//! host, drains the ring buffer and hands on typed records: TLS plaintext as
+//! host (and the AEAD uprobes to every aws-lc that rustls uses), drains the ring buffer and hands on typed records: TLS plaintext as
 //! [`TlsChunk`]s (for `crate::capture` to decode) and process, network and
 //! file activity as [`RawActivity`].
 //!
@@ -20,12 +20,16 @@
 //!
 //! Module map: [`config`] (settings), `preflight` (capabilities, BTF,
 //! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` +
-//! `exam_cache` + `probe_points` + [`boringssl`] + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
-//! to records), `conns` (socket addresses per connection), `filter`
+//! `exam_cache` + `probe_points` + [`boringssl`] + `aead_probes` + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
+//! to records), `aead_records` (what a TLS record captured at aws-lc's
+//! AEAD functions holds), `conns` (socket addresses per connection, and
+//! the pairing of AEAD contexts into connections), `filter`
 //! (include/exclude, file paths), `procfs` (/proc reading), [`activity`]
 //! (the activity types).
 
 pub mod activity;
+mod aead_probes;
+mod aead_records;
 pub mod boringssl;
 pub mod config;
 mod conns;
@@ -48,7 +52,7 @@ use std::time::Instant;
 
 use aya::maps::{MapData, RingBuf};
 use oispd_component::ComponentConfig;
-use oispd_receiver_ebpf::records::drop_counter;
+use oispd_receiver_ebpf::records::{drop_counter, flags};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -58,6 +62,7 @@ pub use error::CaptureError;
 pub use preflight::CAPABILITIES as REQUIRED_CAPABILITIES;
 
 use crate::capture::TlsChunk;
+use aead_records::{record_content, RecordContent};
 use conns::Conns;
 pub use exam_cache::ProbeMethod;
 use filter::{basename, PathFilter, ProcessFilter, ProcessInfo};
@@ -77,9 +82,15 @@ pub use tls_stack::TlsStack;
 #[doc(hidden)]
 pub fn parse_ring_record(bytes: &[u8]) -> Option<Vec<TlsChunk>> {
     Some(match parse(bytes).ok()? {
-        KernelRecord::TlsData { rec, data } => {
-            tls_chunks(&rec, data).map(|(chunk, _)| chunk).collect()
-        }
+        KernelRecord::TlsData { rec, data } => tls_chunks(&rec, data)
+            .filter_map(|(mut chunk, _)| {
+                let aead = rec.hdr.flags & flags::AEAD != 0;
+                let tls12 = rec.hdr.flags & flags::TLS12 != 0;
+                let keep =
+                    !aead || record_content(&mut chunk, tls12) == RecordContent::ApplicationData;
+                keep.then_some(chunk)
+            })
+            .collect(),
         KernelRecord::TlsBind(b) => {
             // The addresses a bind record carries, parsed as the capture does.
             let _ = (socket_addr(&b.local), socket_addr(&b.peer));
@@ -125,6 +136,10 @@ pub struct CaptureDrops {
     pub scratch_busy: u64,
     /// TLS calls whose plaintext could not be read from the process's memory.
     pub read_faults: u64,
+    /// Calls of aws-lc's AEAD functions whose arguments were not a TLS
+    /// record's (another user of the cipher, or a misplaced probe): not
+    /// captured.
+    pub aead_not_tls_records: u64,
     /// Records user space could not parse.
     pub malformed_records: u64,
 }
@@ -277,6 +292,7 @@ impl EbpfCapture {
             untracked_calls: k(drop_counter::CALL_MAP_FULL),
             scratch_busy: k(drop_counter::SCRATCH_BUSY),
             read_faults: k(drop_counter::READ_FAULTS),
+            aead_not_tls_records: k(drop_counter::AEAD_SHAPE),
             malformed_records: self.malformed,
         }
     }
@@ -338,27 +354,16 @@ impl EbpfCapture {
         match record {
             KernelRecord::TlsData { rec, data } => self.tls_data(rec, data),
             KernelRecord::TlsBind(b) => {
-                let released = self.conns.bind(
-                    b.hdr.pid,
-                    b.conn,
-                    socket_addr(&b.local),
-                    socket_addr(&b.peer),
-                );
+                let (local, peer) = (socket_addr(&b.local), socket_addr(&b.peer));
+                let released = if b.hdr.flags & flags::AEAD != 0 {
+                    self.conns.bind_aead(b.hdr.pid, b.conn, b.fd, local, peer)
+                } else {
+                    self.conns.bind(b.hdr.pid, b.conn, local, peer)
+                };
                 self.ready
                     .extend(released.into_iter().map(CaptureRecord::Tls));
             }
-            KernelRecord::TlsFree(f) => {
-                let released = self.conns.free(f.hdr.pid, f.conn);
-                self.ready
-                    .extend(released.into_iter().map(CaptureRecord::Tls));
-                if self.admit(f.hdr.pid) {
-                    self.ready.push_back(CaptureRecord::TlsClosed {
-                        pid: f.hdr.pid,
-                        conn: f.conn,
-                        ts_mono_ns: f.hdr.ts_ns,
-                    });
-                }
-            }
+            KernelRecord::TlsFree(f) => self.tls_closed(f.hdr.pid, f.conn, f.hdr.ts_ns),
             KernelRecord::ExecMap(m) => {
                 self.probes
                     .scan_process(&mut self.ebpf, &mut self.maps, m.hdr.pid);
@@ -373,13 +378,40 @@ impl EbpfCapture {
         }
     }
 
+    /// The connection `conn` of `pid` is over: its held chunks, then the
+    /// close, under the connection's id.
+    fn tls_closed(&mut self, pid: u32, conn: u64, ts_mono_ns: u64) {
+        let (conn, released) = self.conns.free(pid, conn);
+        self.ready
+            .extend(released.into_iter().map(CaptureRecord::Tls));
+        if self.admit(pid) {
+            self.ready.push_back(CaptureRecord::TlsClosed {
+                pid,
+                conn,
+                ts_mono_ns,
+            });
+        }
+    }
+
     fn tls_data(&mut self, rec: oispd_receiver_ebpf::records::TlsData, data: Vec<u8>) {
         if !self.admit(rec.hdr.pid) {
             return;
         }
+        let aead = rec.hdr.flags & flags::AEAD != 0;
+        let tls12 = rec.hdr.flags & flags::TLS12 != 0;
         let now = Instant::now();
-        let ready = &mut self.ready;
-        for (chunk, bind_pending) in tls_chunks(&rec, data) {
+        for (mut chunk, bind_pending) in tls_chunks(&rec, data) {
+            if aead {
+                match record_content(&mut chunk, tls12) {
+                    RecordContent::ApplicationData => {}
+                    RecordContent::CloseNotify => {
+                        self.tls_closed(chunk.pid, chunk.conn, chunk.ts_mono_ns);
+                        continue;
+                    }
+                    RecordContent::Other => continue,
+                }
+            }
+            let ready = &mut self.ready;
             self.conns.chunk(chunk, bind_pending, now, &mut |c| {
                 ready.push_back(CaptureRecord::Tls(c));
             });

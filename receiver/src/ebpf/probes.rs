@@ -9,7 +9,9 @@
 //! the configured `libraries`. A file qualifies when its dynamic symbol table
 //! defines `SSL_write` and `SSL_read` (where in it each probe goes is
 //! [`probe_points`](super::probe_points)'s choice), or when
-//! [`boringssl`](super::boringssl) locates them by structure. Uprobes are per inode, so one
+//! [`boringssl`](super::boringssl) locates them by structure, or when it
+//! carries aws-lc's AEAD functions, rustls' record boundary with the
+//! aws-lc-rs provider ([`aead_probes`](super::aead_probes)). Uprobes are per inode, so one
 //! attachment covers every process mapping the file, now and later; files are
 //! deduplicated by (device, inode). New files are found when the kernel
 //! reports an exec or an executable mapping of an unexamined file. Each is
@@ -194,6 +196,15 @@ impl LibraryProbes {
                             ssl_read = %at(programs::SSL_READ_ENTER).unwrap_or_default(),
                             from_cache,
                             "probing BoringSSL"
+                        );
+                    }
+                    ProbeMethod::AwsLcAeadSymbols => {
+                        tracing::info!(
+                            path = %name.display(),
+                            build_id = %conclusion.build_id.as_deref().unwrap_or("none"),
+                            probes = points.len(),
+                            from_cache,
+                            "probing aws-lc's AEAD functions (rustls)"
                         );
                     }
                 }

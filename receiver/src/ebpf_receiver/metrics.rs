@@ -29,6 +29,8 @@ pub(crate) enum RecordLoss {
     ScratchBusy,
     /// TLS calls whose plaintext could not be read.
     ReadFault,
+    /// aws-lc AEAD calls that were not a TLS record's (not captured).
+    AeadNotTlsRecord,
     /// Ring buffer records that did not parse.
     MalformedRecord,
     /// Connections the decoder evicted (limits), unfinished calls emitted partial.
@@ -60,12 +62,13 @@ pub(crate) enum RecordLoss {
 }
 
 impl RecordLoss {
-    const ALL: [RecordLoss; 19] = [
+    const ALL: [RecordLoss; 20] = [
         RecordLoss::RingBufferFullTls,
         RecordLoss::RingBufferFullActivity,
         RecordLoss::CallMapFull,
         RecordLoss::ScratchBusy,
         RecordLoss::ReadFault,
+        RecordLoss::AeadNotTlsRecord,
         RecordLoss::MalformedRecord,
         RecordLoss::ConnectionEvicted,
         RecordLoss::Http1Error,
@@ -89,6 +92,7 @@ impl RecordLoss {
             RecordLoss::CallMapFull => "call_map_full",
             RecordLoss::ScratchBusy => "scratch_busy",
             RecordLoss::ReadFault => "read_fault",
+            RecordLoss::AeadNotTlsRecord => "aead_not_tls_record",
             RecordLoss::MalformedRecord => "malformed_record",
             RecordLoss::ConnectionEvicted => "connection_evicted",
             RecordLoss::Http1Error => "http1_error",
@@ -209,6 +213,7 @@ impl DropMetrics {
                 RecordLoss::CallMapFull => kernel.untracked_calls,
                 RecordLoss::ScratchBusy => kernel.scratch_busy,
                 RecordLoss::ReadFault => kernel.read_faults,
+                RecordLoss::AeadNotTlsRecord => kernel.aead_not_tls_records,
                 RecordLoss::MalformedRecord => kernel.malformed_records,
                 RecordLoss::ConnectionEvicted => decoder.connections_evicted,
                 RecordLoss::Http1Error => decoder.http1_errors,
@@ -252,6 +257,7 @@ mod tests {
         let mut k = CaptureDrops {
             tls_records: 3,
             tls_bytes: 3000,
+            aead_not_tls_records: 7,
             ..Default::default()
         };
         let mut d = DecoderStats {
@@ -268,6 +274,7 @@ mod tests {
         for line in [
             "oispd_receiver_ebpf_dropped_records{reason=\"ring_buffer_full_tls\",receiver=\"ebpf\"} 5",
             "oispd_receiver_ebpf_dropped_records{reason=\"http2_error\",receiver=\"ebpf\"} 1",
+            "oispd_receiver_ebpf_dropped_records{reason=\"aead_not_tls_record\",receiver=\"ebpf\"} 7",
             "oispd_receiver_ebpf_dropped_records{reason=\"pipeline_closed\",receiver=\"ebpf\"} 4",
             "oispd_receiver_ebpf_dropped_records{reason=\"span_request_evicted\",receiver=\"ebpf\"} 2",
             "oispd_receiver_ebpf_dropped_records{reason=\"memory_limit\",receiver=\"ebpf\"} 0",
