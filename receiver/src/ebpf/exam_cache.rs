@@ -8,7 +8,9 @@
 //!
 //! The examination itself is a chain: exported OpenSSL symbols first;
 //! else, when the file's read-only data shows BoringSSL, its `SSL_write`
-//! and `SSL_read` located by structure ([`boringssl`]);
+//! and `SSL_read` located by structure ([`boringssl`]); else, when it
+//! shows rustls or aws-lc, aws-lc's AEAD entry points located by symbols
+//! or structure ([`aws_lc`]: reported with the offsets, not yet probed);
 //! else the TLS stack it carries unhooked, if any.
 //!
 //! A build-id is a claim the file makes about itself, not proof, so a hit
@@ -17,22 +19,25 @@
 //! single-executable app keeps node's build-id and code, so it hits; a file
 //! that only copies a build-id does not), for BoringSSL also the
 //! instruction loading `SSL_R_BAD_LENGTH` in `SSL_write` (the fact that
-//! identified it), and a "nothing to probe" entry must match the file's
-//! size too. A miss is examined in full; what a file that failed those
-//! checks concluded never replaces the entry it failed, and a BoringSSL
-//! file the finder refused is not cached at all, so a doctored copy cannot
-//! make oispd skip the genuine build.
+//! identified it), for located aws-lc AEAD entry points the code at each,
+//! and a "nothing to probe" entry without located code must match the
+//! file's size too. A miss is examined in full; what a file that failed
+//! those checks concluded never replaces the entry it failed, and a
+//! BoringSSL or rustls/aws-lc file a finder refused is not cached at all,
+//! so a doctored copy cannot make oispd skip the genuine build.
 
 use std::collections::HashMap;
 use std::fs::File;
 
+use super::aws_lc;
 use super::boringssl;
 use super::elf::{build_id, bytes_at, ssl_probes, Attach};
 use super::tls_stack::{self, TlsStack};
 
 /// Version of the examination logic; bump when what it concludes changes.
-/// 2: BoringSSL located by structure.
-pub(crate) const MATCHER_VERSION: u32 = 2;
+/// 2: BoringSSL located by structure. 3: aws-lc's AEAD entry points
+/// located in rustls and aws-lc binaries.
+pub(crate) const MATCHER_VERSION: u32 = 3;
 /// Distinct builds remembered; later ones are examined each time.
 const MAX_ENTRIES: usize = 4096;
 /// Code bytes compared at each probe offset on a hit.
@@ -136,16 +141,12 @@ impl ExamCache {
         }
         let replaceable = known.is_none_or(|e| e.matcher_version != MATCHER_VERSION);
         let (probes, unhooked, checks) = examine(file);
-        let refused_boringssl = probes.is_none()
-            && unhooked
-                .as_ref()
-                .is_some_and(|u| u.library == TlsStack::BoringSsl);
-        if let Some(id) = id.filter(|_| replaceable && !refused_boringssl) {
+        if let Some(id) = id.filter(|_| replaceable && !checks.refused) {
             if self.entries.len() < MAX_ENTRIES || self.entries.contains_key(&id) {
                 let entry = Entry {
                     matcher_version: MATCHER_VERSION,
                     size,
-                    checks,
+                    checks: checks.bytes,
                     probes: probes.clone(),
                     unhooked: unhooked.clone(),
                 };
@@ -161,11 +162,23 @@ impl ExamCache {
     }
 }
 
-/// The examination chain (see the module doc), with the bytes a cached
-/// result must find again.
-fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, ByteChecks) {
+/// What an examination found to check again on a cache hit.
+#[derive(Debug, Default)]
+struct Checks {
+    /// The bytes a cached result must find again.
+    bytes: ByteChecks,
+    /// A finder refused the file: not cached.
+    refused: bool,
+}
+
+/// The examination chain (see the module doc), with what a cached result
+/// must find again.
+fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, Checks) {
     if let Some(attach) = ssl_probes(file) {
-        let checks = probe_checks(file, &attach);
+        let checks = Checks {
+            bytes: probe_checks(file, &attach),
+            refused: false,
+        };
         let probes = Probes {
             method: ProbeMethod::OpenSslSymbols,
             attach,
@@ -176,11 +189,15 @@ fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, ByteChecks) {
         Some(TlsStack::BoringSsl) => match boringssl::locate(file) {
             Ok(funcs) => {
                 let attach = funcs.attach_points();
-                let mut checks = probe_checks(file, &attach);
-                checks.push(funcs.bad_length_site);
+                let mut bytes = probe_checks(file, &attach);
+                bytes.push(funcs.bad_length_site);
                 let probes = Probes {
                     method: ProbeMethod::BoringSslStructure,
                     attach,
+                };
+                let checks = Checks {
+                    bytes,
+                    refused: false,
                 };
                 (Some(probes), None, checks)
             }
@@ -192,23 +209,77 @@ fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, ByteChecks) {
                         TlsStack::BoringSsl.reason()
                     ),
                 };
-                (None, Some(unhooked), Vec::new())
+                let checks = Checks {
+                    bytes: Vec::new(),
+                    refused: true,
+                };
+                (None, Some(unhooked), checks)
             }
         },
+        Some(library @ (TlsStack::Rustls | TlsStack::AwsLc)) => {
+            let (unhooked, checks) = examine_aws_lc(file, library);
+            (None, Some(unhooked), checks)
+        }
         Some(library) => {
             let unhooked = Unhooked {
                 library,
                 reason: library.reason().to_string(),
             };
-            (None, Some(unhooked), Vec::new())
+            (None, Some(unhooked), Checks::default())
         }
-        None => (None, None, Vec::new()),
+        None => (None, None, Checks::default()),
+    }
+}
+
+/// A rustls or aws-lc binary: where aws-lc's AEAD entry points are, in the
+/// reason (the AEAD uprobes are attached by the capture side once it has
+/// them; until then the file stays unhooked).
+fn examine_aws_lc(file: &File, library: TlsStack) -> (Unhooked, Checks) {
+    match aws_lc::find_aead_entry_points(file) {
+        Ok(aead) => {
+            tracing::debug!(bytes_read = aead.bytes_read, located = %aead, "aws-lc AEAD entry points");
+            let offsets: Vec<u64> = [Some(aead.seal), Some(aead.open), aead.seal_scatter]
+                .into_iter()
+                .flatten()
+                .map(|e| e.offset)
+                .collect();
+            let unhooked = Unhooked {
+                library,
+                reason: format!(
+                    "{}; aws-lc's AEAD entry points located {aead}, not probed yet",
+                    library.reason()
+                ),
+            };
+            let checks = Checks {
+                bytes: offset_checks(file, offsets),
+                refused: false,
+            };
+            (unhooked, checks)
+        }
+        Err(refusal) => {
+            let unhooked = Unhooked {
+                library,
+                reason: format!(
+                    "{}; aws-lc's AEAD entry points not located: {refusal}",
+                    library.reason()
+                ),
+            };
+            let checks = Checks {
+                bytes: Vec::new(),
+                refused: true,
+            };
+            (unhooked, checks)
+        }
     }
 }
 
 /// The code bytes at each distinct probe offset.
 fn probe_checks(file: &File, attach: &[Attach]) -> ByteChecks {
-    let mut offsets: Vec<u64> = attach.iter().map(|a| a.offset).collect();
+    offset_checks(file, attach.iter().map(|a| a.offset).collect())
+}
+
+/// The code bytes at each distinct offset.
+fn offset_checks(file: &File, mut offsets: Vec<u64>) -> ByteChecks {
     offsets.sort_unstable();
     offsets.dedup();
     offsets
@@ -225,8 +296,8 @@ fn applies(entry: &Entry, file: &File, size: u64) -> bool {
     if entry.matcher_version != MATCHER_VERSION {
         return false;
     }
-    if entry.probes.is_none() {
-        return entry.size == size;
+    if entry.checks.is_empty() {
+        return entry.probes.is_none() && entry.size == size;
     }
     entry.checks.iter().all(|(offset, bytes)| {
         !bytes.is_empty()

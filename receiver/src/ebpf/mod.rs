@@ -20,12 +20,13 @@
 //!
 //! Module map: [`config`] (settings), `preflight` (capabilities, BTF,
 //! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` +
-//! `exam_cache` + `probe_points` + [`boringssl`] + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
+//! `exam_cache` + `probe_points` + [`boringssl`] + `aws_lc` + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
 //! to records), `conns` (socket addresses per connection), `filter`
 //! (include/exclude, file paths), `procfs` (/proc reading), [`activity`]
 //! (the activity types).
 
 pub mod activity;
+mod aws_lc;
 pub mod boringssl;
 pub mod config;
 mod conns;
