@@ -1016,6 +1016,29 @@ fn verify(
     Ok(())
 }
 
+/// The rustls test client with the given crypto provider (`aws-lc` or
+/// `ring`), as scripts/build-test-clients.sh leaves it (`OISPD_TEST_CLIENTS`,
+/// default /var/tmp/oispd-test-clients): release builds that keep their
+/// symbol table, the ground truth of the finder's tests. A missing client
+/// fails the test that needs it, naming the script; it is never skipped.
+#[cfg(test)]
+pub(crate) fn test_client_path(provider: &str) -> std::path::PathBuf {
+    let dir = std::env::var("OISPD_TEST_CLIENTS")
+        .unwrap_or_else(|_| "/var/tmp/oispd-test-clients".into());
+    test_client_in(std::path::Path::new(&dir), provider)
+}
+
+#[cfg(test)]
+fn test_client_in(dir: &std::path::Path, provider: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("rustls-client-{provider}"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the rustls test clients with scripts/build-test-clients.sh",
+        path.display()
+    );
+    path
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;
