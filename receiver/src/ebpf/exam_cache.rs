@@ -385,28 +385,23 @@ mod tests {
         assert_eq!(again.probes, Some(first));
     }
 
-    /// Scenario: a library without SSL functions but with "rustls" in its
-    /// strings examined, then again, then with an entry recorded by an
+    /// Scenario: a library without SSL functions but with Go's crypto/tls in
+    /// its strings examined, then again, then with an entry recorded by an
     /// older matcher version.
-    /// Guarantees: the second look hits with "nothing to probe, rustls";
+    /// Guarantees: the second look hits with "nothing to probe, Go";
     /// the old entry is not trusted (examined again, then cached under the
     /// current version).
     #[test]
     fn negative_entry_hits_and_old_matcher_version_is_reexamined() {
         let dir = tempfile::tempdir().unwrap();
-        let lib = fixture(
-            dir.path(),
-            "plain",
-            false,
-            "vendor/rustls-0.23.31/src/conn.rs",
-        );
+        let lib = fixture(dir.path(), "plain", false, "crypto/tls.(*Conn).Write");
         let mut cache = ExamCache::default();
         let want = Conclusion {
             build_id: build_id(&File::open(&lib).unwrap()).map(hex::encode),
             probes: None,
             unhooked: Some(Unhooked {
-                library: TlsStack::Rustls,
-                reason: TlsStack::Rustls.reason().to_string(),
+                library: TlsStack::GoCryptoTls,
+                reason: TlsStack::GoCryptoTls.reason().to_string(),
             }),
         };
         assert!(want.build_id.is_some());
@@ -450,6 +445,88 @@ mod tests {
             );
         }
         assert!(cache.entries.is_empty());
+    }
+
+    /// Scenario: a library with "rustls" in its strings and no aws-lc,
+    /// examined twice.
+    /// Guarantees: it is unhooked rustls with the aws-lc finder's refusal
+    /// (no aead.c file name) in the reason, and the refusal is not cached.
+    #[test]
+    fn rustls_without_aws_lc_is_unhooked_with_the_refusal_and_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = fixture(
+            dir.path(),
+            "rustls-ring",
+            false,
+            "vendor/rustls-0.23.31/src/conn.rs",
+        );
+        let mut cache = ExamCache::default();
+        for _ in 0..2 {
+            let (conclusion, src) = conclude(&mut cache, &lib);
+            assert_eq!((conclusion.probes, src), (None, Source::Examined));
+            let unhooked = conclusion.unhooked.unwrap();
+            assert_eq!(unhooked.library, TlsStack::Rustls);
+            assert!(
+                unhooked.reason.starts_with(TlsStack::Rustls.reason())
+                    && unhooked.reason.ends_with(&format!(
+                        "aws-lc's AEAD entry points not located: {}",
+                        aws_lc::AwsLcRefusal::NoFileName
+                    )),
+                "{}",
+                unhooked.reason
+            );
+        }
+        assert!(cache.entries.is_empty());
+    }
+
+    /// Scenario: the aws-lc rustls test client stripped of its symbols
+    /// (build-id kept) examined, then a copy, then a copy whose
+    /// EVP_AEAD_CTX_seal starts with two `nop`s instead of `push %r13`
+    /// under the same build-id and size, then the genuine copy again.
+    /// Guarantees: the client is unhooked rustls whose reason gives aws-lc's
+    /// AEAD entry points located by structure at the finder's file offsets;
+    /// the copy hits the cache; the doctored copy fails the cached code
+    /// check, is examined and refused (seal's first instruction), and
+    /// leaves the entry intact for the genuine copy.
+    #[test]
+    fn located_aws_lc_is_cached_and_a_doctored_copy_is_not_trusted() {
+        let client = aws_lc::test_client_path("aws-lc");
+        let dir = tempfile::tempdir().unwrap();
+        let stripped = dir.path().join("client");
+        let status = Command::new("objcopy")
+            .arg("--strip-all")
+            .arg(&client)
+            .arg(&stripped)
+            .status()
+            .expect("objcopy (binutils) strips the test client");
+        assert!(status.success());
+        let aead = aws_lc::find_aead_entry_points(&File::open(&stripped).unwrap()).unwrap();
+        let mut cache = ExamCache::default();
+        let (first, src) = conclude(&mut cache, &stripped);
+        assert_eq!((first.probes.as_ref(), src), (None, Source::Examined));
+        assert!(first.build_id.is_some());
+        let unhooked = first.unhooked.clone().unwrap();
+        assert_eq!(unhooked.library, TlsStack::Rustls);
+        let located = format!(
+            "aws-lc's AEAD entry points located by structure: EVP_AEAD_CTX_seal at file offset {:#x}",
+            aead.seal.offset
+        );
+        assert!(unhooked.reason.contains(&located), "{}", unhooked.reason);
+
+        let copy = dir.path().join("copy");
+        std::fs::copy(&stripped, &copy).unwrap();
+        assert_eq!(conclude(&mut cache, &copy), (first.clone(), Source::Cache));
+
+        let bad = doctored(&stripped, "doctored", aead.seal.offset, &[0x90, 0x90]);
+        let (refused, src) = conclude(&mut cache, &bad);
+        assert_eq!(src, Source::Examined);
+        let reason = refused.unhooked.unwrap().reason;
+        assert!(
+            reason.contains("not located: the EVP_AEAD_CTX_seal candidate")
+                && reason.contains("its first instruction is not a push"),
+            "{reason}"
+        );
+        assert_eq!(conclude(&mut cache, &copy), (first, Source::Cache));
     }
 
     /// Scenario: stock Bun 1.4.5 (where the e2e set-up installed it)
