@@ -75,7 +75,7 @@
 //! `object`'s, decoding `iced-x86`'s and the byte scans `memchr`'s, with the
 //! decoding helpers shared with [`boringssl`](super::boringssl).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{btree_map, BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::ops::{Range, RangeInclusive};
@@ -785,22 +785,16 @@ impl Finder<'_, '_> {
             let Some(start) = k.checked_sub(1).and_then(|k| starts.get(k)).copied() else {
                 continue;
             };
-            if !functions.contains_key(&start) {
-                let next = starts.get(k).copied();
-                let body = self.body(start, next)?;
-                functions.insert(
+            let function = match functions.entry(start) {
+                btree_map::Entry::Occupied(known) => known.into_mut(),
+                btree_map::Entry::Vacant(slot) => slot.insert(Function {
                     start,
-                    Function {
-                        start,
-                        body,
-                        sites: Vec::new(),
-                    },
-                );
-            }
-            if let Some(function) = functions.get_mut(&start) {
-                let reading = read_site(&mut self.info, &function.body, *site);
-                function.sites.push(reading);
-            }
+                    body: self.body(start, starts.get(k).copied())?,
+                    sites: Vec::new(),
+                }),
+            };
+            let reading = read_site(&mut self.info, &function.body, *site);
+            function.sites.push(reading);
         }
         Ok(functions)
     }

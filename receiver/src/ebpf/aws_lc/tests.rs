@@ -489,7 +489,7 @@ fn code_is_read_and_offsets_converted_through_the_program_headers() {
         u64_at(&elf, header + 16),
         u64_at(&elf, header + 32) as usize,
     );
-    let new = (elf.len() + 0xfff) / 0x1000 * 0x1000 + (vaddr as usize % 0x1000);
+    let new = elf.len().div_ceil(0x1000) * 0x1000 + (vaddr as usize % 0x1000);
     let code = elf[old..old + size].to_vec();
     elf.resize(new, 0);
     elf.extend_from_slice(&code);
@@ -612,39 +612,32 @@ fn site_in(code: &[&[u8]]) -> Option<SiteReading> {
 /// target; the others are unreadable.
 #[test]
 fn error_sites_are_read_along_their_straight_line_code() {
-    let want = Some(SiteReading {
-        reason: 115,
-        library: Some(30),
-        callee: 0x1000 + 20 + 0x800,
-    });
+    // The reading of a site whose call ends `call_end` bytes into the code.
+    let want = |call_end: u64| {
+        Some(SiteReading {
+            reason: 115,
+            library: Some(30),
+            callee: 0x1000 + call_end + 0x800,
+        })
+    };
     assert_eq!(
         site_in(&[&MOV_EDX_115, &MOV_EDI_30, &LEA_FILE, &XOR_ESI, &CALL]),
-        Some(SiteReading {
-            callee: 0x1000 + 24 + 0x800,
-            ..want.unwrap()
-        })
+        want(24)
     );
     assert_eq!(
         site_in(&[&LEA_FILE, &MOV_EDX_115, &MOV_EDI_30, &CALL, &[0xc3]]),
-        Some(SiteReading {
-            callee: 0x1000 + 22 + 0x800,
-            ..want.unwrap()
-        })
+        want(22)
     );
     // lea; mov edx; jmp tail; (int3 x2); tail: mov edi; call
-    let shared = site_in(&[
-        &LEA_FILE,
-        &MOV_EDX_115,
-        &[0xeb, 0x02, 0xcc, 0xcc],
-        &MOV_EDI_30,
-        &CALL,
-    ]);
     assert_eq!(
-        shared,
-        Some(SiteReading {
-            callee: 0x1000 + 26 + 0x800,
-            ..want.unwrap()
-        })
+        site_in(&[
+            &LEA_FILE,
+            &MOV_EDX_115,
+            &[0xeb, 0x02, 0xcc, 0xcc],
+            &MOV_EDI_30,
+            &CALL
+        ]),
+        want(26)
     );
     // mov $115,%edx; lea; mov %rax,%rdx; call
     assert_eq!(
