@@ -86,7 +86,8 @@ use iced_x86::{
 };
 use memchr::memmem;
 use object::elf::{
-    FileHeader64, EM_X86_64, PF_W, PF_X, PT_GNU_EH_FRAME, PT_LOAD, SHT_DYNSYM, SHT_SYMTAB, STT_FUNC,
+    FileHeader64, EM_X86_64, PF_W, PF_X, PT_GNU_EH_FRAME, PT_LOAD, SHT_DYNSYM, SHT_SYMTAB,
+    SHT_SYMTAB_SHNDX, STT_FUNC,
 };
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader, Sym};
 use object::read::ReadCache;
@@ -120,7 +121,7 @@ pub(crate) const MAX_READ_BYTES: u64 = 1 << 30;
 const CHUNK: u64 = 4 << 20;
 /// `.eh_frame_hdr` bytes read at most.
 const MAX_EH_FRAME_HDR_BYTES: u64 = 64 << 20;
-/// Symbol or string table bytes read at most, each.
+/// Symbol, string or extended-index table bytes read at most, each.
 const MAX_SYMBOL_TABLE_BYTES: u64 = 64 << 20;
 /// File-name strings considered at most (real builds have one).
 const MAX_STRINGS: usize = 16;
@@ -498,7 +499,17 @@ fn by_symbols(file: &File, layout: &Layout) -> Option<AwsLcAead> {
         let strings = sections.section(object::SectionIndex(section.sh_link(endian) as usize));
         let strings_size = strings.map_or(u64::MAX, |s| s.sh_size(endian));
         let size = section.sh_size(endian);
-        if size > MAX_SYMBOL_TABLE_BYTES || strings_size > MAX_SYMBOL_TABLE_BYTES {
+        // Parsing also reads an extended section index table linked to it.
+        let indices_size = sections
+            .iter()
+            .filter(|s| s.sh_type(endian) == SHT_SYMTAB_SHNDX)
+            .map(|s| s.sh_size(endian))
+            .max()
+            .unwrap_or(0);
+        if [size, strings_size, indices_size]
+            .iter()
+            .any(|n| *n > MAX_SYMBOL_TABLE_BYTES)
+        {
             tracing::debug!(
                 size,
                 strings_size,

@@ -5,7 +5,8 @@
 //! paths). Nothing is attached on the guess itself: for BoringSSL it sends
 //! the file to [`boringssl`](super::boringssl)'s structural finder, and
 //! whatever stays unprobed feeds the honest report ("this binary does TLS
-//! and is not captured").
+//! and is not captured"); for rustls and aws-lc the examination asks
+//! [`aws_lc`](super::aws_lc) where aws-lc's AEAD entry points are.
 //!
 //! Only the read-only, non-executable loaded segments are scanned (where
 //! string literals live), with `pread` in bounded chunks and a total cap,

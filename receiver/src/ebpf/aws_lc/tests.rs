@@ -188,11 +188,17 @@ impl Stripped {
 /// _seal_scatter at the virtual addresses the unstripped client's symbols
 /// give, and at the file offsets readelf's program headers make of them
 /// (not the virtual addresses); the code there is the symbols' code.
+/// Prints the bytes read and the time taken (a measurement, not asserted).
 #[test]
 fn stripped_client_is_located_at_its_symbols() {
     let s = Stripped::new();
+    let t = std::time::Instant::now();
     let found = locate(&s.path).unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("{found} ({} bytes read)", found.bytes_read);
+    eprintln!(
+        "{found}: {} bytes read in {:?}",
+        found.bytes_read,
+        t.elapsed()
+    );
     assert_eq!(found.located_by, LocatedBy::Structure);
     let client = test_client_path("aws-lc");
     for (name, entry) in [
@@ -252,7 +258,8 @@ fn unstripped_client_is_located_by_symbols_and_structure_agrees() {
 /// finder's own `crypto/fipsmodule/cipher/aead.c` constant but no code
 /// raising errors with it.
 /// Guarantees: the first are refused as having no aead.c file name; the
-/// test binary as having no EVP_AEAD_CTX_seal candidate.
+/// test binary as having no EVP_AEAD_CTX_seal candidate. Prints the time
+/// each took (a measurement, not asserted).
 #[test]
 fn files_without_aws_lc_are_refused() {
     let mut files = vec![test_client_path("ring")];
@@ -268,12 +275,14 @@ fn files_without_aws_lc_are_refused() {
     }
     files.extend(crate::ebpf::boringssl::stock_bun_path());
     for path in files {
+        let t = std::time::Instant::now();
         assert_eq!(
             locate(&path),
             Err(AwsLcRefusal::NoFileName),
             "{}",
             path.display()
         );
+        eprintln!("{} refused in {:?}", path.display(), t.elapsed());
     }
     assert_eq!(
         locate(&std::env::current_exe().unwrap()),
