@@ -86,11 +86,12 @@ use iced_x86::{
 };
 use memchr::memmem;
 use object::elf::{
-    FileHeader64, EM_X86_64, PF_W, PF_X, PT_GNU_EH_FRAME, PT_LOAD, SHT_DYNSYM, SHT_SYMTAB,
-    SHT_SYMTAB_SHNDX, STT_FUNC,
+    FileHeader64, EM_X86_64, PF_W, PF_X, PT_GNU_EH_FRAME, PT_LOAD, SHT_DYNSYM, SHT_SYMTAB, STT_FUNC,
 };
+use object::elf::{SectionHeader64, Sym64};
+use object::pod::slice_from_all_bytes;
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader, Sym};
-use object::read::ReadCache;
+use object::read::{ReadCache, StringTable};
 use object::Endianness;
 
 use super::boringssl::{ends_flow, is_write, loaded_immediate, parse_fde_starts};
@@ -121,7 +122,7 @@ pub(crate) const MAX_READ_BYTES: u64 = 1 << 30;
 const CHUNK: u64 = 4 << 20;
 /// `.eh_frame_hdr` bytes read at most.
 const MAX_EH_FRAME_HDR_BYTES: u64 = 64 << 20;
-/// Symbol, string or extended-index table bytes read at most, each.
+/// Symbol or string table bytes read at most, each.
 const MAX_SYMBOL_TABLE_BYTES: u64 = 64 << 20;
 /// File-name strings considered at most (real builds have one).
 const MAX_STRINGS: usize = 16;
@@ -276,9 +277,6 @@ pub(crate) enum Check {
     /// No site passes `ERR_LIB_CIPHER`, or one passes another library.
     #[error("its error sites do not pass ERR_LIB_CIPHER (30) as the library")]
     NotCipherLibrary,
-    /// Its address is not in an executable segment backed by the file.
-    #[error("its address is not in an executable segment of the file")]
-    NotInFile,
 }
 
 /// One function's probe point.
@@ -480,58 +478,44 @@ impl Reader<'_> {
 /// The entry points named by the file's symbol tables: exactly one
 /// address each for `seal` and `open`, at most one for `seal_scatter`, all
 /// in executable segments; `None` otherwise (the structure decides then).
+/// Each table and its names are read whole (one `pread` each, at most
+/// [`MAX_SYMBOL_TABLE_BYTES`]) and parsed in memory: node's 185k symbols
+/// read name by name cost seconds.
 fn by_symbols(file: &File, layout: &Layout) -> Option<AwsLcAead> {
     let cache = ReadCache::new(file);
     let data = &cache;
     let header = FileHeader64::<Endianness>::parse(data).ok()?;
     let endian = header.endian().ok()?;
     let sections = header.sections(endian, data).ok()?;
+    let table = |section: &SectionHeader64<Endianness>| -> Option<&[u8]> {
+        let size = section.sh_size(endian);
+        if size > MAX_SYMBOL_TABLE_BYTES {
+            tracing::debug!(size, "symbol table too large to search for aws-lc");
+            return None;
+        }
+        section.data(endian, data).ok()
+    };
     let mut found: BTreeMap<AeadFunction, BTreeSet<u64>> = BTreeMap::new();
     let mut bytes_read = 0u64;
     for kind in [SHT_SYMTAB, SHT_DYNSYM] {
-        let Some((index, section)) = sections
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.sh_type(endian) == kind)
+        let Some(section) = sections.iter().find(|s| s.sh_type(endian) == kind) else {
+            continue;
+        };
+        let link = object::SectionIndex(section.sh_link(endian) as usize);
+        let Some(names) = sections.section(link).ok().and_then(table) else {
+            continue;
+        };
+        let Some(Ok(symbols)) = table(section).map(slice_from_all_bytes::<Sym64<Endianness>>)
         else {
             continue;
         };
-        let strings = sections.section(object::SectionIndex(section.sh_link(endian) as usize));
-        let strings_size = strings.map_or(u64::MAX, |s| s.sh_size(endian));
-        let size = section.sh_size(endian);
-        // Parsing also reads an extended section index table linked to it.
-        let indices_size = sections
-            .iter()
-            .filter(|s| s.sh_type(endian) == SHT_SYMTAB_SHNDX)
-            .map(|s| s.sh_size(endian))
-            .max()
-            .unwrap_or(0);
-        if [size, strings_size, indices_size]
-            .iter()
-            .any(|n| *n > MAX_SYMBOL_TABLE_BYTES)
-        {
-            tracing::debug!(
-                size,
-                strings_size,
-                "symbol table too large to search for aws-lc"
-            );
-            continue;
-        }
-        bytes_read += size + strings_size;
-        let Ok(symbols) = object::read::elf::SymbolTable::parse(
-            endian,
-            data,
-            &sections,
-            object::SectionIndex(index),
-            section,
-        ) else {
-            continue;
-        };
-        for sym in symbols.iter() {
-            if sym.st_type() != STT_FUNC || !sym.is_definition(endian, symbols.strings()) {
+        bytes_read += section.sh_size(endian) + names.len() as u64;
+        let names = StringTable::new(names, 0, names.len() as u64);
+        for sym in symbols {
+            if sym.st_type() != STT_FUNC || !sym.is_definition(endian, names) {
                 continue;
             }
-            let Ok(name) = sym.name(endian, symbols.strings()) else {
+            let Ok(name) = sym.name(endian, names) else {
                 continue;
             };
             if let Some(function) = aead_symbol(name) {
@@ -603,23 +587,15 @@ fn by_structure(file: &File, layout: &Layout) -> Result<AwsLcAead, AwsLcRefusal>
     };
     let functions = finder.read_functions(&sites, &starts)?;
     let chosen = choose(&functions)?;
-    let get = |f: AeadFunction| chosen.get(&f).and_then(|start| functions.get(start));
     verify(&chosen, &functions)?;
-    let entry = |f: AeadFunction| -> Result<Option<EntryPoint>, AwsLcRefusal> {
-        let Some(func) = get(f) else {
-            return Ok(None);
-        };
-        let offset = layout
-            .code_offset(func.start)
-            .ok_or(AwsLcRefusal::CheckFailed {
-                function: f,
+    let entry = |f: AeadFunction| {
+        chosen
+            .get(&f)
+            .and_then(|start| functions.get(start))
+            .map(|func| EntryPoint {
                 vaddr: func.start,
-                check: Check::NotInFile,
-            })?;
-        Ok(Some(EntryPoint {
-            vaddr: func.start,
-            offset,
-        }))
+                offset: func.offset,
+            })
     };
     let missing = |function| AwsLcRefusal::Candidates {
         function,
@@ -627,9 +603,9 @@ fn by_structure(file: &File, layout: &Layout) -> Result<AwsLcAead, AwsLcRefusal>
         unreadable: 0,
     };
     Ok(AwsLcAead {
-        seal: entry(AeadFunction::Seal)?.ok_or_else(|| missing(AeadFunction::Seal))?,
-        open: entry(AeadFunction::Open)?.ok_or_else(|| missing(AeadFunction::Open))?,
-        seal_scatter: entry(AeadFunction::SealScatter)?,
+        seal: entry(AeadFunction::Seal).ok_or_else(|| missing(AeadFunction::Seal))?,
+        open: entry(AeadFunction::Open).ok_or_else(|| missing(AeadFunction::Open))?,
+        seal_scatter: entry(AeadFunction::SealScatter),
         located_by: LocatedBy::Structure,
         bytes_read: finder.reader.read,
     })
@@ -745,6 +721,8 @@ struct SiteReading {
 #[derive(Debug)]
 struct Function {
     start: u64,
+    /// The file offset of `start`.
+    offset: u64,
     body: Vec<Instruction>,
     /// One per site, `None` when the site could not be read.
     sites: Vec<Option<SiteReading>>,
@@ -784,7 +762,9 @@ struct Finder<'a, 'f> {
 }
 
 impl Finder<'_, '_> {
-    /// The functions holding `sites`, by start, each with its sites read.
+    /// The functions holding `sites`, by start, each with its sites read. A
+    /// site whose function start (by the unwind table) is not in an
+    /// executable segment is not placed.
     fn read_functions(
         &mut self,
         sites: &[u64],
@@ -796,11 +776,15 @@ impl Finder<'_, '_> {
             let Some(start) = k.checked_sub(1).and_then(|k| starts.get(k)).copied() else {
                 continue;
             };
+            let Some(offset) = self.layout.code_offset(start) else {
+                continue;
+            };
             let function = match functions.entry(start) {
                 btree_map::Entry::Occupied(known) => known.into_mut(),
                 btree_map::Entry::Vacant(slot) => slot.insert(Function {
                     start,
-                    body: self.body(start, starts.get(k).copied())?,
+                    offset,
+                    body: self.body(start, offset, starts.get(k).copied())?,
                     sites: Vec::new(),
                 }),
             };
@@ -813,10 +797,12 @@ impl Finder<'_, '_> {
     /// The instructions from `start` up to the next function start,
     /// [`MAX_FUNCTION_BYTES`], an undecodable byte or `int3` padding after
     /// an instruction that does not fall through.
-    fn body(&mut self, start: u64, next: Option<u64>) -> Result<Vec<Instruction>, AwsLcRefusal> {
-        let Some(offset) = self.layout.code_offset(start) else {
-            return Ok(Vec::new());
-        };
+    fn body(
+        &mut self,
+        start: u64,
+        offset: u64,
+        next: Option<u64>,
+    ) -> Result<Vec<Instruction>, AwsLcRefusal> {
         let len = next
             .map_or(MAX_FUNCTION_BYTES, |n| n - start)
             .min(MAX_FUNCTION_BYTES)

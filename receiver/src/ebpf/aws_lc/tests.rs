@@ -4,6 +4,7 @@
 //! its site reading and classification on hand-made code.
 
 use super::*;
+use object::elf::PF_R;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -683,4 +684,208 @@ fn error_sites_are_read_along_their_straight_line_code() {
         ]),
         None
     );
+}
+
+/// Where [`tiny_elf`] maps its read-only data, its unwind table and its code.
+const TINY_RODATA: u64 = 0x40_1000;
+const TINY_EH_FRAME_HDR: u64 = 0x40_1800;
+const TINY_TEXT: u64 = 0x40_3000;
+
+/// A minimal x86-64 ELF executable without section headers: `rodata`
+/// mapped read-only at [`TINY_RODATA`] (file offset 0x1000), an
+/// `.eh_frame_hdr` listing `fde_starts` at [`TINY_EH_FRAME_HDR`] when
+/// there are any, and `text` mapped executable at [`TINY_TEXT`] (file
+/// offset 0x2000).
+fn tiny_elf(rodata: &[u8], fde_starts: &[u64], text: &[u8]) -> Vec<u8> {
+    let mut elf = vec![0u8; 0x2000];
+    elf[..8].copy_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
+    elf[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    elf[20..24].copy_from_slice(&1u32.to_le_bytes());
+    elf[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+    elf[52..54].copy_from_slice(&64u16.to_le_bytes());
+    elf[54..56].copy_from_slice(&56u16.to_le_bytes());
+    elf[58..60].copy_from_slice(&64u16.to_le_bytes());
+    let mut hdr = vec![1, 0x1b, 0x03, 0x3b, 0, 0, 0, 0];
+    hdr.extend_from_slice(&(fde_starts.len() as u32).to_le_bytes());
+    for start in fde_starts {
+        hdr.extend_from_slice(&(start.wrapping_sub(TINY_EH_FRAME_HDR) as u32).to_le_bytes());
+        hdr.extend_from_slice(&0u32.to_le_bytes());
+    }
+    let mut segments = vec![
+        (PT_LOAD, PF_R, 0x1000u64, TINY_RODATA, rodata.len() as u64),
+        (PT_LOAD, PF_R | PF_X, 0x2000, TINY_TEXT, text.len() as u64),
+    ];
+    if !fde_starts.is_empty() {
+        segments.push((
+            PT_GNU_EH_FRAME,
+            PF_R,
+            0x1800,
+            TINY_EH_FRAME_HDR,
+            hdr.len() as u64,
+        ));
+        elf[0x1800..0x1800 + hdr.len()].copy_from_slice(&hdr);
+    }
+    elf[56..58].copy_from_slice(&(segments.len() as u16).to_le_bytes());
+    for (k, (kind, flags, offset, vaddr, size)) in segments.into_iter().enumerate() {
+        let h = 64 + k * 56;
+        elf[h..h + 4].copy_from_slice(&kind.to_le_bytes());
+        elf[h + 4..h + 8].copy_from_slice(&flags.to_le_bytes());
+        for (at, value) in [
+            (8, offset),
+            (16, vaddr),
+            (24, vaddr),
+            (32, size),
+            (40, size),
+        ] {
+            elf[h + at..h + at + 8].copy_from_slice(&value.to_le_bytes());
+        }
+    }
+    elf[0x1000..0x1000 + rodata.len()].copy_from_slice(rodata);
+    elf.extend_from_slice(text);
+    elf
+}
+
+/// `count` instructions `lea target(%rip),%rcx` at [`TINY_TEXT`].
+fn leas_of(target: u64, count: usize) -> Vec<u8> {
+    let mut text = Vec::new();
+    for _ in 0..count {
+        let next = TINY_TEXT + text.len() as u64 + 7;
+        text.extend_from_slice(&LEA_RIP_RCX);
+        text.extend_from_slice(&(target.wrapping_sub(next) as u32).to_le_bytes());
+    }
+    text
+}
+
+fn locate_bytes(elf: &[u8]) -> Result<AwsLcAead, AwsLcRefusal> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny");
+    std::fs::write(&path, elf).unwrap();
+    locate(&path)
+}
+
+/// Scenario: tiny ELF files holding aws-lc's file name: referenced by
+/// [`MAX_SITES`] + 1 `lea`s, and by [`MAX_SITES`], without an unwind
+/// table; the file name in the code segment instead of the read-only data
+/// (a linker merging them); with an unwind table, `lea`s of the string's
+/// start, of its suffix, and of the byte after the suffix's start.
+/// Guarantees: too many sites are refused before any decoding; the file
+/// name is found in either segment and then an unwind table is required;
+/// pointers to the string's start and to its suffix are error sites (read
+/// as unreadable here: no call follows), the byte after is not one.
+#[test]
+fn file_name_references_and_the_unwind_table() {
+    let name = b"\0/build/aws-lc/crypto/fipsmodule/cipher/aead.c\0";
+    let start = TINY_RODATA + 1;
+    let suffix = TINY_RODATA + (name.len() - FILE_NAME_SUFFIX.len()) as u64;
+    assert_eq!(
+        locate_bytes(&tiny_elf(name, &[], &leas_of(start, MAX_SITES + 1))),
+        Err(AwsLcRefusal::TooManySites)
+    );
+    assert_eq!(
+        locate_bytes(&tiny_elf(name, &[], &leas_of(start, MAX_SITES))),
+        Err(AwsLcRefusal::NoUnwindTable)
+    );
+    let mut text = leas_of(TINY_TEXT + 8, 1);
+    text.push(0xc3);
+    text.extend_from_slice(name);
+    assert_eq!(
+        locate_bytes(&tiny_elf(b"", &[], &text)),
+        Err(AwsLcRefusal::NoUnwindTable)
+    );
+    let seal_candidates = |unreadable| {
+        Err(AwsLcRefusal::Candidates {
+            function: AeadFunction::Seal,
+            count: 0,
+            unreadable,
+        })
+    };
+    for (target, unreadable) in [(start, 1), (suffix, 1), (suffix + 1, 0)] {
+        let mut text = leas_of(target, 1);
+        text.push(0xc3);
+        assert_eq!(
+            locate_bytes(&tiny_elf(name, &[TINY_TEXT], &text)),
+            seal_candidates(unreadable),
+            "{target:#x}"
+        );
+    }
+}
+
+/// Scenario: reads against the byte budget: one that would pass
+/// [`MAX_READ_BYTES`], one within it.
+/// Guarantees: the first is refused as too large before reading; the
+/// second returns the bytes.
+#[test]
+fn reads_stop_at_the_byte_budget() {
+    let exe = File::open(std::env::current_exe().unwrap()).unwrap();
+    let mut near_full = Reader {
+        file: &exe,
+        read: MAX_READ_BYTES - 8,
+    };
+    assert_eq!(near_full.read(0, 16), Err(AwsLcRefusal::TooLarge));
+    let mut fresh = Reader {
+        file: &exe,
+        read: 0,
+    };
+    assert_eq!(fresh.read(0, 4).unwrap(), b"\x7fELF");
+    assert_eq!(fresh.read, 4);
+}
+
+/// Builds a shared object from `source`, stripped of `.symtab` (its
+/// exported functions stay in `.dynsym`); returns (stripped, unstripped).
+fn shared_object(dir: &Path, name: &str, source: &str) -> (PathBuf, PathBuf) {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let full = dir.join(format!("{name}.so"));
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&full)
+        .arg(&src)
+        .status()
+        .expect("cc builds the ELF fixtures");
+    assert!(status.success());
+    let stripped = dir.join(format!("{name}-stripped.so"));
+    let status = Command::new("objcopy")
+        .arg("--strip-all")
+        .arg(&full)
+        .arg(&stripped)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    (stripped, full)
+}
+
+/// Scenario: shared objects exporting (in `.dynsym`, `.symtab` stripped):
+/// EVP_AEAD_CTX_seal and EVP_AEAD_CTX_open; those plus a second seal
+/// under aws-lc-sys' prefix at another address; only the seal.
+/// Guarantees: the first is located by symbols at nm's addresses and
+/// readelf's file offsets, without seal_scatter; the others are not
+/// located by symbols (ambiguous, incomplete) and fall to the structure,
+/// which finds no aws-lc file name.
+#[test]
+fn symbols_must_name_one_seal_and_one_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = "int EVP_AEAD_CTX_seal(int x) { return x + 1; }\n\
+                int EVP_AEAD_CTX_open(int x) { return x * 3; }\n";
+    let (stripped, full) = shared_object(dir.path(), "pair", pair);
+    let found = locate(&stripped).unwrap();
+    let symbols = nm(&full);
+    let entry = |name: &str| EntryPoint {
+        vaddr: symbols[name].0,
+        offset: file_offset(&stripped, symbols[name].0),
+    };
+    assert_eq!(found.located_by, LocatedBy::Symbols);
+    assert_eq!(found.seal, entry("EVP_AEAD_CTX_seal"));
+    assert_eq!(found.open, entry("EVP_AEAD_CTX_open"));
+    assert_eq!(found.seal_scatter, None);
+
+    let twice = format!("{pair}int aws_lc_0_1_0_EVP_AEAD_CTX_seal(int x) {{ return x - 5; }}\n");
+    let (stripped, _) = shared_object(dir.path(), "twice", &twice);
+    assert_eq!(locate(&stripped), Err(AwsLcRefusal::NoFileName));
+    let (stripped, _) = shared_object(
+        dir.path(),
+        "seal-only",
+        "int EVP_AEAD_CTX_seal(int x) { return x + 1; }\n",
+    );
+    assert_eq!(locate(&stripped), Err(AwsLcRefusal::NoFileName));
 }
