@@ -105,7 +105,7 @@ use super::boringssl::{ends_flow, is_write, loaded_immediate, parse_fde_starts};
 
 /// The end of the file name aws-lc's `aead.c` passes as `__FILE__`
 /// (aws-lc-sys maps its build directory away; the rest varies).
-const FILE_NAME_SUFFIX: &[u8] = b"crypto/fipsmodule/cipher/aead.c\0";
+pub(crate) const FILE_NAME_SUFFIX: &[u8] = b"crypto/fipsmodule/cipher/aead.c\0";
 /// `lea disp32(%rip),%rcx`.
 const LEA_RIP_RCX: [u8; 3] = [0x48, 0x8d, 0x0d];
 /// `ERR_LIB_CIPHER`.

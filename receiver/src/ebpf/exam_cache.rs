@@ -9,8 +9,9 @@
 //! The examination itself is a chain: exported OpenSSL symbols first;
 //! else, when the file's read-only data shows BoringSSL, its `SSL_write`
 //! and `SSL_read` located by structure ([`boringssl`]); else, when it
-//! shows rustls or aws-lc, aws-lc's AEAD entry points located by symbols
-//! or structure ([`aws_lc`]: reported with the offsets, not yet probed);
+//! shows rustls or aws-lc and aws-lc's `aead.c` file name, aws-lc's AEAD
+//! entry points located by symbols or structure ([`aws_lc`]: reported
+//! with the offsets, not yet probed);
 //! else the TLS stack it carries unhooked, if any.
 //!
 //! A build-id is a claim the file makes about itself, not proof, so a hit
@@ -185,7 +186,8 @@ fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, Checks) {
         };
         return (Some(probes), None, checks);
     }
-    match tls_stack::guess(file) {
+    let guess = tls_stack::guess(file);
+    match guess.stack {
         Some(TlsStack::BoringSsl) => match boringssl::locate(file) {
             Ok(funcs) => {
                 let attach = funcs.attach_points();
@@ -216,7 +218,7 @@ fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, Checks) {
                 (None, Some(unhooked), checks)
             }
         },
-        Some(library @ (TlsStack::Rustls | TlsStack::AwsLc)) => {
+        Some(library @ (TlsStack::Rustls | TlsStack::AwsLc)) if guess.aws_lc_aead => {
             let (unhooked, checks) = examine_aws_lc(file, library);
             (None, Some(unhooked), checks)
         }
@@ -447,31 +449,46 @@ mod tests {
         assert!(cache.entries.is_empty());
     }
 
-    /// Scenario: a library with "rustls" in its strings and no aws-lc,
+    /// Scenario: a library with "rustls" in its strings and no aws-lc file
+    /// name, examined twice; one with both and none of aws-lc's functions,
     /// examined twice.
-    /// Guarantees: it is unhooked rustls with the aws-lc finder's refusal
-    /// (no aead.c file name) in the reason, and the refusal is not cached.
+    /// Guarantees: the first is unhooked rustls with the plain reason (the
+    /// aws-lc finder is not run) and cached; the second is unhooked rustls
+    /// with the aws-lc finder's refusal in the reason, not cached.
     #[test]
-    fn rustls_without_aws_lc_is_unhooked_with_the_refusal_and_not_cached() {
+    fn rustls_goes_to_the_aws_lc_finder_only_with_aws_lc_s_file_name() {
         let dir = tempfile::tempdir().unwrap();
-        let lib = fixture(
+        let ring = fixture(
             dir.path(),
             "rustls-ring",
             false,
             "vendor/rustls-0.23.31/src/conn.rs",
         );
         let mut cache = ExamCache::default();
+        for src in [Source::Examined, Source::Cache] {
+            let (conclusion, from) = conclude(&mut cache, &ring);
+            assert_eq!((conclusion.probes, from), (None, src));
+            let unhooked = conclusion.unhooked.unwrap();
+            assert_eq!(unhooked.library, TlsStack::Rustls);
+            assert_eq!(unhooked.reason, TlsStack::Rustls.reason());
+        }
+        let named = fixture(
+            dir.path(),
+            "rustls-aws-lc-name",
+            false,
+            "rustls-0.23.31/src/conn.rs /aws-lc/crypto/fipsmodule/cipher/aead.c",
+        );
+        let mut cache = ExamCache::default();
         for _ in 0..2 {
-            let (conclusion, src) = conclude(&mut cache, &lib);
+            let (conclusion, src) = conclude(&mut cache, &named);
             assert_eq!((conclusion.probes, src), (None, Source::Examined));
             let unhooked = conclusion.unhooked.unwrap();
             assert_eq!(unhooked.library, TlsStack::Rustls);
             assert!(
                 unhooked.reason.starts_with(TlsStack::Rustls.reason())
-                    && unhooked.reason.ends_with(&format!(
-                        "aws-lc's AEAD entry points not located: {}",
-                        aws_lc::AwsLcRefusal::NoFileName
-                    )),
+                    && unhooked
+                        .reason
+                        .contains("aws-lc's AEAD entry points not located: "),
                 "{}",
                 unhooked.reason
             );
