@@ -6,7 +6,7 @@
 //! the file to [`boringssl`](super::boringssl)'s structural finder, and
 //! whatever stays unprobed feeds the honest report ("this binary does TLS
 //! and is not captured"); it also notes aws-lc's `aead.c` file name, for
-//! which the examination asks [`aws_lc`](super::aws_lc) where aws-lc's
+//! which the examination asks [`aws_lc`] where aws-lc's
 //! AEAD entry points are.
 //!
 //! Only the read-only, non-executable loaded segments are scanned (where
@@ -94,7 +94,7 @@ pub(crate) struct Guess {
     /// are there.
     pub stack: Option<TlsStack>,
     /// Whether aws-lc's `crypto/fipsmodule/cipher/aead.c` file name is
-    /// there, i.e. whether [`aws_lc`](super::aws_lc)'s finder has its
+    /// there, i.e. whether [`aws_lc`]'s finder has its
     /// starting point (checked in the same pass, so a rustls binary without
     /// aws-lc is not read again).
     pub aws_lc_aead: bool,
