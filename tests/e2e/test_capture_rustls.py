@@ -3,14 +3,17 @@ test client (tests/fixtures/rustls-client, built by
 scripts/build-test-clients.sh; no SSL_* functions anywhere) calls the fake
 provider over HTTP/1.1 and HTTP/2, plain and streaming, with TLS 1.3 and
 with a server limited to TLS 1.2; oispd captures the calls at aws-lc's
-EVP_AEAD_CTX_seal/open (located through the client's symbol table) and
-writes OISP events.
+EVP_AEAD_CTX_seal/open and writes OISP events. Each test runs twice: with
+the client as built (the functions located through its symbol table) and
+with a copy stripped of every symbol, as Codex CLI ships (located by
+structure).
 
 For every call the tests check the exact model, provider, process name and
 pid, streaming flag, protocol version, content and token counts; that every
 event validates against the OISP schema; that the client's API key appears
 nowhere in the output or the log; that /api/health lists the client as
-probed with method aws_lc_aead_symbols and not as unhooked.
+probed with method aws_lc_aead_symbols / aws_lc_aead_structure and not as
+unhooked.
 
 Needs what test_capture.py needs, and the test client:
 
@@ -23,6 +26,7 @@ import json
 import pathlib
 import shutil
 import ssl
+import subprocess
 
 import pytest
 
@@ -37,15 +41,25 @@ CLIENT_KEY = "sk-test-not-a-real-key"
 WARM_UP_RUNS = 10
 
 
-@pytest.fixture(scope="module")
-def client(capture, provider_env, tmp_path_factory):  # noqa: F811
-    """A copy of the test client (its own inode and process name), examined
-    by oispd: warm-up runs until the `probing aws-lc's AEAD functions` line
-    for its path appears."""
+# How oispd locates the client's AEAD functions -> the copy it runs.
+LOCATED_BY = {"symbols": "rustls-aws-lc", "structure": "rustls-aws-lc-stripped"}
+
+
+@pytest.fixture(scope="module", params=sorted(LOCATED_BY))
+def client(request, capture, provider_env, tmp_path_factory):  # noqa: F811
+    """A copy of the test client (its own inode and process name), as built
+    or stripped of every symbol, examined by oispd: warm-up runs until the
+    `probing aws-lc's AEAD functions` line for its path appears, naming
+    the method."""
     if not CLIENT.exists():
         pytest.fail(f"{CLIENT} is missing: build it with scripts/build-test-clients.sh")
-    exe = tmp_path_factory.mktemp("rustls") / "rustls-aws-lc"
-    shutil.copy2(CLIENT, exe)
+    located_by = request.param
+    exe = tmp_path_factory.mktemp("rustls") / LOCATED_BY[located_by]
+    if located_by == "structure":
+        subprocess.run(["objcopy", "--strip-all", str(CLIENT), str(exe)], check=True)
+        assert "no symbols" in subprocess.run(["nm", str(exe)], capture_output=True, text=True).stderr
+    else:
+        shutil.copy2(CLIENT, exe)
 
     def probed():
         return [l for l in capture.oispd.log().splitlines()
@@ -56,8 +70,10 @@ def client(capture, provider_env, tmp_path_factory):  # noqa: F811
         run_client(capture, [str(exe), url, str(provider_env["ca"]), "h1", "plain", "20"])
         if probed():
             break
-    assert len(probed()) == 1, capture.oispd.log()[-4000:]
-    return exe
+    lines = probed()
+    assert len(lines) == 1, capture.oispd.log()[-4000:]
+    assert f"method=aws_lc_aead_{located_by}" in lines[0], lines[0]
+    return exe, located_by
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +89,7 @@ def tls12_provider(provider_env):  # noqa: F811
 @pytest.mark.parametrize("tls", ["tls1.3", "tls1.2"])
 @pytest.mark.parametrize("http", ["h1", "h2"])
 def test_rustls_aws_lc_calls(capture, provider_env, tls12_provider, client, http, tls):  # noqa: F811
+    client, _ = client
     provider = tls12_provider if tls == "tls1.2" else provider_env["provider"]
     url = f"https://api.openai.com:{provider.port}"
     before = len(provider.requests)
@@ -97,7 +114,8 @@ def test_rustls_aws_lc_calls(capture, provider_env, tls12_provider, client, http
 
 
 def test_rustls_client_is_listed_as_probed_not_unhooked(capture, client):  # noqa: F811
+    client, located_by = client
     health = json.loads(admin_get(capture, "/api/health"))["receivers"]["ebpf"]
-    entry = {"path": str(client), "method": "aws_lc_aead_symbols"}
+    entry = {"path": str(client), "method": f"aws_lc_aead_{located_by}"}
     assert entry in health["probed_binaries"] or health["probed_binaries_more"] > 0, health
     assert all(u["path"] != str(client) for u in health["unhooked_tls_binaries"]), health

@@ -681,7 +681,7 @@ fn direct_transfer_target(i: &Instruction) -> Option<u64> {
 }
 
 /// Whether control does not fall through past `i`.
-fn ends_flow(i: &Instruction) -> bool {
+pub(crate) fn ends_flow(i: &Instruction) -> bool {
     matches!(
         i.flow_control(),
         FlowControl::UnconditionalBranch
@@ -704,7 +704,7 @@ fn is_read(access: OpAccess) -> bool {
     )
 }
 
-fn is_write(access: OpAccess) -> bool {
+pub(crate) fn is_write(access: OpAccess) -> bool {
     matches!(
         access,
         OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
@@ -713,7 +713,7 @@ fn is_write(access: OpAccess) -> bool {
 
 /// The register and immediate `i` loads, for `mov $imm,%r32/%r64` and
 /// `xor %r,%r`.
-fn loaded_immediate(i: &Instruction) -> Option<(Register, u64)> {
+pub(crate) fn loaded_immediate(i: &Instruction) -> Option<(Register, u64)> {
     if i.op0_kind() != OpKind::Register {
         return None;
     }

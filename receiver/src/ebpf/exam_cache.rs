@@ -8,9 +8,10 @@
 //!
 //! The examination itself is a chain: exported OpenSSL symbols first;
 //! else, when the file's read-only data shows BoringSSL, its `SSL_write`
-//! and `SSL_read` located by structure ([`boringssl`]);
-//! else, when it shows rustls or aws-lc, aws-lc's AEAD entry points
-//! ([`aead_probes`]); else the TLS stack it carries unhooked, if any.
+//! and `SSL_read` located by structure ([`boringssl`]); else, when it
+//! shows rustls or aws-lc and aws-lc's `aead.c` file name, aws-lc's AEAD
+//! entry points located by symbols or structure ([`aws_lc`]);
+//! else the TLS stack it carries unhooked, if any.
 //!
 //! A build-id is a claim the file makes about itself, not proof, so a hit
 //! is checked against the file before it is trusted: the code bytes at
@@ -18,22 +19,24 @@
 //! single-executable app keeps node's build-id and code, so it hits; a file
 //! that only copies a build-id does not), for BoringSSL also the
 //! instruction loading `SSL_R_BAD_LENGTH` in `SSL_write` (the fact that
-//! identified it), and a "nothing to probe" entry must match the file's
-//! size too. A miss is examined in full; what a file that failed those
-//! checks concluded never replaces the entry it failed, and a BoringSSL
-//! file the finder refused is not cached at all, so a doctored copy cannot
-//! make oispd skip the genuine build.
+//! identified it), for located aws-lc AEAD entry points the code at each,
+//! and a "nothing to probe" entry without located code must match the
+//! file's size too. A miss is examined in full; what a file that failed
+//! those checks concluded never replaces the entry it failed, and a
+//! BoringSSL or rustls/aws-lc file a finder refused is not cached at all,
+//! so a doctored copy cannot make oispd skip the genuine build.
 
 use std::collections::HashMap;
 use std::fs::File;
 
-use super::aead_probes;
+use super::aws_lc;
 use super::boringssl;
 use super::elf::{build_id, bytes_at, ssl_probes, Attach};
 use super::tls_stack::{self, TlsStack};
 
 /// Version of the examination logic; bump when what it concludes changes.
-/// 2: BoringSSL located by structure. 3: aws-lc's AEAD functions (rustls).
+/// 2: BoringSSL located by structure. 3: aws-lc's AEAD entry points
+/// located and probed in rustls and aws-lc binaries.
 pub(crate) const MATCHER_VERSION: u32 = 3;
 /// Distinct builds remembered; later ones are examined each time.
 const MAX_ENTRIES: usize = 4096;
@@ -51,6 +54,9 @@ pub enum ProbeMethod {
     /// aws-lc's `EVP_AEAD_CTX_seal`/`open` (rustls with aws-lc-rs), named
     /// in the file's symbol table.
     AwsLcAeadSymbols,
+    /// aws-lc's `EVP_AEAD_CTX_seal`/`open`, located by structure in a
+    /// stripped binary (Codex CLI).
+    AwsLcAeadStructure,
 }
 
 impl ProbeMethod {
@@ -60,6 +66,7 @@ impl ProbeMethod {
             ProbeMethod::OpenSslSymbols => "openssl_exported_symbols",
             ProbeMethod::BoringSslStructure => "boringssl_structure",
             ProbeMethod::AwsLcAeadSymbols => "aws_lc_aead_symbols",
+            ProbeMethod::AwsLcAeadStructure => "aws_lc_aead_structure",
         }
     }
 }
@@ -142,16 +149,12 @@ impl ExamCache {
         }
         let replaceable = known.is_none_or(|e| e.matcher_version != MATCHER_VERSION);
         let (probes, unhooked, checks) = examine(file);
-        let refused_boringssl = probes.is_none()
-            && unhooked
-                .as_ref()
-                .is_some_and(|u| u.library == TlsStack::BoringSsl);
-        if let Some(id) = id.filter(|_| replaceable && !refused_boringssl) {
+        if let Some(id) = id.filter(|_| replaceable && !checks.refused) {
             if self.entries.len() < MAX_ENTRIES || self.entries.contains_key(&id) {
                 let entry = Entry {
                     matcher_version: MATCHER_VERSION,
                     size,
-                    checks,
+                    checks: checks.bytes,
                     probes: probes.clone(),
                     unhooked: unhooked.clone(),
                 };
@@ -167,26 +170,43 @@ impl ExamCache {
     }
 }
 
-/// The examination chain (see the module doc), with the bytes a cached
-/// result must find again.
-fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, ByteChecks) {
+/// What an examination found to check again on a cache hit.
+#[derive(Debug, Default)]
+struct Checks {
+    /// The bytes a cached result must find again.
+    bytes: ByteChecks,
+    /// A finder refused the file: not cached.
+    refused: bool,
+}
+
+/// The examination chain (see the module doc), with what a cached result
+/// must find again.
+fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, Checks) {
     if let Some(attach) = ssl_probes(file) {
-        let checks = probe_checks(file, &attach);
+        let checks = Checks {
+            bytes: probe_checks(file, &attach),
+            refused: false,
+        };
         let probes = Probes {
             method: ProbeMethod::OpenSslSymbols,
             attach,
         };
         return (Some(probes), None, checks);
     }
-    match tls_stack::guess(file) {
+    let guess = tls_stack::guess(file);
+    match guess.stack {
         Some(TlsStack::BoringSsl) => match boringssl::locate(file) {
             Ok(funcs) => {
                 let attach = funcs.attach_points();
-                let mut checks = probe_checks(file, &attach);
-                checks.push(funcs.bad_length_site);
+                let mut bytes = probe_checks(file, &attach);
+                bytes.push(funcs.bad_length_site);
                 let probes = Probes {
                     method: ProbeMethod::BoringSslStructure,
                     attach,
+                };
+                let checks = Checks {
+                    bytes,
+                    refused: false,
                 };
                 (Some(probes), None, checks)
             }
@@ -198,46 +218,69 @@ fn examine(file: &File) -> (Option<Probes>, Option<Unhooked>, ByteChecks) {
                         TlsStack::BoringSsl.reason()
                     ),
                 };
-                (None, Some(unhooked), Vec::new())
+                let checks = Checks {
+                    bytes: Vec::new(),
+                    refused: true,
+                };
+                (None, Some(unhooked), checks)
             }
         },
-        Some(library @ (TlsStack::Rustls | TlsStack::AwsLc)) => {
-            match aead_probes::aead_entry_points(file) {
-                Ok(points) => {
-                    let attach = points.attach_points();
-                    let checks = probe_checks(file, &attach);
-                    let probes = Probes {
-                        method: ProbeMethod::AwsLcAeadSymbols,
-                        attach,
-                    };
-                    (Some(probes), None, checks)
-                }
-                Err(not_found) => {
-                    let unhooked = Unhooked {
-                        library,
-                        reason: format!(
-                            "{}; aws-lc's AEAD functions not found: {not_found}",
-                            library.reason()
-                        ),
-                    };
-                    (None, Some(unhooked), Vec::new())
-                }
-            }
+        Some(library @ (TlsStack::Rustls | TlsStack::AwsLc)) if guess.aws_lc_aead => {
+            examine_aws_lc(file, library)
         }
         Some(library) => {
             let unhooked = Unhooked {
                 library,
                 reason: library.reason().to_string(),
             };
-            (None, Some(unhooked), Vec::new())
+            (None, Some(unhooked), Checks::default())
         }
-        None => (None, None, Vec::new()),
+        None => (None, None, Checks::default()),
+    }
+}
+
+/// A rustls or aws-lc binary: where aws-lc's AEAD entry points are, in the
+/// reason (the AEAD uprobes are attached by the capture side once it has
+/// them; until then the file stays unhooked).
+fn examine_aws_lc(file: &File, library: TlsStack) -> (Option<Probes>, Option<Unhooked>, Checks) {
+    match aws_lc::find_aead_entry_points(file) {
+        Ok(aead) => {
+            tracing::debug!(bytes_read = aead.bytes_read, located = %aead, "aws-lc AEAD entry points");
+            let attach = aead.attach_points();
+            let checks = Checks {
+                bytes: probe_checks(file, &attach),
+                refused: false,
+            };
+            let method = match aead.located_by {
+                aws_lc::LocatedBy::Symbols => ProbeMethod::AwsLcAeadSymbols,
+                aws_lc::LocatedBy::Structure => ProbeMethod::AwsLcAeadStructure,
+            };
+            (Some(Probes { method, attach }), None, checks)
+        }
+        Err(refusal) => {
+            let unhooked = Unhooked {
+                library,
+                reason: format!(
+                    "{}; aws-lc's AEAD entry points not located: {refusal}",
+                    library.reason()
+                ),
+            };
+            let checks = Checks {
+                bytes: Vec::new(),
+                refused: true,
+            };
+            (None, Some(unhooked), checks)
+        }
     }
 }
 
 /// The code bytes at each distinct probe offset.
 fn probe_checks(file: &File, attach: &[Attach]) -> ByteChecks {
-    let mut offsets: Vec<u64> = attach.iter().map(|a| a.offset).collect();
+    offset_checks(file, attach.iter().map(|a| a.offset).collect())
+}
+
+/// The code bytes at each distinct offset.
+fn offset_checks(file: &File, mut offsets: Vec<u64>) -> ByteChecks {
     offsets.sort_unstable();
     offsets.dedup();
     offsets
@@ -254,8 +297,8 @@ fn applies(entry: &Entry, file: &File, size: u64) -> bool {
     if entry.matcher_version != MATCHER_VERSION {
         return false;
     }
-    if entry.probes.is_none() {
-        return entry.size == size;
+    if entry.checks.is_empty() {
+        return entry.probes.is_none() && entry.size == size;
     }
     entry.checks.iter().all(|(offset, bytes)| {
         !bytes.is_empty()
@@ -267,6 +310,7 @@ fn applies(entry: &Entry, file: &File, size: u64) -> bool {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use oispd_receiver_ebpf::programs;
     use std::os::unix::fs::FileExt;
     use std::path::{Path, PathBuf};
     use std::process::Command;
@@ -343,32 +387,23 @@ mod tests {
         assert_eq!(again.probes, Some(first));
     }
 
-    /// Scenario: a library without SSL functions but with "rustls" in its
-    /// strings examined, then again, then with an entry recorded by an
+    /// Scenario: a library without SSL functions but with Go's crypto/tls in
+    /// its strings examined, then again, then with an entry recorded by an
     /// older matcher version.
-    /// Guarantees: the second look hits with "nothing to probe, rustls";
+    /// Guarantees: the second look hits with "nothing to probe, Go";
     /// the old entry is not trusted (examined again, then cached under the
     /// current version).
     #[test]
     fn negative_entry_hits_and_old_matcher_version_is_reexamined() {
         let dir = tempfile::tempdir().unwrap();
-        let lib = fixture(
-            dir.path(),
-            "plain",
-            false,
-            "vendor/rustls-0.23.31/src/conn.rs",
-        );
+        let lib = fixture(dir.path(), "plain", false, "crypto/tls.(*Conn).Write");
         let mut cache = ExamCache::default();
         let want = Conclusion {
             build_id: build_id(&File::open(&lib).unwrap()).map(hex::encode),
             probes: None,
             unhooked: Some(Unhooked {
-                library: TlsStack::Rustls,
-                reason: format!(
-                    "{}; aws-lc's AEAD functions not found: {}",
-                    TlsStack::Rustls.reason(),
-                    aead_probes::AeadNotFound::NoSymbols
-                ),
+                library: TlsStack::GoCryptoTls,
+                reason: TlsStack::GoCryptoTls.reason().to_string(),
             }),
         };
         assert!(want.build_id.is_some());
@@ -412,6 +447,124 @@ mod tests {
             );
         }
         assert!(cache.entries.is_empty());
+    }
+
+    /// Scenario: a library with "rustls" in its strings and no aws-lc file
+    /// name, examined twice; one with both and none of aws-lc's functions,
+    /// examined twice.
+    /// Guarantees: the first is unhooked rustls with the plain reason (the
+    /// aws-lc finder is not run) and cached; the second is unhooked rustls
+    /// with the aws-lc finder's refusal in the reason, not cached.
+    #[test]
+    fn rustls_goes_to_the_aws_lc_finder_only_with_aws_lc_s_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = fixture(
+            dir.path(),
+            "rustls-ring",
+            false,
+            "vendor/rustls-0.23.31/src/conn.rs",
+        );
+        let mut cache = ExamCache::default();
+        for src in [Source::Examined, Source::Cache] {
+            let (conclusion, from) = conclude(&mut cache, &ring);
+            assert_eq!((conclusion.probes, from), (None, src));
+            let unhooked = conclusion.unhooked.unwrap();
+            assert_eq!(unhooked.library, TlsStack::Rustls);
+            assert_eq!(unhooked.reason, TlsStack::Rustls.reason());
+        }
+        let named = fixture(
+            dir.path(),
+            "rustls-aws-lc-name",
+            false,
+            "rustls-0.23.31/src/conn.rs /aws-lc/crypto/fipsmodule/cipher/aead.c",
+        );
+        let mut cache = ExamCache::default();
+        for _ in 0..2 {
+            let (conclusion, src) = conclude(&mut cache, &named);
+            assert_eq!((conclusion.probes, src), (None, Source::Examined));
+            let unhooked = conclusion.unhooked.unwrap();
+            assert_eq!(unhooked.library, TlsStack::Rustls);
+            assert!(
+                unhooked.reason.starts_with(TlsStack::Rustls.reason())
+                    && unhooked
+                        .reason
+                        .contains("aws-lc's AEAD entry points not located: "),
+                "{}",
+                unhooked.reason
+            );
+        }
+        assert!(cache.entries.is_empty());
+    }
+
+    /// Scenario: the aws-lc rustls test client stripped of its symbols
+    /// (build-id kept) examined, then a copy, then a copy whose
+    /// EVP_AEAD_CTX_seal starts with two `nop`s instead of `push %r13`
+    /// under the same build-id and size, then the genuine copy again.
+    /// Guarantees: the client is probed by structure at the finder's file
+    /// offsets (seal and seal_scatter at entry, open at entry and return);
+    /// the copy hits the cache; the doctored copy fails the cached code
+    /// check, is examined and refused (seal's first instruction) as
+    /// unhooked rustls, and leaves the entry intact for the genuine copy.
+    #[test]
+    fn located_aws_lc_is_cached_and_a_doctored_copy_is_not_trusted() {
+        let client = aws_lc::test_client_path("aws-lc");
+        let dir = tempfile::tempdir().unwrap();
+        let stripped = dir.path().join("client");
+        let status = Command::new("objcopy")
+            .arg("--strip-all")
+            .arg(&client)
+            .arg(&stripped)
+            .status()
+            .expect("objcopy (binutils) strips the test client");
+        assert!(status.success());
+        let aead = aws_lc::find_aead_entry_points(&File::open(&stripped).unwrap()).unwrap();
+        let scatter = aead
+            .seal_scatter
+            .as_ref()
+            .expect("the client has seal_scatter");
+        let mut cache = ExamCache::default();
+        let (first, src) = conclude(&mut cache, &stripped);
+        assert_eq!(src, Source::Examined);
+        assert!(first.build_id.is_some());
+        assert_eq!(first.unhooked, None);
+        let probes = first.probes.clone().unwrap();
+        assert_eq!(probes.method, ProbeMethod::AwsLcAeadStructure);
+        let mut attached: Vec<(&str, u64)> = probes
+            .attach
+            .iter()
+            .map(|a| (a.program, a.offset))
+            .collect();
+        attached.sort_unstable();
+        let mut want = vec![
+            (programs::AEAD_SEAL_ENTER, aead.seal.offset),
+            (programs::AEAD_OPEN_ENTER, aead.open.offset),
+            (programs::AEAD_OPEN_RET, aead.open.offset),
+            (programs::AEAD_SEAL_SCATTER_ENTER, scatter.offset),
+        ];
+        want.sort_unstable();
+        assert_eq!(attached, want);
+
+        let copy = dir.path().join("copy");
+        std::fs::copy(&stripped, &copy).unwrap();
+        assert_eq!(conclude(&mut cache, &copy), (first.clone(), Source::Cache));
+
+        let bad = doctored(&stripped, "doctored", aead.seal.offset, &[0x90, 0x90]);
+        let (refused, src) = conclude(&mut cache, &bad);
+        assert_eq!(src, Source::Examined);
+        assert_eq!(refused.probes, None);
+        let unhooked = refused.unhooked.unwrap();
+        assert_eq!(unhooked.library, TlsStack::Rustls);
+        assert!(
+            unhooked
+                .reason
+                .contains("not located: the EVP_AEAD_CTX_seal candidate")
+                && unhooked
+                    .reason
+                    .contains("its first instruction is not a push"),
+            "{}",
+            unhooked.reason
+        );
+        assert_eq!(conclude(&mut cache, &copy), (first, Source::Cache));
     }
 
     /// Scenario: stock Bun 1.4.5 (where the e2e set-up installed it)

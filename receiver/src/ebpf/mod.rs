@@ -20,7 +20,7 @@
 //!
 //! Module map: [`config`] (settings), `preflight` (capabilities, BTF,
 //! tracefs), `loader` (aya load and tracepoints), `probes` + `elf` +
-//! `exam_cache` + `probe_points` + [`boringssl`] + `aead_probes` + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
+//! `exam_cache` + `probe_points` + [`boringssl`] + `aws_lc` + `tls_stack` (which files to uprobe, and where), `parse` (ring bytes
 //! to records), `aead_records` (what a TLS record captured at aws-lc's
 //! AEAD functions holds), `conns` (socket addresses per connection, and
 //! the pairing of AEAD contexts into connections), `filter`
@@ -28,8 +28,8 @@
 //! (the activity types).
 
 pub mod activity;
-mod aead_probes;
 mod aead_records;
+mod aws_lc;
 pub mod boringssl;
 pub mod config;
 mod conns;

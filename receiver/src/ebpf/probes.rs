@@ -11,7 +11,7 @@
 //! [`probe_points`](super::probe_points)'s choice), or when
 //! [`boringssl`](super::boringssl) locates them by structure, or when it
 //! carries aws-lc's AEAD functions, rustls' record boundary with the
-//! aws-lc-rs provider ([`aead_probes`](super::aead_probes)). Uprobes are per inode, so one
+//! aws-lc-rs provider ([`aws_lc`](super::aws_lc)). Uprobes are per inode, so one
 //! attachment covers every process mapping the file, now and later; files are
 //! deduplicated by (device, inode). New files are found when the kernel
 //! reports an exec or an executable mapping of an unexamined file. Each is
@@ -177,17 +177,18 @@ impl LibraryProbes {
             }) => {
                 attach(ebpf, file, name, &points)?;
                 let from_cache = source == Source::Cache;
+                // The file offset of a program's probe, for the log.
+                let at = |program: &str| {
+                    points
+                        .iter()
+                        .find(|a| a.program == program)
+                        .map(|a| format!("{:#x}", a.offset))
+                };
                 match method {
                     ProbeMethod::OpenSslSymbols => {
                         tracing::info!(path = %name.display(), from_cache, "probing OpenSSL");
                     }
                     ProbeMethod::BoringSslStructure => {
-                        let at = |program: &str| {
-                            points
-                                .iter()
-                                .find(|a| a.program == program)
-                                .map(|a| format!("{:#x}", a.offset))
-                        };
                         tracing::info!(
                             path = %name.display(),
                             build_id = %conclusion.build_id.as_deref().unwrap_or("none"),
@@ -198,11 +199,14 @@ impl LibraryProbes {
                             "probing BoringSSL"
                         );
                     }
-                    ProbeMethod::AwsLcAeadSymbols => {
+                    ProbeMethod::AwsLcAeadSymbols | ProbeMethod::AwsLcAeadStructure => {
                         tracing::info!(
                             path = %name.display(),
                             build_id = %conclusion.build_id.as_deref().unwrap_or("none"),
-                            probes = points.len(),
+                            method = method.label(),
+                            seal = %at(programs::AEAD_SEAL_ENTER).unwrap_or_default(),
+                            open = %at(programs::AEAD_OPEN_ENTER).unwrap_or_default(),
+                            seal_scatter = %at(programs::AEAD_SEAL_SCATTER_ENTER).unwrap_or_default(),
                             from_cache,
                             "probing aws-lc's AEAD functions (rustls)"
                         );

@@ -5,7 +5,9 @@
 //! paths). Nothing is attached on the guess itself: for BoringSSL it sends
 //! the file to [`boringssl`](super::boringssl)'s structural finder, and
 //! whatever stays unprobed feeds the honest report ("this binary does TLS
-//! and is not captured").
+//! and is not captured"); it also notes aws-lc's `aead.c` file name, for
+//! which the examination asks [`aws_lc`] where aws-lc's
+//! AEAD entry points are.
 //!
 //! Only the read-only, non-executable loaded segments are scanned (where
 //! string literals live), with `pread` in bounded chunks and a total cap,
@@ -20,6 +22,7 @@ use object::read::elf::{FileHeader, ProgramHeader};
 use object::read::ReadCache;
 use object::Endianness;
 
+use super::aws_lc;
 use super::elf::bytes_at;
 
 /// Bytes scanned at most per file.
@@ -84,15 +87,38 @@ impl TlsStack {
     }
 }
 
-/// The TLS stack `file` carries, if its read-only data shows one.
-pub(crate) fn guess(file: &File) -> Option<TlsStack> {
+/// What a file's read-only data shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Guess {
+    /// The TLS stack it carries: the first of [`TlsStack::ALL`] whose marks
+    /// are there.
+    pub stack: Option<TlsStack>,
+    /// Whether aws-lc's `crypto/fipsmodule/cipher/aead.c` file name is
+    /// there, i.e. whether [`aws_lc`]'s finder has its
+    /// starting point (checked in the same pass, so a rustls binary without
+    /// aws-lc is not read again).
+    pub aws_lc_aead: bool,
+}
+
+/// What `file`'s read-only data shows (nothing when it cannot be read).
+pub(crate) fn guess(file: &File) -> Guess {
+    scan(file).unwrap_or_default()
+}
+
+fn scan(file: &File) -> Option<Guess> {
     let ranges = rodata_ranges(file)?;
     let finders: Vec<(TlsStack, memmem::Finder<'static>)> = TlsStack::ALL
         .iter()
         .flat_map(|s| s.marks().iter().map(move |m| (*s, memmem::Finder::new(*m))))
         .collect();
-    let overlap = finders.iter().map(|(_, f)| f.needle().len()).max()?;
+    let aead_file_name = memmem::Finder::new(aws_lc::FILE_NAME_SUFFIX);
+    let overlap = finders
+        .iter()
+        .map(|(_, f)| f.needle().len())
+        .chain([aead_file_name.needle().len()])
+        .max()?;
     let mut found: Vec<TlsStack> = Vec::new();
+    let mut aws_lc_aead = false;
     let mut budget = MAX_SCAN_BYTES;
     for (start, len) in ranges {
         let mut at = start;
@@ -108,12 +134,16 @@ pub(crate) fn guess(file: &File) -> Option<TlsStack> {
                     found.push(*stack);
                 }
             }
+            aws_lc_aead = aws_lc_aead || aead_file_name.find(&chunk).is_some();
             let step = u64::try_from(chunk.len().saturating_sub(overlap).max(1)).ok()?;
             at += step;
             budget = budget.saturating_sub(step);
         }
     }
-    TlsStack::ALL.into_iter().find(|s| found.contains(s))
+    Some(Guess {
+        stack: TlsStack::ALL.into_iter().find(|s| found.contains(s)),
+        aws_lc_aead,
+    })
 }
 
 /// (file offset, size) of the loaded segments that are neither writable
@@ -162,7 +192,7 @@ mod tests {
     }
 
     fn guess_path(path: &Path) -> Option<TlsStack> {
-        guess(&File::open(path).unwrap())
+        guess(&File::open(path).unwrap()).stack
     }
 
     /// Scenario: static stripped binaries whose strings name
@@ -205,6 +235,35 @@ mod tests {
         let text = dir.path().join("t.txt");
         std::fs::write(&text, b"rustls but not an ELF file").unwrap();
         assert_eq!(guess_path(&text), None);
+    }
+
+    /// Scenario: static binaries naming rustls only; rustls and aws-lc's
+    /// ".../crypto/fipsmodule/cipher/aead.c"; BoringSSL's "aead.cc.inc".
+    /// Guarantees: only the second is flagged for the aws-lc AEAD finder.
+    #[test]
+    fn aws_lc_aead_file_name_is_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("rustls", "rustls-0.23.31/src/conn.rs", false),
+            (
+                "awslc",
+                "rustls-0.23.31 /aws-lc/crypto/fipsmodule/cipher/aead.c",
+                true,
+            ),
+            (
+                "bssl",
+                "../../vendor/boringssl/crypto/fipsmodule/cipher/aead.cc.inc",
+                false,
+            ),
+        ];
+        for (name, text, want) in cases {
+            let bin = fixture(dir.path(), name, text);
+            assert_eq!(
+                guess(&File::open(&bin).unwrap()).aws_lc_aead,
+                want,
+                "{name}"
+            );
+        }
     }
 
     /// Scenario: /bin/ls and the system libssl.so.3.
