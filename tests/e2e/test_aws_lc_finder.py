@@ -169,9 +169,16 @@ def test_stripped_aws_lc_client_is_probed_at_its_aead_entry_points(examining, ca
         place = f" {field}={file_offset(exe, vaddrs[name]):#x} "
         assert place in line, (place, line)
 
-    health = examining.health()
     entry = {"path": str(exe), "method": "aws_lc_aead_structure"}
-    assert entry in health["probed_binaries"] or health["probed_binaries_more"] > 0, health
+
+    def listed():
+        health = examining.health()
+        return (health,) if entry in health["probed_binaries"] or health["probed_binaries_more"] > 0 else None
+
+    try:
+        (health,) = wait_for(listed, timeout=60, what=f"{exe.name} in /api/health")
+    except TimeoutError:
+        pytest.fail(f"{exe} not listed as probed in /api/health: {examining.health()}")
     assert all(u["path"] != str(exe) for u in health["unhooked_tls_binaries"]), health
 
 

@@ -203,7 +203,7 @@ impl LibraryProbes {
                         tracing::info!(
                             path = %name.display(),
                             build_id = %conclusion.build_id.as_deref().unwrap_or("none"),
-                            method = method.label(),
+                            method = %method.label(),
                             seal = %at(programs::AEAD_SEAL_ENTER).unwrap_or_default(),
                             open = %at(programs::AEAD_OPEN_ENTER).unwrap_or_default(),
                             seal_scatter = %at(programs::AEAD_SEAL_SCATTER_ENTER).unwrap_or_default(),
