@@ -75,15 +75,12 @@ impl ExporterFactory for KafkaFactory {
         signals
             .iter()
             .filter_map(|signal| {
-                let encoding = match cfg.target(*signal).encoding {
+                let encoding = match cfg.target(*signal)?.encoding {
                     Encoding::OispJson => return None,
                     Encoding::OtlpProto => "otlp_proto",
                     Encoding::OtlpJson => "otlp_json",
                 };
-                let key = match signal {
-                    Signal::Logs => "logs",
-                    Signal::Traces => "traces",
-                };
+                let key = signal.as_str();
                 Some(ConfigError::new(
                     &[key, "encoding"],
                     format!("{encoding} messages hold one resource each, keyed host.name/process.pid so that one agent's records keep their order in one partition, where the collector writes one message per batch with no key"),
@@ -164,8 +161,8 @@ impl KafkaExporter {
             id,
             client_config: cfg.client_config(),
             producer: None,
-            logs: cfg.target(Signal::Logs),
-            traces: cfg.target(Signal::Traces),
+            logs: cfg.logs_target(),
+            traces: cfg.traces_target(),
             max_message_bytes: cfg.producer.max_message_bytes,
             delivery_timeout: cfg.timeout,
             metrics,
@@ -204,6 +201,11 @@ impl KafkaExporter {
         let target = match batch.signal() {
             Signal::Logs => self.logs.clone(),
             Signal::Traces => self.traces.clone(),
+            Signal::Metrics => {
+                return Err(ExportError::permanent(
+                    "the kafka exporter does not export metrics",
+                ))
+            }
         };
         let total = batch.record_count() as u64;
         let enc = encode(batch, target.encoding, self.max_message_bytes);

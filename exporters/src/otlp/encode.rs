@@ -3,45 +3,41 @@
 //!
 //! The protobuf form writes each resource group as field 1 of the request,
 //! which is byte-for-byte what encoding `ExportLogsServiceRequest` /
-//! `ExportTraceServiceRequest` gives; the JSON form is the OTLP/JSON
-//! envelope (`{"resourceLogs":[...]}`) that opentelemetry-proto's serde
+//! `ExportTraceServiceRequest` / `ExportMetricsServiceRequest` gives; the
+//! JSON form is the OTLP/JSON envelope (`{"resourceLogs":[...]}`) that opentelemetry-proto's serde
 //! support writes (camelCase keys, hex ids, int64 as strings).
 
 use oispd_component::Batch;
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::encoding::message;
 use serde::Serialize;
 
-/// Field number of `resource_logs` / `resource_spans` in the requests.
+/// Field number of `resource_logs` / `resource_spans` / `resource_metrics`
+/// in the requests.
 const RESOURCE_FIELD: u32 = 1;
 
 /// The protobuf `Export*ServiceRequest` of `batch`.
 pub fn request_proto(batch: &Batch) -> Vec<u8> {
     match batch {
-        Batch::Logs(groups) => {
-            let len: usize = groups
-                .iter()
-                .map(|g| message::encoded_len(RESOURCE_FIELD, g))
-                .sum();
-            let mut buf = Vec::with_capacity(len);
-            for g in groups {
-                message::encode(RESOURCE_FIELD, g, &mut buf);
-            }
-            buf
-        }
-        Batch::Traces(groups) => {
-            let len: usize = groups
-                .iter()
-                .map(|g| message::encoded_len(RESOURCE_FIELD, g))
-                .sum();
-            let mut buf = Vec::with_capacity(len);
-            for g in groups {
-                message::encode(RESOURCE_FIELD, g, &mut buf);
-            }
-            buf
-        }
+        Batch::Logs(groups) => encode_groups(groups),
+        Batch::Traces(groups) => encode_groups(groups),
+        Batch::Metrics(groups) => encode_groups(groups),
     }
+}
+
+/// Each group as field 1 of a request.
+fn encode_groups<M: prost::Message>(groups: &[M]) -> Vec<u8> {
+    let len: usize = groups
+        .iter()
+        .map(|g| message::encoded_len(RESOURCE_FIELD, g))
+        .sum();
+    let mut buf = Vec::with_capacity(len);
+    for g in groups {
+        message::encode(RESOURCE_FIELD, g, &mut buf);
+    }
+    buf
 }
 
 #[derive(Serialize)]
@@ -56,12 +52,21 @@ struct TraceRequest<'a> {
     resource_spans: &'a [ResourceSpans],
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MetricsRequest<'a> {
+    resource_metrics: &'a [ResourceMetrics],
+}
+
 /// Appends the OTLP/JSON `Export*ServiceRequest` of `batch` to `out`.
 pub fn request_json(batch: &Batch, out: &mut Vec<u8>) -> serde_json::Result<()> {
     match batch {
         Batch::Logs(resource_logs) => serde_json::to_writer(out, &LogsRequest { resource_logs }),
         Batch::Traces(resource_spans) => {
             serde_json::to_writer(out, &TraceRequest { resource_spans })
+        }
+        Batch::Metrics(resource_metrics) => {
+            serde_json::to_writer(out, &MetricsRequest { resource_metrics })
         }
     }
 }
