@@ -20,6 +20,7 @@ PIP_PACKAGES=(
   python-snappy
   websockets
   playwright
+  prometheus_client
 )
 
 missing=()
