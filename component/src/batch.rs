@@ -240,6 +240,50 @@ mod tests {
         assert_eq!(b.encoded_len(), request.encode_to_vec().len());
     }
 
+    /// Scenario: a metrics batch with a histogram of two points, a sum of
+    /// one and a metric without data.
+    /// Guarantees: records are counted in data points, as the collector's
+    /// `*_metric_points` counters do; pruning drops the empty metric; the
+    /// signal and metric pipeline name parse.
+    #[test]
+    fn metrics_count_data_points() {
+        use opentelemetry_proto::tonic::metrics::v1::{
+            Histogram, HistogramDataPoint, Metric, NumberDataPoint, ScopeMetrics, Sum,
+        };
+        let metric = |data| Metric {
+            data,
+            ..Default::default()
+        };
+        let mut b = Batch::Metrics(vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    metric(Some(metric::Data::Histogram(Histogram {
+                        data_points: vec![HistogramDataPoint::default(); 2],
+                        aggregation_temporality: 2,
+                    }))),
+                    metric(Some(metric::Data::Sum(Sum {
+                        data_points: vec![NumberDataPoint::default()],
+                        aggregation_temporality: 2,
+                        is_monotonic: true,
+                    }))),
+                    metric(None),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }]);
+        assert_eq!(b.record_count(), 3);
+        assert_eq!(b.signal(), Signal::Metrics);
+        b.prune_empty();
+        let Batch::Metrics(rm) = &b else {
+            panic!("metrics")
+        };
+        assert_eq!(rm[0].scope_metrics[0].metrics.len(), 2);
+        assert_eq!(Signal::from_pipeline_type("metrics"), Some(Signal::Metrics));
+        assert_eq!(Signal::Metrics.item_noun(), "metric_points");
+        assert!(Batch::empty(Signal::Metrics).is_empty());
+    }
+
     #[test]
     fn prune_removes_empty_groups() {
         let mut b = logs(0);

@@ -334,7 +334,7 @@ impl Exporter for DebugExporter {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::helper::testing::{logs, spans};
+    use crate::helper::testing::{logs, metrics, spans};
     use crate::testing::{oisp_batch, spec_examples};
     use std::sync::{Arc, Mutex};
 
@@ -387,6 +387,23 @@ mod tests {
         assert_eq!(s.lines().count(), 3);
         let l = render(&logs(1), Verbosity::Normal);
         assert!(l.lines().nth(1).unwrap().ends_with(" body="), "{l}");
+    }
+
+    /// Scenario: a metrics batch of three gauges at basic and normal verbosity.
+    /// Guarantees: the count line, then one line per data point with its value.
+    #[test]
+    fn metric_points() {
+        let batch = metrics(3);
+        assert_eq!(
+            render(&batch, Verbosity::Basic),
+            "Metrics: resource metrics=1 data points=3\n"
+        );
+        let normal = render(&batch, Verbosity::Normal);
+        let lines: Vec<&str> = normal.lines().collect();
+        assert_eq!(
+            lines[1..],
+            ["g0 gauge value=0", "g1 gauge value=1", "g2 gauge value=2"]
+        );
     }
 
     /// Scenario: 10 batches within one second, sampling 2 then every 3rd.

@@ -345,7 +345,7 @@ fn split_nested<R: Nested>(resources: Vec<R>, max: usize) -> Vec<Vec<R>> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::helper::testing::{logs, spans};
+    use crate::helper::testing::{logs, metrics, spans};
 
     fn item(batch: Batch) -> Item {
         Item {
@@ -382,13 +382,19 @@ mod tests {
                     .flat_map(|s| s.log_records.iter())
                     .map(|r| r.time_unix_nano)
                     .collect::<Vec<_>>(),
-                Batch::Traces(_) => vec![],
+                Batch::Traces(_) | Batch::Metrics(_) => vec![],
             })
             .collect();
         assert_eq!(bodies, vec![0, 1, 2, 3, 0, 1, 2]);
         let s = split(spans(5), 2);
         assert_eq!(
             s.iter().map(|p| p.record_count()).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        // Metrics split between whole metrics (one point each here).
+        let m = split(metrics(5), 2);
+        assert_eq!(
+            m.iter().map(|p| p.record_count()).collect::<Vec<_>>(),
             vec![2, 2, 1]
         );
     }

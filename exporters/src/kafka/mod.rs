@@ -195,9 +195,6 @@ impl KafkaExporter {
 
     /// Sends one batch, read by reference (the helper may keep it for a retry).
     async fn send(&mut self, batch: &Batch) -> Result<(), ExportError> {
-        let Some(producer) = self.producer.clone() else {
-            return Err(ExportError::retryable("kafka producer not started"));
-        };
         let target = match batch.signal() {
             Signal::Logs => self.logs.clone(),
             Signal::Traces => self.traces.clone(),
@@ -206,6 +203,9 @@ impl KafkaExporter {
                     "the kafka exporter does not export metrics",
                 ))
             }
+        };
+        let Some(producer) = self.producer.clone() else {
+            return Err(ExportError::retryable("kafka producer not started"));
         };
         let total = batch.record_count() as u64;
         let enc = encode(batch, target.encoding, self.max_message_bytes);
@@ -517,6 +517,20 @@ mod tests {
         )]));
         let err = exporter.export(batch).await.unwrap_err();
         assert!(matches!(err, ExportError::Retryable { .. }), "{err:?}");
+    }
+
+    /// Scenario: a metrics batch reaches a kafka exporter (validation keeps
+    /// kafka out of metrics pipelines; this is the guard behind it).
+    /// Guarantees: a permanent error, not a retry loop.
+    #[tokio::test]
+    async fn metrics_are_refused_for_good() {
+        let telemetry = Arc::new(Telemetry::new().unwrap());
+        let mut exporter = exporter(&telemetry, "brokers: 127.0.0.1:1");
+        let err = exporter
+            .export(crate::helper::testing::metrics(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ExportError::Permanent { .. }), "{err:?}");
     }
 
     /// An exporter for `config` with its counters registered in `telemetry`,

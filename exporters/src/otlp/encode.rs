@@ -75,12 +75,13 @@ pub fn request_json(batch: &Batch, out: &mut Vec<u8>) -> serde_json::Result<()> 
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::helper::testing::{logs, spans};
+    use crate::helper::testing::{logs, metrics, spans};
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use prost::Message;
 
-    /// Scenario: a logs and a traces batch.
+    /// Scenario: a logs, a traces and a metrics batch.
     /// Guarantees: the bytes and the JSON equal those of the generated
     /// request types.
     #[test]
@@ -104,6 +105,18 @@ mod tests {
             resource_spans: rs.clone(),
         };
         let batch = Batch::Traces(rs);
+        assert_eq!(request_proto(&batch), owned.encode_to_vec());
+        let mut json = Vec::new();
+        request_json(&batch, &mut json).unwrap();
+        assert_eq!(json, serde_json::to_vec(&owned).unwrap());
+
+        let Batch::Metrics(rm) = metrics(3) else {
+            panic!("metrics")
+        };
+        let owned = ExportMetricsServiceRequest {
+            resource_metrics: rm.clone(),
+        };
+        let batch = Batch::Metrics(rm);
         assert_eq!(request_proto(&batch), owned.encode_to_vec());
         let mut json = Vec::new();
         request_json(&batch, &mut json).unwrap();
