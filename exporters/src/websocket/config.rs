@@ -7,6 +7,8 @@ use std::time::Duration;
 
 /// Default per-client buffer, in messages.
 pub const DEFAULT_CLIENT_BUFFER: usize = 1024;
+/// Default number of past events a client gets when it connects.
+pub const DEFAULT_HISTORY: usize = 500;
 
 /// `exporters: {websocket: ...}`. The stream and the live page are served
 /// by the admin extension (`extensions: {admin: {endpoint}}`).
@@ -20,6 +22,10 @@ pub struct WebsocketConfig {
     pub client_buffer: usize,
     /// Serve the live page (default true).
     pub page: bool,
+    /// The last events kept in memory and sent to each client (the live
+    /// page) when it connects, so it shows what happened before it opened
+    /// (default 500, at most `client_buffer`; 0 keeps none).
+    pub history: usize,
     /// Deadline of one export call (default 5s; fan-out never waits).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
@@ -34,6 +40,7 @@ impl Default for WebsocketConfig {
         WebsocketConfig {
             client_buffer: DEFAULT_CLIENT_BUFFER,
             page: true,
+            history: DEFAULT_HISTORY,
             timeout: Duration::from_secs(5),
             sending_queue: QueueSettings::default(),
             retry_on_failure: RetrySettings::default(),
@@ -61,6 +68,12 @@ impl ComponentConfig for WebsocketConfig {
         if self.client_buffer == 0 {
             out.push("'client_buffer' must be above 0".to_string());
         }
+        if self.history > self.client_buffer {
+            out.push(format!(
+                "'history' ({}) must not exceed 'client_buffer' ({}): a client gets the whole history at once",
+                self.history, self.client_buffer
+            ));
+        }
         out.extend(crate::helper::settings_problems(
             &self.retry_on_failure,
             &self.sending_queue,
@@ -76,7 +89,7 @@ mod tests {
     use oispd_component::parse_config;
     use serde_yaml_ng::Value;
 
-    /// Scenario: defaults, a typo and a zero buffer.
+    /// Scenario: defaults, a typo, a zero buffer, a history above the buffer.
     /// Guarantees: documented defaults; errors name the key.
     #[test]
     fn parses_with_defaults_and_names_bad_keys() {
@@ -87,8 +100,12 @@ mod tests {
         let v: Value = serde_yaml_ng::from_str("client_bufer: 3").unwrap();
         let e = parse_config::<WebsocketConfig>(&v).unwrap_err();
         assert_eq!(e[0].to_string(), "'' has invalid keys: client_bufer");
-        let v: Value = serde_yaml_ng::from_str("client_buffer: 0").unwrap();
+        let v: Value = serde_yaml_ng::from_str("client_buffer: 0\nhistory: 0").unwrap();
         let e = parse_config::<WebsocketConfig>(&v).unwrap_err();
         assert_eq!(e[0].to_string(), "'client_buffer' must be above 0");
+        assert_eq!(c.history, 500);
+        let v: Value = serde_yaml_ng::from_str("client_buffer: 10\nhistory: 11").unwrap();
+        let e = parse_config::<WebsocketConfig>(&v).unwrap_err();
+        assert!(e[0].to_string().contains("'history' (11) must not exceed"), "{}", e[0]);
     }
 }

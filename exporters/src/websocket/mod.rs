@@ -88,7 +88,7 @@ impl ExporterFactory for WebsocketFactory {
                 "WebSocket clients disconnected because they fell client_buffer messages behind.",
             )?,
         };
-        let hub = Arc::new(Hub::new(id.clone(), cfg.client_buffer, metrics));
+        let hub = Arc::new(Hub::new(id.clone(), cfg.client_buffer, cfg.history, metrics));
         let (ws_path, page_path) = paths(&ctx.id);
         let mut admin_routes = ctx
             .admin_routes
