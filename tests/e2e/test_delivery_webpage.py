@@ -14,7 +14,7 @@ A screenshot is saved next to the test's files.
 """
 import copy
 
-from conftest import free_port, spec_examples
+from conftest import free_port, http_get_json, spec_examples, wait_for
 from delivery_support import BASE_MS, append_jsonl, rfc3339, ulid
 
 CHROMIUM = "/usr/bin/chromium"
@@ -217,3 +217,52 @@ service:
         browser.close()
     leaked = [u for u in urls if token in u and not u.startswith(f"ws://127.0.0.1:{admin}/ws/events?")]
     assert leaked == [], leaked
+
+
+def test_page_opened_after_calls_shows_them(start_oispd, tmp_path, spec_dir):
+    """Scenario: two AI calls are exported before any page is open; then the
+    page opens; then a third call arrives.
+    Guarantees: the page shows the two earlier calls and their totals (the
+    exporter's history), then the third live, each call once."""
+    from playwright.sync_api import expect, sync_playwright
+
+    src = tmp_path / "live.jsonl"
+    src.write_text("")
+    admin = free_port()
+    start_oispd(f"""
+receivers:
+  jsonl: {{path: {src}, follow: true}}
+exporters:
+  websocket: {{history: 100}}
+extensions:
+  admin: {{endpoint: 127.0.0.1:{admin}}}
+service:
+  extensions: [admin]
+  pipelines:
+    logs: {{receivers: [jsonl], exporters: [websocket]}}
+""", wait_ports=[admin])
+    base = f"http://127.0.0.1:{admin}"
+    first = call_pair(spec_dir, 1, "openai", "gpt-4o", 4242, True, 1823, 156, 2222)
+    second = call_pair(spec_dir, 2, "anthropic", "claude-sonnet-4", 5151, False, 900, 300, 1500)
+    append_jsonl(src, [*first, *second])
+    wait_for(lambda: http_get_json(base + "/api/health")["exports"]["websocket"]["events_exported"] >= 4,
+             what="the four events exported before the page opens")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(base + "/")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        calls = page.locator("#calls tbody tr")
+        expect(calls).to_have_count(2)
+        expect(page.locator("#calls tbody tr[data-key='req_page_1'] td").nth(3)).to_have_text("gpt-4o")
+        expect(page.locator("#stat-calls")).to_have_text("2")
+        expect(page.locator("#totals tbody tr")).to_have_count(2)
+
+        append_jsonl(src, list(call_pair(spec_dir, 3, "openai", "gpt-4o", 4243, False, 100, 20, 800)))
+        expect(calls).to_have_count(3)
+        expect(page.locator("#stat-calls")).to_have_text("3")
+        gpt_total = page.locator("#totals tbody tr", has_text="gpt-4o").locator("td")
+        expect(gpt_total.nth(2)).to_have_text("2")
+        page.screenshot(path=str(tmp_path / "live-page-history.png"), full_page=True)
+        browser.close()

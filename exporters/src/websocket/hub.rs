@@ -86,12 +86,7 @@ pub(crate) struct HubMetrics {
 impl Hub {
     /// A hub whose clients each buffer `buffer` messages and get the last
     /// `history` events when they connect.
-    pub(crate) fn new(
-        exporter: String,
-        buffer: usize,
-        history: usize,
-        metrics: HubMetrics,
-    ) -> Hub {
+    pub(crate) fn new(exporter: String, buffer: usize, history: usize, metrics: HubMetrics) -> Hub {
         Hub {
             exporter,
             buffer: buffer.max(1),
@@ -147,6 +142,11 @@ impl Hub {
         if let Ok(mut clients) = self.clients.lock() {
             clients.retain(|c| c.id != id);
         }
+    }
+
+    /// Whether published events are remembered for clients to come.
+    pub(crate) fn keeps_history(&self) -> bool {
+        self.history_size > 0
     }
 
     /// Connected clients.
@@ -290,7 +290,13 @@ mod tests {
     fn clients_get_the_recent_history_first() {
         let dropped = counter();
         let hub = Hub::new("websocket".into(), 16, 5, metrics(&dropped));
-        let kind = |i: usize| if i % 2 == 0 { "ai.request" } else { "ai.response" };
+        let kind = |i: usize| {
+            if i % 2 == 0 {
+                "ai.request"
+            } else {
+                "ai.response"
+            }
+        };
         let early: Vec<Outgoing> = (0..7).map(|i| msg(kind(i), &i.to_string())).collect();
         hub.publish(&early[..3]);
         hub.publish(&early[3..]);
