@@ -291,7 +291,7 @@ mod tests {
         let dropped = counter();
         let hub = Hub::new("websocket".into(), 16, 5, metrics(&dropped));
         let kind = |i: usize| {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 "ai.request"
             } else {
                 "ai.response"
