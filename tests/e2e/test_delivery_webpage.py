@@ -223,7 +223,8 @@ def test_page_opened_after_calls_shows_them(start_oispd, tmp_path, spec_dir):
     """Scenario: two AI calls are exported before any page is open; then the
     page opens; then a third call arrives.
     Guarantees: the page shows the two earlier calls and their totals (the
-    exporter's history), then the third live, each call once."""
+    exporter's history), then the third live, each call once; the totals
+    table and the header carry the calls' cost."""
     from playwright.sync_api import expect, sync_playwright
 
     src = tmp_path / "live.jsonl"
@@ -244,6 +245,8 @@ service:
     base = f"http://127.0.0.1:{admin}"
     first = call_pair(spec_dir, 1, "openai", "gpt-4o", 4242, True, 1823, 156, 2222)
     second = call_pair(spec_dir, 2, "anthropic", "claude-sonnet-4", 5151, False, 900, 300, 1500)
+    first[1]["data"]["usage"]["total_cost_usd"] = 0.006117
+    second[1]["data"]["usage"]["total_cost_usd"] = 0.0072
     append_jsonl(src, [*first, *second])
     wait_for(lambda: http_get_json(base + "/api/health")["exports"]["websocket"]["events_exported"] >= 4,
              what="the four events exported before the page opens")
@@ -258,11 +261,18 @@ service:
         expect(page.locator("#calls tbody tr[data-key='req_page_1'] td").nth(3)).to_have_text("gpt-4o")
         expect(page.locator("#stat-calls")).to_have_text("2")
         expect(page.locator("#totals tbody tr")).to_have_count(2)
+        expect(page.locator("#stat-cost")).to_have_text("$0.013317")
 
-        append_jsonl(src, list(call_pair(spec_dir, 3, "openai", "gpt-4o", 4243, False, 100, 20, 800)))
+        third = call_pair(spec_dir, 3, "openai", "gpt-4o", 4243, False, 100, 20, 800)
+        third[1]["data"]["usage"]["total_cost_usd"] = 0.0005
+        append_jsonl(src, list(third))
         expect(calls).to_have_count(3)
         expect(page.locator("#stat-calls")).to_have_text("3")
         gpt_total = page.locator("#totals tbody tr", has_text="gpt-4o").locator("td")
         expect(gpt_total.nth(2)).to_have_text("2")
+        expect(gpt_total.nth(6)).to_have_text("$0.006617")
+        claude_total = page.locator("#totals tbody tr", has_text="claude-sonnet-4").locator("td")
+        expect(claude_total.nth(6)).to_have_text("$0.0072")
+        expect(page.locator("#stat-cost")).to_have_text("$0.013817")
         page.screenshot(path=str(tmp_path / "live-page-history.png"), full_page=True)
         browser.close()
