@@ -339,16 +339,6 @@ impl PriceTable {
         Ok(())
     }
 
-    /// Number of models with a price.
-    pub fn len(&self) -> usize {
-        self.catalog.len() + self.overrides.len()
-    }
-
-    /// No model has a price.
-    pub fn is_empty(&self) -> bool {
-        self.catalog.is_empty() && self.overrides.is_empty()
-    }
-
     /// The price of exactly `model_id` for `provider`.
     fn exact(&self, provider: Option<&str>, model_id: &str) -> Option<&ModelPrice> {
         let overridden = self.overrides.get(model_id).and_then(|list| {
