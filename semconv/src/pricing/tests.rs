@@ -295,7 +295,10 @@ fn bad_pricing_files_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("/nonexistent/prices.yaml"), "{err}");
-    assert!(c.prices().resolve(None, "m").is_none(), "no broken file added a price");
+    assert!(
+        c.prices().resolve(None, "m").is_none(),
+        "no broken file added a price"
+    );
 }
 
 /// Scenario: a price with more decimals than a cost keeps.
