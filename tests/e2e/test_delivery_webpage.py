@@ -224,7 +224,8 @@ def test_page_opened_after_calls_shows_them(start_oispd, tmp_path, spec_dir):
     page opens; then a third call arrives.
     Guarantees: the page shows the two earlier calls and their totals (the
     exporter's history), then the third live, each call once; the totals
-    table and the header carry the calls' cost."""
+    table and the header carry the calls' cost; the agent, provider and
+    model filters narrow the calls table."""
     from playwright.sync_api import expect, sync_playwright
 
     src = tmp_path / "live.jsonl"
@@ -274,5 +275,17 @@ service:
         claude_total = page.locator("#totals tbody tr", has_text="claude-sonnet-4").locator("td")
         expect(claude_total.nth(6)).to_have_text("$0.0072")
         expect(page.locator("#stat-cost")).to_have_text("$0.013817")
+
+        # Filters narrow the calls table to one provider, model or agent.
+        visible = page.locator("#calls tbody tr:visible")
+        page.select_option("#filter-provider", "anthropic")
+        expect(visible).to_have_count(1)
+        expect(visible.locator("td").nth(3)).to_have_text("claude-sonnet-4")
+        page.select_option("#filter-provider", "")
+        page.select_option("#filter-model", "gpt-4o")
+        expect(visible).to_have_count(2)
+        page.select_option("#filter-model", "")
+        expect(visible).to_have_count(3)
+        expect(page.locator("#filter-agent option")).to_have_text(["all", "python3"])
         page.screenshot(path=str(tmp_path / "live-page-history.png"), full_page=True)
         browser.close()
