@@ -8,7 +8,8 @@ page stays open; then a second wave.
 
 Guarantees: without a reload, the page shows each call (time, process,
 provider, model, tokens, latency, streaming), the totals by provider and
-model, the finding (highlighted, with the flagged call), and exporter
+model, the finding (highlighted, with the flagged call, counted by
+severity), and exporter
 health from /api/health; the page loads nothing from outside oispd.
 A screenshot is saved next to the test's files.
 """
@@ -116,6 +117,7 @@ service:
         again_req, again_resp = call_pair(spec_dir, 3, "openai", "gpt-4o", 4243, False, 100, 20, 800)
         append_jsonl(src, [finding_about(openai_req, 1), again_req, again_resp])
         expect(page.locator("#findings tbody tr")).to_have_count(1)
+        expect(page.locator("#findings-by-severity span")).to_have_text(["high 1"])
         finding = page.locator("#findings tbody tr td")
         expect(finding.nth(1)).to_have_text("high")
         expect(finding.nth(2)).to_have_text("SEC-03 secret-in-prompt")
