@@ -15,6 +15,8 @@ A screenshot is saved next to the test's files.
 """
 import copy
 
+import pytest
+
 from conftest import free_port, http_get_json, spec_examples, wait_for
 from delivery_support import BASE_MS, append_jsonl, rfc3339, ulid
 
@@ -226,7 +228,8 @@ def test_page_opened_after_calls_shows_them(start_oispd, tmp_path, spec_dir):
     page opens; then a third call arrives.
     Guarantees: the page shows the two earlier calls and their totals (the
     exporter's history), then the third live, each call once; the totals
-    table and the header carry the calls' cost; the agent, provider and
+    table and the header carry the calls' cost; the per-minute chart sums
+    calls, tokens and cost by model and agent; the agent, provider and
     model filters narrow the calls table."""
     from playwright.sync_api import expect, sync_playwright
 
@@ -277,6 +280,24 @@ service:
         claude_total = page.locator("#totals tbody tr", has_text="claude-sonnet-4").locator("td")
         expect(claude_total.nth(6)).to_have_text("$0.0072")
         expect(page.locator("#stat-cost")).to_have_text("$0.013817")
+
+        # The per-minute chart: calls by model, tokens by agent.
+        def chart_sums():
+            return page.evaluate("""() => {
+                const sums = {};
+                for (const r of document.querySelectorAll('#chart rect')) {
+                    sums[r.dataset.group] = (sums[r.dataset.group] || 0) + Number(r.dataset.value);
+                }
+                return sums;
+            }""")
+        page.select_option("#chart-group", "model")
+        assert chart_sums() == {"gpt-4o": 2, "claude-sonnet-4": 1}
+        expect(page.locator("#chart-legend span")).to_have_text(["gpt-4o", "claude-sonnet-4"])
+        page.select_option("#chart-measure", "tokens")
+        page.select_option("#chart-group", "agent")
+        assert chart_sums() == {"python3": 1823 + 156 + 900 + 300 + 100 + 20}
+        page.select_option("#chart-measure", "cost")
+        assert chart_sums()["python3"] == pytest.approx(0.013817)
 
         # Filters narrow the calls table to one provider, model or agent.
         visible = page.locator("#calls tbody tr:visible")
