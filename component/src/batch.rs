@@ -1,8 +1,10 @@
-//! The one record type that flows through pipelines: OTLP resource logs or
-//! resource spans, exactly as `opentelemetry-proto` defines them. OISP events
-//! travel as log records whose body is the event (see `oispd-semconv`).
+//! The one record type that flows through pipelines: OTLP resource logs,
+//! resource spans or resource metrics, exactly as `opentelemetry-proto`
+//! defines them. OISP events travel as log records whose body is the event
+//! (see `oispd-semconv`); metrics come from connectors (`genai_metrics`).
 
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::metrics::v1::{metric, ResourceMetrics};
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use std::fmt;
 
@@ -13,6 +15,8 @@ pub enum Signal {
     Logs,
     /// Spans.
     Traces,
+    /// Metrics (sums, gauges, histograms).
+    Metrics,
 }
 
 impl Signal {
@@ -21,6 +25,7 @@ impl Signal {
         match self {
             Signal::Logs => "logs",
             Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
         }
     }
 
@@ -29,15 +34,30 @@ impl Signal {
         match s {
             "logs" => Some(Signal::Logs),
             "traces" => Some(Signal::Traces),
+            "metrics" => Some(Signal::Metrics),
             _ => None,
         }
     }
 
-    /// The noun used in collector metric names (`log_records`, `spans`).
+    /// The noun used in collector metric names (`log_records`, `spans`,
+    /// `metric_points`).
     pub fn item_noun(self) -> &'static str {
         match self {
             Signal::Logs => "log_records",
             Signal::Traces => "spans",
+            Signal::Metrics => "metric_points",
+        }
+    }
+
+    /// Every signal, in order.
+    pub const ALL: [Signal; 3] = [Signal::Logs, Signal::Traces, Signal::Metrics];
+
+    /// The position of the signal in [`Signal::ALL`], for per-signal tables.
+    pub fn index(self) -> usize {
+        match self {
+            Signal::Logs => 0,
+            Signal::Traces => 1,
+            Signal::Metrics => 2,
         }
     }
 }
@@ -55,6 +75,8 @@ pub enum Batch {
     Logs(Vec<ResourceLogs>),
     /// Spans, grouped by resource and scope as in OTLP.
     Traces(Vec<ResourceSpans>),
+    /// Metrics, grouped by resource and scope as in OTLP.
+    Metrics(Vec<ResourceMetrics>),
 }
 
 impl Batch {
@@ -63,10 +85,12 @@ impl Batch {
         match self {
             Batch::Logs(_) => Signal::Logs,
             Batch::Traces(_) => Signal::Traces,
+            Batch::Metrics(_) => Signal::Metrics,
         }
     }
 
-    /// Number of log records or spans in the batch.
+    /// Number of log records, spans or metric data points in the batch (the
+    /// collector counts metric points, not metrics).
     pub fn record_count(&self) -> usize {
         match self {
             Batch::Logs(rl) => rl
@@ -78,6 +102,12 @@ impl Batch {
                 .iter()
                 .flat_map(|r| r.scope_spans.iter())
                 .map(|s| s.spans.len())
+                .sum(),
+            Batch::Metrics(rm) => rm
+                .iter()
+                .flat_map(|r| r.scope_metrics.iter())
+                .flat_map(|s| s.metrics.iter())
+                .map(|m| data_point_count(m.data.as_ref()))
                 .sum(),
         }
     }
@@ -93,6 +123,7 @@ impl Batch {
         match self {
             Batch::Logs(rl) => rl.iter().map(|r| field(r.encoded_len())).sum(),
             Batch::Traces(rs) => rs.iter().map(|r| field(r.encoded_len())).sum(),
+            Batch::Metrics(rm) => rm.iter().map(|r| field(r.encoded_len())).sum(),
         }
     }
 
@@ -106,6 +137,7 @@ impl Batch {
         match signal {
             Signal::Logs => Batch::Logs(Vec::new()),
             Signal::Traces => Batch::Traces(Vec::new()),
+            Signal::Metrics => Batch::Metrics(Vec::new()),
         }
     }
 
@@ -118,6 +150,10 @@ impl Batch {
                 Ok(())
             }
             (Batch::Traces(a), Batch::Traces(b)) => {
+                a.extend(b);
+                Ok(())
+            }
+            (Batch::Metrics(a), Batch::Metrics(b)) => {
                 a.extend(b);
                 Ok(())
             }
@@ -140,7 +176,28 @@ impl Batch {
                 }
                 rs.retain(|r| !r.scope_spans.is_empty());
             }
+            Batch::Metrics(rm) => {
+                for r in rm.iter_mut() {
+                    for s in r.scope_metrics.iter_mut() {
+                        s.metrics.retain(|m| data_point_count(m.data.as_ref()) > 0);
+                    }
+                    r.scope_metrics.retain(|s| !s.metrics.is_empty());
+                }
+                rm.retain(|r| !r.scope_metrics.is_empty());
+            }
         }
+    }
+}
+
+/// Number of data points of one metric.
+fn data_point_count(data: Option<&metric::Data>) -> usize {
+    match data {
+        Some(metric::Data::Gauge(g)) => g.data_points.len(),
+        Some(metric::Data::Sum(s)) => s.data_points.len(),
+        Some(metric::Data::Histogram(h)) => h.data_points.len(),
+        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(metric::Data::Summary(s)) => s.data_points.len(),
+        None => 0,
     }
 }
 
@@ -181,6 +238,50 @@ mod tests {
             resource_logs: rl.clone(),
         };
         assert_eq!(b.encoded_len(), request.encode_to_vec().len());
+    }
+
+    /// Scenario: a metrics batch with a histogram of two points, a sum of
+    /// one and a metric without data.
+    /// Guarantees: records are counted in data points, as the collector's
+    /// `*_metric_points` counters do; pruning drops the empty metric; the
+    /// signal and metric pipeline name parse.
+    #[test]
+    fn metrics_count_data_points() {
+        use opentelemetry_proto::tonic::metrics::v1::{
+            Histogram, HistogramDataPoint, Metric, NumberDataPoint, ScopeMetrics, Sum,
+        };
+        let metric = |data| Metric {
+            data,
+            ..Default::default()
+        };
+        let mut b = Batch::Metrics(vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    metric(Some(metric::Data::Histogram(Histogram {
+                        data_points: vec![HistogramDataPoint::default(); 2],
+                        aggregation_temporality: 2,
+                    }))),
+                    metric(Some(metric::Data::Sum(Sum {
+                        data_points: vec![NumberDataPoint::default()],
+                        aggregation_temporality: 2,
+                        is_monotonic: true,
+                    }))),
+                    metric(None),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }]);
+        assert_eq!(b.record_count(), 3);
+        assert_eq!(b.signal(), Signal::Metrics);
+        b.prune_empty();
+        let Batch::Metrics(rm) = &b else {
+            panic!("metrics")
+        };
+        assert_eq!(rm[0].scope_metrics[0].metrics.len(), 2);
+        assert_eq!(Signal::from_pipeline_type("metrics"), Some(Signal::Metrics));
+        assert_eq!(Signal::Metrics.item_noun(), "metric_points");
+        assert!(Batch::empty(Signal::Metrics).is_empty());
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub struct PipelineSender {
 pub struct Output {
     logs: Vec<PipelineSender>,
     traces: Vec<PipelineSender>,
+    metrics: Vec<PipelineSender>,
 }
 
 impl Output {
@@ -137,6 +138,7 @@ impl Output {
             match signal {
                 Signal::Logs => out.logs.push(sender),
                 Signal::Traces => out.traces.push(sender),
+                Signal::Metrics => out.metrics.push(sender),
             }
         }
         out
@@ -157,6 +159,7 @@ impl Output {
         match signal {
             Signal::Logs => &self.logs,
             Signal::Traces => &self.traces,
+            Signal::Metrics => &self.metrics,
         }
     }
 

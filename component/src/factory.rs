@@ -276,6 +276,12 @@ pub trait ConnectorFactory: Send + Sync {
     /// Pipelines that the config names as targets, to check that each exists
     /// and has this connector among its receivers.
     fn referenced_pipelines(&self, config: &Value) -> Vec<String>;
+    /// The (exported from, received into) signal pairs the connector joins,
+    /// as the collector's connector factories declare them. The default:
+    /// each of its signals into the same signal (`routing`).
+    fn signal_pairs(&self) -> Vec<(Signal, Signal)> {
+        self.info().signals.iter().map(|s| (*s, *s)).collect()
+    }
     /// Builds the connector; `targets` maps each pipeline that lists it as a
     /// receiver to that pipeline's input.
     fn create(

@@ -14,12 +14,12 @@ use std::sync::{Arc, RwLock};
 /// Metric families and exporter health of one oispd run.
 pub struct Telemetry {
     registry: Registry,
-    receiver_accepted: [IntCounterVec; 2],
-    receiver_refused: [IntCounterVec; 2],
-    exporter_sent: [IntCounterVec; 2],
-    exporter_send_failed: [IntCounterVec; 2],
-    exporter_enqueue_failed: [IntCounterVec; 2],
-    exporter_dropped: [IntCounterVec; 2],
+    receiver_accepted: [IntCounterVec; 3],
+    receiver_refused: [IntCounterVec; 3],
+    exporter_sent: [IntCounterVec; 3],
+    exporter_send_failed: [IntCounterVec; 3],
+    exporter_enqueue_failed: [IntCounterVec; 3],
+    exporter_dropped: [IntCounterVec; 3],
     exporter_queue_size: IntGaugeVec,
     exporter_queue_capacity: IntGaugeVec,
     exporter_queue_records: IntGaugeVec,
@@ -59,13 +59,6 @@ impl MemoryPressure {
     }
 }
 
-fn signal_index(signal: Signal) -> usize {
-    match signal {
-        Signal::Logs => 0,
-        Signal::Traces => 1,
-    }
-}
-
 impl Telemetry {
     /// Registers every shared family. Fails only on a programming error
     /// (duplicate names), which the tests catch.
@@ -74,14 +67,18 @@ impl Telemetry {
         let per_signal = |verb: &str,
                           help: &str,
                           label: &str|
-         -> Result<[IntCounterVec; 2], prometheus::Error> {
+         -> Result<[IntCounterVec; 3], prometheus::Error> {
             let make = |signal: Signal| -> Result<IntCounterVec, prometheus::Error> {
                 let name = format!("otelcol_{verb}_{}", signal.item_noun());
                 let c = IntCounterVec::new(Opts::new(name, help), &[label])?;
                 registry.register(Box::new(c.clone()))?;
                 Ok(c)
             };
-            Ok([make(Signal::Logs)?, make(Signal::Traces)?])
+            Ok([
+                make(Signal::Logs)?,
+                make(Signal::Traces)?,
+                make(Signal::Metrics)?,
+            ])
         };
         let receiver_accepted = per_signal(
             "receiver_accepted",
@@ -234,7 +231,7 @@ impl Telemetry {
 
     /// Handles for a receiver's accepted/refused counters.
     pub fn receiver(&self, id: &str, signal: Signal) -> ReceiverMetrics {
-        let i = signal_index(signal);
+        let i = signal.index();
         ReceiverMetrics {
             accepted: self.receiver_accepted[i].with_label_values(&[id]),
             refused: self.receiver_refused[i].with_label_values(&[id]),
@@ -243,7 +240,7 @@ impl Telemetry {
 
     /// Handles for an exporter's counters and queue gauges.
     pub fn exporter(&self, id: &str, signal: Signal) -> ExporterMetrics {
-        let i = signal_index(signal);
+        let i = signal.index();
         ExporterMetrics {
             sent: self.exporter_sent[i].with_label_values(&[id]),
             send_failed: self.exporter_send_failed[i].with_label_values(&[id]),

@@ -134,6 +134,8 @@ pub fn split_front(batch: &mut Batch, n: usize) -> Batch {
             ScopeSpans,
             spans
         )),
+        // Metrics are not cut between their points: the whole batch goes.
+        Batch::Metrics(rms) => Batch::Metrics(std::mem::take(rms)),
     }
 }
 

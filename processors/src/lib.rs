@@ -6,10 +6,13 @@
 //! - [`audit`]: the sentinel's hash-chained audit trail, its SQLite store,
 //!   and the `oispd audit verify` / `query` functions.
 //! - [`sentinel`]: the security detectors (SEC-NN) and their findings.
+//! - [`genai_metrics`]: the connector that turns AI events into the OTel
+//!   GenAI metrics and oispd's calls, cost and findings counters.
 
 pub mod audit;
 pub mod batch;
 pub mod filter;
+pub mod genai_metrics;
 pub mod memory_limiter;
 pub mod ottl;
 pub mod redaction;
@@ -35,5 +38,8 @@ pub fn processor_factories() -> Vec<Box<dyn ProcessorFactory>> {
 
 /// Every connector type this crate provides.
 pub fn connector_factories() -> Vec<Box<dyn ConnectorFactory>> {
-    vec![Box::new(routing::RoutingFactory)]
+    vec![
+        Box::new(routing::RoutingFactory),
+        Box::new(genai_metrics::GenAiMetricsFactory),
+    ]
 }

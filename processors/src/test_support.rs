@@ -125,6 +125,12 @@ pub fn names(batch: &Batch) -> Vec<String> {
             .flat_map(|s| &s.spans)
             .map(|s| s.name.clone())
             .collect(),
+        Batch::Metrics(rms) => rms
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .map(|m| m.name.clone())
+            .collect(),
     }
 }
 

@@ -236,6 +236,105 @@ fn anthropic_plain() {
     );
 }
 
+/// Scenario: an Anthropic answer with cache reads and writes, an OpenAI
+/// answer from a dated model the catalogue lists undated, an unknown model,
+/// all decoded with the official catalogue; then one without it.
+/// Guarantees: the exact `usage.*_cost_usd` and `ai.cost.total_usd` of each
+/// priced call, no cost for the unknown model or without prices, and
+/// schema-valid events.
+#[test]
+fn responses_are_priced_from_the_catalogue() {
+    let p = procs(13, "python3");
+    let anthropic = |d: &mut CaptureDecoder| {
+        let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]});
+        let answer = json!({
+            "id": "msg_03", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+            "content": [{"type": "text", "text": "Hello"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 100, "output_tokens": 300, "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 500}
+        });
+        let request = h1_json_request(
+            "api.anthropic.com",
+            "/v1/messages",
+            &[("x-api-key", ANT_KEY)],
+            &body,
+        );
+        exchange(d, &p, 13, 1, request, vec![h1_json_response(200, &answer)])
+    };
+    let openai = |d: &mut CaptureDecoder, conn: u64, model: &str| {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+        let answer = json!({
+            "id": "chatcmpl-9", "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1234, "completion_tokens": 56, "total_tokens": 1290}
+        });
+        let request = h1_json_request(
+            "api.openai.com",
+            "/v1/chat/completions",
+            &[("authorization", "Bearer sk-proj-TOPSECRET")],
+            &body,
+        );
+        exchange(
+            d,
+            &p,
+            13,
+            conn,
+            request,
+            vec![h1_json_response(200, &answer)],
+        )
+    };
+    let costs = |events: &[OispEvent]| {
+        let ev = one(events, "ai.response");
+        let u = resp(ev).usage.clone().unwrap();
+        let text = |n: Option<serde_json::Number>| n.map(|n| n.to_string());
+        let attr = oispd_semconv::otel::event_attributes(ev)
+            .into_iter()
+            .find(|kv| kv.key == "ai.cost.total_usd")
+            .and_then(|kv| kv.value)
+            .map(|v| format!("{:?}", v.value));
+        (
+            text(u.input_cost_usd),
+            text(u.output_cost_usd),
+            text(u.total_cost_usd),
+            attr,
+        )
+    };
+    let s = |v: &str| Some(v.to_string());
+
+    let mut d = priced_decoder(DecoderConfig::default());
+    let events = anthropic(&mut d);
+    check(&events, &[ANT_KEY]);
+    let u = resp(one(&events, "ai.response")).usage.clone().unwrap();
+    assert_eq!(
+        (u.prompt_tokens, u.cached_tokens, u.cache_creation_tokens),
+        (Some(2600), Some(2000), Some(500))
+    );
+    assert_eq!(
+        costs(&events),
+        (
+            s("0.002775"),
+            s("0.0045"),
+            s("0.007275"),
+            s("Some(DoubleValue(0.007275))")
+        )
+    );
+    let events = openai(&mut d, 2, "gpt-4o-mini-2024-07-18");
+    check(&events, &["TOPSECRET"]);
+    assert_eq!(
+        costs(&events),
+        (
+            s("0.0001851"),
+            s("0.0000336"),
+            s("0.0002187"),
+            s("Some(DoubleValue(0.0002187))")
+        )
+    );
+    let events = openai(&mut d, 3, "my-finetune-7b");
+    assert_eq!(costs(&events), (None, None, None, None));
+
+    let mut unpriced = decoder(DecoderConfig::default());
+    assert_eq!(costs(&anthropic(&mut unpriced)), (None, None, None, None));
+}
+
 /// Scenario: an Anthropic error response (HTTP 429).
 /// Guarantees: success false, status, error type and message from the body.
 #[test]

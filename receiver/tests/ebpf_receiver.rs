@@ -76,7 +76,7 @@ fn events_of(batch: &Batch) -> Vec<OispEvent> {
             .flat_map(|s| s.log_records.iter())
             .filter_map(log_record_to_event)
             .collect(),
-        Batch::Traces(_) => Vec::new(),
+        Batch::Traces(_) | Batch::Metrics(_) => Vec::new(),
     }
 }
 

@@ -281,6 +281,11 @@ pub struct Usage {
     /// Input tokens served from the prompt cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<u64>,
+    /// Input tokens written to the prompt cache (Anthropic's
+    /// `cache_creation_input_tokens`), billed at the cache-write price. Not
+    /// in the OISP v0.1 schema, whose `usage` allows further keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_tokens: Option<u64>,
     /// Reasoning tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,

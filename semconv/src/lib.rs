@@ -11,6 +11,7 @@
 //!   resources, GenAI client spans, JSON <-> `AnyValue`).
 //! - [`providers`]: the provider catalogue (host/port -> provider, the
 //!   official models.json merged over a built-in table) and model families.
+//! - [`pricing`]: model prices and the cost of a response's token usage.
 //! - [`schema`] (feature `schema`): validation against the official OISP
 //!   JSON Schemas.
 //!
@@ -25,6 +26,7 @@ pub mod event;
 pub mod file;
 pub mod network;
 pub mod otel;
+pub mod pricing;
 pub mod process;
 pub mod providers;
 #[cfg(feature = "schema")]

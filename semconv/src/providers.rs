@@ -14,10 +14,15 @@
 //! Ollama on any host; 8000 (vLLM) and 1234 (LM Studio) only on a loopback
 //! host, as those ports are common for other servers.
 //!
+//! The catalogue's model prices, with a pricing file's merged over them
+//! ([`ProviderCatalog::merge_pricing_file`]), price responses (see
+//! [`crate::pricing`]).
+//!
 //! [`model_family`] derives a model family from a model id by dropping
 //! vendor prefixes, tags, dates, versions and size tiers.
 
 use crate::ai::ProviderInfo;
+use crate::pricing::{ModelPrice, PriceTable, PricingError, PricingFile};
 use regex::Regex;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -184,6 +189,7 @@ pub struct ProviderCatalog {
     hosts: HashMap<String, String>,
     patterns: Vec<(Regex, String)>,
     models: HashMap<String, Vec<CatalogModel>>,
+    prices: PriceTable,
 }
 
 /// Built-in providers: (id, name, style, exact hosts).
@@ -355,6 +361,7 @@ impl ProviderCatalog {
             hosts,
             patterns,
             models: HashMap::new(),
+            prices: PriceTable::default(),
         }
     }
 
@@ -379,7 +386,8 @@ impl ProviderCatalog {
     /// entries override built-in hosts, its `domain_patterns` are tried
     /// before the built-in ones, its `providers` add names and API styles
     /// for ids the built-in table lacks, and its `models` become available
-    /// to [`ProviderCatalog::model`].
+    /// to [`ProviderCatalog::model`] and, with their prices, to
+    /// [`ProviderCatalog::prices`].
     pub fn merge_models_json(&mut self, v: &Value) -> Result<(), CatalogError> {
         let obj = v
             .as_object()
@@ -453,6 +461,9 @@ impl ProviderCatalog {
         if let Some(models) = obj.get("models").and_then(Value::as_object) {
             for m in models.values() {
                 if let Some(model) = catalog_model(m) {
+                    if let Some(price) = ModelPrice::from_catalog_entry(m) {
+                        self.prices.add_catalog(&model.provider, &model.id, price);
+                    }
                     self.models.entry(model.id.clone()).or_default().push(model);
                 }
             }
@@ -519,6 +530,17 @@ impl ProviderCatalog {
         provider
             .and_then(|p| list.iter().find(|m| m.provider == p))
             .or_else(|| list.first())
+    }
+
+    /// Merges a pricing file ([`PricingFile`]): its prices win over the
+    /// catalogue's.
+    pub fn merge_pricing_file(&mut self, path: impl AsRef<Path>) -> Result<(), PricingError> {
+        self.prices.add_file(&PricingFile::load(path)?)
+    }
+
+    /// The model prices: the loaded catalogue's and the pricing file's.
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
     }
 
     /// Number of known providers.

@@ -406,12 +406,12 @@ fn pipeline_signal(pid: &str) -> Result<Signal, String> {
     let id = ComponentId::parse(pid)?;
     match Signal::from_pipeline_type(id.type_name()) {
         Some(s) => Ok(s),
-        None if id.type_name() == "metrics" || id.type_name() == "profiles" => Err(format!(
-            "pipeline {pid:?}: oispd carries logs and traces only; the {} signal is not supported",
+        None if id.type_name() == "profiles" => Err(format!(
+            "pipeline {pid:?}: oispd carries logs, traces and metrics only; the {} signal is not supported",
             id.type_name()
         )),
         None => Err(format!(
-            "pipeline {pid:?}: unknown signal {:?}: use logs or traces",
+            "pipeline {pid:?}: unknown signal {:?}: use logs, traces or metrics",
             id.type_name()
         )),
     }
@@ -453,6 +453,7 @@ fn check_service(config: &Config, registry: &Registry, errors: &mut Vec<ConfigEr
             }
         };
         check_pipeline(config, pipeline, &path, errors);
+        check_signal_support(config, registry, pipeline, signal, &path, errors);
         for r in &pipeline.receivers {
             if let Some(id) =
                 parse_ref(r).filter(|id| config.section(Kind::Connector).contains_key(id))
@@ -526,6 +527,59 @@ fn check_pipeline(
     }
 }
 
+/// Every receiver, processor and exporter of a pipeline handles its signal
+/// (connectors are checked by [`check_connectors`]).
+fn check_signal_support(
+    config: &Config,
+    registry: &Registry,
+    pipeline: &PipelineConfig,
+    signal: Signal,
+    path: &[&str],
+    errors: &mut Vec<ConfigError>,
+) {
+    for (kind, texts) in [
+        (Kind::Receiver, &pipeline.receivers),
+        (Kind::Processor, &pipeline.processors),
+        (Kind::Exporter, &pipeline.exporters),
+    ] {
+        let configured = texts
+            .iter()
+            .filter_map(|t| parse_ref(t))
+            .filter(|id| config.section(kind).contains_key(id));
+        for id in configured {
+            let Some(signals) = component_signals(registry, kind, id.type_name()) else {
+                continue;
+            };
+            if !signals.contains(&signal) {
+                let names: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
+                errors.push(ConfigError::new(
+                    path,
+                    format!(
+                        "{} \"{id}\" does not support {signal}: its type handles {}",
+                        kind.noun(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// The signals a receiver, processor or exporter type handles.
+fn component_signals(
+    registry: &Registry,
+    kind: Kind,
+    type_name: &str,
+) -> Option<&'static [Signal]> {
+    let info = match kind {
+        Kind::Receiver => registry.receiver(type_name).map(|f| f.info()),
+        Kind::Processor => registry.processor(type_name).map(|f| f.info()),
+        Kind::Exporter => registry.exporter(type_name).map(|f| f.info()),
+        Kind::Connector | Kind::Extension => None,
+    };
+    info.map(|i| i.signals)
+}
+
 fn check_connectors(
     config: &Config,
     registry: &Registry,
@@ -541,8 +595,13 @@ fn check_connectors(
         if exported_from.is_empty() && receiving.is_empty() {
             continue; // unused components are allowed, as in the collector
         }
+        let pairs = registry
+            .connector(id.type_name())
+            .map(|f| f.signal_pairs())
+            .unwrap_or_default();
+        let joins = |from: Signal, to: Signal| pairs.contains(&(from, to));
         for s in &exported_from {
-            if !receiving_signals.contains(s) {
+            if !receiving_signals.iter().any(|t| joins(*s, *t)) {
                 errors.push(ConfigError::new(
                     &[],
                     format!("failed to build pipelines: connector \"{id}\" used as exporter in {s} pipeline but not used in any supported receiver pipeline"),
@@ -550,7 +609,8 @@ fn check_connectors(
             }
         }
         for p in &receiving {
-            let used_as_exporter = pipeline_signal(p).is_ok_and(|s| exported_from.contains(&s));
+            let used_as_exporter =
+                pipeline_signal(p).is_ok_and(|t| exported_from.iter().any(|s| joins(*s, t)));
             if !used_as_exporter {
                 errors.push(ConfigError::new(
                     &[],

@@ -193,8 +193,8 @@ OTELCOL_PEER_CANDIDATES = [ROOT.parent / "shared" / "peers" / "otelcol" / "otelc
 class OtelCol:
     """The OpenTelemetry Collector (Go, ../shared/peers/otelcol) as an OTLP
     sink: one receiver (`grpc` or `http`) and the `debug` exporter at
-    detailed verbosity, unsampled, printing every log record and span it
-    receives."""
+    detailed verbosity, unsampled, printing every log record, span and
+    metric data point it receives."""
 
     def __init__(self, workdir: pathlib.Path, protocol: str, name: str = "otelcol"):
         given = os.environ.get("OTELCOL_PEER")
@@ -217,6 +217,7 @@ service:
   pipelines:
     logs: {{receivers: [otlp], exporters: [debug]}}
     traces: {{receivers: [otlp], exporters: [debug]}}
+    metrics: {{receivers: [otlp], exporters: [debug]}}
 """)
         self.out_path = workdir / f"{name}.out"
         self._out = open(self.out_path, "wb")

@@ -15,7 +15,9 @@ eBPF capture tests (tests/e2e/test_capture.py), and the fixtures around it.
   base64), `/v1/responses`, and the Responses API's WebSocket mode on
   `GET /v1/responses` (fake_responses_ws.py); Anthropic `/v1/messages`
   (plain, streaming, tool use). The model in each answer is the model asked for; token usage
-  comes from the constants below, so tests know the exact counts. A tool
+  comes from the constants below, so tests know the exact counts. A request
+  that asks for prompt caching (OpenAI `prompt_cache_key`, Anthropic
+  `cache_control` on a block) is answered with cached tokens. A tool
   call's arguments are `FakeProvider.tool_arguments` (a test may set them:
   the model's output is attacker-written).
 - Every request is recorded (path, headers, JSON body) for the tests.
@@ -48,6 +50,11 @@ OPENAI_EMBEDDINGS = {"prompt_tokens": 8, "total_tokens": 8}
 ANTHROPIC_PLAIN = {"input_tokens": 21, "output_tokens": 9}
 ANTHROPIC_STREAM = {"input_tokens": 25, "output_tokens": 11}
 ANTHROPIC_TOOLS = {"input_tokens": 40, "output_tokens": 15}
+# Plain answers to requests that ask for prompt caching.
+OPENAI_CACHED = {"prompt_tokens": 2048, "completion_tokens": 7, "total_tokens": 2055,
+                 "prompt_tokens_details": {"cached_tokens": 1536}}
+ANTHROPIC_CACHED = {"input_tokens": 21, "output_tokens": 9,
+                    "cache_read_input_tokens": 1800, "cache_creation_input_tokens": 400}
 
 TOOL_CALL_ID = "call_weather_0001"
 TOOL_USE_ID = "toolu_weather_0001"
@@ -121,7 +128,7 @@ def openai_chat(req: dict, tool_arguments: dict):
             finish, usage = "tool_calls", OPENAI_TOOLS
         else:
             message = {"role": "assistant", "content": "".join(REPLY_PARTS)}
-            finish, usage = "stop", OPENAI_PLAIN
+            finish, usage = "stop", OPENAI_CACHED if req.get("prompt_cache_key") else OPENAI_PLAIN
         body = {**base, "object": "chat.completion",
                 "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
                 "usage": usage}
@@ -150,6 +157,15 @@ def openai_embeddings(req: dict):
     return "application/json", [json.dumps(body).encode()], False
 
 
+def asks_cache(req: dict) -> bool:
+    """An Anthropic request with `cache_control` on a system or message block."""
+    blocks = req.get("system") if isinstance(req.get("system"), list) else []
+    for m in req.get("messages") or []:
+        if isinstance(m.get("content"), list):
+            blocks = blocks + m["content"]
+    return any(isinstance(b, dict) and "cache_control" in b for b in blocks)
+
+
 def anthropic_messages(req: dict, tool_arguments: dict):
     model = req.get("model", "unknown")
     tools = bool(req.get("tools"))
@@ -159,7 +175,7 @@ def anthropic_messages(req: dict, tool_arguments: dict):
             stop, usage = "tool_use", ANTHROPIC_TOOLS
         else:
             content = [{"type": "text", "text": "".join(REPLY_PARTS)}]
-            stop, usage = "end_turn", ANTHROPIC_PLAIN
+            stop, usage = "end_turn", ANTHROPIC_CACHED if asks_cache(req) else ANTHROPIC_PLAIN
         body = {"id": "msg_fake0001", "type": "message", "role": "assistant", "model": model,
                 "content": content, "stop_reason": stop, "stop_sequence": None, "usage": usage}
         return "application/json", [json.dumps(body).encode()], False

@@ -8,13 +8,16 @@ page stays open; then a second wave.
 
 Guarantees: without a reload, the page shows each call (time, process,
 provider, model, tokens, latency, streaming), the totals by provider and
-model, the finding (highlighted, with the flagged call), and exporter
+model, the finding (highlighted, with the flagged call, counted by
+severity), and exporter
 health from /api/health; the page loads nothing from outside oispd.
 A screenshot is saved next to the test's files.
 """
 import copy
 
-from conftest import free_port, spec_examples
+import pytest
+
+from conftest import free_port, http_get_json, spec_examples, wait_for
 from delivery_support import BASE_MS, append_jsonl, rfc3339, ulid
 
 CHROMIUM = "/usr/bin/chromium"
@@ -116,6 +119,7 @@ service:
         again_req, again_resp = call_pair(spec_dir, 3, "openai", "gpt-4o", 4243, False, 100, 20, 800)
         append_jsonl(src, [finding_about(openai_req, 1), again_req, again_resp])
         expect(page.locator("#findings tbody tr")).to_have_count(1)
+        expect(page.locator("#findings-by-severity span")).to_have_text(["high 1"])
         finding = page.locator("#findings tbody tr td")
         expect(finding.nth(1)).to_have_text("high")
         expect(finding.nth(2)).to_have_text("SEC-03 secret-in-prompt")
@@ -217,3 +221,94 @@ service:
         browser.close()
     leaked = [u for u in urls if token in u and not u.startswith(f"ws://127.0.0.1:{admin}/ws/events?")]
     assert leaked == [], leaked
+
+
+def test_page_opened_after_calls_shows_them(start_oispd, tmp_path, spec_dir):
+    """Scenario: two AI calls are exported before any page is open; then the
+    page opens; then a third call arrives.
+    Guarantees: the page shows the two earlier calls and their totals (the
+    exporter's history), then the third live, each call once; the totals
+    table and the header carry the calls' cost; the per-minute chart sums
+    calls, tokens and cost by model and agent; the agent, provider and
+    model filters narrow the calls table."""
+    from playwright.sync_api import expect, sync_playwright
+
+    src = tmp_path / "live.jsonl"
+    src.write_text("")
+    admin = free_port()
+    start_oispd(f"""
+receivers:
+  jsonl: {{path: {src}, follow: true}}
+exporters:
+  websocket: {{history: 100}}
+extensions:
+  admin: {{endpoint: 127.0.0.1:{admin}}}
+service:
+  extensions: [admin]
+  pipelines:
+    logs: {{receivers: [jsonl], exporters: [websocket]}}
+""", wait_ports=[admin])
+    base = f"http://127.0.0.1:{admin}"
+    first = call_pair(spec_dir, 1, "openai", "gpt-4o", 4242, True, 1823, 156, 2222)
+    second = call_pair(spec_dir, 2, "anthropic", "claude-sonnet-4", 5151, False, 900, 300, 1500)
+    first[1]["data"]["usage"]["total_cost_usd"] = 0.006117
+    second[1]["data"]["usage"]["total_cost_usd"] = 0.0072
+    append_jsonl(src, [*first, *second])
+    wait_for(lambda: http_get_json(base + "/api/health")["exports"]["websocket"]["events_exported"] >= 4,
+             what="the four events exported before the page opens")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(base + "/")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "open")
+        calls = page.locator("#calls tbody tr")
+        expect(calls).to_have_count(2)
+        expect(page.locator("#calls tbody tr[data-key='req_page_1'] td").nth(3)).to_have_text("gpt-4o")
+        expect(page.locator("#stat-calls")).to_have_text("2")
+        expect(page.locator("#totals tbody tr")).to_have_count(2)
+        expect(page.locator("#stat-cost")).to_have_text("$0.013317")
+
+        third = call_pair(spec_dir, 3, "openai", "gpt-4o", 4243, False, 100, 20, 800)
+        third[1]["data"]["usage"]["total_cost_usd"] = 0.0005
+        append_jsonl(src, list(third))
+        expect(calls).to_have_count(3)
+        expect(page.locator("#stat-calls")).to_have_text("3")
+        gpt_total = page.locator("#totals tbody tr", has_text="gpt-4o").locator("td")
+        expect(gpt_total.nth(2)).to_have_text("2")
+        expect(gpt_total.nth(6)).to_have_text("$0.006617")
+        claude_total = page.locator("#totals tbody tr", has_text="claude-sonnet-4").locator("td")
+        expect(claude_total.nth(6)).to_have_text("$0.0072")
+        expect(page.locator("#stat-cost")).to_have_text("$0.013817")
+
+        # The per-minute chart: calls by model, tokens by agent.
+        def chart_sums():
+            return page.evaluate("""() => {
+                const sums = {};
+                for (const r of document.querySelectorAll('#chart rect')) {
+                    sums[r.dataset.group] = (sums[r.dataset.group] || 0) + Number(r.dataset.value);
+                }
+                return sums;
+            }""")
+        page.select_option("#chart-group", "model")
+        assert chart_sums() == {"gpt-4o": 2, "claude-sonnet-4": 1}
+        expect(page.locator("#chart-legend span")).to_have_text(["gpt-4o", "claude-sonnet-4"])
+        page.select_option("#chart-measure", "tokens")
+        page.select_option("#chart-group", "agent")
+        assert chart_sums() == {"python3": 1823 + 156 + 900 + 300 + 100 + 20}
+        page.select_option("#chart-measure", "cost")
+        assert chart_sums()["python3"] == pytest.approx(0.013817)
+
+        # Filters narrow the calls table to one provider, model or agent.
+        visible = page.locator("#calls tbody tr:visible")
+        page.select_option("#filter-provider", "anthropic")
+        expect(visible).to_have_count(1)
+        expect(visible.locator("td").nth(3)).to_have_text("claude-sonnet-4")
+        page.select_option("#filter-provider", "")
+        page.select_option("#filter-model", "gpt-4o")
+        expect(visible).to_have_count(2)
+        page.select_option("#filter-model", "")
+        expect(visible).to_have_count(3)
+        expect(page.locator("#filter-agent option")).to_have_text(["all", "python3"])
+        page.screenshot(path=str(tmp_path / "live-page-history.png"), full_page=True)
+        browser.close()

@@ -9,6 +9,7 @@ use oispd_semconv::format_ts_nanos;
 use oispd_semconv::otel::{any_value_to_json, key_values_to_json};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, ResourceMetrics};
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -88,8 +89,67 @@ pub fn render(batch: &Batch, verbosity: Verbosity) -> String {
                 Verbosity::Detailed => spans_detailed(&mut s, rs),
             }
         }
+        Batch::Metrics(rm) => {
+            let _ = writeln!(
+                s,
+                "Metrics: resource metrics={} data points={}",
+                rm.len(),
+                batch.record_count()
+            );
+            if verbosity != Verbosity::Basic {
+                metric_points(&mut s, rm);
+            }
+        }
     }
     s
+}
+
+/// One line per data point: name, attributes, and the value, or a
+/// histogram's count, sum and bucket counts.
+fn metric_points(s: &mut String, rm: &[ResourceMetrics]) {
+    let number = |v: Option<&number_data_point::Value>| match v {
+        Some(number_data_point::Value::AsInt(i)) => i.to_string(),
+        Some(number_data_point::Value::AsDouble(d)) => d.to_string(),
+        None => "-".into(),
+    };
+    for m in rm
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+    {
+        match &m.data {
+            Some(metric::Data::Sum(sum)) => {
+                for p in &sum.data_points {
+                    let _ = write!(s, "{} sum", m.name);
+                    attrs_inline(s, &p.attributes);
+                    let _ = writeln!(s, " value={}", number(p.value.as_ref()));
+                }
+            }
+            Some(metric::Data::Gauge(g)) => {
+                for p in &g.data_points {
+                    let _ = write!(s, "{} gauge", m.name);
+                    attrs_inline(s, &p.attributes);
+                    let _ = writeln!(s, " value={}", number(p.value.as_ref()));
+                }
+            }
+            Some(metric::Data::Histogram(h)) => {
+                for p in &h.data_points {
+                    let _ = write!(s, "{} histogram", m.name);
+                    attrs_inline(s, &p.attributes);
+                    let _ = writeln!(
+                        s,
+                        " count={} sum={} buckets={:?}",
+                        p.count,
+                        p.sum.map_or("-".into(), |v| v.to_string()),
+                        p.bucket_counts
+                    );
+                }
+            }
+            Some(_) | None => {
+                let _ = writeln!(s, "{} (not shown)", m.name);
+            }
+        }
+    }
 }
 
 fn time(nanos: u64) -> String {
@@ -274,7 +334,7 @@ impl Exporter for DebugExporter {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::helper::testing::{logs, spans};
+    use crate::helper::testing::{logs, metrics, spans};
     use crate::testing::{oisp_batch, spec_examples};
     use std::sync::{Arc, Mutex};
 
@@ -327,6 +387,23 @@ mod tests {
         assert_eq!(s.lines().count(), 3);
         let l = render(&logs(1), Verbosity::Normal);
         assert!(l.lines().nth(1).unwrap().ends_with(" body="), "{l}");
+    }
+
+    /// Scenario: a metrics batch of three gauges at basic and normal verbosity.
+    /// Guarantees: the count line, then one line per data point with its value.
+    #[test]
+    fn metric_points() {
+        let batch = metrics(3);
+        assert_eq!(
+            render(&batch, Verbosity::Basic),
+            "Metrics: resource metrics=1 data points=3\n"
+        );
+        let normal = render(&batch, Verbosity::Normal);
+        let lines: Vec<&str> = normal.lines().collect();
+        assert_eq!(
+            lines[1..],
+            ["g0 gauge value=0", "g1 gauge value=1", "g2 gauge value=2"]
+        );
     }
 
     /// Scenario: 10 batches within one second, sampling 2 then every 3rd.

@@ -23,7 +23,7 @@ impl ExporterFactory for DebugFactory {
             type_name: "debug",
             aliases: &[],
             stability: Stability::Beta,
-            signals: &[Signal::Logs, Signal::Traces],
+            signals: &[Signal::Logs, Signal::Traces, Signal::Metrics],
             description:
                 "Prints records to stderr (basic counts, one line per record, or every field)",
         }

@@ -67,6 +67,16 @@ pub fn encode_records(batch: &Batch, format: Format, out: &mut Vec<u8>) -> Resul
                 out.push(b'\n');
             }
         }
+        (Format::OispJsonl, Batch::Metrics(resource_metrics)) => {
+            for metric in resource_metrics
+                .iter()
+                .flat_map(|rm| &rm.scope_metrics)
+                .flat_map(|sm| &sm.metrics)
+            {
+                serde_json::to_writer(&mut *out, metric)?;
+                out.push(b'\n');
+            }
+        }
         (Format::Json, batch) => {
             request_json(batch, out)?;
             out.push(b'\n');

@@ -46,7 +46,7 @@ impl ExporterFactory for FileFactory {
             type_name: "file",
             aliases: &[],
             stability: Stability::Beta,
-            signals: &[Signal::Logs, Signal::Traces],
+            signals: &[Signal::Logs, Signal::Traces, Signal::Metrics],
             description:
                 "Writes OTLP/JSON lines, length-prefixed OTLP protobuf or OISP JSONL to a local file, with size-based rotation",
         }

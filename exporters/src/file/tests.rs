@@ -6,10 +6,11 @@
 use super::config::FileConfig;
 use super::exporter::FileExporter;
 use super::writer::backups;
-use crate::helper::testing::{logs, spans};
+use crate::helper::testing::{logs, metrics, spans};
 use crate::testing::{oisp_batch, spec_examples};
 use oispd_component::{parse_config, Batch, ExportError, Exporter};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use prost::Message;
@@ -59,9 +60,10 @@ async fn oisp_jsonl_writes_each_event_as_its_oisp_json() {
     assert_eq!(got, want);
 }
 
-/// Scenario: a log record without an OISP event, and spans, in `oisp_jsonl`.
+/// Scenario: a log record without an OISP event, spans and metrics, in
+/// `oisp_jsonl`.
 /// Guarantees: the record becomes a generic object with its body; each
-/// span becomes one OTLP/JSON line with hex ids.
+/// span becomes one OTLP/JSON line with hex ids, each metric one line.
 #[tokio::test]
 async fn oisp_jsonl_writes_generic_records_and_spans() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,16 +85,21 @@ async fn oisp_jsonl_writes_generic_records_and_spans() {
         rs[0].scope_spans[0].spans[0].trace_id = vec![0x0f; 16];
     }
     e.export(s).await.unwrap();
+    e.export(metrics(2)).await.unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text.lines().count(), 3, "{text}");
+    assert_eq!(text.lines().count(), 5, "{text}");
     let lines = read_lines(&path);
     assert_eq!(lines[0]["body"], "hello\nworld");
     assert_eq!(lines[0]["resource"]["host.name"], "h");
     assert_eq!(lines[1]["traceId"], "0f".repeat(16));
+    assert_eq!(
+        (&lines[3]["name"], &lines[4]["name"]),
+        (&"g0".into(), &"g1".into())
+    );
 }
 
 /// Scenario: no `format` (the collector's default, `json`), a logs batch,
-/// an OISP batch and a traces batch.
+/// an OISP batch, a traces batch and a metrics batch.
 /// Guarantees: one OTLP/JSON `Export*ServiceRequest` per line (camelCase,
 /// string int64), each decoding to exactly the batch exported.
 #[tokio::test]
@@ -100,14 +107,19 @@ async fn json_is_the_default_one_request_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("otlp.json");
     let mut e = started(&format!("path: {}\nflush_interval: 0s", path.display())).await;
-    let batches = [logs(3), oisp_batch(&spec_examples()[..2]), spans(2)];
+    let batches = [
+        logs(3),
+        oisp_batch(&spec_examples()[..2]),
+        spans(2),
+        metrics(2),
+    ];
     for b in &batches {
         e.export(b.clone()).await.unwrap();
     }
     e.shutdown().await.unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     assert!(lines[0].starts_with("{\"resourceLogs\":[{"), "{}", lines[0]);
     assert!(lines[0].contains("\"timeUnixNano\":\"2\""), "{}", lines[0]);
     for (line, batch) in lines.iter().zip(&batches) {
@@ -119,6 +131,10 @@ async fn json_is_the_default_one_request_per_line() {
             Batch::Traces(rs) => {
                 let req: ExportTraceServiceRequest = serde_json::from_str(line).unwrap();
                 assert_eq!(&req.resource_spans, rs);
+            }
+            Batch::Metrics(rm) => {
+                let req: ExportMetricsServiceRequest = serde_json::from_str(line).unwrap();
+                assert_eq!(&req.resource_metrics, rm);
             }
         }
     }
@@ -140,9 +156,9 @@ fn read_frames(path: &Path) -> Vec<Vec<u8>> {
     out
 }
 
-/// Scenario: `format: proto` with a logs batch, an OISP batch and a traces
-/// batch.
-/// Guarantees: the file is exactly three length-prefixed frames, each the
+/// Scenario: `format: proto` with a logs batch, an OISP batch, a traces
+/// batch and a metrics batch.
+/// Guarantees: the file is exactly four length-prefixed frames, each the
 /// protobuf `Export*ServiceRequest` of one batch.
 #[tokio::test]
 async fn proto_writes_length_prefixed_requests() {
@@ -153,13 +169,18 @@ async fn proto_writes_length_prefixed_requests() {
         path.display()
     ))
     .await;
-    let batches = [logs(3), oisp_batch(&spec_examples()[..2]), spans(2)];
+    let batches = [
+        logs(3),
+        oisp_batch(&spec_examples()[..2]),
+        spans(2),
+        metrics(2),
+    ];
     for b in &batches {
         e.export(b.clone()).await.unwrap();
     }
     e.shutdown().await.unwrap();
     let frames = read_frames(&path);
-    assert_eq!(frames.len(), 3);
+    assert_eq!(frames.len(), 4);
     for (frame, batch) in frames.iter().zip(&batches) {
         match batch {
             Batch::Logs(rl) => {
@@ -169,6 +190,10 @@ async fn proto_writes_length_prefixed_requests() {
             Batch::Traces(rs) => {
                 let req = ExportTraceServiceRequest::decode(frame.as_slice()).unwrap();
                 assert_eq!(&req.resource_spans, rs);
+            }
+            Batch::Metrics(rm) => {
+                let req = ExportMetricsServiceRequest::decode(frame.as_slice()).unwrap();
+                assert_eq!(&req.resource_metrics, rm);
             }
         }
     }

@@ -11,6 +11,7 @@ use super::completion::Completion;
 use super::queue::Item;
 use oispd_component::{Batch, Signal};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -66,8 +67,8 @@ impl Pending {
 pub(crate) struct Batcher {
     batch_size: usize,
     flush_interval: Duration,
-    logs: Pending,
-    traces: Pending,
+    /// Per signal, in [`Signal::ALL`] order.
+    pending: [Pending; 3],
 }
 
 impl Batcher {
@@ -77,16 +78,12 @@ impl Batcher {
         Batcher {
             batch_size,
             flush_interval,
-            logs: Pending::default(),
-            traces: Pending::default(),
+            pending: Default::default(),
         }
     }
 
     fn pending(&mut self, signal: Signal) -> &mut Pending {
-        match signal {
-            Signal::Logs => &mut self.logs,
-            Signal::Traces => &mut self.traces,
-        }
+        &mut self.pending[signal.index()]
     }
 
     /// Adds a queued item; returns the batches that became ready.
@@ -146,7 +143,7 @@ impl Batcher {
 
     /// The moment the oldest pending record must go out, if any is pending.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        [&self.logs, &self.traces]
+        self.pending
             .iter()
             .filter_map(|p| p.since)
             .map(|since| since + self.flush_interval)
@@ -157,7 +154,7 @@ impl Batcher {
     pub(crate) fn flush_due(&mut self, now: Instant) -> Vec<Ready> {
         let interval = self.flush_interval;
         let mut out = Vec::new();
-        for pending in [&mut self.logs, &mut self.traces] {
+        for pending in &mut self.pending {
             if pending.since.is_some_and(|s| s + interval <= now) {
                 out.extend(take(pending));
             }
@@ -168,15 +165,12 @@ impl Batcher {
     /// Releases everything pending (queue momentarily empty with a zero
     /// interval, or shutdown).
     pub(crate) fn flush_all(&mut self) -> Vec<Ready> {
-        let mut out = Vec::new();
-        out.extend(take(&mut self.logs));
-        out.extend(take(&mut self.traces));
-        out
+        self.pending.iter_mut().filter_map(take).collect()
     }
 
     /// True when records are pending.
     pub(crate) fn has_pending(&self) -> bool {
-        self.logs.since.is_some() || self.traces.since.is_some()
+        self.pending.iter().any(|p| p.since.is_some())
     }
 }
 
@@ -202,6 +196,12 @@ pub(crate) fn split(batch: Batch, max: usize) -> Vec<Batch> {
         Batch::Traces(resources) => split_nested(resources, max)
             .into_iter()
             .map(Batch::Traces)
+            .collect(),
+        // Metrics split between whole metrics: a metric's points stay
+        // together, so a part may hold more than `max` points.
+        Batch::Metrics(resources) => split_nested(resources, max)
+            .into_iter()
+            .map(Batch::Metrics)
             .collect(),
     }
 }
@@ -280,6 +280,36 @@ impl Nested for ResourceSpans {
     }
 }
 
+impl Nested for ResourceMetrics {
+    type Scope = ScopeMetrics;
+    type Record = Metric;
+    fn take_scopes(&mut self) -> Vec<ScopeMetrics> {
+        std::mem::take(&mut self.scope_metrics)
+    }
+    fn take_records(scope: &mut ScopeMetrics) -> Vec<Self::Record> {
+        std::mem::take(&mut scope.metrics)
+    }
+    fn refill(scope: &ScopeMetrics, records: Vec<Self::Record>) -> ScopeMetrics {
+        ScopeMetrics {
+            metrics: records,
+            ..scope.clone()
+        }
+    }
+    fn same_resource(&self, other: &Self) -> bool {
+        self.resource == other.resource && self.schema_url == other.schema_url
+    }
+    fn push_scope(&mut self, scope: ScopeMetrics) {
+        self.scope_metrics.push(scope);
+    }
+    fn regroup(like: &Self, scope: ScopeMetrics) -> Self {
+        ResourceMetrics {
+            resource: like.resource.clone(),
+            scope_metrics: vec![scope],
+            schema_url: like.schema_url.clone(),
+        }
+    }
+}
+
 /// Cuts `resources` into parts of at most `max` records, keeping order and
 /// each record under its own resource and scope.
 fn split_nested<R: Nested>(resources: Vec<R>, max: usize) -> Vec<Vec<R>> {
@@ -315,7 +345,7 @@ fn split_nested<R: Nested>(resources: Vec<R>, max: usize) -> Vec<Vec<R>> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::helper::testing::{logs, spans};
+    use crate::helper::testing::{logs, metrics, spans};
 
     fn item(batch: Batch) -> Item {
         Item {
@@ -352,13 +382,19 @@ mod tests {
                     .flat_map(|s| s.log_records.iter())
                     .map(|r| r.time_unix_nano)
                     .collect::<Vec<_>>(),
-                Batch::Traces(_) => vec![],
+                Batch::Traces(_) | Batch::Metrics(_) => vec![],
             })
             .collect();
         assert_eq!(bodies, vec![0, 1, 2, 3, 0, 1, 2]);
         let s = split(spans(5), 2);
         assert_eq!(
             s.iter().map(|p| p.record_count()).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        // Metrics split between whole metrics (one point each here).
+        let m = split(metrics(5), 2);
+        assert_eq!(
+            m.iter().map(|p| p.record_count()).collect::<Vec<_>>(),
             vec![2, 2, 1]
         );
     }

@@ -1,7 +1,8 @@
-//! The exporter's metric handles for both signals, taken once at start so
-//! the hot path only bumps atomics. One exporter instance can be listed in a
-//! logs and a traces pipeline at once; each signal keeps its own counters,
-//! as the collector's `otelcol_exporter_*_log_records` / `*_spans` do.
+//! The exporter's metric handles for every signal, taken once at start so
+//! the hot path only bumps atomics. One exporter instance can be listed in
+//! logs, traces and metrics pipelines at once; each signal keeps its own
+//! counters, as the collector's `otelcol_exporter_*_log_records` /
+//! `*_spans` / `*_metric_points` do.
 
 use oispd_component::telemetry::ExporterMetrics;
 use oispd_component::{Signal, Telemetry};
@@ -9,30 +10,26 @@ use oispd_component::{Signal, Telemetry};
 /// Counters and gauges of one exporter, per signal.
 #[derive(Clone)]
 pub(crate) struct SignalMetrics {
-    logs: ExporterMetrics,
-    traces: ExporterMetrics,
+    by_signal: [ExporterMetrics; 3],
 }
 
 impl SignalMetrics {
     /// Takes the handles for exporter `id` and publishes the queue capacity
-    /// (the queue is shared by both signals): in the sizer's unit for the
+    /// (the queue is shared by the signals): in the sizer's unit for the
     /// in-memory queue, in bytes for the persistent one, the unit its size
     /// gauge uses.
     pub(crate) fn new(telemetry: &Telemetry, id: &str, capacity: u64) -> SignalMetrics {
-        let logs = telemetry.exporter(id, Signal::Logs);
-        let traces = telemetry.exporter(id, Signal::Traces);
+        let by_signal = Signal::ALL.map(|signal| telemetry.exporter(id, signal));
         let capacity = i64::try_from(capacity).unwrap_or(i64::MAX);
-        logs.queue_capacity.set(capacity);
-        traces.queue_capacity.set(capacity);
-        SignalMetrics { logs, traces }
+        for m in &by_signal {
+            m.queue_capacity.set(capacity);
+        }
+        SignalMetrics { by_signal }
     }
 
     /// The handles of `signal`.
     pub(crate) fn of(&self, signal: Signal) -> &ExporterMetrics {
-        match signal {
-            Signal::Logs => &self.logs,
-            Signal::Traces => &self.traces,
-        }
+        &self.by_signal[signal.index()]
     }
 
     /// Moves the queue gauges of `signal` by `size` (in the queue's unit:

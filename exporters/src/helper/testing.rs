@@ -6,6 +6,9 @@ use async_trait::async_trait;
 use oispd_component::{Batch, ComponentError, ConcurrentExport, ExportError, Exporter};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use std::collections::HashMap;
@@ -45,6 +48,33 @@ pub(crate) fn spans(n: usize) -> Batch {
     Batch::Traces(vec![ResourceSpans {
         scope_spans: vec![ScopeSpans {
             spans: vec![Span::default(); n],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }])
+}
+
+/// `n` gauges of one point each under one resource; gauge `i` is named
+/// `g{i}` and has the value `i`.
+pub(crate) fn metrics(n: usize) -> Batch {
+    Batch::Metrics(vec![ResourceMetrics {
+        scope_metrics: vec![ScopeMetrics {
+            metrics: (0..n)
+                .map(|i| Metric {
+                    name: format!("g{i}"),
+                    data: Some(metric::Data::Gauge(Gauge {
+                        data_points: vec![NumberDataPoint {
+                            value: Some(
+                                opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(
+                                    i as i64,
+                                ),
+                            ),
+                            ..Default::default()
+                        }],
+                    })),
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
         }],
         ..Default::default()

@@ -331,25 +331,37 @@ pub struct Target {
 }
 
 impl KafkaConfig {
-    /// Topic and encoding of `signal`, defaults applied.
-    pub fn target(&self, signal: Signal) -> Target {
+    /// Topic and encoding of `signal`, defaults applied; `None` for
+    /// metrics, which the kafka exporter does not export.
+    pub fn target(&self, signal: Signal) -> Option<Target> {
         match signal {
-            Signal::Logs => Target {
-                topic: self
-                    .logs
-                    .topic
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_LOGS_TOPIC.into()),
-                encoding: self.logs.encoding,
-            },
-            Signal::Traces => Target {
-                topic: self
-                    .traces
-                    .topic
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_TRACES_TOPIC.into()),
-                encoding: self.traces.encoding,
-            },
+            Signal::Logs => Some(self.logs_target()),
+            Signal::Traces => Some(self.traces_target()),
+            Signal::Metrics => None,
+        }
+    }
+
+    /// Topic and encoding of logs, defaults applied.
+    pub fn logs_target(&self) -> Target {
+        Target {
+            topic: self
+                .logs
+                .topic
+                .clone()
+                .unwrap_or_else(|| DEFAULT_LOGS_TOPIC.into()),
+            encoding: self.logs.encoding,
+        }
+    }
+
+    /// Topic and encoding of spans, defaults applied.
+    pub fn traces_target(&self) -> Target {
+        Target {
+            topic: self
+                .traces
+                .topic
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TRACES_TOPIC.into()),
+            encoding: self.traces.encoding,
         }
     }
 
@@ -522,25 +534,29 @@ mod tests {
         assert_eq!(c.brokers, vec!["localhost:9092"]);
         assert_eq!(
             c.target(Signal::Logs),
-            Target {
+            Some(Target {
                 topic: "otlp_logs".into(),
                 encoding: Encoding::OtlpProto
-            }
+            })
         );
         let topic_only = parse("logs: {topic: oisp}").unwrap();
         assert_eq!(
-            topic_only.target(Signal::Logs).encoding,
-            Encoding::OtlpProto
+            topic_only.target(Signal::Logs).map(|t| t.encoding),
+            Some(Encoding::OtlpProto)
         );
         let explicit = parse("logs: {encoding: oisp_json}").unwrap();
-        assert_eq!(explicit.target(Signal::Logs).encoding, Encoding::OispJson);
+        assert_eq!(
+            explicit.target(Signal::Logs).map(|t| t.encoding),
+            Some(Encoding::OispJson)
+        );
         assert_eq!(
             c.target(Signal::Traces),
-            Target {
+            Some(Target {
                 topic: "otlp_spans".into(),
                 encoding: Encoding::OtlpProto
-            }
+            })
         );
+        assert_eq!(c.target(Signal::Metrics), None);
         let rd = c.client_config();
         assert_eq!(prop(&rd, "acks").as_deref(), Some("1"));
         assert_eq!(prop(&rd, "security.protocol").as_deref(), Some("plaintext"));

@@ -188,6 +188,8 @@ pub(crate) fn encode(batch: &Batch, encoding: Encoding, max_bytes: usize) -> Enc
                 }
             }
         }
+        // The exporter refuses metrics before encoding (see `send`).
+        Batch::Metrics(_) => {}
     }
     out
 }

@@ -74,15 +74,12 @@ impl ExporterFactory for KafkaFactory {
         signals
             .iter()
             .filter_map(|signal| {
-                let encoding = match cfg.target(*signal).encoding {
+                let encoding = match cfg.target(*signal)?.encoding {
                     Encoding::OispJson => return None,
                     Encoding::OtlpProto => "otlp_proto",
                     Encoding::OtlpJson => "otlp_json",
                 };
-                let key = match signal {
-                    Signal::Logs => "logs",
-                    Signal::Traces => "traces",
-                };
+                let key = signal.as_str();
                 Some(ConfigError::new(
                     &[key, "encoding"],
                     format!("{encoding} messages hold one resource each, keyed host.name/process.pid so that one agent's records keep their order in one partition, where the collector writes one message per batch with no key"),
@@ -163,8 +160,8 @@ impl KafkaExporter {
             id,
             client_config: cfg.client_config(),
             producer: None,
-            logs: cfg.target(Signal::Logs),
-            traces: cfg.target(Signal::Traces),
+            logs: cfg.logs_target(),
+            traces: cfg.traces_target(),
             max_message_bytes: cfg.producer.max_message_bytes,
             delivery_timeout: cfg.timeout,
             metrics,
@@ -197,12 +194,17 @@ impl KafkaExporter {
 
     /// Sends one batch, read by reference (the helper may keep it for a retry).
     async fn send(&mut self, batch: &Batch) -> Result<(), ExportError> {
-        let Some(producer) = self.producer.clone() else {
-            return Err(ExportError::retryable("kafka producer not started"));
-        };
         let target = match batch.signal() {
             Signal::Logs => self.logs.clone(),
             Signal::Traces => self.traces.clone(),
+            Signal::Metrics => {
+                return Err(ExportError::permanent(
+                    "the kafka exporter does not export metrics",
+                ))
+            }
+        };
+        let Some(producer) = self.producer.clone() else {
+            return Err(ExportError::retryable("kafka producer not started"));
         };
         let total = batch.record_count() as u64;
         let enc = encode(batch, target.encoding, self.max_message_bytes);
@@ -514,6 +516,20 @@ mod tests {
         )]));
         let err = exporter.export(batch).await.unwrap_err();
         assert!(matches!(err, ExportError::Retryable { .. }), "{err:?}");
+    }
+
+    /// Scenario: a metrics batch reaches a kafka exporter (validation keeps
+    /// kafka out of metrics pipelines; this is the guard behind it).
+    /// Guarantees: a permanent error, not a retry loop.
+    #[tokio::test]
+    async fn metrics_are_refused_for_good() {
+        let telemetry = Arc::new(Telemetry::new().unwrap());
+        let mut exporter = exporter(&telemetry, "brokers: 127.0.0.1:1");
+        let err = exporter
+            .export(crate::helper::testing::metrics(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ExportError::Permanent { .. }), "{err:?}");
     }
 
     /// An exporter for `config` with its counters registered in `telemetry`,

@@ -11,15 +11,23 @@
 //! never disconnects a client that keeps up. Messages are shared
 //! (`Utf8Bytes` is reference-counted and a batch is one `Arc`), so a
 //! message costs one serialization whatever the number of clients.
+//!
+//! The hub also remembers the last `history` events, and a client that
+//! connects gets them first (those its filter wants), so a page opened
+//! after some AI calls shows them instead of an empty table. The history is
+//! taken and the client registered under the clients' lock, which
+//! `publish` holds too: no event is missed or sent twice in between.
 
 use axum::extract::ws::Utf8Bytes;
 use prometheus::IntCounter;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// One event ready to go out.
+#[derive(Clone)]
 pub(crate) struct Outgoing {
     /// Its OISP `event_type` (for the `?event_type=` filter).
     pub(crate) event_type: String,
@@ -58,6 +66,9 @@ pub(crate) struct Hub {
     exporter: String,
     buffer: usize,
     clients: Mutex<Vec<Client>>,
+    /// The last events published, oldest first; locked after `clients`.
+    history: Mutex<VecDeque<Outgoing>>,
+    history_size: usize,
     next_id: AtomicU64,
     metrics: HubMetrics,
     stopped: CancellationToken,
@@ -73,12 +84,15 @@ pub(crate) struct HubMetrics {
 }
 
 impl Hub {
-    /// A hub whose clients each buffer `buffer` messages.
-    pub(crate) fn new(exporter: String, buffer: usize, metrics: HubMetrics) -> Hub {
+    /// A hub whose clients each buffer `buffer` messages and get the last
+    /// `history` events when they connect.
+    pub(crate) fn new(exporter: String, buffer: usize, history: usize, metrics: HubMetrics) -> Hub {
         Hub {
             exporter,
             buffer: buffer.max(1),
             clients: Mutex::new(Vec::new()),
+            history: Mutex::new(VecDeque::with_capacity(history)),
+            history_size: history,
             next_id: AtomicU64::new(1),
             metrics,
             stopped: CancellationToken::new(),
@@ -92,10 +106,23 @@ impl Hub {
         let cut = self.stopped.child_token();
         let pending = Arc::new(AtomicUsize::new(0));
         self.metrics.connections.inc();
+        let filter = filter.filter(|f| !f.is_empty());
         if let Ok(mut clients) = self.clients.lock() {
+            let past: Chunk = match self.history.lock() {
+                Ok(history) => history
+                    .iter()
+                    .filter(|m| wanted(&filter, m))
+                    .map(|m| m.text.clone())
+                    .collect(),
+                Err(_) => Arc::new([]),
+            };
+            if !past.is_empty() {
+                pending.fetch_add(past.len(), Ordering::AcqRel);
+                let _ = tx.send(past);
+            }
             clients.push(Client {
                 id,
-                filter: filter.filter(|f| !f.is_empty()),
+                filter,
                 tx,
                 pending: pending.clone(),
                 cut: cut.clone(),
@@ -117,6 +144,11 @@ impl Hub {
         }
     }
 
+    /// Whether published events are remembered for clients to come.
+    pub(crate) fn keeps_history(&self) -> bool {
+        self.history_size > 0
+    }
+
     /// Connected clients.
     pub(crate) fn client_count(&self) -> usize {
         self.clients.lock().map(|c| c.len()).unwrap_or(0)
@@ -127,13 +159,22 @@ impl Hub {
         let Ok(mut clients) = self.clients.lock() else {
             return;
         };
+        if self.history_size > 0 {
+            if let Ok(mut history) = self.history.lock() {
+                let keep = messages.len().min(self.history_size);
+                while history.len() + keep > self.history_size {
+                    history.pop_front();
+                }
+                history.extend(messages[messages.len() - keep..].iter().cloned());
+            }
+        }
         let all: Chunk = messages.iter().map(|m| m.text.clone()).collect();
         clients.retain(|c| {
             let chunk: Chunk = match &c.filter {
                 None => all.clone(),
-                Some(f) => messages
+                Some(_) => messages
                     .iter()
-                    .filter(|m| m.event_type.starts_with(f.as_str()))
+                    .filter(|m| wanted(&c.filter, m))
                     .map(|m| m.text.clone())
                     .collect(),
             };
@@ -165,6 +206,13 @@ impl Hub {
             clients.clear();
         }
     }
+}
+
+/// Whether a client with `filter` (an event type prefix) wants `m`.
+fn wanted(filter: &Option<String>, m: &Outgoing) -> bool {
+    filter
+        .as_deref()
+        .is_none_or(|f| m.event_type.starts_with(f))
 }
 
 #[cfg(test)]
@@ -207,7 +255,7 @@ mod tests {
     #[test]
     fn slow_client_is_cut_off_others_keep_receiving() {
         let dropped = counter();
-        let hub = Hub::new("websocket".into(), 4, metrics(&dropped));
+        let hub = Hub::new("websocket".into(), 4, 0, metrics(&dropped));
         let mut reader = hub.subscribe(None);
         let silent = hub.subscribe(None);
         let mut filtered = hub.subscribe(Some("ai.resp".into()));
@@ -232,6 +280,43 @@ mod tests {
         assert!(!reader.cut.is_cancelled());
     }
 
+    /// Scenario: 7 events published before anyone connects, with a history
+    /// of 5; a client connects, then 1 more event; a filtered client
+    /// connects after.
+    /// Guarantees: the first gets the last 5 in order, then the new one,
+    /// nothing twice; the filtered one gets only the past events it wants;
+    /// a hub with no history sends nothing past.
+    #[test]
+    fn clients_get_the_recent_history_first() {
+        let dropped = counter();
+        let hub = Hub::new("websocket".into(), 16, 5, metrics(&dropped));
+        let kind = |i: usize| {
+            if i.is_multiple_of(2) {
+                "ai.request"
+            } else {
+                "ai.response"
+            }
+        };
+        let early: Vec<Outgoing> = (0..7).map(|i| msg(kind(i), &i.to_string())).collect();
+        hub.publish(&early[..3]);
+        hub.publish(&early[3..]);
+        let mut sub = hub.subscribe(None);
+        hub.publish(&[msg("ai.request", "7")]);
+        let mut got = Vec::new();
+        drain(&mut sub, &mut got);
+        assert_eq!(got, ["2", "3", "4", "5", "6", "7"]);
+        let mut filtered = hub.subscribe(Some("ai.resp".into()));
+        let mut got = Vec::new();
+        drain(&mut filtered, &mut got);
+        assert_eq!(got, ["3", "5"]);
+        let none = Hub::new("websocket".into(), 16, 0, metrics(&dropped));
+        none.publish(&early);
+        let mut sub = none.subscribe(None);
+        let mut got = Vec::new();
+        drain(&mut sub, &mut got);
+        assert!(got.is_empty());
+    }
+
     /// Scenario: a batch larger than the buffer reaches an idle client,
     /// then another while the first is still pending.
     /// Guarantees: the idle client takes the big batch; only falling behind
@@ -239,7 +324,7 @@ mod tests {
     #[test]
     fn big_batch_alone_does_not_cut_an_idle_client() {
         let dropped = counter();
-        let hub = Hub::new("websocket".into(), 4, metrics(&dropped));
+        let hub = Hub::new("websocket".into(), 4, 0, metrics(&dropped));
         let mut sub = hub.subscribe(None);
         let big: Vec<Outgoing> = (0..10).map(|i| msg("ai.request", &i.to_string())).collect();
         hub.publish(&big);
@@ -263,7 +348,7 @@ mod tests {
     #[test]
     fn gone_clients_are_forgotten_and_stop_cuts_everyone() {
         let dropped = counter();
-        let hub = Hub::new("websocket".into(), 4, metrics(&dropped));
+        let hub = Hub::new("websocket".into(), 4, 0, metrics(&dropped));
         let gone = hub.subscribe(None);
         let stay = hub.subscribe(None);
         drop(gone.rx);

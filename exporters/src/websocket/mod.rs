@@ -88,7 +88,12 @@ impl ExporterFactory for WebsocketFactory {
                 "WebSocket clients disconnected because they fell client_buffer messages behind.",
             )?,
         };
-        let hub = Arc::new(Hub::new(id.clone(), cfg.client_buffer, metrics));
+        let hub = Arc::new(Hub::new(
+            id.clone(),
+            cfg.client_buffer,
+            cfg.kept_history(),
+            metrics,
+        ));
         let (ws_path, page_path) = paths(&ctx.id);
         let mut admin_routes = ctx
             .admin_routes
@@ -119,7 +124,8 @@ impl WebsocketExporter {
                 "the websocket exporter takes logs only",
             ));
         };
-        if self.hub.client_count() == 0 {
+        // Nobody to send to and nothing to remember: skip the encoding.
+        if self.hub.client_count() == 0 && !self.hub.keeps_history() {
             return Ok(());
         }
         // A batch groups records by resource; clients see them in the

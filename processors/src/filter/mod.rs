@@ -77,20 +77,26 @@ struct Group {
 impl FilterConfig {
     /// Compiles the conditions for `signal`, or lists every problem.
     fn compile(&self, signal: Signal) -> Result<Vec<Group>, Vec<String>> {
-        let record = Context::for_signal(signal);
-        let (legacy, legacy_key, inferred, inferred_key) = match signal {
+        let (record, legacy, legacy_key, inferred, inferred_key) = match signal {
             Signal::Logs => (
+                Context::Log,
                 self.logs.as_ref().map(|l| l.log_record.as_slice()),
                 "logs",
                 &self.log_conditions,
                 "log_conditions",
             ),
             Signal::Traces => (
+                Context::Span,
                 self.traces.as_ref().map(|t| t.span.as_slice()),
                 "traces",
                 &self.trace_conditions,
                 "trace_conditions",
             ),
+            Signal::Metrics => {
+                return Err(vec![
+                    "the filter processor does not filter metrics".to_string()
+                ])
+            }
         };
         let mut problems = Vec::new();
         let mut groups = Vec::new();
@@ -260,6 +266,7 @@ impl ProcessorFactory for FilterFactory {
         let noun = match signal {
             Signal::Logs => "logs",
             Signal::Traces => "spans",
+            Signal::Metrics => "datapoints",
         };
         let filtered = ctx
             .telemetry

@@ -36,14 +36,6 @@ impl Context {
         }
     }
 
-    /// The record-level context of a signal (`log` for logs, `span` for traces).
-    pub fn for_signal(signal: Signal) -> Context {
-        match signal {
-            Signal::Logs => Context::Log,
-            Signal::Traces => Context::Span,
-        }
-    }
-
     /// Whether the context can be used in pipelines of `signal`.
     pub fn supports(self, signal: Signal) -> bool {
         match self {

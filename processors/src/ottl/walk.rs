@@ -66,6 +66,9 @@ pub fn visit<E>(
                 }
             }
         }
+        // No OTTL context reaches metric points; OTTL processors refuse
+        // metrics pipelines when they are built.
+        Batch::Metrics(_) => {}
     }
     Ok(())
 }
@@ -115,6 +118,7 @@ pub fn retain<E>(
                 }
             }
         }
+        Batch::Metrics(_) => {}
     }
     batch.prune_empty();
     match failure {

@@ -34,6 +34,24 @@ pub mod scanner;
 pub mod views;
 pub mod walk;
 
+/// Calls `f` with the attributes of every data point of `m`.
+fn metric_attributes(m: &mut Metric, mut f: impl FnMut(&mut Vec<KeyValue>)) {
+    match m.data.as_mut() {
+        Some(metric::Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(metric::Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(metric::Data::Histogram(h)) => {
+            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
+        }
+        Some(metric::Data::ExponentialHistogram(h)) => {
+            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
+        }
+        Some(metric::Data::Summary(s)) => {
+            s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
+        }
+        None => {}
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -46,7 +64,9 @@ pub use rewrite::{
 };
 pub use scanner::{Budget, Class, Detection, OverBudget, Scanner, ScannerError};
 
+use oispd_component::proto::tonic::common::v1::KeyValue;
 use oispd_component::proto::tonic::logs::v1::LogRecord;
+use oispd_component::proto::tonic::metrics::v1::{metric, Metric};
 use oispd_component::proto::tonic::trace::v1::Span;
 use oispd_component::Batch;
 use walk::Walk;
@@ -173,6 +193,28 @@ impl Redactor {
                         for span in &mut s.spans {
                             add(&mut stats, self.redact_span(span));
                         }
+                    }
+                }
+            }
+            Batch::Metrics(resources) => {
+                for r in resources {
+                    let mut w = Walk::new(self);
+                    w.field(&mut r.schema_url);
+                    if let Some(res) = r.resource.as_mut() {
+                        w.attributes(&mut res.attributes);
+                        w.entity_refs(&mut res.entity_refs);
+                    }
+                    add_totals(&mut stats, w.counts);
+                    for s in &mut r.scope_metrics {
+                        let mut w = Walk::new(self);
+                        w.field(&mut s.schema_url);
+                        if let Some(scope) = s.scope.as_mut() {
+                            w.scope(scope);
+                        }
+                        for m in &mut s.metrics {
+                            metric_attributes(m, |attrs| w.attributes(attrs));
+                        }
+                        add_totals(&mut stats, w.counts);
                     }
                 }
             }

@@ -186,13 +186,6 @@ fn distribute<T: Clone>(lists: &mut [Vec<T>], targets: &[usize], item: T) {
 }
 
 impl RoutingConnector {
-    fn router(&self, signal: Signal) -> &SignalRouter {
-        match signal {
-            Signal::Logs => &self.logs,
-            Signal::Traces => &self.traces,
-        }
-    }
-
     /// The targets of the record in `rec`: the first matching route's, the
     /// defaults, or `None` (dropped). `memo` caches resource-context results
     /// for the current resource.
@@ -351,12 +344,15 @@ impl RoutingConnector {
     /// Splits `batch` by the routing table and sends each part to its
     /// pipelines, which hold `ack` (the waiting receiver's) while they work.
     async fn route(&self, batch: Batch, ack: Option<&Ack>) -> Result<(), ConsumeError> {
-        let signal = batch.signal();
-        let router = self.router(signal);
         let total = batch.record_count() as u64;
-        let split = match batch {
-            Batch::Logs(rls) => self.split_logs(rls),
-            Batch::Traces(rss) => self.split_spans(rss),
+        let (split, router) = match batch {
+            Batch::Logs(rls) => (self.split_logs(rls), &self.logs),
+            Batch::Traces(rss) => (self.split_spans(rss), &self.traces),
+            Batch::Metrics(_) => {
+                return Err(ConsumeError::Refused(
+                    "the routing connector does not route metrics".into(),
+                ))
+            }
         };
         let (batches, unmatched) = match split {
             Ok(s) => s,

@@ -61,10 +61,14 @@ struct Group {
 impl TransformConfig {
     /// Compiles the groups for `signal`, or lists every problem.
     fn compile(&self, signal: Signal) -> Result<Vec<Group>, Vec<String>> {
-        let record = Context::for_signal(signal);
-        let (items, key) = match signal {
-            Signal::Logs => (&self.log_statements, "log_statements"),
-            Signal::Traces => (&self.trace_statements, "trace_statements"),
+        let (record, items, key) = match signal {
+            Signal::Logs => (Context::Log, &self.log_statements, "log_statements"),
+            Signal::Traces => (Context::Span, &self.trace_statements, "trace_statements"),
+            Signal::Metrics => {
+                return Err(vec![
+                    "the transform processor does not transform metrics".to_string()
+                ])
+            }
         };
         let mut problems = Vec::new();
         let mut groups = Vec::new();

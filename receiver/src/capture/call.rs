@@ -4,7 +4,8 @@
 //! into `ai.request` (and `agent.tool_result` for results it carries),
 //! assembling the response, streamed or not, into one `ai.response` (or
 //! `ai.embedding`), optional `ai.streaming_chunk`s, one `agent.tool_call`
-//! per tool call, latency and time to first token. The same call carries
+//! per tool call, latency, time to first token and cost (the catalogue's
+//! prices, see `oispd_semconv::pricing`). The same call carries
 //! a Responses API turn over WebSocket: its request is a `response.create`
 //! message and its stream the server's messages (see `ws_calls`).
 
@@ -13,6 +14,7 @@ use oispd_semconv::ai::{
     AiEmbedding, AiError, AiRequest, AiResponse, AiStreamingChunk, AuthInfo, Content, ModelInfo,
     ProviderInfo,
 };
+use oispd_semconv::pricing::PriceTable;
 use oispd_semconv::providers::{model_family, ProviderCatalog};
 use oispd_semconv::{EventData, OispEvent, RelatedEvent, Relationship};
 use serde_json::Value;
@@ -42,6 +44,8 @@ pub(crate) struct CallEnv<'a> {
     pub out: &'a mut Vec<OispEvent>,
     /// Monotonic to wall time.
     pub clock: Clock,
+    /// Model prices, for the cost of responses.
+    pub prices: &'a PriceTable,
 }
 
 /// Splits a streamed body into records.
@@ -682,6 +686,11 @@ impl Call {
             .clone()
             .or_else(|| info.error.is_some().then(|| "error".to_string()));
         let tool_calls = std::mem::take(&mut info.tool_calls);
+        let mut usage = info.usage.clone();
+        if let Some(u) = usage.as_mut() {
+            env.prices
+                .price_usage(self.provider.provider_id(), model.as_deref(), u);
+        }
         let data = AiResponse {
             request_id: Some(self.request_id.clone()),
             provider_request_id: info
@@ -706,7 +715,7 @@ impl Call {
             choices: (!info.choices.is_empty()).then(|| info.choices.clone()),
             tool_calls_count: (!tool_calls.is_empty()).then_some(tool_calls.len() as u64),
             tool_calls: (!tool_calls.is_empty()).then(|| tool_calls.clone()),
-            usage: info.usage.clone(),
+            usage,
             latency_ms,
             time_to_first_token_ms: self
                 .first_token

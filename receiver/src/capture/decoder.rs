@@ -191,12 +191,14 @@ impl CaptureDecoder {
             };
             let server_addr = conn.server_addr(side);
             let proc_cache = &mut conn.proc_info;
+            let catalog: &ProviderCatalog = catalog;
             let mut env = CallEnv {
                 config,
                 tools,
                 stats,
                 out,
                 clock: *clock,
+                prices: catalog.prices(),
             };
             let server_side_ok = config.capture_server_side;
             let mut dropped_server = 0;
@@ -354,6 +356,7 @@ impl CaptureDecoder {
             stats: &mut self.stats,
             out,
             clock: self.clock,
+            prices: self.catalog.prices(),
         };
         let server_addr = conn.server_addr(side);
         let proc_cache = &mut conn.proc_info;

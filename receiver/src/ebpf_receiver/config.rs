@@ -21,7 +21,7 @@
 //!     max_total_bytes: 67108864
 //!     idle_timeout: 5m
 //!     max_pending_tool_calls: 256
-//!     providers: {catalog: /etc/oispd/models.json}
+//!     providers: {catalog: /etc/oispd/models.json, pricing_file: /etc/oispd/prices.yaml}
 //!     batch: {max_events: 64, timeout: 1ms}
 //! ```
 
@@ -49,13 +49,26 @@ pub const DEFAULT_BATCH_MAX_EVENTS: usize = 64;
 /// much fuller at the rates where batching matters.
 pub const DEFAULT_BATCH_TIMEOUT: Duration = Duration::from_millis(1);
 
-/// `providers`: where provider detection gets its table.
+/// `providers`: where provider detection gets its table, and responses
+/// their prices.
+///
+/// Captured `ai.response` events carry `usage.input_cost_usd`,
+/// `output_cost_usd` and `total_cost_usd` (and the `ai.cost.total_usd`
+/// attribute) for models priced by the catalogue or the pricing file; see
+/// `oispd_semconv::pricing` for the rule. Without either, no cost is given.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProvidersConfig {
     /// The official OISP catalogue (`models.json` format), merged over the
-    /// built-in table. Unset: the built-in table alone.
+    /// built-in table; its model prices price responses. Unset: the
+    /// built-in table alone, which has no prices.
     pub catalog: Option<PathBuf>,
+    /// A pricing file (YAML or JSON: `models: [{model, provider,
+    /// input_cost_per_1k, output_cost_per_1k, cache_read_cost_per_1k,
+    /// cache_write_cost_per_1k}]`, USD per 1,000 tokens) whose prices win
+    /// over the catalogue's and add models it lacks: negotiated rates,
+    /// local models at 0. Unset: the catalogue's prices alone.
+    pub pricing_file: Option<PathBuf>,
 }
 
 /// `batch`: how events are grouped before they enter the pipelines.
@@ -225,6 +238,14 @@ impl ComponentConfig for EbpfReceiverConfig {
         {
             errors.push("'providers.catalog': must be a path to a models.json file".into());
         }
+        if self
+            .providers
+            .pricing_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            errors.push("'providers.pricing_file': must be a path to a pricing file".into());
+        }
         errors
     }
 }
@@ -269,7 +290,7 @@ mod tests {
              file_paths: ['/tmp/**']\ncapture_server_side: true\nstreaming_chunks: true\n\
              capture_content: false\nmax_connections: 10\nmax_connection_bytes: 100000\n\
              max_total_bytes: 200000\nidle_timeout: 30s\nmax_pending_tool_calls: 5\n\
-             providers: {catalog: /tmp/models.json}\nbatch: {max_events: 8, timeout: 1ms}\n",
+             providers: {catalog: /tmp/models.json, pricing_file: /tmp/prices.yaml}\nbatch: {max_events: 8, timeout: 1ms}\n",
         )
         .unwrap();
         let k = c.capture_config();
@@ -291,6 +312,10 @@ mod tests {
         assert_eq!(d.max_pending_tool_calls, 5);
         assert_eq!(c.agent_lookback, Duration::from_secs(10));
         assert_eq!(c.providers.catalog, Some(PathBuf::from("/tmp/models.json")));
+        assert_eq!(
+            c.providers.pricing_file,
+            Some(PathBuf::from("/tmp/prices.yaml"))
+        );
         assert_eq!(c.batch.timeout, Duration::from_millis(1));
     }
 

@@ -104,7 +104,7 @@ impl ReceiverFactory for EbpfFactory {
     ) -> Result<Box<dyn Receiver>, ComponentError> {
         let config = parse_config::<EbpfReceiverConfig>(config).map_err(crate::config_error)?;
         let id = ctx.id.to_string();
-        let catalog = match &config.providers.catalog {
+        let mut catalog = match &config.providers.catalog {
             Some(path) => ProviderCatalog::load_models_json(path).map_err(|e| {
                 ComponentError::Environment(format!(
                     "cannot load the provider catalogue (receivers::{id}::providers::catalog): {e}"
@@ -112,6 +112,13 @@ impl ReceiverFactory for EbpfFactory {
             })?,
             None => ProviderCatalog::builtin(),
         };
+        if let Some(path) = &config.providers.pricing_file {
+            catalog.merge_pricing_file(path).map_err(|e| {
+                ComponentError::Environment(format!(
+                    "cannot load the pricing file (receivers::{id}::providers::pricing_file): {e}"
+                ))
+            })?;
+        }
         let drops = DropMetrics::new(&ctx.telemetry, &id)
             .map_err(|e| ComponentError::Config(format!("metrics: {e}")))?;
         let report = ProbeReport::new(ctx.telemetry.clone(), &id)

@@ -218,6 +218,12 @@ impl Intake {
         let metrics = match batch.signal() {
             Signal::Logs => &self.logs,
             Signal::Traces => &self.traces,
+            // The gRPC and HTTP services decode logs and traces only.
+            Signal::Metrics => {
+                return Err(IntakeError::Refused(
+                    "the otlp receiver does not take metrics".into(),
+                ))
+            }
         };
         if self.pressure.is_refusing() {
             metrics.refused.inc_by(count);

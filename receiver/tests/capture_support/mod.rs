@@ -50,6 +50,14 @@ pub fn decoder(config: DecoderConfig) -> CaptureDecoder {
     CaptureDecoder::new(config, ProviderCatalog::builtin())
 }
 
+/// A decoder with the official catalogue (and so its model prices).
+pub fn priced_decoder(config: DecoderConfig) -> CaptureDecoder {
+    let path = spec_dir().join("semconv/providers/_generated/models.json");
+    let catalog = ProviderCatalog::load_models_json(&path)
+        .unwrap_or_else(|e| panic!("the official catalogue at {}: {e}", path.display()));
+    CaptureDecoder::new(config, catalog)
+}
+
 /// One chunk.
 pub fn chunk(pid: u32, conn: u64, direction: Direction, ts_ms: u64, data: &[u8]) -> TlsChunk {
     TlsChunk {

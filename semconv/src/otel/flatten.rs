@@ -279,6 +279,10 @@ pub(crate) fn ai_response(a: &mut Attrs, r: &AiResponse) {
         a.int(gen_ai::USAGE_INPUT_TOKENS, u.prompt_tokens);
         a.int(gen_ai::USAGE_OUTPUT_TOKENS, u.completion_tokens);
         a.int(gen_ai::USAGE_CACHE_READ_INPUT_TOKENS, u.cached_tokens);
+        a.int(
+            gen_ai::USAGE_CACHE_CREATION_INPUT_TOKENS,
+            u.cache_creation_tokens,
+        );
         a.int(gen_ai::USAGE_REASONING_OUTPUT_TOKENS, u.reasoning_tokens);
     }
     a.int(oisp::AI_LATENCY_MS, r.latency_ms);

@@ -7,18 +7,20 @@
 //! ```text
 //! u32 LE  body length N
 //! u32 LE  CRC-32 (IEEE) of the body
-//! N bytes body: u64 LE sequence number | u8 signal (1 logs, 2 traces)
+//! N bytes body: u64 LE sequence number | u8 signal (1 logs, 2 traces, 3 metrics)
 //!               | u32 LE record count | payload
 //! ```
 //!
 //! The payload is the batch as the OTLP request message of its signal
-//! (`ExportLogsServiceRequest` / `ExportTraceServiceRequest`, prost-encoded),
+//! (`ExportLogsServiceRequest` / `ExportTraceServiceRequest` /
+//! `ExportMetricsServiceRequest`, prost-encoded),
 //! so a segment can be inspected with any protobuf tool. The record count and
 //! signal sit outside the payload so eviction and recovery can count records
 //! without decoding them. A record whose length runs past the end of the file
 //! or whose CRC does not match is torn (a crash during the write) or damaged.
 
 use oispd_component::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use oispd_component::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use oispd_component::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use oispd_component::{Batch, Signal};
 use prost::Message;
@@ -84,6 +86,11 @@ impl Frame {
                 bytes.reserve_exact(request.encoded_len());
                 request.encode(&mut bytes)
             }
+            Batch::Metrics(resource_metrics) => {
+                let request = ExportMetricsServiceRequest { resource_metrics };
+                bytes.reserve_exact(request.encoded_len());
+                request.encode(&mut bytes)
+            }
         };
         let mut payload_crc = crc32fast::Hasher::new();
         payload_crc.update(&bytes[HEADER_LEN + FIXED_LEN..]);
@@ -129,6 +136,7 @@ fn signal_byte(signal: Signal) -> u8 {
     match signal {
         Signal::Logs => 1,
         Signal::Traces => 2,
+        Signal::Metrics => 3,
     }
 }
 
@@ -152,6 +160,7 @@ pub(crate) fn check_body(body: &[u8], crc: u32) -> Result<Meta, RecordError> {
     let signal = match body[8] {
         1 => Signal::Logs,
         2 => Signal::Traces,
+        3 => Signal::Metrics,
         _ => return Err(RecordError::Malformed),
     };
     let mut records = [0u8; 4];
@@ -182,6 +191,9 @@ pub(crate) fn decode(record: &[u8]) -> Result<(Meta, Batch), RecordError> {
         Signal::Traces => ExportTraceServiceRequest::decode(payload)
             .map(|r| Batch::Traces(r.resource_spans))
             .map_err(|e| RecordError::Payload(e.to_string()))?,
+        Signal::Metrics => ExportMetricsServiceRequest::decode(payload)
+            .map(|r| Batch::Metrics(r.resource_metrics))
+            .map_err(|e| RecordError::Payload(e.to_string()))?,
     };
     Ok((meta, batch))
 }
@@ -190,13 +202,13 @@ pub(crate) fn decode(record: &[u8]) -> Result<(Meta, Batch), RecordError> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::helper::testing::{logs, spans};
+    use crate::helper::testing::{logs, metrics, spans};
 
     /// Scenario: a log batch and a span batch are framed and read back.
     /// Guarantees: the batch, sequence, signal and record count survive.
     #[test]
     fn round_trips_both_signals() {
-        for (seq, batch) in [(7u64, logs(3)), (u64::MAX - 1, spans(2))] {
+        for (seq, batch) in [(7u64, logs(3)), (u64::MAX - 1, spans(2)), (9, metrics(4))] {
             let mut frame = Frame::encode(batch.clone());
             assert_eq!(frame.records() as usize, batch.record_count());
             let bytes = frame.seal(seq).to_vec();

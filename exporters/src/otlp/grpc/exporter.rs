@@ -1,5 +1,6 @@
 //! The `otlp_grpc` exporter: OTLP over gRPC with tonic on one lazily
-//! connected channel, calling `LogsService/Export` and `TraceService/Export`.
+//! connected channel, calling `LogsService/Export`, `TraceService/Export`
+//! and `MetricsService/Export`.
 //! Requests are encoded straight from the borrowed batch
 //! ([`request_proto`]) and sent through a pass-through codec, so the helper
 //! never copies a batch to retry it. TLS goes through our own rustls
@@ -18,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use oispd_component::telemetry::ExporterHealth;
 use oispd_component::{Batch, ComponentError, ConcurrentExport, ExportError, Exporter, Signal};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use std::marker::PhantomData;
@@ -34,6 +36,8 @@ use tonic_types::StatusExt;
 const LOGS_EXPORT: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 /// gRPC method of the trace service.
 const TRACES_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// gRPC method of the metrics service.
+const METRICS_EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
 /// The largest answer decoded, after decompression: grpc-go's default
 /// receive limit, which the collector's exporters keep. An OTLP answer is a
@@ -320,6 +324,17 @@ impl OtlpGrpcExporter {
                 match grpc.unary(request, path, codec).await {
                     Ok(response) => match response.into_inner().partial_success {
                         Some(p) => (p.rejected_spans, p.error_message),
+                        None => return Ok(()),
+                    },
+                    Err(status) => return Err(self.classify(&status)),
+                }
+            }
+            Signal::Metrics => {
+                let path = PathAndQuery::from_static(METRICS_EXPORT);
+                let codec = PassThroughCodec::<ExportMetricsServiceResponse>::default();
+                match grpc.unary(request, path, codec).await {
+                    Ok(response) => match response.into_inner().partial_success {
+                        Some(p) => (p.rejected_data_points, p.error_message),
                         None => return Ok(()),
                     },
                     Err(status) => return Err(self.classify(&status)),

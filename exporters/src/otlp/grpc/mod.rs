@@ -35,7 +35,7 @@ impl ExporterFactory for OtlpGrpcFactory {
             type_name: "otlp_grpc",
             aliases: &["otlp"],
             stability: Stability::Beta,
-            signals: &[Signal::Logs, Signal::Traces],
+            signals: &[Signal::Logs, Signal::Traces, Signal::Metrics],
             description: "Sends logs and traces over OTLP/gRPC (gzip, TLS, headers, retry on retryable codes)",
         }
     }

@@ -4,9 +4,10 @@
 //! ```yaml
 //! exporters:
 //!   otlp_http:
-//!     endpoint: https://loki.example:3100/otlp   # base URL; /v1/logs and /v1/traces are appended
+//!     endpoint: https://loki.example:3100/otlp   # base URL; /v1/logs, /v1/traces and /v1/metrics are appended
 //!     logs_endpoint: ""                            # full URL, overrides endpoint for logs
 //!     traces_endpoint: ""                          # full URL, overrides endpoint for traces
+//!     metrics_endpoint: ""                         # full URL, overrides endpoint for metrics
 //!     encoding: proto                              # proto (default) | json
 //!     compression: gzip                            # gzip (default) | zstd | none
 //!     headers: {X-Scope-OrgID: acme}
@@ -47,12 +48,15 @@ pub enum Encoding {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpHttpConfig {
-    /// Base URL; `/v1/logs` and `/v1/traces` are appended per signal.
+    /// Base URL; `/v1/logs`, `/v1/traces` and `/v1/metrics` are appended
+    /// per signal.
     pub endpoint: String,
     /// Full URL for logs (default `<endpoint>/v1/logs`).
     pub logs_endpoint: String,
     /// Full URL for traces (default `<endpoint>/v1/traces`).
     pub traces_endpoint: String,
+    /// Full URL for metrics (default `<endpoint>/v1/metrics`).
+    pub metrics_endpoint: String,
     /// Body format (default proto).
     pub encoding: Encoding,
     /// Body compression (default gzip).
@@ -81,6 +85,7 @@ impl Default for OtlpHttpConfig {
             endpoint: String::new(),
             logs_endpoint: String::new(),
             traces_endpoint: String::new(),
+            metrics_endpoint: String::new(),
             encoding: Encoding::Proto,
             compression: Compression::Gzip,
             headers: BTreeMap::new(),
@@ -100,6 +105,7 @@ impl OtlpHttpConfig {
         let (explicit, key, path) = match signal {
             Signal::Logs => (&self.logs_endpoint, "logs_endpoint", "v1/logs"),
             Signal::Traces => (&self.traces_endpoint, "traces_endpoint", "v1/traces"),
+            Signal::Metrics => (&self.metrics_endpoint, "metrics_endpoint", "v1/metrics"),
         };
         let (text, key) = if !explicit.trim().is_empty() {
             (explicit.trim().to_string(), key)
@@ -145,7 +151,7 @@ impl ComponentConfig for OtlpHttpConfig {
     fn validate(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut any = false;
-        for signal in [Signal::Logs, Signal::Traces] {
+        for signal in Signal::ALL {
             match self.signal_url(signal) {
                 Ok(Some(_)) => any = true,
                 Ok(None) => {}
@@ -159,7 +165,7 @@ impl ComponentConfig for OtlpHttpConfig {
         }
         if !any {
             out.push(
-                "at least one endpoint must be specified ('endpoint', 'logs_endpoint' or 'traces_endpoint')"
+                "at least one endpoint must be specified ('endpoint', 'logs_endpoint', 'traces_endpoint' or 'metrics_endpoint')"
                     .into(),
             );
         }
@@ -217,7 +223,7 @@ mod tests {
     fn errors_name_the_key() {
         assert_eq!(
             parse("{}").unwrap_err(),
-            vec!["at least one endpoint must be specified ('endpoint', 'logs_endpoint' or 'traces_endpoint')"]
+            vec!["at least one endpoint must be specified ('endpoint', 'logs_endpoint', 'traces_endpoint' or 'metrics_endpoint')"]
         );
         assert_eq!(
             parse("endpoint: ftp://h").unwrap_err(),

@@ -22,6 +22,7 @@ use oispd_component::{
     sanitize, Batch, ComponentError, ConcurrentExport, ExportError, Exporter, Signal,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use reqwest::Url;
@@ -46,6 +47,7 @@ pub struct OtlpHttpExporter {
     config: OtlpHttpConfig,
     logs_url: Option<Url>,
     traces_url: Option<Url>,
+    metrics_url: Option<Url>,
     headers: HeaderMap,
     health: Arc<ExporterHealth>,
     client: Option<reqwest::Client>,
@@ -65,6 +67,9 @@ impl OtlpHttpExporter {
         let traces_url = config
             .signal_url(Signal::Traces)
             .map_err(ComponentError::Config)?;
+        let metrics_url = config
+            .signal_url(Signal::Metrics)
+            .map_err(ComponentError::Config)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -80,6 +85,7 @@ impl OtlpHttpExporter {
             config,
             logs_url,
             traces_url,
+            metrics_url,
             headers,
             health,
             client: None,
@@ -88,7 +94,10 @@ impl OtlpHttpExporter {
     }
 
     fn urls(&self) -> impl Iterator<Item = &Url> {
-        self.logs_url.iter().chain(self.traces_url.iter())
+        self.logs_url
+            .iter()
+            .chain(self.traces_url.iter())
+            .chain(self.metrics_url.iter())
     }
 
     fn client(&self) -> Result<reqwest::Client, ComponentError> {
@@ -265,6 +274,10 @@ fn read_partial(signal: Signal, content_type: &str, body: &Bytes) -> Result<(i64
             .map_err(|e| e.to_string())?
             .partial_success
             .map(|p| (p.rejected_spans, p.error_message)),
+        Signal::Metrics => ExportMetricsServiceResponse::decode(body.clone())
+            .map_err(|e| e.to_string())?
+            .partial_success
+            .map(|p| (p.rejected_data_points, p.error_message)),
     };
     Ok(partial.unwrap_or_default())
 }
@@ -280,6 +293,7 @@ fn read_partial_json(signal: Signal, body: &Bytes) -> Result<(i64, String), Stri
     let key = match signal {
         Signal::Logs => "rejectedLogRecords",
         Signal::Traces => "rejectedSpans",
+        Signal::Metrics => "rejectedDataPoints",
     };
     let rejected = match partial.get(key) {
         None | Some(serde_json::Value::Null) => 0,
@@ -352,6 +366,7 @@ impl OtlpHttpExporter {
         let url = match signal {
             Signal::Logs => self.logs_url.clone(),
             Signal::Traces => self.traces_url.clone(),
+            Signal::Metrics => self.metrics_url.clone(),
         };
         let Some(url) = url else {
             return Err(ExportError::permanent(format!(

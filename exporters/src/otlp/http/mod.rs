@@ -32,7 +32,7 @@ impl ExporterFactory for OtlpHttpFactory {
             type_name: "otlp_http",
             aliases: &["otlphttp"],
             stability: Stability::Beta,
-            signals: &[Signal::Logs, Signal::Traces],
+            signals: &[Signal::Logs, Signal::Traces, Signal::Metrics],
             description: "Sends logs and traces over OTLP/HTTP (protobuf or JSON, gzip, per-signal URLs, Retry-After)",
         }
     }

@@ -459,6 +459,7 @@ pub(crate) fn serialize(batch: &Batch) -> String {
     match batch {
         Batch::Logs(r) => serde_json::to_string(r).unwrap(),
         Batch::Traces(r) => serde_json::to_string(r).unwrap(),
+        Batch::Metrics(r) => serde_json::to_string(r).unwrap(),
     }
 }
 

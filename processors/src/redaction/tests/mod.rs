@@ -696,6 +696,41 @@ fn batches_of_logs_and_spans() {
     assert!(!format!("{traces:?}").contains(&key));
 }
 
+/// Scenario: a metrics batch whose resource and data point attributes
+/// carry a credential (a model name or process name is attacker-written).
+/// Guarantees: both are redacted by the same walk as logs and spans.
+#[test]
+fn batches_of_metrics() {
+    use oispd_component::proto::tonic::metrics::v1::{
+        metric, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    };
+    let r = redactor();
+    let key = format!("glpat-{}", fake(71, 20, ALNUM));
+    let mut metrics = Batch::Metrics(vec![ResourceMetrics {
+        resource: Some(oispd_component::proto::tonic::resource::v1::Resource {
+            attributes: vec![string_attr("service.name", &format!("svc {key}"))],
+            ..Default::default()
+        }),
+        scope_metrics: vec![ScopeMetrics {
+            metrics: vec![Metric {
+                name: "oispd.ai.calls".into(),
+                data: Some(metric::Data::Gauge(Gauge {
+                    data_points: vec![NumberDataPoint {
+                        attributes: vec![string_attr("gen_ai.response.model", &key)],
+                        ..Default::default()
+                    }],
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }]);
+    let stats = r.redact_batch(&mut metrics);
+    assert_eq!(stats.secrets, 2);
+    assert!(!format!("{metrics:?}").contains(&key));
+}
+
 /// Scenario: the sensitive-key names.
 /// Guarantees: header and field names match after normalisation; ordinary
 /// names (`max_tokens`, `key_prefix`, `token`) do not.

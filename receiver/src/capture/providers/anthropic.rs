@@ -101,6 +101,7 @@ fn usage(u: &Value) -> Option<Usage> {
             _ => None,
         },
         cached_tokens: cache_read,
+        cache_creation_tokens: cache_write,
         ..Usage::default()
     })
 }
@@ -463,14 +464,20 @@ mod tests {
             "id": "msg_2", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
             "content": [{"type": "text", "text": "Hi"}],
             "stop_reason": "end_turn",
-            "usage": {"input_tokens": 3, "output_tokens": 2, "cache_read_input_tokens": 10}
+            "usage": {"input_tokens": 3, "output_tokens": 2, "cache_read_input_tokens": 10,
+                      "cache_creation_input_tokens": 20}
         });
         let r = response(&body, OPTS);
         assert_eq!(r.finish_reason.as_deref(), Some("stop"));
         let u = r.usage.unwrap();
         assert_eq!(
-            (u.prompt_tokens, u.cached_tokens, u.total_tokens),
-            (Some(13), Some(10), Some(15))
+            (
+                u.prompt_tokens,
+                u.cached_tokens,
+                u.cache_creation_tokens,
+                u.total_tokens
+            ),
+            (Some(33), Some(10), Some(20), Some(35))
         );
     }
 }
