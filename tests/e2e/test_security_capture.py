@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Oispd, free_port, wait_for
+from conftest import OtelCol, Oispd, free_port, wait_for
 from fake_provider import provider_env  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,10 +35,14 @@ c.chat.completions.create(model="gpt-4o-mini", messages=[
 
 
 def test_live_capture_findings_to_siem_redacted_prompt_to_loki(provider_env, rotel_sink, tmp_path,  # noqa: F811
-                                                               oispd_bin, monkeypatch):
+                                                               oispd_bin, monkeypatch, request):
     siem, loki = rotel_sink("siem"), rotel_sink("loki")
+    # The real collector stands in for Prometheus's OTLP endpoint.
+    prometheus = OtelCol(tmp_path, "http", name="prometheus")
+    request.addfinalizer(prometheus.stop)
     monkeypatch.setenv("OISPD_SIEM_ENDPOINT", f"http://127.0.0.1:{siem.port}")
     monkeypatch.setenv("OISPD_LOKI_ENDPOINT", f"http://127.0.0.1:{loki.http_port}")
+    monkeypatch.setenv("OISPD_PROMETHEUS_OTLP_ENDPOINT", prometheus.endpoint)
     monkeypatch.setenv("OISPD_AUDIT_STORE", str(tmp_path / "audit.db"))
     monkeypatch.setenv("OISPD_EVENTS_FILE", str(tmp_path / "events.jsonl"))
     monkeypatch.setenv("OISPD_ADMIN_ENDPOINT", f"127.0.0.1:{free_port()}")
@@ -58,6 +62,10 @@ def test_live_capture_findings_to_siem_redacted_prompt_to_loki(provider_env, rot
     finally:
         code = oispd.stop(signal.SIGTERM)
     assert code == 0, oispd.log()
+    # The reference config's metrics pipeline (genai_metrics) flushes the
+    # call's metrics at shutdown.
+    wait_for(lambda: "gen_ai.client.operation.duration" in prometheus.output(), timeout=30,
+             what="the GenAI metrics at the Prometheus sink")
     assert "EventName: security.finding" in siem_out
     assert "security.finding" not in loki_out
     for text in (siem_out, loki_out, (tmp_path / "events.jsonl").read_text()):
