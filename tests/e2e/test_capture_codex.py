@@ -171,8 +171,9 @@ def sandbox(tmp_path_factory):
 
 def codex_env(sandbox, home: pathlib.Path) -> dict:
     """Codex's environment: its own home and config (the built-in OpenAI
-    provider at the fake's port, no update check, no analytics), the fake
-    key, the test CA."""
+    provider at the fake's port, no update check, no analytics), the test
+    CA. The fake key is given as a user does, with `codex login
+    --with-api-key` (`codex exec` does not send OPENAI_API_KEY by itself)."""
     codex_home = home / ".codex"
     codex_home.mkdir(parents=True, exist_ok=True)
     (codex_home / "config.toml").write_text(
@@ -181,9 +182,15 @@ def codex_env(sandbox, home: pathlib.Path) -> dict:
         "check_for_update_on_startup = false\n"
         "[analytics]\nenabled = false\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEX_", "SSL_CERT"))}
-    env.update({"HOME": str(home), "CODEX_HOME": str(codex_home), "OPENAI_API_KEY": CODEX_KEY,
+    env.update({"HOME": str(home), "CODEX_HOME": str(codex_home),
                 "CODEX_CA_CERTIFICATE": str(sandbox["ca"]), "SSL_CERT_FILE": str(sandbox["ca"])})
     return env
+
+
+def codex_login(sandbox, codex_exe: pathlib.Path, env: dict) -> None:
+    r = subprocess.run(in_netns(sandbox, [str(codex_exe), "login", "--with-api-key"]), env=env,
+                       input=CODEX_KEY, capture_output=True, text=True, timeout=CODEX_TIMEOUT)
+    assert r.returncode == 0, f"codex login failed:\n{r.stdout}\n{r.stderr}"
 
 
 def in_netns(sandbox, args: list[str]) -> list[str]:
@@ -222,10 +229,12 @@ def codex_run(capture, sandbox, codex_exe, probed_codex):
     home = sandbox["workdir"] / "run"
     workspace = home / "workspace"
     workspace.mkdir(parents=True)
+    env = codex_env(sandbox, home)
+    codex_login(sandbox, codex_exe, env)
     proc = subprocess.Popen(
         in_netns(sandbox, [str(codex_exe), "exec", "--skip-git-repo-check",
                            "--dangerously-bypass-approvals-and-sandbox", PROMPT]),
-        env=codex_env(sandbox, home), cwd=workspace,
+        env=env, cwd=workspace,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=CODEX_TIMEOUT)
@@ -249,6 +258,8 @@ def test_codex_talked_to_the_fake_over_websocket_and_ran_the_tool(sandbox, codex
     requests = read_jsonl(sandbox["journal"])
     assert {(r["protocol"], r["path"]) for r in requests} == {("websocket", "/v1/responses")}, requests
     assert "permessage-deflate" in requests[0]["headers"].get("sec-websocket-extensions", "")
+    # The key really went over the wire (so the redaction test means something).
+    assert requests[0]["headers"].get("authorization") == f"Bearer {CODEX_KEY}"
     bodies = [json.loads(r["body"]) for r in requests]
     assert [b.get("generate") for b in bodies] == [False, None, None]
     assert [i["type"] for i in bodies[2]["input"]] == ["function_call_output"]
@@ -260,10 +271,14 @@ def test_codex_talked_to_the_fake_over_websocket_and_ran_the_tool(sandbox, codex
 
 def test_codex_calls_are_captured(sandbox, codex_exe, codex_run):
     pid, _, _, events = codex_run
+    # The pid execs `ip netns exec`, which execs Codex.
+    execs = [e for e in events if e["event_type"] == "process.exec"]
+    assert [e["data"]["exe"] for e in execs][-1] == str(codex_exe), execs
     for e in events:
         assert e["process"]["pid"] == pid
-        assert e["process"]["name"] == "codex", e["process"]
-        assert e["process"]["exe"] == str(codex_exe), e["process"]
+        if e is not execs[0] or len(execs) == 1:
+            assert e["process"]["name"] == "codex", e["process"]
+            assert e["process"]["exe"] == str(codex_exe), e["process"]
     turns = sorted(((q, r) for q, r in calls_of(events).values()), key=lambda c: c[0]["ts_mono"])
     assert len(turns) == 3 and all(r is not None for _, r in turns), turns
     for req, resp in turns:
@@ -326,9 +341,15 @@ def test_codex_key_appears_only_redacted_and_every_event_is_valid(capture, codex
     assert "panicked" not in capture.oispd.log()
 
 
+# Where Codex 0.171.0's EVP_AEAD_CTX_seal / open / seal_scatter start (file
+# offsets), as traced by hand with bpftrace when the finder was designed.
+CODEX_AEAD_OFFSETS = "seal=0x12628450 open=0x12628690 seal_scatter=0x12628570"
+
+
 def test_codex_is_listed_as_probed_by_structure(capture, codex_exe, probed_codex):
-    assert "method=aws_lc_aead_structure" in probed_codex, probed_codex
-    assert "build_id=none" in probed_codex, probed_codex
+    assert tls_clients.CODEX_VERSION == "0.171.0"
+    assert "build_id=none method=aws_lc_aead_structure" in probed_codex, probed_codex
+    assert CODEX_AEAD_OFFSETS in probed_codex, probed_codex
     health = json.loads(admin_get(capture, "/api/health"))["receivers"]["ebpf"]
     entry = {"path": str(codex_exe), "method": "aws_lc_aead_structure"}
     assert entry in health["probed_binaries"] or health["probed_binaries_more"] > 0, health
