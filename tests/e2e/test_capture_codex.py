@@ -130,6 +130,7 @@ def loopback_netns(name: str):
     if shutil.which("ip") is None:
         pytest.fail("`ip` (iproute2) is needed for the network namespace")
     etc = pathlib.Path("/etc/netns") / name
+    made_etc_netns = not etc.parent.exists()
     subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
     try:
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
@@ -145,6 +146,9 @@ def loopback_netns(name: str):
                 os.kill(pid, signal.SIGKILL)
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
         shutil.rmtree(etc, ignore_errors=True)
+        if made_etc_netns:
+            with contextlib.suppress(OSError):
+                etc.parent.rmdir()
 
 
 @pytest.fixture(scope="module")
@@ -271,14 +275,14 @@ def test_codex_talked_to_the_fake_over_websocket_and_ran_the_tool(sandbox, codex
 
 def test_codex_calls_are_captured(sandbox, codex_exe, codex_run):
     pid, _, _, events = codex_run
-    # The pid execs `ip netns exec`, which execs Codex.
     execs = [e for e in events if e["event_type"] == "process.exec"]
     assert [e["data"]["exe"] for e in execs][-1] == str(codex_exe), execs
     for e in events:
         assert e["process"]["pid"] == pid
-        if e is not execs[0] or len(execs) == 1:
-            assert e["process"]["name"] == "codex", e["process"]
-            assert e["process"]["exe"] == str(codex_exe), e["process"]
+        if e["event_type"] == "process.exec" and e["data"]["exe"] != str(codex_exe):
+            continue  # `ip netns exec`, on the same pid before it execs Codex
+        assert e["process"]["name"] == "codex", e["process"]
+        assert e["process"]["exe"] == str(codex_exe), e["process"]
     turns = sorted(((q, r) for q, r in calls_of(events).values()), key=lambda c: c[0]["ts_mono"])
     assert len(turns) == 3 and all(r is not None for _, r in turns), turns
     for req, resp in turns:
@@ -337,7 +341,10 @@ def test_codex_key_appears_only_redacted_and_every_event_is_valid(capture, codex
         assert req["data"]["auth"] == want, req["data"]["auth"]
     assert CODEX_KEY[8:] not in json.dumps(capture.events())
     assert CODEX_KEY[8:] not in capture.oispd.log()
-    check_clean(events)
+    pid = codex_run[0]
+    children = [e for e in capture.events() if e["process"].get("ppid") == pid]
+    assert children
+    check_clean(events + children)
     assert "panicked" not in capture.oispd.log()
 
 
