@@ -10,7 +10,8 @@ functions, located by structure.
 In the namespace, api.openai.com is 127.0.0.1 (`ip netns exec` binds
 /etc/netns/NAME/hosts over /etc/hosts) and Codex's built-in OpenAI
 provider is pointed at the fake's port with `openai_base_url`; Codex
-trusts the test CA through CODEX_CA_CERTIFICATE and SSL_CERT_FILE.
+trusts the test CA through CODEX_CA_CERTIFICATE and SSL_CERT_FILE and
+gets the fake key from `codex login --with-api-key`, as a user gives it.
 
 The prompt makes one Codex turn of three WebSocket requests on one
 connection: the `generate: false` prewarm, the user's prompt (the fake
@@ -23,8 +24,9 @@ prompt, the answer text and the fake's exact usage; the agent.tool_call
 and its linked agent.tool_result (the echo's output); Codex's child
 running the echo; that the API key appears only as oispd's redacted form
 (prefix and hash) and nowhere in the events or the log; that every event
-validates against the OISP schema; and that /api/health lists the Codex
-binary as probed with method aws_lc_aead_structure, not as unhooked.
+validates against the OISP schema; and that oispd probed the Codex
+binary by structure at the AEAD offsets traced by hand, and /api/health
+lists it as probed with method aws_lc_aead_structure, not as unhooked.
 
 Needs root, BPF, `ip` (iproute2) and the Codex CLI (npm; installed and
 cached by tls_clients.py, as scripts/setup.sh does):
