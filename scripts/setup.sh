@@ -73,6 +73,13 @@ if command -v npm >/dev/null 2>&1; then
     echo "setup: cannot install stock Bun from npm; the tests that use it will fail (OISPD_NO_BUN=1 skips the Rust ones)"
 fi
 
+# The real Codex CLI (a stripped rustls + aws-lc binary), pinned, for the
+# Codex capture test (cached the same way).
+if command -v npm >/dev/null 2>&1; then
+  "$PY" "$(dirname "$0")/../tests/e2e/tls_clients.py" codex >/dev/null ||
+    echo "setup: cannot install the Codex CLI from npm; tests/e2e/test_capture_codex.py will fail"
+fi
+
 # The rustls test clients (aws-lc-rs and ring providers) the rustls capture
 # tests run, built from tests/fixtures/rustls-client with a cached target dir.
 if command -v cargo >/dev/null 2>&1; then

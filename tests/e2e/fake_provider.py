@@ -21,6 +21,13 @@ eBPF capture tests (tests/e2e/test_capture.py), and the fixtures around it.
   call's arguments are `FakeProvider.tool_arguments` (a test may set them:
   the model's output is attacker-written).
 - Every request is recorded (path, headers, JSON body) for the tests.
+
+Run as a program, it serves on 127.0.0.1 until killed (for a test that
+runs it inside another network namespace, where the test's own threads
+cannot listen), prints `listening PORT` once bound and appends each
+request to a JSON-lines journal:
+
+    python3 fake_provider.py CERT KEY PORT JOURNAL   # PORT 0: any free port
 """
 from __future__ import annotations
 
@@ -222,7 +229,8 @@ class FakeProvider:
     """The server: one thread accepts, one thread per connection."""
 
     def __init__(self, cert: pathlib.Path, key: pathlib.Path, port: int = 443,
-                 max_tls: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED):
+                 max_tls: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
+                 journal: pathlib.Path | None = None):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.maximum_version = max_tls
         self.ctx.load_cert_chain(cert, key)
@@ -233,6 +241,7 @@ class FakeProvider:
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self.requests: list[dict] = []
+        self.journal = journal
         self.tool_arguments: dict = DEFAULT_TOOL_ARGUMENTS
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -252,8 +261,12 @@ class FakeProvider:
             self.listener.close()
 
     def record(self, protocol: str, path: str, headers: dict, body: bytes):
+        entry = {"protocol": protocol, "path": path, "headers": headers, "body": body}
         with self.lock:
-            self.requests.append({"protocol": protocol, "path": path, "headers": headers, "body": body})
+            self.requests.append(entry)
+            if self.journal is not None:
+                with open(self.journal, "a") as f:
+                    f.write(json.dumps({**entry, "body": body.decode("utf-8", "replace")}) + "\n")
 
     def _accept(self):
         while not self.stopped.is_set():
@@ -390,3 +403,12 @@ def provider_env(tmp_path_factory):
             yield {"ca": ca, "provider": provider, "env": env, "workdir": workdir}
         finally:
             provider.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    cert, key, port, journal = sys.argv[1:5]
+    server = FakeProvider(pathlib.Path(cert), pathlib.Path(key), int(port), journal=pathlib.Path(journal))
+    print("listening", server.port, flush=True)
+    server.thread.join()

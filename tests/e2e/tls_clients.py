@@ -2,10 +2,12 @@
 /var/tmp (OISPD_E2E_CACHE) so reruns are fast: a Node single-executable
 app (SEA) made from a small fetch script, stock Bun (BoringSSL, statically
 linked, stripped, no SSL_* symbols: oispd locates SSL_write/SSL_read by
-structure) and a `bun build --compile` app (Claude Code's shape). All come
+structure), a `bun build --compile` app (Claude Code's shape) and the real
+Codex CLI (a stripped static-pie musl Rust binary: rustls with aws-lc-rs,
+no build-id; oispd locates aws-lc's AEAD functions by structure). All come
 from the npm registry (`npm` from scripts/setup.sh).
 
-    python3 tests/e2e/tls_clients.py [sea] [bun]   # builds/installs them"""
+    python3 tests/e2e/tls_clients.py [sea] [bun] [codex]   # builds/installs them"""
 from __future__ import annotations
 
 import os
@@ -107,9 +109,26 @@ def bun_compiled(name: str, source: str) -> pathlib.Path:
     return app
 
 
+# Pinned: the release whose capture was traced by hand (rustls 0.23.46,
+# aws-lc-rs 1.18.1; WebSocket Responses API by default).
+CODEX_VERSION = "0.171.0"
+
+
+def codex() -> pathlib.Path:
+    """The Codex CLI's native binary from npm (`@openai/codex@CODEX_VERSION-linux-x64`,
+    the platform package that holds it)."""
+    dir = CACHE / "codex"
+    exe = dir / "node_modules" / "@openai" / "codex" / "vendor" / "x86_64-unknown-linux-musl" / "bin" / "codex"
+    if not exe.exists() or _run([exe, "--version"], cwd=dir, timeout=60).split()[-1:] != [CODEX_VERSION]:
+        _npm_install(dir, f"@openai/codex@{CODEX_VERSION}-linux-x64")
+    return exe
+
+
 if __name__ == "__main__":
-    wanted = sys.argv[1:] or ["sea", "bun"]
+    wanted = sys.argv[1:] or ["sea", "bun", "codex"]
     if "sea" in wanted:
         print(node_sea())
     if "bun" in wanted:
         print(bun())
+    if "codex" in wanted:
+        print(codex())
