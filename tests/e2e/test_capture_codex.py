@@ -282,7 +282,10 @@ def test_codex_calls_are_captured(sandbox, codex_exe, codex_run):
     for e in events:
         assert e["process"]["pid"] == pid
         if e["event_type"] == "process.exec" and e["data"]["exe"] != str(codex_exe):
-            continue  # `ip netns exec`, on the same pid before it execs Codex
+            # `ip netns exec`, on the same pid before it execs Codex: its
+            # own name and path, not the program the pid runs next.
+            assert (e["process"]["name"], e["process"]["exe"]) == ("ip", e["data"]["exe"]), e
+            continue
         assert e["process"]["name"] == "codex", e["process"]
         assert e["process"]["exe"] == str(codex_exe), e["process"]
     turns = sorted(((q, r) for q, r in calls_of(events).values()), key=lambda c: c[0]["ts_mono"])

@@ -12,7 +12,7 @@
 //! only the application data records of TLS 1.2, whose type travels in the
 //! record header, so those pass as they are.
 
-use crate::capture::TlsChunk;
+use crate::capture::{TlsChunk, MAX_UNCAPTURED_BYTES};
 
 /// TLS content type of application data.
 const APPLICATION_DATA: u8 = 23;
@@ -39,14 +39,17 @@ pub(crate) enum RecordContent {
 ///
 /// A record captured only in part (`max_body_bytes` below the record's
 /// size) has lost its type byte: it becomes a loss of its length, as
-/// its content is unknown. A chunk without bytes (a loss, or a record
-/// that could not be read) stays a loss.
+/// its content is unknown (a length bounded like every loss: the kernel
+/// checked it against the record header, but user space does not take
+/// that on trust). A chunk without bytes (a loss, or a record that could
+/// not be read) stays a loss.
 pub(crate) fn record_content(chunk: &mut TlsChunk, tls12: bool) -> RecordContent {
     if tls12 || chunk.data.is_empty() {
         return RecordContent::ApplicationData;
     }
     if (chunk.data.len() as u64) < chunk.full_len {
         chunk.data.clear();
+        chunk.full_len = chunk.full_len.min(MAX_UNCAPTURED_BYTES);
         return RecordContent::ApplicationData;
     }
     let Some(type_at) = chunk.data.iter().rposition(|&b| b != 0) else {
@@ -171,5 +174,22 @@ mod tests {
             RecordContent::ApplicationData
         );
         assert_eq!(loss.full_len, 99);
+    }
+
+    /// A partial record whose claimed length is beyond any loss oispd
+    /// accepts (the kernel_record fuzz target's find): the loss it
+    /// becomes is bounded.
+    #[test]
+    fn partial_record_with_a_huge_claimed_length_is_a_bounded_loss() {
+        let mut partial = chunk(b"\x01");
+        partial.full_len = MAX_UNCAPTURED_BYTES + 1;
+        assert_eq!(
+            record_content(&mut partial, false),
+            RecordContent::ApplicationData
+        );
+        assert_eq!(
+            (partial.data.len(), partial.full_len),
+            (0, MAX_UNCAPTURED_BYTES)
+        );
     }
 }

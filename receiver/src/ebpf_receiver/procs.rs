@@ -82,7 +82,11 @@ impl ProcTable {
     }
 
     /// `pid` replaced its program: the entry is rebuilt from the record,
-    /// completed from `/proc` where it is still there.
+    /// completed from `/proc` where it is still there. `/proc` shows the
+    /// process as it is when the record is read, which may be a later
+    /// program (`ip netns exec` execs the command on the same pid at
+    /// once): its executable path is taken only while its name is still
+    /// the record's.
     pub(crate) fn exec(&mut self, facts: &ExecFacts) {
         let from_proc = self.read_proc(facts.pid);
         let cmdline = if facts.argv.is_empty() {
@@ -90,10 +94,14 @@ impl ProcTable {
         } else {
             Some(facts.argv.join(" "))
         };
-        let exe = from_proc.exe.or_else(|| {
-            let f = facts.filename.as_str();
-            (!f.is_empty()).then(|| f.to_string())
-        });
+        let same_program =
+            facts.comm.is_empty() || from_proc.name.as_deref() == Some(facts.comm.as_str());
+        let recorded = (!facts.filename.is_empty()).then(|| facts.filename.clone());
+        let exe = if same_program {
+            from_proc.exe.or(recorded)
+        } else {
+            recorded
+        };
         let name = (!facts.comm.is_empty())
             .then(|| facts.comm.clone())
             .or(from_proc.name);
@@ -400,6 +408,42 @@ mod tests {
         t.forget(500);
         assert!(t.get(500).is_none());
         assert_eq!(t.len(), 1);
+    }
+
+    /// Scenario: exec records of a pid whose /proc entry already shows a
+    /// later program (another name), and of one whose /proc entry is the
+    /// recorded program reached through a symlink (the same name).
+    /// Guarantees: the first keeps the recorded path; the second takes
+    /// /proc's resolved one.
+    #[test]
+    fn exec_takes_proc_exe_only_while_proc_shows_the_recorded_program() {
+        let dir = tempfile::tempdir().unwrap();
+        fake_proc(dir.path(), 42, "0::/\n");
+        let mut t = ProcTable::new(
+            dir.path().join("proc"),
+            dir.path().join("passwd"),
+            dir.path(),
+        );
+        let facts = |comm: &str, filename: &str| ExecFacts {
+            pid: 42,
+            ppid: 1,
+            uid: 0,
+            comm: comm.into(),
+            filename: filename.into(),
+            argv: vec![comm.into()],
+        };
+        t.exec(&facts("ip", "/usr/sbin/ip"));
+        let p = t.get(42).unwrap();
+        assert_eq!(
+            (p.name.as_deref(), p.exe.as_deref()),
+            (Some("ip"), Some("/usr/sbin/ip"))
+        );
+        t.exec(&facts("agent", "/usr/bin/python3"));
+        let p = t.get(42).unwrap();
+        assert_eq!(
+            (p.name.as_deref(), p.exe.as_deref()),
+            (Some("agent"), Some("/usr/bin/python3.11"))
+        );
     }
 
     /// Scenario: a huge command line (a linker's), with multi-byte characters at the cut.
