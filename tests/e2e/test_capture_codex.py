@@ -283,8 +283,8 @@ def test_codex_calls_are_captured(sandbox, codex_exe, codex_run):
         assert e["process"]["pid"] == pid
         if e["event_type"] == "process.exec" and e["data"]["exe"] != str(codex_exe):
             # `ip netns exec`, on the same pid before it execs Codex: its
-            # own name and path, not the program the pid runs next.
-            assert (e["process"]["name"], e["process"]["exe"]) == ("ip", e["data"]["exe"]), e
+            # own name and (resolved) path, not the program the pid runs next.
+            assert (e["process"]["name"], e["process"]["exe"]) == ("ip", os.path.realpath(e["data"]["exe"])), e
             continue
         assert e["process"]["name"] == "codex", e["process"]
         assert e["process"]["exe"] == str(codex_exe), e["process"]
