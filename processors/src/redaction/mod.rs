@@ -34,24 +34,6 @@ pub mod scanner;
 pub mod views;
 pub mod walk;
 
-/// Calls `f` with the attributes of every data point of `m`.
-fn metric_attributes(m: &mut Metric, mut f: impl FnMut(&mut Vec<KeyValue>)) {
-    match m.data.as_mut() {
-        Some(metric::Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
-        Some(metric::Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
-        Some(metric::Data::Histogram(h)) => {
-            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-        }
-        Some(metric::Data::ExponentialHistogram(h)) => {
-            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-        }
-        Some(metric::Data::Summary(s)) => {
-            s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-        }
-        None => {}
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -64,9 +46,9 @@ pub use rewrite::{
 };
 pub use scanner::{Budget, Class, Detection, OverBudget, Scanner, ScannerError};
 
-use oispd_component::proto::tonic::common::v1::KeyValue;
+use oispd_component::proto::tonic::common::v1::InstrumentationScope;
 use oispd_component::proto::tonic::logs::v1::LogRecord;
-use oispd_component::proto::tonic::metrics::v1::{metric, Metric};
+use oispd_component::proto::tonic::resource::v1::Resource;
 use oispd_component::proto::tonic::trace::v1::Span;
 use oispd_component::Batch;
 use walk::Walk;
@@ -154,20 +136,9 @@ impl Redactor {
         match batch {
             Batch::Logs(resources) => {
                 for r in resources {
-                    let mut w = Walk::new(self);
-                    w.field(&mut r.schema_url);
-                    if let Some(res) = r.resource.as_mut() {
-                        w.attributes(&mut res.attributes);
-                        w.entity_refs(&mut res.entity_refs);
-                    }
-                    add_totals(&mut stats, w.counts);
+                    self.redact_group(&mut r.schema_url, r.resource.as_mut(), &mut stats);
                     for s in &mut r.scope_logs {
-                        let mut w = Walk::new(self);
-                        w.field(&mut s.schema_url);
-                        if let Some(scope) = s.scope.as_mut() {
-                            w.scope(scope);
-                        }
-                        add_totals(&mut stats, w.counts);
+                        self.redact_group(&mut s.schema_url, s.scope.as_mut(), &mut stats);
                         for rec in &mut s.log_records {
                             add(&mut stats, self.redact_log_record(rec));
                         }
@@ -176,20 +147,9 @@ impl Redactor {
             }
             Batch::Traces(resources) => {
                 for r in resources {
-                    let mut w = Walk::new(self);
-                    w.field(&mut r.schema_url);
-                    if let Some(res) = r.resource.as_mut() {
-                        w.attributes(&mut res.attributes);
-                        w.entity_refs(&mut res.entity_refs);
-                    }
-                    add_totals(&mut stats, w.counts);
+                    self.redact_group(&mut r.schema_url, r.resource.as_mut(), &mut stats);
                     for s in &mut r.scope_spans {
-                        let mut w = Walk::new(self);
-                        w.field(&mut s.schema_url);
-                        if let Some(scope) = s.scope.as_mut() {
-                            w.scope(scope);
-                        }
-                        add_totals(&mut stats, w.counts);
+                        self.redact_group(&mut s.schema_url, s.scope.as_mut(), &mut stats);
                         for span in &mut s.spans {
                             add(&mut stats, self.redact_span(span));
                         }
@@ -198,21 +158,12 @@ impl Redactor {
             }
             Batch::Metrics(resources) => {
                 for r in resources {
-                    let mut w = Walk::new(self);
-                    w.field(&mut r.schema_url);
-                    if let Some(res) = r.resource.as_mut() {
-                        w.attributes(&mut res.attributes);
-                        w.entity_refs(&mut res.entity_refs);
-                    }
-                    add_totals(&mut stats, w.counts);
+                    self.redact_group(&mut r.schema_url, r.resource.as_mut(), &mut stats);
                     for s in &mut r.scope_metrics {
+                        self.redact_group(&mut s.schema_url, s.scope.as_mut(), &mut stats);
                         let mut w = Walk::new(self);
-                        w.field(&mut s.schema_url);
-                        if let Some(scope) = s.scope.as_mut() {
-                            w.scope(scope);
-                        }
                         for m in &mut s.metrics {
-                            metric_attributes(m, |attrs| w.attributes(attrs));
+                            w.metric(m);
                         }
                         add_totals(&mut stats, w.counts);
                     }
@@ -220,6 +171,23 @@ impl Redactor {
             }
         }
         stats
+    }
+
+    /// Redacts what a resource or scope group says about its records: its
+    /// schema URL and the resource or scope (its counts are totals, not
+    /// records).
+    fn redact_group<G: GroupHead>(
+        &self,
+        schema_url: &mut String,
+        head: Option<&mut G>,
+        stats: &mut RedactionStats,
+    ) {
+        let mut w = Walk::new(self);
+        w.field(schema_url);
+        if let Some(head) = head {
+            head.redact(&mut w);
+        }
+        add_totals(stats, w.counts);
     }
 
     /// Redacts one log record: body, attributes, event name, severity text.
@@ -306,6 +274,24 @@ fn collapse_whitespace(s: &str) -> String {
         }
     }
     out.trim().to_string()
+}
+
+/// The head of a group of records: a resource or an instrumentation scope.
+trait GroupHead {
+    fn redact(&mut self, w: &mut Walk<'_>);
+}
+
+impl GroupHead for Resource {
+    fn redact(&mut self, w: &mut Walk<'_>) {
+        w.attributes(&mut self.attributes);
+        w.entity_refs(&mut self.entity_refs);
+    }
+}
+
+impl GroupHead for InstrumentationScope {
+    fn redact(&mut self, w: &mut Walk<'_>) {
+        w.scope(self);
+    }
 }
 
 fn add_totals(stats: &mut RedactionStats, c: Counts) {

@@ -34,6 +34,7 @@ use oispd_component::proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue,
 };
 use oispd_component::proto::tonic::logs::v1::LogRecord;
+use oispd_component::proto::tonic::metrics::v1::{metric, Exemplar, Metric};
 use oispd_component::proto::tonic::trace::v1::Span;
 
 /// Strings shorter than this hold no credential or PII we detect.
@@ -184,6 +185,36 @@ impl<'r> Walk<'r> {
         }
         if let Some(status) = span.status.as_mut() {
             self.field(&mut status.message);
+        }
+    }
+
+    /// Redacts a metric: every data point's attributes.
+    pub(crate) fn metric(&mut self, m: &mut Metric) {
+        let point = |w: &mut Self, attrs: &mut [KeyValue], _exemplars: &mut [Exemplar]| {
+            w.attributes(attrs);
+        };
+        match m.data.as_mut() {
+            Some(metric::Data::Gauge(g)) => g
+                .data_points
+                .iter_mut()
+                .for_each(|p| point(self, &mut p.attributes, &mut p.exemplars)),
+            Some(metric::Data::Sum(s)) => s
+                .data_points
+                .iter_mut()
+                .for_each(|p| point(self, &mut p.attributes, &mut p.exemplars)),
+            Some(metric::Data::Histogram(h)) => h
+                .data_points
+                .iter_mut()
+                .for_each(|p| point(self, &mut p.attributes, &mut p.exemplars)),
+            Some(metric::Data::ExponentialHistogram(h)) => h
+                .data_points
+                .iter_mut()
+                .for_each(|p| point(self, &mut p.attributes, &mut p.exemplars)),
+            Some(metric::Data::Summary(s)) => s
+                .data_points
+                .iter_mut()
+                .for_each(|p| point(self, &mut p.attributes, &mut [])),
+            None => {}
         }
     }
 
