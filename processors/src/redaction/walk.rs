@@ -188,10 +188,18 @@ impl<'r> Walk<'r> {
         }
     }
 
-    /// Redacts a metric: every data point's attributes.
+    /// Redacts a metric: name, description, unit, metadata, and every data
+    /// point's attributes and its exemplars' filtered attributes.
     pub(crate) fn metric(&mut self, m: &mut Metric) {
-        let point = |w: &mut Self, attrs: &mut [KeyValue], _exemplars: &mut [Exemplar]| {
+        self.field(&mut m.name);
+        self.field(&mut m.description);
+        self.field(&mut m.unit);
+        self.attributes(&mut m.metadata);
+        let point = |w: &mut Self, attrs: &mut [KeyValue], exemplars: &mut [Exemplar]| {
             w.attributes(attrs);
+            for e in exemplars {
+                w.attributes(&mut e.filtered_attributes);
+            }
         };
         match m.data.as_mut() {
             Some(metric::Data::Gauge(g)) => g

@@ -731,6 +731,45 @@ fn batches_of_metrics() {
     assert!(!format!("{metrics:?}").contains(&key));
 }
 
+/// Scenario: a metric carrying a credential in its name, description,
+/// unit, metadata and an exemplar's filtered attributes (any of them can
+/// come from outside: a forwarded OTLP metric).
+/// Guarantees: every one is redacted; no field of an exported metric
+/// escapes the redactor.
+#[test]
+fn every_text_field_of_a_metric() {
+    use oispd_component::proto::tonic::metrics::v1::{
+        metric, Exemplar, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    };
+    let r = redactor();
+    let key = format!("glpat-{}", fake(72, 20, ALNUM));
+    let mut metrics = Batch::Metrics(vec![ResourceMetrics {
+        scope_metrics: vec![ScopeMetrics {
+            metrics: vec![Metric {
+                name: format!("calls.{key}"),
+                description: format!("calls of {key}"),
+                unit: key.clone(),
+                metadata: vec![string_attr("origin", &key)],
+                data: Some(metric::Data::Sum(Sum {
+                    data_points: vec![NumberDataPoint {
+                        exemplars: vec![Exemplar {
+                            filtered_attributes: vec![string_attr("prompt", &key)],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })),
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }]);
+    let stats = r.redact_batch(&mut metrics);
+    assert_eq!(stats.secrets, 5);
+    assert!(!format!("{metrics:?}").contains(&key));
+}
+
 /// Scenario: the sensitive-key names.
 /// Guarantees: header and field names match after normalisation; ordinary
 /// names (`max_tokens`, `key_prefix`, `token`) do not.
