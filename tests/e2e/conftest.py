@@ -98,6 +98,20 @@ class Oispd:
         self._log.close()
         return code
 
+    def wait_running(self, needs: str = "") -> None:
+        """Waits until oispd says it is running; fails the test with its log
+        when it does not start or exits at start (`needs`: what that
+        usually means, e.g. "the capture tests need root with BPF")."""
+        try:
+            wait_for(lambda: "oispd is running" in self.log() or self.proc.poll() is not None,
+                     timeout=120, what="oispd to start")
+        except TimeoutError:
+            self.stop(signal.SIGKILL)
+            pytest.fail(f"oispd did not start:\n{self.log()}")
+        if self.proc.poll() is not None:
+            why = f" ({needs})" if needs else ""
+            pytest.fail(f"oispd exited at start{why}:\n{self.log()}")
+
     def wait(self, timeout: float = 60.0) -> int:
         code = self.proc.wait(timeout=timeout)
         self._log.close()

@@ -19,7 +19,6 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import socket
 import subprocess
 import urllib.request
@@ -90,14 +89,7 @@ service:
       exporters: [file]
 """
     oispd = Oispd(oispd_bin, config, workdir)
-    try:
-        wait_for(lambda: "oispd is running" in oispd.log() or oispd.proc.poll() is not None,
-                 timeout=120, what="oispd to start")
-    except TimeoutError:
-        oispd.stop(signal.SIGKILL)
-        pytest.fail(f"oispd did not start:\n{oispd.log()}")
-    if oispd.proc.poll() is not None:
-        pytest.fail(f"oispd exited at start (needs root with BPF):\n{oispd.log()}")
+    oispd.wait_running("needs root with BPF")
     yield Examining(oispd, admin_port)
     assert oispd.stop() == 0, oispd.log()
 

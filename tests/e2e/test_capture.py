@@ -32,7 +32,6 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -138,14 +137,7 @@ service:
       exporters: [file/traces]
 """
     oispd = Oispd(oispd_bin, config, workdir)
-    try:
-        wait_for(lambda: "oispd is running" in oispd.log() or oispd.proc.poll() is not None,
-                 timeout=120, what="oispd to start")
-    except TimeoutError:
-        oispd.stop(signal.SIGKILL)
-        pytest.fail(f"oispd did not start:\n{oispd.log()}")
-    if oispd.proc.poll() is not None:
-        pytest.fail(f"oispd exited at start (the capture tests need root with BPF):\n{oispd.log()}")
+    oispd.wait_running("the capture tests need root with BPF")
     yield Capture(oispd, events_path, spans_path, provider_env["env"], watched, admin_port)
     code = oispd.stop()
     assert code == 0, oispd.log()

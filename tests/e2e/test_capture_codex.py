@@ -49,7 +49,7 @@ import sys
 import pytest
 
 import tls_clients
-from conftest import Oispd, free_port, read_jsonl, wait_for
+from conftest import Oispd, free_port, read_jsonl
 from fake_provider import make_certs
 from fake_responses_ws import WS_REPLY_PARTS, WS_TEXT_USAGE, WS_TOOL_ARGS, WS_TOOL_CALL_ID, WS_TOOL_USAGE
 from test_capture import Capture, admin_get, calls_of, check_clean
@@ -106,14 +106,7 @@ service:
       exporters: [file]
 """
     oispd = Oispd(oispd_bin, config, workdir)
-    try:
-        wait_for(lambda: "oispd is running" in oispd.log() or oispd.proc.poll() is not None,
-                 timeout=120, what="oispd to start")
-    except TimeoutError:
-        oispd.stop(signal.SIGKILL)
-        pytest.fail(f"oispd did not start:\n{oispd.log()}")
-    if oispd.proc.poll() is not None:
-        pytest.fail(f"oispd exited at start (the capture tests need root with BPF):\n{oispd.log()}")
+    oispd.wait_running("the capture tests need root with BPF")
     yield Capture(oispd, events_path, workdir / "no-spans.jsonl", {}, workdir, admin_port)
     code = oispd.stop()
     assert code == 0, oispd.log()

@@ -21,12 +21,11 @@ Needs root, BPF, port 443 free and python3 with openai/anthropic
 from __future__ import annotations
 
 import json
-import signal
 from decimal import Decimal
 
 import pytest
 
-from conftest import Oispd, _spec_dir, free_port, read_jsonl, wait_for
+from conftest import Oispd, _spec_dir, free_port, read_jsonl
 from fake_provider import (
     ANTHROPIC_CACHED,
     ANTHROPIC_STREAM,
@@ -80,14 +79,7 @@ service:
       exporters: [file, file/otlp]
 """
     oispd = Oispd(oispd_bin, config, workdir)
-    try:
-        wait_for(lambda: "oispd is running" in oispd.log() or oispd.proc.poll() is not None,
-                 timeout=120, what="oispd to start")
-    except TimeoutError:
-        oispd.stop(signal.SIGKILL)
-        pytest.fail(f"oispd did not start:\n{oispd.log()}")
-    if oispd.proc.poll() is not None:
-        pytest.fail(f"oispd exited at start (the capture tests need root with BPF):\n{oispd.log()}")
+    oispd.wait_running("the capture tests need root with BPF")
     capture = Capture(oispd, events_path, workdir / "no-spans.jsonl", provider_env["env"], workdir, 0)
     capture.records_path = records_path
     yield capture

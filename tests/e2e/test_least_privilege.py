@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -85,14 +84,7 @@ service: {{pipelines: {{logs: {{receivers: [ebpf], exporters: [file]}}}}}}
 def start(oispd_bin, config: str, workdir: pathlib.Path, prefix=()) -> Oispd:
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(workdir)}
     o = Oispd(oispd_bin, config, workdir, env=env, prefix=prefix)
-    try:
-        wait_for(lambda: "oispd is running" in o.log() or o.proc.poll() is not None, timeout=120,
-                 what="oispd to start")
-    except TimeoutError:
-        o.stop(signal.SIGKILL)
-        pytest.fail(f"oispd did not start:\n{o.log()}")
-    if o.proc.poll() is not None:
-        pytest.fail(f"oispd exited at start:\n{o.log()}")
+    o.wait_running()
     return o
 
 
