@@ -176,12 +176,7 @@ class Rotel:
         return self.out_path.read_text(errors="replace")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         self._out.close()
 
 
@@ -204,6 +199,29 @@ OTELCOL_PEER_CANDIDATES = [ROOT.parent / "shared" / "peers" / "otelcol" / "otelc
                            pathlib.Path("/work/shared/peers/otelcol/otelcol-peer")]
 
 
+def otelcol_peer() -> str:
+    """The collector peer's binary (`OTELCOL_PEER` overrides where it is
+    looked for); a missing one fails the test."""
+    given = os.environ.get("OTELCOL_PEER")
+    candidates = [pathlib.Path(given)] if given else OTELCOL_PEER_CANDIDATES
+    binary = next((c for c in candidates if os.access(c, os.X_OK)), None)
+    if binary is None:
+        pytest.fail(f"the OpenTelemetry Collector peer is not at {candidates}: set OTELCOL_PEER")
+    return str(binary)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Terminates a peer process, killing it when it has not exited within
+    `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class OtelCol:
     """The OpenTelemetry Collector (Go, ../shared/peers/otelcol) as an OTLP
     sink: one receiver (`grpc` or `http`) and the `debug` exporter at
@@ -211,11 +229,7 @@ class OtelCol:
     metric data point it receives."""
 
     def __init__(self, workdir: pathlib.Path, protocol: str, name: str = "otelcol"):
-        given = os.environ.get("OTELCOL_PEER")
-        candidates = [pathlib.Path(given)] if given else OTELCOL_PEER_CANDIDATES
-        binary = next((c for c in candidates if os.access(c, os.X_OK)), None)
-        if binary is None:
-            pytest.fail(f"the OpenTelemetry Collector peer is not at {candidates}: set OTELCOL_PEER")
+        binary = otelcol_peer()
         self.port = free_port()
         self.protocol = protocol
         config = workdir / f"{name}.yaml"
@@ -253,12 +267,7 @@ service:
         return text.count("\nLogRecord #"), text.count("\nSpan #")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         self._out.close()
 
 

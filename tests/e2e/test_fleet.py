@@ -32,7 +32,7 @@ import urllib.request
 
 import pytest
 
-from conftest import OTELCOL_PEER_CANDIDATES, OtelCol, Oispd, free_port, read_jsonl, wait_for, wait_port
+from conftest import OtelCol, Oispd, free_port, otelcol_peer, read_jsonl, stop_process, wait_for, wait_port
 from fake_provider import provider_env  # noqa: F401  (fixture)
 from kafka_support import consume, tansu_broker  # noqa: F401  (fixture)
 
@@ -54,10 +54,7 @@ class Gateway:
     """The collector peer running deploy/fleet/gateway.yaml unchanged."""
 
     def __init__(self, workdir: pathlib.Path, loki: str, siem: str):
-        binary = next((c for c in OTELCOL_PEER_CANDIDATES if os.access(c, os.X_OK)), None)
-        if binary is None:
-            pytest.fail(f"the OpenTelemetry Collector peer is not at {OTELCOL_PEER_CANDIDATES}")
-        self.binary, self.workdir = str(binary), workdir
+        self.binary, self.workdir = otelcol_peer(), workdir
         self.env = dict(os.environ, GATEWAY_LISTEN="127.0.0.1", LOKI_ENDPOINT=loki, SIEM_ENDPOINT=siem,
                         SIEM_INSECURE="true")
         self.proc = None
@@ -73,8 +70,7 @@ class Gateway:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+            stop_process(self.proc, timeout=30)
             self._log.close()
 
 

@@ -19,7 +19,6 @@ the key is gone at the sink whichever hop comes first, and that everything
 else in that record arrived unchanged.
 """
 import gzip
-import os
 import subprocess
 import urllib.request
 from concurrent import futures
@@ -36,7 +35,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeL
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from conftest import OTELCOL_PEER_CANDIDATES, free_port, wait_for, wait_port
+from conftest import free_port, otelcol_peer, stop_process, wait_for, wait_port
 from delivery_support import serve_http
 
 # The credential one record carries, and the record's marker attribute.
@@ -277,11 +276,7 @@ class CollectorHop:
     """The collector forwarding from its OTLP receiver to the next hop."""
 
     def __init__(self, workdir, protocol: str, port: int, next_port: int):
-        given = os.environ.get("OTELCOL_PEER")
-        candidates = [given] if given else OTELCOL_PEER_CANDIDATES
-        binary = next((str(c) for c in candidates if os.access(c, os.X_OK)), None)
-        if binary is None:
-            pytest.fail(f"the OpenTelemetry Collector peer is not at {candidates}: set OTELCOL_PEER")
+        binary = otelcol_peer()
         config = workdir / "collector-hop.yaml"
         config.write_text(hop_config(protocol, port, next_port, collector=True))
         self.log_path = workdir / "collector-hop.log"
@@ -290,12 +285,7 @@ class CollectorHop:
         wait_port(port)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         self._log.close()
 
 
