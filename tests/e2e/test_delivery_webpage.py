@@ -48,6 +48,27 @@ def call_pair(spec_dir, n, provider, model, pid, streaming, tokens_in, tokens_ou
     return req, resp
 
 
+def serve_page(start_oispd, src, websocket="{}", admin_auth=""):
+    """Starts oispd replaying `src` (followed) to the websocket exporter
+    (`websocket`: its settings, as YAML flow) with the admin server on a
+    free loopback port; returns the page's base URL."""
+    admin = free_port()
+    start_oispd(f"""
+receivers:
+  jsonl: {{path: {src}, follow: true}}
+exporters:
+  websocket: {websocket}
+extensions:
+  admin:
+    endpoint: 127.0.0.1:{admin}
+{admin_auth}service:
+  extensions: [admin]
+  pipelines:
+    logs: {{receivers: [jsonl], exporters: [websocket]}}
+""", wait_ports=[admin])
+    return f"http://127.0.0.1:{admin}"
+
+
 def finding_about(event, n):
     f = copy.deepcopy(event)
     f["event_id"] = ulid(BASE_MS + 10 * n + 5, 5000 + n)
@@ -68,20 +89,7 @@ def test_page_shows_calls_totals_findings_and_health_live(start_oispd, tmp_path,
 
     src = tmp_path / "live.jsonl"
     src.write_text("")
-    admin = free_port()
-    start_oispd(f"""
-receivers:
-  jsonl: {{path: {src}, follow: true}}
-exporters:
-  websocket: {{}}
-extensions:
-  admin: {{endpoint: 127.0.0.1:{admin}}}
-service:
-  extensions: [admin]
-  pipelines:
-    logs: {{receivers: [jsonl], exporters: [websocket]}}
-""", wait_ports=[admin])
-    base = f"http://127.0.0.1:{admin}"
+    base = serve_page(start_oispd, src)
     openai_req, openai_resp = call_pair(spec_dir, 1, "openai", "gpt-4o", 4242, True, 1823, 156, 2222)
     claude_req, claude_resp = call_pair(spec_dir, 2, "anthropic", "claude-sonnet-4", 5151, False, 900, 300, 1500)
 
@@ -89,7 +97,7 @@ service:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         outside = []
-        page.on("request", lambda r: None if r.url.startswith(base) or r.url.startswith(f"ws://127.0.0.1:{admin}")
+        page.on("request", lambda r: None if r.url.startswith(base) or r.url.startswith("ws" + base.removeprefix("http"))
                 else outside.append(r.url))
         page.goto(base + "/")
         expect(page.locator("#conn")).to_have_attribute("data-state", "open")
@@ -165,22 +173,7 @@ def test_page_with_admin_token(start_oispd, tmp_path, spec_dir):
     token_file.chmod(0o600)
     src = tmp_path / "live.jsonl"
     src.write_text("")
-    admin = free_port()
-    start_oispd(f"""
-receivers:
-  jsonl: {{path: {src}, follow: true}}
-exporters:
-  websocket: {{}}
-extensions:
-  admin:
-    endpoint: 127.0.0.1:{admin}
-    auth: {{bearer_token_file: {token_file}}}
-service:
-  extensions: [admin]
-  pipelines:
-    logs: {{receivers: [jsonl], exporters: [websocket]}}
-""", wait_ports=[admin])
-    base = f"http://127.0.0.1:{admin}"
+    base = serve_page(start_oispd, src, admin_auth=f"    auth: {{bearer_token_file: {token_file}}}\n")
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -235,20 +228,7 @@ def test_page_opened_after_calls_shows_them(start_oispd, tmp_path, spec_dir):
 
     src = tmp_path / "live.jsonl"
     src.write_text("")
-    admin = free_port()
-    start_oispd(f"""
-receivers:
-  jsonl: {{path: {src}, follow: true}}
-exporters:
-  websocket: {{history: 100}}
-extensions:
-  admin: {{endpoint: 127.0.0.1:{admin}}}
-service:
-  extensions: [admin]
-  pipelines:
-    logs: {{receivers: [jsonl], exporters: [websocket]}}
-""", wait_ports=[admin])
-    base = f"http://127.0.0.1:{admin}"
+    base = serve_page(start_oispd, src, websocket="{history: 100}")
     first = call_pair(spec_dir, 1, "openai", "gpt-4o", 4242, True, 1823, 156, 2222)
     second = call_pair(spec_dir, 2, "anthropic", "claude-sonnet-4", 5151, False, 900, 300, 1500)
     first[1]["data"]["usage"]["total_cost_usd"] = 0.006117
